@@ -1,0 +1,21 @@
+"""The dashboard's pages, in menu order: one entry registers a page everywhere.
+
+``streamlit_app.py`` builds the navigation from this list and the home page
+describes each entry, so a page that is not listed here does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str  # relative to the repository root
+    title: str
+    icon: str
+    teaches: str  # one sentence for the home page
+    formula: str  # LaTeX, shown next to it
+
+
+PAGES: list[PageInfo] = []

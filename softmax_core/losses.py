@@ -1,0 +1,109 @@
+r"""The regression losses of the chapter, their derivatives and likelihoods.
+
+With residual :math:`d = \hat y - y`:
+
+* L2:    :math:`\tfrac12 d^2`, derivative :math:`d`
+* L1:    :math:`|d|`, derivative :math:`\mathrm{sign}(d)`
+* Huber: :math:`\tfrac12 d^2` if :math:`|d| \le \delta`, else
+  :math:`\delta(|d| - \tfrac12\delta)`; derivative :math:`d` clipped to
+  :math:`[-\delta, \delta]`
+
+Each loss is a negative log-likelihood up to a constant, so the chapter plots
+the likelihood :math:`\exp(-\mathrm{loss})`: Gaussian for L2, Laplace for L1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from softmax_core.validation import as_float_tensor
+
+
+def _residual(y_hat, y) -> torch.Tensor:
+    prediction = as_float_tensor(y_hat, "y_hat")
+    target = as_float_tensor(y, "y")
+    try:
+        return prediction - target
+    except RuntimeError as exc:
+        raise ValueError(
+            f"y_hat of shape {tuple(prediction.shape)} and y of shape {tuple(target.shape)} "
+            "cannot be compared element by element"
+        ) from exc
+
+
+def _check_delta(delta) -> float:
+    try:
+        value = float(delta)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"delta must be a number, got {delta!r}") from exc
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"Huber's delta must be a finite number greater than 0, got {delta!r}")
+    return value
+
+
+def l2(y_hat, y) -> torch.Tensor:
+    """Squared loss ``0.5 * (y_hat - y)**2``: the 0.5 makes the derivative plain ``d``."""
+    return 0.5 * _residual(y_hat, y) ** 2
+
+
+def l2_grad(y_hat, y) -> torch.Tensor:
+    """d/dy_hat of L2 is the residual: the pull grows with the distance."""
+    return _residual(y_hat, y)
+
+
+def l1(y_hat, y) -> torch.Tensor:
+    """Absolute loss ``|y_hat - y|``: robust to outliers."""
+    return _residual(y_hat, y).abs()
+
+
+def l1_grad(y_hat, y) -> torch.Tensor:
+    """d/dy_hat of L1 is ``sign(d)``: the same pull at any distance (0 at d = 0)."""
+    return torch.sign(_residual(y_hat, y))
+
+
+def huber(y_hat, y, delta: float = 1.0) -> torch.Tensor:
+    """Quadratic within ``delta`` of the target, linear beyond (delta = 1: the chapter's)."""
+    d = _residual(y_hat, y)
+    delta = _check_delta(delta)
+    absolute = d.abs()
+    return torch.where(absolute <= delta, 0.5 * d**2, delta * (absolute - 0.5 * delta))
+
+
+def huber_grad(y_hat, y, delta: float = 1.0) -> torch.Tensor:
+    """d/dy_hat of Huber: the residual clipped to ``[-delta, delta]``."""
+    return _residual(y_hat, y).clamp(-_check_delta(delta), _check_delta(delta))
+
+
+def likelihood(loss) -> torch.Tensor:
+    """``exp(-loss)``: the (unnormalised) density whose negative log is the loss."""
+    return torch.exp(-as_float_tensor(loss, "loss"))
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss with its derivative, so pages can loop over the three alike."""
+
+    name: str
+    value: Callable[..., torch.Tensor]
+    grad: Callable[..., torch.Tensor]
+    uses_delta: bool = False
+
+    def __call__(self, y_hat, y, delta: float = 1.0) -> torch.Tensor:
+        return self.value(y_hat, y, delta) if self.uses_delta else self.value(y_hat, y)
+
+    def gradient(self, y_hat, y, delta: float = 1.0) -> torch.Tensor:
+        return self.grad(y_hat, y, delta) if self.uses_delta else self.grad(y_hat, y)
+
+    def likelihood(self, y_hat, y, delta: float = 1.0) -> torch.Tensor:
+        return likelihood(self(y_hat, y, delta))
+
+
+LOSSES: dict[str, Loss] = {
+    "L2": Loss("L2", l2, l2_grad),
+    "L1": Loss("L1", l1, l1_grad),
+    "Huber": Loss("Huber", huber, huber_grad, uses_delta=True),
+}

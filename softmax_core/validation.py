@@ -1,0 +1,113 @@
+"""Turn user input into tensors, or fail with a message a student understands.
+
+Every public function in softmax_core goes through these helpers, so a bad
+table cell or a wrong shape becomes one clear ``ValueError`` instead of
+silent garbage or a torch traceback.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def as_float_tensor(values, name: str = "input") -> torch.Tensor:
+    """A floating tensor from a tensor, list or numpy array.
+
+    Floating tensors keep their dtype (float16 / float64 matter for the
+    numeric-stability lessons); integers and lists become float32.
+    """
+    try:
+        tensor = torch.as_tensor(values)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{name} must be numbers, got {values!r}") from exc
+    if tensor.dtype == torch.bool or tensor.is_complex():
+        raise ValueError(f"{name} must be real numbers, got dtype {tensor.dtype}")
+    if not tensor.is_floating_point():
+        tensor = tensor.to(torch.get_default_dtype())
+    return tensor
+
+
+def as_labels(values, name: str = "y") -> torch.Tensor:
+    """A 1-D int64 tensor of class labels; whole floats like 2.0 are accepted."""
+    try:
+        tensor = torch.as_tensor(values)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{name} must be whole numbers (class labels), got {values!r}") from exc
+    if tensor.dtype == torch.bool or tensor.is_complex():
+        raise ValueError(f"{name} must be whole numbers (class labels), got dtype {tensor.dtype}")
+    if tensor.is_floating_point():
+        if not torch.isfinite(tensor).all() or not torch.equal(tensor, tensor.round()):
+            raise ValueError(f"{name} must be whole numbers (class labels), got {tensor.tolist()}")
+    return tensor.to(torch.int64)
+
+
+def check_labels_in_range(y: torch.Tensor, num_classes: int, name: str = "y") -> None:
+    """Labels index classes 0..K-1; anything else would read past the row."""
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+    bad = (y < 0) | (y >= num_classes)
+    if bad.any():
+        flat = y.reshape(-1)
+        first = int(bad.reshape(-1).nonzero()[0, 0])
+        raise ValueError(
+            f"label {int(flat[first])} (at position {first}) is out of range: with {num_classes} classes "
+            f"a label must be between 0 and {num_classes - 1}"
+        )
+
+
+def check_temperature(temperature) -> float:
+    """Temperature divides the logits, so it must be a finite positive number."""
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"temperature must be a number, got {temperature!r}") from exc
+    if not math.isfinite(t) or t <= 0:
+        raise ValueError(f"temperature must be a finite number greater than 0, got {temperature!r}")
+    return t
+
+
+def check_no_nan(tensor: torch.Tensor, name: str) -> None:
+    if torch.isnan(tensor).any():
+        raise ValueError(f"{name} contain NaN (not a number); every entry must be a real number")
+
+
+def check_probabilities(probs: torch.Tensor, name: str = "probabilities") -> None:
+    """Probabilities live in [0, 1]; a logit passed by mistake is caught here."""
+    check_no_nan(probs, name)
+    if ((probs < 0) | (probs > 1)).any():
+        lo, hi = float(probs.min()), float(probs.max())
+        raise ValueError(
+            f"{name} must lie between 0 and 1, got values from {lo:g} to {hi:g} "
+            "(did you pass logits instead of softmax outputs?)"
+        )
+
+
+def check_dim(tensor: torch.Tensor, dim: int, name: str) -> None:
+    if tensor.dim() == 0:
+        raise ValueError(f"{name} must have at least one axis of classes, got a single number")
+    if not -tensor.dim() <= dim < tensor.dim():
+        raise ValueError(f"dim={dim} does not exist for {name} of shape {tuple(tensor.shape)}")
+    if tensor.shape[dim] == 0:
+        raise ValueError(f"{name} has no classes along dim={dim}")
+
+
+def check_batch_and_labels(scores: torch.Tensor, y: torch.Tensor, name: str) -> None:
+    """Scores are (n, K) and labels (n,): one label for each row."""
+    if scores.dim() != 2:
+        raise ValueError(
+            f"{name} must be a table of shape (examples, classes), got shape {tuple(scores.shape)}"
+        )
+    if y.dim() != 1:
+        raise ValueError(f"y must be a flat list of labels, got shape {tuple(y.shape)}")
+    if scores.shape[0] == 0:
+        raise ValueError(f"{name} is empty: add at least one example (row)")
+    if scores.shape[1] == 0:
+        raise ValueError(f"{name} has no classes: add at least one column")
+    if scores.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"{name} has {scores.shape[0]} rows but y has {y.shape[0]} labels: "
+            "every example needs exactly one label"
+        )
+    check_labels_in_range(y, scores.shape[1])

@@ -1,0 +1,10 @@
+"""Entry point: `streamlit run streamlit_app.py`. Page config and navigation only."""
+
+import streamlit as st
+
+from pages.catalog import PAGES
+
+st.set_page_config(page_title="Softmax regression, live", page_icon="🎯", layout="wide")
+
+home = st.Page("pages/home.py", title="Home", icon="🏠", default=True)
+st.navigation([home] + [st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES]).run()

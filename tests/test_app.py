@@ -1,0 +1,21 @@
+"""The app skeleton: it runs, and softmax_core stays free of streamlit."""
+
+import subprocess
+import sys
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+
+def test_softmax_core_does_not_import_streamlit():
+    code = "import sys, softmax_core, softmax_core.losses; print('streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_app_runs_without_exception(clear_streamlit_caches):
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value == "Softmax regression, live"
+    assert any("\\mathrm{softmax}" in latex.value for latex in at.latex)
