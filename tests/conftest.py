@@ -28,3 +28,38 @@ def shared_data_dir() -> Path:
     if not (SHARED_DATA / "train-images-idx3-ubyte.gz").exists():
         pytest.fail(f"Fashion-MNIST not found at {SHARED_DATA}: put ../shared beside the repository")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """One `streamlit run` for the whole test session, on a free localhost port."""
+    from tests.browser import start_streamlit
+
+    runs_dir = tmp_path_factory.mktemp("browser-runs")
+    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs_dir)})
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except Exception:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM_ARGS, chromium_path
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    yield pg
+    context.close()

@@ -1,0 +1,105 @@
+"""Real-browser harness: `streamlit run` on a localhost port, Debian's chromium via Playwright.
+
+Fixtures (registered in conftest): ``app_url`` starts one server per test session;
+``page`` is a fresh Playwright page. Helpers wait for Streamlit to finish a rerun and
+save screenshots under ``test-artifacts/screenshots``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        raise RuntimeError("Debian's chromium is not installed: apt-get install -y chromium")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_streamlit(env_overrides: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, **env_overrides}
+    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{proc.stdout.read().decode()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("streamlit did not answer its health check within 60 s")
+
+
+def wait_for_rerun(page, timeout_ms: int = 30_000) -> None:
+    """Wait until the app is idle: the status widget says neither running nor connecting."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    page.wait_for_timeout(250)  # a widget change reaches the server before the rerun starts
+    page.wait_for_function(
+        """() => { const app = document.querySelector('[data-testid="stApp"]');
+                   const state = app && app.getAttribute('data-test-script-state');
+                   return state === 'notRunning' || state === 'compilationError'; }""",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(300)  # let plotly finish drawing
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    wait_for_rerun(page)
+
+
+def assert_no_error(page) -> None:
+    errors = page.locator('[data-testid="stException"], [data-testid="stError"]')
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def plot_signature(page, index: int = 0) -> str:
+    """A string that changes when the index-th plotly chart's data changes."""
+    return page.evaluate(
+        """(i) => { const plots = document.querySelectorAll('.js-plotly-plot');
+                    const p = plots[i]; if (!p || !p.data) return '';
+                    return JSON.stringify(p.data.map(t => [t.x, t.y, t.z])); }""",
+        index,
+    )
+
+
+def move_slider(page, label: str, presses: int = 3, key: str = "ArrowRight") -> None:
+    """Focus the slider with this aria-label and move it with the keyboard, like a user would."""
+    thumb = page.get_by_role("slider", name=label)
+    thumb.first.focus()
+    for _ in range(presses):
+        page.keyboard.press(key)
+    wait_for_rerun(page)
