@@ -1,0 +1,224 @@
+r"""Figures for training on Fashion-MNIST: the chapter's curves, predictions, confusion matrix.
+
+Every builder is a pure function of plain results (a history of per-epoch
+metrics, a confusion matrix, images, probabilities), so tests check the traces
+without a browser or a trained model. A history is any sequence of objects with
+``epoch, train_loss, train_acc, test_acc`` (``softmax_core.training.EpochMetrics``).
+
+No colours of our own: lines are told apart by the theme's palette plus dash and
+marker symbol; images are grey because pixel intensity is data; the confusion
+matrix uses the colour-blind-safe sequential scale ``Blues``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from softmax_core.figures.style import apply_layout
+
+# (attribute, legend name, dash, marker symbol), as d2l's Animator labels them
+CURVES = (
+    ("train_loss", "train loss", "solid", "circle"),
+    ("train_acc", "train acc", "dash", "square"),
+    ("test_acc", "test acc", "dot", "diamond"),
+)
+METRIC_NAMES = {attr: name for attr, name, _, _ in CURVES}
+IMAGE_SCALE = "gray_r"  # ink dark on a light background, like the d2l figures
+
+
+def _finite_or_none(values) -> list[float | None]:
+    """Plotly draws a gap for None; nan/inf from a diverged run must not break the JSON."""
+    return [float(v) if v is not None and math.isfinite(v) else None for v in values]
+
+
+def training_curves(history: Sequence, epochs: int | None = None, title: str | None = None,
+                    height: int = 380) -> go.Figure:
+    """Train loss, train accuracy and test accuracy per epoch, as d2l's ``Animator`` draws them.
+
+    ``epochs`` fixes the x range to ``[1, epochs]`` so a run in progress grows
+    into a frame that does not rescale every epoch.
+    """
+    fig = go.Figure()
+    x = [m.epoch for m in history]
+    for attr, name, dash, symbol in CURVES:
+        fig.add_trace(go.Scatter(x=x, y=_finite_or_none(getattr(m, attr) for m in history), name=name,
+                                 mode="lines+markers", line=dict(dash=dash, width=3),
+                                 marker=dict(symbol=symbol, size=9)))
+    last = max([epochs or 0] + x + [1])
+    fig.update_xaxes(title_text="epoch", range=[0.7, last + 0.3], dtick=max(1, math.ceil(last / 10)))
+    fig.update_yaxes(rangemode="tozero")
+    return apply_layout(fig, title, height)
+
+
+@dataclass(frozen=True)
+class LabelledHistory:
+    """One stored run on the compare chart: a legend label and its history."""
+
+    label: str
+    history: Sequence
+
+
+def compare_curves(runs: Sequence[LabelledHistory], metric: str = "test_acc", height: int = 360) -> go.Figure:
+    """One metric of several runs overlaid. Call it once per metric with the same run
+    order: the theme colours traces by position, so each run keeps its colour across charts."""
+    if metric not in METRIC_NAMES:
+        raise ValueError(f"metric must be one of {', '.join(METRIC_NAMES)}, not {metric!r}")
+    fig = go.Figure()
+    symbols = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star", "hexagon")
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+    for i, run in enumerate(runs):
+        fig.add_trace(go.Scatter(x=[m.epoch for m in run.history],
+                                 y=_finite_or_none(getattr(m, metric) for m in run.history),
+                                 name=run.label, mode="lines+markers",
+                                 line=dict(dash=dashes[i % len(dashes)], width=3),
+                                 marker=dict(symbol=symbols[i % len(symbols)], size=8)))
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text=METRIC_NAMES[metric], rangemode="tozero" if metric == "train_loss" else "normal")
+    fig = apply_layout(fig, METRIC_NAMES[metric], height)
+    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.2, xanchor="left", x=0),
+                      margin=dict(b=10))
+    return fig
+
+
+def final_gap(a: Sequence, b: Sequence) -> dict[str, float]:
+    """How far apart two runs end: last-epoch metric of ``a`` minus that of ``b``."""
+    if not a or not b:
+        raise ValueError("both runs need at least one finished epoch")
+    return {attr: float(getattr(a[-1], attr)) - float(getattr(b[-1], attr)) for attr, *_ in CURVES}
+
+
+def _as_matrix(confusion) -> np.ndarray:
+    matrix = np.asarray(confusion, dtype=np.int64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"a confusion matrix is square, got shape {matrix.shape}")
+    return matrix
+
+
+def per_class_accuracy(confusion) -> np.ndarray:
+    r"""Accuracy on each true class: :math:`C_{kk} / \sum_j C_{kj}` (rows are true classes).
+
+    A class with no test images has no accuracy: nan.
+    """
+    matrix = _as_matrix(confusion)
+    totals = matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(matrix) / np.maximum(totals, 1), np.nan)
+
+
+def confusion_heatmap(confusion, class_names: Sequence[str], normalize: bool = False,
+                      height: int = 560) -> go.Figure:
+    """Counts (or each row's fractions) of true class (rows) against predicted class (columns).
+
+    With ``normalize`` each row sums to 1, so the diagonal reads as per-class accuracy.
+    """
+    matrix = _as_matrix(confusion)
+    if len(class_names) != matrix.shape[0]:
+        raise ValueError(f"{len(class_names)} class names for a {matrix.shape[0]}x{matrix.shape[0]} matrix")
+    if normalize:
+        totals = matrix.sum(axis=1, keepdims=True)
+        z = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
+        text, hover = "%{z:.2f}", "true %{y}<br>predicted %{x}<br>fraction of row %{z:.3f}<extra></extra>"
+    else:
+        z = matrix
+        text, hover = "%{z}", "true %{y}<br>predicted %{x}<br>%{z} images<extra></extra>"
+    fig = go.Figure(go.Heatmap(z=z.tolist(), x=list(class_names), y=list(class_names), colorscale="Blues",
+                               texttemplate=text, hovertemplate=hover, colorbar=dict(thickness=14)))
+    fig.update_xaxes(title_text="predicted class", tickangle=-40, side="bottom")
+    fig.update_yaxes(title_text="true class", autorange="reversed")
+    return apply_layout(fig, None, height)
+
+
+def per_class_accuracy_bars(confusion, class_names: Sequence[str], height: int = 420) -> go.Figure:
+    """Horizontal bars of per-class test accuracy, with the overall accuracy as a dashed line."""
+    matrix = _as_matrix(confusion)
+    accuracy = per_class_accuracy(matrix)
+    overall = float(np.trace(matrix) / matrix.sum()) if matrix.sum() else float("nan")
+    fig = go.Figure(go.Bar(x=_finite_or_none(accuracy), y=list(class_names), orientation="h",
+                           text=[f"{a:.1%}" if math.isfinite(a) else "–" for a in accuracy],
+                           textposition="auto", hovertemplate="%{y}: %{x:.1%}<extra></extra>", name="accuracy"))
+    if math.isfinite(overall):
+        fig.add_vline(x=overall, line_dash="dash", line_width=2,
+                      annotation_text=f"overall {overall:.1%}", annotation_position="top")
+    fig.update_xaxes(title_text="test accuracy", range=[0, 1.05], tickformat=".0%")
+    fig.update_yaxes(autorange="reversed")
+    return apply_layout(fig, None, height, showlegend=False)
+
+
+def _image_heatmap(image, name: str = "") -> go.Heatmap:
+    return go.Heatmap(z=np.asarray(image).tolist(), coloraxis="coloraxis", name=name,
+                      hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>")
+
+
+def _image_axes(fig: go.Figure) -> None:
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
+                     scaleanchor="x", constrain="domain")
+    fig.update_layout(coloraxis=dict(colorscale=IMAGE_SCALE, cmin=0, cmax=255, showscale=False))
+
+
+def prediction_title(true_name: str, predicted_name: str) -> str:
+    """d2l's ``predict_ch3`` title: true label over predicted, a cross when they differ."""
+    mark = "" if true_name == predicted_name else " ✗"
+    return f"{true_name}<br><i>{predicted_name}</i>{mark}"
+
+
+def prediction_grid(images, true_labels, predicted_labels, class_names: Sequence[str],
+                    columns: int = 6, indices: Sequence[int] | None = None) -> go.Figure:
+    """Test images titled with the true label and (in italics) the predicted one.
+
+    ``images`` is (n, 28, 28) with 0..255 intensities; ``indices`` are the
+    test-set positions shown in the hover text (default 0..n-1).
+    """
+    images = np.asarray(images)
+    n = len(images)
+    if n == 0:
+        raise ValueError("no images to show")
+    if not (len(true_labels) == len(predicted_labels) == n):
+        raise ValueError("need one true and one predicted label per image")
+    indices = list(range(n)) if indices is None else list(indices)
+    rows = math.ceil(n / columns)
+    titles = [prediction_title(class_names[int(t)], class_names[int(p)])
+              for t, p in zip(true_labels, predicted_labels)]
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles,
+                        horizontal_spacing=0.02, vertical_spacing=0.3 / rows + 0.04)
+    for i, image in enumerate(images):
+        fig.add_trace(_image_heatmap(image, name=f"test image {indices[i]}"), row=i // columns + 1, col=i % columns + 1)
+    _image_axes(fig)
+    for annotation in fig.layout.annotations:
+        annotation.font = dict(size=14)
+    apply_layout(fig, None, 190 * rows + 30)
+    fig.update_layout(margin=dict(l=5, r=5, t=50, b=5))
+    return fig
+
+
+def image_figure(image, title: str | None = None, height: int = 320) -> go.Figure:
+    """One 28x28 image in grey, square pixels."""
+    fig = go.Figure(_image_heatmap(image))
+    _image_axes(fig)
+    return apply_layout(fig, title, height)
+
+
+def probability_bars(probs, class_names: Sequence[str], true_label: int | None = None,
+                     height: int = 380) -> go.Figure:
+    r"""The softmax output :math:`\hat{\mathbf{y}}` for one image, one bar per class.
+
+    The true class is drawn opaque and named in the axis; the others are faded,
+    so the highlight works in any theme without a colour of our own.
+    """
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    if len(p) != len(class_names):
+        raise ValueError(f"{len(p)} probabilities for {len(class_names)} classes")
+    names = [f"<b>{name} (true)</b>" if k == true_label else name for k, name in enumerate(class_names)]
+    fig = go.Figure(go.Bar(x=p.tolist(), y=names, orientation="h",
+                           marker=dict(opacity=[1.0 if k == true_label else 0.55 for k in range(len(p))]),
+                           text=[f"{v:.1%}" for v in p], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    fig.update_xaxes(title_text="softmax probability", range=[0, 1.12], tickformat=".0%")
+    fig.update_yaxes(autorange="reversed")
+    return apply_layout(fig, None, height, showlegend=False)

@@ -1,0 +1,215 @@
+"""Training figures: the traces hold exactly the numbers they were given."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from softmax_core.figures.training_figures import (
+    LabelledHistory,
+    compare_curves,
+    confusion_heatmap,
+    final_gap,
+    image_figure,
+    per_class_accuracy,
+    per_class_accuracy_bars,
+    prediction_grid,
+    prediction_title,
+    probability_bars,
+    training_curves,
+)
+
+NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+@dataclass(frozen=True)
+class Epoch:  # the fields of softmax_core.training.EpochMetrics
+    epoch: int
+    train_loss: float
+    train_acc: float
+    test_acc: float
+    seconds: float = 1.0
+
+
+HISTORY = (Epoch(1, 0.786, 0.748, 0.790), Epoch(2, 0.571, 0.813, 0.801), Epoch(3, 0.525, 0.826, 0.812))
+
+
+def assert_json_safe(fig):
+    """Streamlit ships the spec as JSON; nan/inf must not reach it."""
+    json.loads(fig.to_json())
+
+
+def test_training_curves_are_the_history():
+    fig = training_curves(HISTORY, epochs=10)
+    assert [t.name for t in fig.data] == ["train loss", "train acc", "test acc"]
+    assert all(list(t.x) == [1, 2, 3] for t in fig.data)
+    assert list(fig.data[0].y) == [0.786, 0.571, 0.525]
+    assert list(fig.data[1].y) == [0.748, 0.813, 0.826]
+    assert list(fig.data[2].y) == [0.790, 0.801, 0.812]
+    lo, hi = fig.layout.xaxis.range
+    assert lo < 1 and 10 < hi < 11  # the frame spans all planned epochs while the run grows
+    assert len({t.line.dash for t in fig.data}) == 3  # told apart without colour
+    assert_json_safe(fig)
+
+
+def test_training_curves_of_a_diverged_run_leave_gaps():
+    history = (Epoch(1, 2.5, 0.4, 0.5), Epoch(2, float("nan"), 0.1, 0.1), Epoch(3, float("inf"), 0.1, 0.1))
+    fig = training_curves(history)
+    assert list(fig.data[0].y) == [2.5, None, None]
+    assert_json_safe(fig)
+
+
+def test_training_curves_empty_history_is_an_empty_frame():
+    fig = training_curves((), epochs=5)
+    assert all(len(t.x) == 0 for t in fig.data)
+    assert fig.layout.xaxis.range[1] > 5
+
+
+def test_no_figure_sets_a_colour():
+    figs = [training_curves(HISTORY), compare_curves([LabelledHistory("a", HISTORY)]),
+            per_class_accuracy_bars(np.eye(10, dtype=int) * 5, NAMES),
+            probability_bars(np.full(10, 0.1), NAMES, true_label=3)]
+    for fig in figs:
+        spec = fig.to_plotly_json()
+        assert spec["layout"].get("template") == go.Figure().to_plotly_json()["layout"].get("template")
+        for trace in spec["data"]:
+            assert "color" not in trace.get("line", {})
+            assert "color" not in trace.get("marker", {})
+        for key in ("paper_bgcolor", "plot_bgcolor", "colorway"):
+            assert key not in spec["layout"]
+
+
+def test_compare_curves_overlay_one_metric_per_run_in_order():
+    other = (Epoch(1, 1.2, 0.6, 0.65), Epoch(2, 0.9, 0.7, 0.72))
+    runs = [LabelledHistory("lr 0.1", HISTORY), LabelledHistory("lr 0.01", other)]
+    fig = compare_curves(runs, "test_acc")
+    assert [t.name for t in fig.data] == ["lr 0.1", "lr 0.01"]
+    assert list(fig.data[0].y) == [0.790, 0.801, 0.812]
+    assert list(fig.data[1].x) == [1, 2] and list(fig.data[1].y) == [0.65, 0.72]
+    assert list(compare_curves(runs, "train_loss").data[1].y) == [1.2, 0.9]
+    with pytest.raises(ValueError, match="metric must be one of"):
+        compare_curves(runs, "accuracy")
+
+
+def test_final_gap_is_the_difference_of_last_epochs():
+    other = (Epoch(1, 1.2, 0.6, 0.65), Epoch(2, 0.5, 0.83, 0.81))
+    gap = final_gap(HISTORY, other)
+    assert gap["train_loss"] == pytest.approx(0.525 - 0.5)
+    assert gap["train_acc"] == pytest.approx(0.826 - 0.83)
+    assert gap["test_acc"] == pytest.approx(0.812 - 0.81)
+    with pytest.raises(ValueError):
+        final_gap((), HISTORY)
+
+
+CONFUSION = np.array([[8, 2, 0], [1, 3, 0], [0, 0, 0]])
+
+
+def test_per_class_accuracy_by_hand():
+    # row 0: 8 of 10 right; row 1: 3 of 4; row 2: no images, no accuracy
+    acc = per_class_accuracy(CONFUSION)
+    assert acc[0] == pytest.approx(0.8) and acc[1] == pytest.approx(0.75) and math.isnan(acc[2])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), min_size=1, max_size=300))
+def test_per_class_accuracy_is_the_accuracy_on_each_true_class(pairs):
+    true = torch.tensor([t for t, _ in pairs])
+    pred = torch.tensor([p for _, p in pairs])
+    confusion = torch.bincount(true * 10 + pred, minlength=100).reshape(10, 10)
+    acc = per_class_accuracy(confusion)
+    for k in range(10):
+        mask = true == k
+        if mask.any():
+            assert acc[k] == pytest.approx((pred[mask] == k).float().mean().item())
+        else:
+            assert math.isnan(acc[k])
+
+
+def test_confusion_heatmap_z_is_the_matrix_with_class_names():
+    matrix = torch.arange(100).reshape(10, 10)
+    fig = confusion_heatmap(matrix, NAMES)
+    heat = fig.data[0]
+    assert np.array_equal(np.array(heat.z), matrix.numpy())
+    assert list(heat.x) == list(NAMES) and list(heat.y) == list(NAMES)
+    assert fig.layout.yaxis.autorange == "reversed"  # true class 0 on top, like a printed matrix
+    assert "true class" in fig.layout.yaxis.title.text and "predicted" in fig.layout.xaxis.title.text
+
+
+def test_confusion_heatmap_normalized_rows_sum_to_one():
+    fig = confusion_heatmap(CONFUSION, NAMES[:3], normalize=True)
+    z = np.array(fig.data[0].z)
+    assert z[0].tolist() == pytest.approx([0.8, 0.2, 0.0])
+    assert z[1].tolist() == pytest.approx([0.25, 0.75, 0.0])
+    assert z[2].tolist() == [0, 0, 0]  # an empty row stays 0, not nan
+
+
+def test_confusion_heatmap_rejects_mismatched_names():
+    with pytest.raises(ValueError, match="class names"):
+        confusion_heatmap(CONFUSION, NAMES)
+    with pytest.raises(ValueError, match="square"):
+        per_class_accuracy(np.zeros((2, 3)))
+
+
+def test_per_class_accuracy_bars_show_each_class_and_the_overall():
+    fig = per_class_accuracy_bars(CONFUSION, NAMES[:3])
+    bars = fig.data[0]
+    assert list(bars.y) == list(NAMES[:3])
+    assert bars.x[0] == pytest.approx(0.8) and bars.x[1] == pytest.approx(0.75) and bars.x[2] is None
+    assert list(bars.text) == ["80.0%", "75.0%", "–"]
+    assert fig.layout.shapes[0].x0 == pytest.approx(11 / 14)  # overall = trace / total
+
+
+def test_prediction_title_marks_mistakes():
+    assert prediction_title("Coat", "Coat") == "Coat<br><i>Coat</i>"
+    assert prediction_title("Shirt", "Coat").endswith("✗")
+
+
+def test_prediction_grid_shows_each_image_with_its_labels():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(8, 28, 28), dtype=np.uint8)
+    fig = prediction_grid(images, [0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 6, 3, 4, 5, 6, 9], NAMES,
+                          columns=4, indices=range(100, 108))
+    assert len(fig.data) == 8
+    for i, trace in enumerate(fig.data):
+        assert np.array_equal(np.array(trace.z), images[i])
+        assert trace.name == f"test image {100 + i}"
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[2] == "Pullover<br><i>Shirt</i> ✗"
+    assert titles[7] == "Sneaker<br><i>Ankle boot</i> ✗"
+    assert sum("✗" in t for t in titles) == 2
+    assert fig.layout.coloraxis.colorscale[0][1] != fig.layout.coloraxis.colorscale[-1][1]
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0, 255)
+    assert fig.layout.yaxis.autorange == "reversed"  # row 0 of the image at the top
+    assert_json_safe(fig)
+
+
+def test_prediction_grid_rejects_mismatched_labels():
+    with pytest.raises(ValueError):
+        prediction_grid(np.zeros((3, 28, 28)), [0, 1], [0, 1, 2], NAMES)
+    with pytest.raises(ValueError):
+        prediction_grid(np.zeros((0, 28, 28)), [], [], NAMES)
+
+
+def test_image_figure_is_the_image():
+    image = np.arange(784).reshape(28, 28) % 256
+    fig = image_figure(image, "test image 7")
+    assert np.array_equal(np.array(fig.data[0].z), image)
+
+
+def test_probability_bars_hold_the_probabilities_and_mark_the_true_class():
+    probs = torch.softmax(torch.linspace(-2, 2, 10), 0)
+    fig = probability_bars(probs, NAMES, true_label=4)
+    bars = fig.data[0]
+    assert list(bars.x) == pytest.approx(probs.tolist())
+    assert bars.y[4] == "<b>Coat (true)</b>" and bars.y[9] == "Ankle boot"
+    assert bars.marker.opacity[4] == 1 and bars.marker.opacity[0] < 1
+    with pytest.raises(ValueError):
+        probability_bars(probs[:5], NAMES)
