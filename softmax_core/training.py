@@ -1,0 +1,280 @@
+r"""Train softmax regression on Fashion-MNIST: the chapter's loop, kept in memory.
+
+One epoch, as d2l's ``train_epoch_ch3`` does it: for each minibatch, predict,
+take the per-example cross-entropy, update, and accumulate the summed loss and
+the number correct; the epoch's train loss and accuracy are those sums divided
+by 60,000 (the chapter's ``Accumulator``). Then the test accuracy, as
+``evaluate_accuracy`` does.
+
+What is *not* the chapter's: no ``DataLoader``. The dataset is one uint8 tensor;
+a seeded ``torch.Generator`` draws the initial weights and then one permutation
+per epoch, and a batch is ``images[perm[i:i + batch_size]] / 255`` (what
+``ToTensor`` does). Same seed, same weights, same batch order, for both models.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Callable
+
+import torch
+
+from softmax_core.data import FashionMNIST
+from softmax_core.models import MODELS, NUM_INPUTS, NUM_OUTPUTS, initial_parameters
+from softmax_core.softmax import softmax
+
+# Bump whenever a change here or in models.py could alter any number a run produces:
+# it is part of the run store's key, so stored runs from older code are not reused.
+TRAINING_CODE_VERSION = "1"
+
+IMPLS = ("scratch", "concise")
+MAX_TRAIN_SIZE = 60_000
+MAX_EPOCHS = 200
+EVAL_BATCH = 10_000
+
+
+def _number(name: str, value, kind: type):
+    """``value`` as ``kind`` (int or float), or a ValueError naming the field."""
+    what = "a whole number" if kind is int else "a number"
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
+    if kind is int:
+        if not math.isfinite(number) or number != int(number):
+            raise ValueError(f"{name} must be {what}, got {value!r}")
+        return int(number)
+    return number + 0.0  # -0.0 -> 0.0, so equal configs print and hash alike
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    impl: str = "scratch"  # "scratch" | "concise"
+    lr: float = 0.1
+    batch_size: int = 256
+    epochs: int = 10
+    seed: int = 0
+    init_std: float = 0.01
+
+    def validated(self) -> "TrainConfig":
+        """``self`` if every field is valid and of its type, else a coerced copy, else ValueError."""
+        impl = str(self.impl).strip().lower()
+        if impl not in IMPLS:
+            raise ValueError(f"impl must be one of {', '.join(IMPLS)}, got {self.impl!r}")
+        lr = _number("learning rate", self.lr, float)
+        if not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"learning rate must be a positive finite number, got {self.lr!r}")
+        batch_size = _number("batch size", self.batch_size, int)
+        if not 1 <= batch_size <= MAX_TRAIN_SIZE:
+            raise ValueError(f"batch size must be between 1 and {MAX_TRAIN_SIZE:,}, got {self.batch_size!r}")
+        epochs = _number("epochs", self.epochs, int)
+        if not 1 <= epochs <= MAX_EPOCHS:
+            raise ValueError(f"epochs must be between 1 and {MAX_EPOCHS}, got {self.epochs!r}")
+        seed = _number("seed", self.seed, int)
+        if not 0 <= seed < 2**63:
+            raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed!r}")
+        init_std = _number("init std", self.init_std, float)
+        if not math.isfinite(init_std) or init_std < 0:
+            raise ValueError(f"init std must be a finite number >= 0, got {self.init_std!r}")
+        clean = TrainConfig(impl, lr, batch_size, epochs, seed, init_std)
+        same = all(
+            type(getattr(self, f.name)) is type(getattr(clean, f.name)) and getattr(self, f.name) == getattr(clean, f.name)
+            for f in fields(self)
+        )
+        return self if same else clean
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """A validated config from a dict (e.g. JSON); missing keys take defaults, unknown keys are an error."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a training config must be a dict, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training setting(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(known))}")
+        return cls(**d).validated()
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int  # 1-based
+    train_loss: float  # mean cross-entropy over the epoch's training examples, as they were trained on
+    train_acc: float  # fraction correct over the same minibatches (before each one's update)
+    test_acc: float  # fraction correct on the 10,000 test images after the epoch
+    seconds: float  # training plus the test pass
+
+
+@dataclass(frozen=True)
+class Progress:
+    epoch: int  # 1-based
+    epochs: int
+    batch: int  # batches done in this epoch
+    batches: int  # batches per epoch
+    history: tuple[EpochMetrics, ...]  # finished epochs
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    config: TrainConfig
+    history: tuple[EpochMetrics, ...]
+    status: str  # "finished" | "diverged" | "cancelled"
+    message: str
+    weight: torch.Tensor  # (784, 10) float32, both implementations
+    bias: torch.Tensor  # (10,) float32
+    train_seconds: float
+
+
+def as_pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float32 in [0, 1], as ``transforms.ToTensor`` does (``x.float() / 255``)."""
+    if images.dtype == torch.uint8:
+        return images.to(torch.float32).div(255)
+    return images.to(torch.float32)
+
+
+def _accuracy(model, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """d2l's ``evaluate_accuracy``: the fraction of argmax(net(X)) == y, in large batches."""
+    correct = 0
+    with torch.inference_mode():
+        for start in range(0, len(images), EVAL_BATCH):
+            X = as_pixels(images[start : start + EVAL_BATCH])
+            y_hat = model.output(model.scores(X))
+            correct += int((y_hat.argmax(1) == labels[start : start + EVAL_BATCH]).sum())
+    return correct / len(images)
+
+
+def _divergence_message(what: str, epoch: int, batch: int, config: TrainConfig) -> str:
+    where = f"in epoch {epoch} (batch {batch})"
+    if epoch == 1 and batch == 1:
+        fix = "the initial weights are too large: lower the init std."
+    else:
+        fix = "lower the learning rate."
+    hint = ""
+    if config.impl == "scratch" and what == "Loss became inf":
+        hint = " (The scratch loss -log(y_hat[y]) is inf when softmax rounds the true class's probability to 0.)"
+    return f"{what} {where}: {fix}{hint}"
+
+
+def train(
+    config: TrainConfig,
+    data: FashionMNIST,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    progress_every: int = 20,
+) -> TrainResult:
+    """Train one model; stop early (status "diverged"/"cancelled") instead of raising.
+
+    ``progress`` is called every ``progress_every`` batches and after each
+    epoch; ``should_stop`` is asked before every batch.
+    """
+    config = config.validated()
+    progress_every = max(1, int(progress_every))
+    generator = torch.Generator().manual_seed(config.seed)
+    weight, bias = initial_parameters(config.init_std, generator)
+    model = MODELS[config.impl](weight, bias, config.lr)
+
+    images, labels = data.train_images, data.train_labels
+    n = len(images)
+    batches = math.ceil(n / config.batch_size)
+    history: list[EpochMetrics] = []
+    status, message = "finished", ""
+    started = time.perf_counter()
+
+    for epoch in range(1, config.epochs + 1):
+        epoch_start = time.perf_counter()
+        order = torch.randperm(n, generator=generator)
+        loss_sum, correct = 0.0, 0
+        for batch, start in enumerate(range(0, n, config.batch_size), start=1):
+            if should_stop is not None and should_stop():
+                status = "cancelled"
+                message = f"Stopped by request in epoch {epoch} (batch {batch - 1} of {batches}) after {len(history)} full epoch(s)."
+                break
+            index = order[start : start + config.batch_size]
+            X, y = as_pixels(images[index]), labels[index]
+            scores = model.scores(X)
+            if not torch.isfinite(scores).all():
+                status = "diverged"
+                message = _divergence_message("The scores X @ W + b became inf or nan", epoch, batch, config)
+                break
+            y_hat = model.output(scores)
+            losses = model.loss(y_hat, y)
+            batch_loss = float(losses.detach().sum())
+            if not math.isfinite(batch_loss):
+                status = "diverged"
+                message = _divergence_message(f"Loss became {batch_loss}", epoch, batch, config)
+                break
+            model.update(losses)
+            loss_sum += batch_loss
+            correct += int((y_hat.detach().argmax(1) == y).sum())
+            if progress is not None and batch % progress_every == 0 and batch < batches:
+                progress(Progress(epoch, config.epochs, batch, batches, tuple(history)))
+        if status != "finished":
+            break
+        weight, bias = model.parameters_784x10()
+        if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+            status = "diverged"
+            message = _divergence_message("The weights became inf or nan", epoch, batches, config)
+            break
+        test_acc = _accuracy(model, data.test_images, data.test_labels)
+        history.append(
+            EpochMetrics(epoch, loss_sum / n, correct / n, test_acc, time.perf_counter() - epoch_start)
+        )
+        if progress is not None:
+            progress(Progress(epoch, config.epochs, batches, batches, tuple(history)))
+
+    if status == "finished":
+        last = history[-1]
+        message = (
+            f"Finished {config.epochs} epoch(s): train loss {last.train_loss:.3f}, "
+            f"train accuracy {last.train_acc:.3f}, test accuracy {last.test_acc:.3f}."
+        )
+    weight, bias = model.parameters_784x10()
+    return TrainResult(
+        config=config,
+        history=tuple(history),
+        status=status,
+        message=message,
+        weight=weight,
+        bias=bias,
+        train_seconds=time.perf_counter() - started,
+    )
+
+
+def _flat_pixels(images) -> torch.Tensor:
+    X = as_pixels(torch.as_tensor(images))
+    if X.dim() == 2 and X.shape[1] == NUM_INPUTS:
+        return X
+    if X.dim() >= 2 and X.shape[-2:] == (28, 28):
+        return X.reshape(-1, NUM_INPUTS)
+    raise ValueError(f"images must have shape (n, 28, 28) or (n, 784), got {tuple(X.shape)}")
+
+
+def _scores(weight, bias, images) -> torch.Tensor:
+    W, b = torch.as_tensor(weight, dtype=torch.float32), torch.as_tensor(bias, dtype=torch.float32)
+    if W.shape != (NUM_INPUTS, NUM_OUTPUTS) or b.shape != (NUM_OUTPUTS,):
+        raise ValueError(f"weight must be (784, 10) and bias (10,), got {tuple(W.shape)} and {tuple(b.shape)}")
+    return _flat_pixels(images) @ W + b
+
+
+def predict_probs(weight, bias, images) -> torch.Tensor:
+    """``softmax(X @ W + b)`` for uint8 (0-255) or float ([0, 1]) images: (n, 10)."""
+    with torch.inference_mode():
+        return softmax(_scores(weight, bias, images), dim=1)
+
+
+def confusion_matrix(weight, bias, images, labels) -> torch.Tensor:
+    """(10, 10) int64 counts: row = true class, column = predicted class."""
+    y = torch.as_tensor(labels, dtype=torch.int64)
+    with torch.inference_mode():
+        predicted = _scores(weight, bias, images).argmax(1)
+    if predicted.shape != y.shape:
+        raise ValueError(f"{len(predicted)} images but {len(y)} labels: give one label per image")
+    if len(y) and (y.min() < 0 or y.max() >= NUM_OUTPUTS):
+        raise ValueError(f"labels must be class numbers 0-{NUM_OUTPUTS - 1}")
+    return torch.bincount(y * NUM_OUTPUTS + predicted, minlength=NUM_OUTPUTS**2).reshape(NUM_OUTPUTS, NUM_OUTPUTS)
