@@ -1,0 +1,537 @@
+"""The run store: keys, round trips, atomic writes under SIGKILL, damaged entries, single flight."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from softmax_core import run_store, training
+from softmax_core.data import load_fashion_mnist
+from softmax_core.run_store import RunStore, StoredRun, default_runs_dir, run_key
+from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_result(config=TrainConfig(epochs=2), status="finished", seed=0, losses=(0.8, 0.6)) -> TrainResult:
+    g = torch.Generator().manual_seed(seed)
+    history = tuple(
+        EpochMetrics(epoch=i + 1, train_loss=loss, train_acc=0.7 + 0.01 * i, test_acc=0.75 + 0.01 * i, seconds=1.5)
+        for i, loss in enumerate(losses)
+    )
+    return TrainResult(
+        config=config,
+        history=history,
+        status=status,
+        message=f"{status} by hand",
+        weight=torch.randn(784, 10, generator=g),
+        bias=torch.randn(10, generator=g),
+        train_seconds=3.0,
+    )
+
+
+def make_confusion(seed=0) -> torch.Tensor:
+    return torch.randint(0, 1000, (10, 10), generator=torch.Generator().manual_seed(seed))
+
+
+def fake_data(fingerprint="fp-test") -> SimpleNamespace:
+    """What train_or_load reads from a dataset besides what the (monkeypatched) train uses."""
+    g = torch.Generator().manual_seed(1)
+    return SimpleNamespace(
+        fingerprint=fingerprint,
+        test_images=torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8, generator=g),
+        test_labels=torch.randint(0, 10, (50,), generator=g),
+    )
+
+
+@pytest.fixture(scope="module")
+def fmnist():
+    from tests.conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"Fashion-MNIST not found at {SHARED_DATA}")
+    return load_fashion_mnist(SHARED_DATA)
+
+
+# ---------------------------------------------------------------- keys and locations
+
+
+def test_default_runs_dir_follows_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "mine"))
+    assert default_runs_dir() == tmp_path / "mine"
+    assert RunStore().root == tmp_path / "mine"
+    monkeypatch.delenv("SOFTMAX_RUNS_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert default_runs_dir() == tmp_path / "cache" / "softmax-dashboard" / "runs"
+
+
+def test_run_key_covers_config_data_and_code_version(monkeypatch):
+    base = TrainConfig()
+    key = run_key(base, "abc")
+    assert key == run_key(TrainConfig(), "abc")
+    # the same settings typed differently are the same run
+    assert key == run_key(TrainConfig(lr=0.1, batch_size=256.0, epochs="10", impl=" Scratch "), "abc")
+    others = [
+        run_key(TrainConfig(impl="concise"), "abc"),
+        run_key(TrainConfig(lr=0.2), "abc"),
+        run_key(TrainConfig(batch_size=128), "abc"),
+        run_key(TrainConfig(epochs=3), "abc"),
+        run_key(TrainConfig(seed=1), "abc"),
+        run_key(TrainConfig(init_std=0.1), "abc"),
+        run_key(base, "abd"),
+    ]
+    monkeypatch.setattr(training, "TRAINING_CODE_VERSION", training.TRAINING_CODE_VERSION + "-next")
+    others.append(run_key(base, "abc"))
+    assert len({key, *others}) == len(others) + 1
+    assert all(len(k) == 20 and all(c in "0123456789abcdef" for c in k) for k in others)
+
+
+def test_run_key_rejects_bad_config():
+    with pytest.raises(ValueError, match="learning rate"):
+        run_key(TrainConfig(lr=-1), "abc")
+
+
+# ---------------------------------------------------------------- round trip
+
+
+def test_save_then_get_round_trips_everything(tmp_path):
+    store = RunStore(tmp_path)
+    result, confusion = make_result(), make_confusion()
+    key = run_key(result.config, "fp")
+    saved = store.save(key, result, confusion, "fp")
+    got = store.get(key)
+    assert isinstance(got, StoredRun)
+    for run in (saved, got):
+        assert run.key == key
+        assert run.config == result.config
+        assert run.history == result.history
+        assert (run.status, run.message, run.train_seconds, run.data_fingerprint) == (
+            "finished", "finished by hand", 3.0, "fp",
+        )  # fmt: skip
+        assert torch.equal(run.confusion, confusion) and run.confusion.dtype == torch.int64
+        assert run.path == tmp_path / key
+    weight, bias = got.load_weights()
+    assert torch.equal(weight, result.weight) and torch.equal(bias, result.bias)
+    assert weight.dtype == bias.dtype == torch.float32
+    # ISO 8601 in UTC
+    from datetime import datetime
+
+    assert datetime.fromisoformat(got.created_at).utcoffset().total_seconds() == 0
+    # the weights file is a plain dict of tensors that torch loads without unpickling code
+    loaded = torch.load(got.path / got.weights_file, weights_only=True)
+    assert set(loaded) == {"weight", "bias"}
+
+
+def test_diverged_run_with_nan_loss_round_trips(tmp_path):
+    store = RunStore(tmp_path)
+    result = make_result(status="diverged", losses=(0.9, float("nan")))
+    run = store.save("k1", result, make_confusion(), "fp")
+    text = (run.path / "run.json").read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    got = store.get("k1")
+    assert got.status == "diverged"
+    assert got.history[0] == result.history[0]
+    assert math.isnan(got.history[1].train_loss)
+
+
+def test_cancelled_runs_are_not_stored(tmp_path):
+    store = RunStore(tmp_path)
+    with pytest.raises(ValueError, match="cancelled"):
+        store.save("k", make_result(status="cancelled"), make_confusion(), "fp")
+    assert store.list_runs() == [] and store.get("k") is None
+
+
+def test_get_unknown_key_and_missing_root(tmp_path):
+    store = RunStore(tmp_path / "not-yet")
+    assert store.get("nothing") is None
+    assert store.list_runs() == []
+
+
+def test_list_runs_newest_first_and_resave_replaces(tmp_path):
+    store = RunStore(tmp_path)
+    for i in range(3):
+        store.save(f"key{i}", make_result(seed=i), make_confusion(i), "fp")
+        time.sleep(0.01)  # distinct created_at (millisecond resolution)
+    assert [r.key for r in store.list_runs()] == ["key2", "key1", "key0"]
+    newer = make_result(seed=9, losses=(0.5,))
+    store.save("key0", newer, make_confusion(9), "fp")
+    runs = store.list_runs()
+    assert [r.key for r in runs] == ["key0", "key2", "key1"]
+    assert runs[0].history == newer.history
+    assert torch.equal(runs[0].load_weights()[0], newer.weight)
+    # the replaced run's weights are gone; one weights file per run
+    assert len(list((tmp_path / "key0").glob("weights-*.pt"))) == 1
+
+
+# ---------------------------------------------------------------- damaged entries
+
+
+@contextlib.contextmanager
+def warnings_as_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def _store_with_two_runs(tmp_path) -> RunStore:
+    store = RunStore(tmp_path)
+    store.save("good", make_result(seed=1), make_confusion(1), "fp")
+    store.save("bad", make_result(seed=2), make_confusion(2), "fp")
+    return store
+
+
+def _damage_garbage_json(folder: Path):
+    (folder / "run.json").write_text("{not json")
+
+
+def _damage_missing_weights(folder: Path):
+    for f in folder.glob("weights-*.pt"):
+        f.unlink()
+
+
+def _damage_truncated_weights(folder: Path):
+    for f in folder.glob("weights-*.pt"):
+        f.write_bytes(f.read_bytes()[:1000])
+
+
+def _damage_wrong_confusion(folder: Path):
+    record = json.loads((folder / "run.json").read_text())
+    record["confusion"] = [[1, 2], [3, 4]]
+    (folder / "run.json").write_text(json.dumps(record))
+
+
+def _damage_empty_json(folder: Path):
+    (folder / "run.json").write_text("")
+
+
+def _damage_unknown_config(folder: Path):
+    record = json.loads((folder / "run.json").read_text())
+    record["config"]["momentum"] = 0.9
+    (folder / "run.json").write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_damage_garbage_json, _damage_missing_weights, _damage_truncated_weights,
+     _damage_wrong_confusion, _damage_empty_json, _damage_unknown_config],
+)  # fmt: skip
+def test_damaged_entries_are_skipped_with_a_warning(tmp_path, damage):
+    store = _store_with_two_runs(tmp_path)
+    damage(tmp_path / "bad")
+    with pytest.warns(RuntimeWarning, match="Skipping damaged run .*bad"):
+        runs = store.list_runs()
+    assert [r.key for r in runs] == ["good"]
+    with pytest.warns(RuntimeWarning, match="bad"):
+        assert store.get("bad") is None
+    assert store.get("good").load_weights()[1].shape == (10,)
+
+
+def test_damaged_entry_is_replaced_by_a_new_save(tmp_path):
+    store = _store_with_two_runs(tmp_path)
+    _damage_truncated_weights(tmp_path / "bad")
+    store.save("bad", make_result(seed=5), make_confusion(5), "fp")
+    with warnings_as_errors():
+        assert {r.key for r in store.list_runs()} == {"good", "bad"}
+
+
+def test_folders_without_run_json_are_not_runs_and_not_warned_about(tmp_path):
+    store = _store_with_two_runs(tmp_path)
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "weights-0123.pt").write_bytes(b"partial")
+    (tmp_path / "stray-file.txt").write_text("hello")
+    with warnings_as_errors():
+        assert {r.key for r in store.list_runs()} == {"good", "bad"}
+
+
+def test_weights_that_would_run_code_are_refused(tmp_path):
+    """A weights file carrying a pickled callable is not executed, even with a matching checksum."""
+    store = RunStore(tmp_path)
+    run = store.save("k", make_result(), make_confusion(), "fp")
+    marker = tmp_path / "code-ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    evil_path = run.path / run.weights_file
+    torch.save({"weight": Evil(), "bias": torch.zeros(10)}, evil_path)
+    raw = evil_path.read_bytes()
+    record = json.loads((run.path / "run.json").read_text())
+    record["weights"].update(bytes=len(raw), sha256=hashlib.sha256(raw).hexdigest())
+    (run.path / "run.json").write_text(json.dumps(record))
+    listed = store.get("k")
+    assert listed is not None
+    with pytest.raises(ValueError, match="cannot be read"):
+        listed.load_weights()
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------- a writer killed mid-save
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time, torch
+    from softmax_core import run_store
+    from softmax_core.run_store import RunStore
+    from tests.test_run_store import make_confusion, make_result
+
+    root, key, pause_at, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+    def pause(step):
+        if step == pause_at:
+            print("PAUSED", flush=True)
+            time.sleep(120)
+
+    run_store._before_step = pause
+    RunStore(root).save(key, make_result(seed=seed, losses=(0.1 * seed,)), make_confusion(seed), "fp")
+    print("SAVED", flush=True)
+    """
+)
+
+
+def kill_writer_at(root: Path, key: str, step: str, seed: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(root), key, step, str(seed)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline().strip()
+        assert line == "PAUSED", f"writer did not reach {step!r}: {line!r} {proc.stderr.read() if line == '' else ''}"
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("step", ["replace weights", "replace run.json"])
+def test_new_run_killed_before_commit_is_not_listed(tmp_path, step):
+    store = RunStore(tmp_path)
+    store.save("other", make_result(seed=1), make_confusion(1), "fp")
+    kill_writer_at(tmp_path, "victim", step, seed=3)
+    assert list((tmp_path / "victim").glob(".tmp-*")), "the kill should have left a temp file behind"
+    with warnings_as_errors():
+        assert [r.key for r in store.list_runs()] == ["other"]
+        assert store.get("victim") is None
+    # the next save of that key succeeds and clears the leftovers
+    store.save("victim", make_result(seed=4), make_confusion(4), "fp")
+    assert not list((tmp_path / "victim").glob(".tmp-*"))
+    assert {r.key for r in store.list_runs()} == {"other", "victim"}
+
+
+@pytest.mark.parametrize("step", ["replace weights", "replace run.json"])
+def test_replacement_killed_before_commit_keeps_the_old_run(tmp_path, step):
+    store = RunStore(tmp_path)
+    old = store.save("k", make_result(seed=1, losses=(0.1,)), make_confusion(1), "fp")
+    kill_writer_at(tmp_path, "k", step, seed=7)
+    with warnings_as_errors():
+        got = store.get("k")
+    assert got.history == old.history
+    assert torch.equal(got.confusion, old.confusion)
+    assert torch.equal(got.load_weights()[0], old.load_weights()[0])
+
+
+def test_writer_killed_after_commit_leaves_the_new_run(tmp_path):
+    store = RunStore(tmp_path)
+    store.save("k", make_result(seed=1, losses=(0.1,)), make_confusion(1), "fp")
+    kill_writer_at(tmp_path, "k", "cleanup", seed=7)
+    with warnings_as_errors():
+        got = store.get("k")
+    expected = make_result(seed=7, losses=(0.1 * 7,))
+    assert got.history == expected.history
+    assert torch.equal(got.load_weights()[0], expected.weight)
+
+
+# ---------------------------------------------------------------- train_or_load and single flight
+
+
+class CountingTrain:
+    """A stand-in for training.train: counts calls, can block until told to go on."""
+
+    def __init__(self, release: threading.Event | None = None, status="finished"):
+        self.calls = 0
+        self.release = release
+        self.entered = threading.Event()
+        self.status = status
+        self._lock = threading.Lock()
+
+    def __call__(self, config, data, progress=None, should_stop=None, progress_every=20):
+        with self._lock:
+            self.calls += 1
+        self.entered.set()
+        if self.release is not None:
+            assert self.release.wait(30)
+        return make_result(config=config, status=self.status, seed=self.calls)
+
+
+def test_train_or_load_trains_once_then_reads(tmp_path, monkeypatch):
+    fake = CountingTrain()
+    monkeypatch.setattr(training, "train", fake)
+    store, data, config = RunStore(tmp_path), fake_data(), TrainConfig(epochs=2)
+    first, cached1 = store.train_or_load(config, data)
+    second, cached2 = store.train_or_load(config, data)
+    assert (fake.calls, cached1, cached2) == (1, False, True)
+    assert isinstance(first, StoredRun) and isinstance(second, StoredRun)
+    assert first.key == second.key == run_key(config, data.fingerprint)
+    assert first.history == second.history
+    # the stored confusion is that of the trained weights on the test set
+    weight, bias = second.load_weights()
+    expected = training.confusion_matrix(weight, bias, data.test_images, data.test_labels)
+    assert torch.equal(second.confusion, expected) and int(second.confusion.sum()) == 50
+    # refresh trains anew and replaces the stored run
+    third, cached3 = store.train_or_load(config, data, refresh=True)
+    assert (fake.calls, cached3) == (2, False)
+    assert not torch.equal(third.load_weights()[0], weight)
+    assert torch.equal(store.get(first.key).load_weights()[0], third.load_weights()[0])
+
+
+def test_diverged_is_stored_cancelled_is_not(tmp_path, monkeypatch):
+    store, data = RunStore(tmp_path), fake_data()
+    monkeypatch.setattr(training, "train", CountingTrain(status="diverged"))
+    run, cached = store.train_or_load(TrainConfig(lr=50.0), data)
+    assert isinstance(run, StoredRun) and run.status == "diverged" and not cached
+    monkeypatch.setattr(training, "train", CountingTrain(status="cancelled"))
+    result, cached = store.train_or_load(TrainConfig(lr=0.2), data)
+    assert isinstance(result, TrainResult) and result.status == "cancelled" and not cached
+    assert [r.key for r in store.list_runs()] == [run.key]
+
+
+def test_single_flight_two_threads(tmp_path, monkeypatch):
+    release = threading.Event()
+    fake = CountingTrain(release=release)
+    monkeypatch.setattr(training, "train", fake)
+    store, data, config = RunStore(tmp_path), fake_data(), TrainConfig(epochs=2)
+    out = {}
+
+    def ask(name):
+        out[name] = store.train_or_load(config, data)
+
+    first = threading.Thread(target=ask, args=("first",))
+    first.start()
+    assert fake.entered.wait(30)  # the first caller is training now, holding the key's lock
+    second = threading.Thread(target=ask, args=("second",))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "the second caller must wait for the first training, not return"
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert fake.calls == 1
+    (run1, cached1), (run2, cached2) = out["first"], out["second"]
+    assert (cached1, cached2) == (False, True)
+    assert run1.key == run2.key and run1.history == run2.history
+
+
+def test_waiting_caller_can_be_stopped(tmp_path, monkeypatch):
+    fake = CountingTrain()
+    monkeypatch.setattr(training, "train", fake)
+    store, data, config = RunStore(tmp_path), fake_data(), TrainConfig()
+    stop = threading.Event()
+    out = {}
+    with store.lock(run_key(config, data.fingerprint)):  # someone else is training this key
+        waiter = threading.Thread(target=lambda: out.update(r=store.train_or_load(config, data, should_stop=stop.is_set)))
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive()
+        stop.set()
+        waiter.join(30)
+        assert not waiter.is_alive()
+    result, cached = out["r"]
+    assert isinstance(result, TrainResult) and result.status == "cancelled" and not cached
+    assert fake.calls == 0 and store.list_runs() == []
+
+
+SINGLE_FLIGHT_PROCESS = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from softmax_core import training
+    from softmax_core.run_store import RunStore
+    from softmax_core.training import TrainConfig
+    from tests.test_run_store import fake_data, make_result
+
+    root, counter, other_ready, me_ready = map(Path, sys.argv[1:5])
+
+    def counted_train(config, data, progress=None, should_stop=None, progress_every=20):
+        with open(counter, "a") as f:
+            f.write("trained\\n")
+        deadline = time.monotonic() + 60
+        while not other_ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # keep training until the other process is asking too
+        time.sleep(0.5)
+        return make_result(config=config)
+
+    training.train = counted_train
+    me_ready.touch()
+    run, cached = RunStore(root).train_or_load(TrainConfig(epochs=2), fake_data())
+    print(json.dumps({"key": run.key, "cached": cached, "history": [m.train_loss for m in run.history]}))
+    """
+)
+
+
+def test_single_flight_two_processes(tmp_path):
+    root, counter = tmp_path / "runs", tmp_path / "count.txt"
+    ready = [tmp_path / "a.ready", tmp_path / "b.ready"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SINGLE_FLIGHT_PROCESS, str(root), str(counter), str(ready[1 - i]), str(ready[i])],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    outs = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+        outs.append(json.loads(stdout.strip().splitlines()[-1]))
+    assert counter.read_text().count("trained") == 1
+    assert sorted(o["cached"] for o in outs) == [False, True]
+    assert outs[0]["key"] == outs[1]["key"] and outs[0]["history"] == outs[1]["history"]
+
+
+# ---------------------------------------------------------------- with real training
+
+
+def test_real_training_is_stored_and_read_back(tmp_path, fmnist):
+    store = RunStore(tmp_path)
+    config = TrainConfig(impl="concise", epochs=1, batch_size=2048, lr=0.3)
+    run, cached = store.train_or_load(config, fmnist)
+    assert not cached and isinstance(run, StoredRun) and run.status == "finished"
+    assert run.data_fingerprint == fmnist.fingerprint and len(run.history) == 1
+    again, cached = store.train_or_load(config, fmnist)
+    assert cached and again.history == run.history and torch.equal(again.confusion, run.confusion)
+    weight, bias = again.load_weights()
+    # the stored confusion matrix is the stored weights' test-set confusion,
+    # and its diagonal is the test accuracy the training reported
+    assert torch.equal(again.confusion, training.confusion_matrix(weight, bias, fmnist.test_images, fmnist.test_labels))
+    assert int(again.confusion.sum()) == 10_000
+    assert int(again.confusion.trace()) / 10_000 == pytest.approx(run.history[-1].test_acc, abs=1e-12)
+    # the test accuracy agrees with an independent computation from the weights
+    logits = fmnist.test_images.reshape(-1, 784).float().div(255) @ weight + bias
+    assert (logits.argmax(1) == fmnist.test_labels).float().mean().item() == pytest.approx(run.history[-1].test_acc)
+
+
+def test_real_training_cancelled_stores_nothing(tmp_path, fmnist):
+    store = RunStore(tmp_path)
+    seen = []
+    result, cached = store.train_or_load(
+        TrainConfig(epochs=3, batch_size=512), fmnist, progress=seen.append, should_stop=lambda: len(seen) >= 1
+    )
+    assert isinstance(result, TrainResult) and result.status == "cancelled" and not cached
+    assert store.list_runs() == [] and store.get(run_key(result.config, fmnist.fingerprint)) is None
