@@ -222,3 +222,25 @@ def probability_bars(probs, class_names: Sequence[str], true_label: int | None =
     fig.update_xaxes(title_text="softmax probability", range=[0, 1.12], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")
     return apply_layout(fig, None, height, showlegend=False)
+
+
+def config_label(config, status: str = "finished") -> str:
+    """A run's settings in one short line, for legends and menus (init std only when not the chapter's)."""
+    label = f"{config.impl} · lr {config.lr:g} · batch {config.batch_size} · {config.epochs} ep · seed {config.seed}"
+    if config.init_std != 0.01:
+        label += f" · init std {config.init_std:g}"
+    return label if status == "finished" else f"{label} ({status})"
+
+
+def scratch_concise_pairs(runs: Sequence) -> list[tuple]:
+    """(scratch run, concise run) pairs whose settings differ only in the implementation.
+
+    Same seed means the same initial weights and batch order, so any gap
+    between the two is float rounding plus the fused log-softmax of ``nn.CrossEntropyLoss``.
+    """
+    def settings(config):
+        return (config.lr, config.batch_size, config.epochs, config.seed, config.init_std)
+
+    concise = {settings(run.config): run for run in runs if run.config.impl == "concise"}
+    return [(run, concise[settings(run.config)]) for run in runs
+            if run.config.impl == "scratch" and settings(run.config) in concise]

@@ -1,0 +1,348 @@
+r"""Train on Fashion-MNIST: the chapter's training loop, its curves, and what the model gets wrong.
+
+Trainings run in background threads owned by one ``TrainingJobs`` per server
+(``st.cache_resource``); the page only starts them and polls them from a
+fragment, so a rerun, a second tab or a closed tab never kills or duplicates
+one. Finished runs live in the run store and show at once on the next visit.
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages.url_state import choice_param, float_param, int_param, publish, restore, share_and_reset
+from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
+from softmax_core.figures.training_figures import (
+    METRIC_NAMES,
+    LabelledHistory,
+    compare_curves,
+    config_label,
+    confusion_heatmap,
+    final_gap,
+    image_figure,
+    per_class_accuracy_bars,
+    prediction_grid,
+    probability_bars,
+    scratch_concise_pairs,
+    training_curves,
+)
+from softmax_core.jobs import TrainingJobs
+from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
+from softmax_core.training import IMPLS, MAX_EPOCHS, MAX_TRAIN_SIZE, TrainConfig
+
+POLL_SECONDS = 1.0
+IMPL_NAMES = {"scratch": "from scratch (d2l 3.6)", "concise": "concise, torch.nn (d2l 3.7)"}
+
+# The chapter's setting is the default; the keys are also the URL parameter names.
+IMPL = choice_param("train_impl", "scratch", IMPLS)
+LR = float_param("train_lr", 0.1, 0.0, 100.0)
+BATCH = int_param("train_batch_size", 256, 1, MAX_TRAIN_SIZE)
+EPOCHS = int_param("train_epochs", 10, 1, MAX_EPOCHS)
+SEED = int_param("train_seed", 0, 0, 2**31 - 1)
+INIT_STD = float_param("train_init_std", 0.01, 0.0, 10.0)
+PARAMS = [IMPL, LR, BATCH, EPOCHS, SEED, INIT_STD]
+
+
+@st.cache_resource(show_spinner="Loading Fashion-MNIST (once per server)…")
+def load_data(data_dir: str):
+    """The dataset, read once per server process; ``data_dir`` only keys the cache."""
+    return load_fashion_mnist()
+
+
+@st.cache_resource
+def training_jobs(runs_dir: str, data_fingerprint: str, _data) -> TrainingJobs:
+    """The server's one registry of background trainings (per runs folder and dataset)."""
+    return TrainingJobs(RunStore(runs_dir), _data)
+
+
+@st.cache_data(max_entries=8, show_spinner="Predicting the 10,000 test images…")
+def test_probabilities(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
+    r"""``softmax(X W + b)`` of a stored run on the test set, (10000, 10), cached by run key."""
+    from softmax_core.training import predict_probs
+
+    weight, bias = RunStore(runs_dir).get(key).load_weights()
+    return predict_probs(weight, bias, load_data(data_dir).test_images).numpy()
+
+
+def chart(fig, key: str) -> None:
+    st.plotly_chart(fig, width="stretch", theme="streamlit", key=key)
+
+
+def when(created_at: str) -> str:
+    try:
+        return datetime.fromisoformat(created_at).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return created_at
+
+
+# ---------------------------------------------------------------- the form
+
+
+def settings_form() -> bool:
+    """The hyperparameters; one submit trains (or loads) once."""
+    with st.form("train_form"):
+        impl, lr, batch, epochs, seed, std = st.columns([1.6, 1, 1, 1, 1, 1])
+        impl.radio("Implementation", IMPLS, key=IMPL.key, format_func=IMPL_NAMES.get)
+        lr.number_input("Learning rate η", min_value=0.0, max_value=100.0, step=0.01, format="%g", key=LR.key)
+        batch.number_input("Batch size", min_value=1, max_value=MAX_TRAIN_SIZE, step=1, key=BATCH.key)
+        epochs.number_input("Epochs", min_value=1, max_value=MAX_EPOCHS, step=1, key=EPOCHS.key)
+        seed.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=SEED.key)
+        std.number_input("Init std σ", min_value=0.0, max_value=10.0, step=0.005, format="%g", key=INIT_STD.key,
+                         help="The initial weights are drawn from N(0, σ²); the bias starts at 0.")
+        return st.form_submit_button("Train", type="primary", key="train_submit",
+                                     help="Trains with these settings, or shows the stored run at once if there is one.")
+
+
+def chosen_config() -> TrainConfig | None:
+    values = {name: st.session_state[p.key] for name, p in
+              zip(("impl", "lr", "batch_size", "epochs", "seed", "init_std"), PARAMS)}
+    try:
+        return TrainConfig(**values).validated()
+    except ValueError as exc:
+        st.error(f"These settings cannot be trained: {exc}.", icon="⚠️")
+        return None
+
+
+# ---------------------------------------------------------------- a training in progress
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
+    """Polls the background job; when it ends, the whole page reruns to show the result."""
+    job = jobs.get(key)
+    snap = job.snapshot() if job is not None else None
+    if snap is None or snap.finished:
+        st.rerun()
+    progress = snap.progress
+    if progress is None:
+        st.progress(0.0, text=snap.waiting or "Starting…")
+    else:
+        done = (progress.epoch - 1) * progress.batches + progress.batch
+        st.progress(done / (progress.epochs * progress.batches),
+                    text=f"Epoch {progress.epoch} of {progress.epochs}, batch {progress.batch} of {progress.batches}")
+    stop, note = st.columns([1, 5], vertical_alignment="center")
+    stop.button("■ Stop", key="train_stop", on_click=job.cancel, help="Stop after the current batch; nothing is stored.")
+    note.caption("Training runs on the server: leaving or reloading the page does not stop it.")
+    # The curves change once per epoch; the fragment redraws the same figure in between.
+    chart(training_curves(snap.history, epochs=epochs, title="Training (updates each epoch)"), "train_live_curves")
+
+
+# ---------------------------------------------------------------- a stored run
+
+
+def run_header(run: StoredRun, fresh: bool) -> None:
+    if fresh:
+        st.success(f"Trained just now: {len(run.history)} epoch(s) in {run.train_seconds:.1f} s, stored for next time.",
+                   icon="✅")
+    else:
+        st.info(f"**Cached**: loaded from the run store. Trained on {when(run.created_at)} "
+                f"in {run.train_seconds:.1f} s.", icon="📦")
+    if run.status == "diverged":
+        st.warning(f"**Diverged.** {run.message}", icon="💥")
+    if run.history:
+        last = run.history[-1]
+        cols = st.columns(4)
+        cols[0].metric("Test accuracy", f"{last.test_acc:.1%}" if np.isfinite(last.test_acc) else "–")
+        cols[1].metric("Train accuracy", f"{last.train_acc:.1%}" if np.isfinite(last.train_acc) else "–")
+        cols[2].metric("Train loss", f"{last.train_loss:.4f}" if np.isfinite(last.train_loss) else "–")
+        cols[3].metric("Training time", f"{run.train_seconds:.1f} s")
+    chart(training_curves(run.history, epochs=run.config.epochs, title=config_label(run.config, run.status)),
+          "train_curves")
+
+
+def predictions_tab(data, probs: np.ndarray) -> None:
+    names = data.class_names
+    true = data.test_labels.numpy()
+    predicted = probs.argmax(1)
+    wrong = predicted != true
+    mistakes, cls, count = st.columns([1, 1.5, 1.5], vertical_alignment="bottom")
+    only_mistakes = mistakes.toggle("Only mistakes", key="train_only_mistakes")
+    chosen = cls.selectbox("True class", ["all classes", *names], key="train_grid_class")
+    n = count.select_slider("Images", [6, 12, 18, 24, 36], value=12, key="train_grid_count")
+    mask = wrong if only_mistakes else np.ones_like(wrong)
+    if chosen != "all classes":
+        mask = mask & (true == names.index(chosen))
+    index = np.flatnonzero(mask)[:n]
+    st.caption(f"{int(wrong.sum()):,} of {len(true):,} test images are misclassified ({wrong.mean():.1%}). "
+               f"Showing the first {len(index)} of {int(mask.sum()):,} that match. Each title is the true label, "
+               "the prediction below it in italics, and ✗ marks a mistake (as d2l's `predict_ch3`).")
+    if len(index) == 0:
+        st.info("No test image matches this filter.")
+        return
+    chart(prediction_grid(data.test_images[index].numpy(), true[index], predicted[index], names,
+                          columns=6, indices=index), "train_grid")
+
+
+def confusion_tab(run: StoredRun, names) -> None:
+    confusion = run.confusion.numpy()
+    off = confusion - np.diag(np.diag(confusion))
+    t, p = np.unravel_index(off.argmax(), off.shape)
+    normalize = st.toggle("Show each row as fractions", key="train_confusion_normalize",
+                          help="Divide each row by its class's 1,000 test images: the diagonal becomes per-class accuracy.")
+    matrix, bars = st.columns([3, 2], gap="medium")
+    with matrix:
+        chart(confusion_heatmap(confusion, names, normalize=normalize), "train_confusion")
+    with bars:
+        chart(per_class_accuracy_bars(confusion, names, height=560), "train_class_accuracy")
+    st.caption(f"Rows are the true class, columns the prediction: the diagonal counts correct answers. "
+               f"The most common mistake: **{names[t]}** taken for **{names[p]}** ({off[t, p]} times).")
+
+
+def next_mistake(true: np.ndarray, predicted: np.ndarray) -> None:
+    wrong = np.flatnonzero(predicted != true)
+    after = wrong[wrong > st.session_state.train_image]
+    if len(wrong):
+        st.session_state.train_image = int(after[0] if len(after) else wrong[0])
+
+
+def one_image_tab(data, probs: np.ndarray) -> None:
+    names = data.class_names
+    true = data.test_labels.numpy()
+    predicted = probs.argmax(1)
+    pick, jump = st.columns([1, 1], vertical_alignment="bottom")
+    st.session_state.setdefault("train_image", 0)
+    i = pick.number_input("Test image #", min_value=0, max_value=len(true) - 1, step=1, key="train_image")
+    jump.button("Next mistake →", key="train_next_mistake", on_click=next_mistake, args=(true, predicted))
+    image, bars = st.columns([1, 2], gap="medium")
+    with image:
+        chart(image_figure(data.test_images[i].numpy(), title=f"#{i}: {names[true[i]]}", height=360), "train_image_fig")
+    with bars:
+        chart(probability_bars(probs[i], names, true_label=int(true[i]), height=360), "train_probs")
+    p_true = float(probs[i, true[i]])
+    verdict = "right" if predicted[i] == true[i] else "wrong"
+    st.markdown(f"Predicted **{names[predicted[i]]}** ({probs[i, predicted[i]]:.1%}): {verdict}. "
+                f"The true class gets $\\hat y_{{y}} = {p_true:.4f}$, so this image's loss is "
+                f"$-\\log \\hat y_{{y}} = {-np.log(max(p_true, 1e-45)):.3f}$.")
+
+
+def evaluation(run: StoredRun, data, runs_dir: str, data_dir: str) -> None:
+    if run.status != "finished":
+        st.caption("A diverged run's weights hold inf or nan, so there is nothing to evaluate: lower the learning rate.")
+        return
+    try:
+        probs = test_probabilities(runs_dir, run.key, data_dir)
+    except ValueError as exc:  # damaged weights file: the store's message says what to do
+        st.error(str(exc))
+        return
+    st.subheader("Evaluate on the test set")
+    grid, confusion, one = st.tabs(["Predictions", "Confusion matrix", "One test image"])
+    with grid:
+        predictions_tab(data, probs)
+    with confusion:
+        confusion_tab(run, data.class_names)
+    with one:
+        one_image_tab(data, probs)
+
+
+# ---------------------------------------------------------------- compare stored runs
+
+
+def compare(store: RunStore, current_key: str | None) -> None:
+    st.subheader("Compare stored runs")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runs = store.list_runs()
+    for warning in caught:
+        st.warning(str(warning.message), icon="🗂️")
+    if not runs:
+        st.info("No stored runs yet. Train a few settings (e.g. learning rate 0.01, 0.1 and 1) to compare them here.")
+        return
+    by_key = {run.key: run for run in runs}
+    selected = [k for k in st.session_state.get("train_compare", []) if k in by_key]
+    if "train_compare" not in st.session_state:
+        selected = [current_key] if current_key in by_key else [runs[0].key]
+    st.session_state.train_compare = selected
+    picked = st.multiselect("Runs", list(by_key), key="train_compare",
+                            format_func=lambda k: config_label(by_key[k].config, by_key[k].status),
+                            placeholder="Pick stored runs to overlay")
+    metric = st.segmented_control("Curve", list(METRIC_NAMES), format_func=METRIC_NAMES.get,
+                                  default="test_acc", key="train_compare_metric") or "test_acc"
+    if picked:
+        chosen = [by_key[k] for k in picked]
+        chart(compare_curves([LabelledHistory(config_label(r.config, r.status), r.history) for r in chosen], metric),
+              "train_compare_chart")
+        st.dataframe(pd.DataFrame([{
+            "run": config_label(r.config, r.status),
+            "train loss": r.history[-1].train_loss if r.history else None,
+            "train acc": r.history[-1].train_acc if r.history else None,
+            "test acc": r.history[-1].test_acc if r.history else None,
+            "seconds": r.train_seconds,
+        } for r in chosen]), hide_index=True, width="stretch",
+            column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("train loss", "train acc", "test acc")}
+            | {"seconds": st.column_config.NumberColumn(format="%.1f")})
+    pairs = scratch_concise_pairs(runs)
+    st.markdown("**Scratch against concise.** Same seed, same initial weights, same batches: "
+                "how far apart do the two implementations end?")
+    if not pairs:
+        st.caption("Store one run of each implementation with otherwise equal settings to see the gap here.")
+        return
+    rows = []
+    for scratch, concise in pairs:
+        if scratch.history and concise.history:
+            gap = final_gap(scratch.history, concise.history)
+            rows.append({"settings": config_label(scratch.config).removeprefix("scratch · "),
+                         "test acc, scratch": scratch.history[-1].test_acc,
+                         "test acc, concise": concise.history[-1].test_acc,
+                         "Δ test acc": gap["test_acc"], "Δ train loss": gap["train_loss"]})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.6f") for c in
+                                ("test acc, scratch", "test acc, concise", "Δ test acc", "Δ train loss")})
+
+
+# ---------------------------------------------------------------- the page
+
+st.title("Train on Fashion-MNIST")
+st.markdown("Softmax regression on 60,000 clothing images, trained with minibatch SGD as in the chapter, "
+            "then evaluated on the 10,000 test images.")
+st.latex(r"\hat{\mathbf{y}} = \mathrm{softmax}(\mathbf{X}\mathbf{W} + \mathbf{b}), \qquad "
+         r"(\mathbf{W}, \mathbf{b}) \leftarrow (\mathbf{W}, \mathbf{b}) - \frac{\eta}{|\mathcal{B}|}"
+         r"\sum_{i \in \mathcal{B}} \partial_{(\mathbf{W}, \mathbf{b})}\, l(\mathbf{y}^{(i)}, \hat{\mathbf{y}}^{(i)})")
+
+data_dir = str(resolve_data_dir())
+try:
+    data = load_data(data_dir)
+except DataError as exc:
+    st.error(str(exc), icon="📂")
+    st.stop()
+
+runs_dir = str(default_runs_dir())
+jobs = training_jobs(runs_dir, data.fingerprint, data)
+
+restore(PARAMS)
+submitted = settings_form()
+publish(PARAMS)
+share_and_reset(PARAMS)
+
+config = chosen_config()
+key = jobs.key_for(config) if config is not None else None
+started_here = st.session_state.setdefault("train_started_here", set())
+if submitted and config is not None:
+    jobs.start(config)
+    started_here.add(key)
+
+if key is not None:
+    job = jobs.get(key)
+    snap = job.snapshot() if job is not None else None
+    if snap is not None and snap.state == "running":
+        training_progress(jobs, key, config.epochs)
+    elif (run := jobs.store.get(key)) is not None:
+        run_header(run, fresh=snap is not None and snap.state == "done" and not snap.cached and key in started_here)
+        evaluation(run, data, runs_dir, data_dir)
+    elif snap is not None and snap.state == "cancelled":
+        message = snap.result.message if snap.result is not None else "Stopped before training began."
+        st.info(f"{message} Nothing was stored; press **Train** to start again.", icon="⏹️")
+        if snap.history:
+            chart(training_curves(snap.history, epochs=config.epochs, title="Stopped run"), "train_curves")
+    elif snap is not None and snap.state == "failed":
+        st.error(snap.error)
+    else:
+        st.info("No stored run for these settings yet: press **Train**. "
+                "The chapter's setting (scratch, η = 0.1, batch 256, 10 epochs) takes about a minute.", icon="🏋️")
+
+st.divider()
+compare(jobs.store, key)

@@ -1,0 +1,209 @@
+"""The training page in AppTest: train a small run, read it back cached, bad input, missing data, links."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from softmax_core.data import load_fashion_mnist
+from softmax_core.run_store import RunStore, run_key
+from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
+from tests.conftest import ROOT, SHARED_DATA
+
+PAGE = str(ROOT / "pages" / "training.py")
+SMALL = {"train_epochs": "1", "train_batch_size": "1024"}  # one quick epoch
+MAX_POLLS = 240  # 0.5 s apart: two minutes for one epoch on a busy 2-core machine
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, shared_data_dir, clear_streamlit_caches):
+    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(shared_data_dir))
+    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_fashion_mnist(SHARED_DATA)
+
+
+def new_page(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at
+
+
+def poll_until(at: AppTest, done) -> AppTest:
+    """Rerun the page (as the fragment's timer would) until ``done(at)``, a bounded number of times."""
+    for _ in range(MAX_POLLS):
+        if done(at):
+            return at
+        time.sleep(0.5)
+        at.run()
+    raise AssertionError(f"page never reached the expected state; info: {[i.value for i in at.info]}")
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def store_fake_run(runs_dir, data, config: TrainConfig, status: str = "finished", message: str = "",
+                   history=None, confusion=None):
+    """Put a run in the store without training, so the page has something exact to show."""
+    config = config.validated()
+    history = history or tuple(EpochMetrics(e, 1.0 / e, 0.5 + 0.02 * e, 0.6 + 0.01 * e, 0.1)
+                               for e in range(1, config.epochs + 1))
+    result = TrainResult(config, history, status, message, torch.zeros(784, 10), torch.zeros(10), 1.5)
+    confusion = torch.eye(10, dtype=torch.int64) * 1000 if confusion is None else confusion
+    return RunStore(runs_dir).save(run_key(config, data.fingerprint), result, confusion, data.fingerprint)
+
+
+def test_defaults_are_the_chapters_setting(env):
+    at = new_page().run()
+    assert not at.exception
+    assert at.radio(key="train_impl").value == "scratch"
+    assert at.number_input(key="train_lr").value == pytest.approx(0.1)
+    assert at.number_input(key="train_batch_size").value == 256
+    assert at.number_input(key="train_epochs").value == 10
+    assert at.number_input(key="train_seed").value == 0
+    assert at.number_input(key="train_init_std").value == pytest.approx(0.01)
+    assert "No stored run for these settings yet" in texts(at.info)
+    assert dict(at.query_params) == {}  # defaults stay out of the URL
+
+
+def test_train_a_small_run_through_the_form_then_it_is_cached(env):
+    at = new_page().run()
+    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_batch_size").set_value(1024)
+    at.button(key="train_submit").click().run()
+    assert not at.exception
+    poll_until(at, lambda at: len(at.success) > 0)
+    assert not at.exception
+    assert "Trained just now: 1 epoch(s)" in at.success[0].value
+    assert dict(at.query_params) == SMALL  # the link now opens this run
+
+    [run] = RunStore(env).list_runs()
+    assert run.config == TrainConfig(batch_size=1024, epochs=1)
+    last = run.history[-1]
+    assert 0.6 < last.test_acc < 0.9  # one epoch of SGD on Fashion-MNIST: well above chance, below converged
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"] == f"{last.test_acc:.1%}"
+    assert metrics["Train loss"] == f"{last.train_loss:.4f}"
+    curves = charts(at)[0]["data"]
+    assert [t["name"] for t in curves] == ["train loss", "train acc", "test acc"]
+    assert curves[0]["y"] == [last.train_loss] and curves[2]["y"] == [last.test_acc]
+
+    # The evaluation shows this run's confusion matrix, and its accuracy agrees with the history.
+    heat = next(c for c in charts(at) if c["data"][0]["type"] == "heatmap" and c["data"][0].get("x"))
+    z = np.array(heat["data"][0]["z"])
+    assert np.array_equal(z, run.confusion.numpy())
+    assert np.trace(z) / z.sum() == pytest.approx(last.test_acc)
+
+    # A fresh session with the same link reads the stored run: no training, marked cached.
+    again = new_page(SMALL).run()
+    assert not again.exception
+    assert not again.get("progress")
+    assert "**Cached**" in texts(again.info)
+    assert {m.label: m.value for m in again.metric}["Test accuracy"] == f"{last.test_acc:.1%}"
+    assert len(RunStore(env).list_runs()) == 1
+
+
+def test_stop_cancels_the_training_and_stores_nothing(env):
+    at = new_page({"train_epochs": "5", "train_batch_size": "512"}).run()
+    at.button(key="train_submit").click().run()
+    poll_until(at, lambda at: len(at.button) and any(b.key == "train_stop" for b in at.button))
+    at.button(key="train_stop").click().run()
+    poll_until(at, lambda at: "Nothing was stored" in texts(at.info))
+    assert not at.exception
+    assert RunStore(env).list_runs() == []
+
+
+def test_bad_hyperparameters_give_a_message_not_a_traceback(env):
+    at = new_page().run()
+    at.number_input(key="train_lr").set_value(0.0)
+    at.button(key="train_submit").click().run()
+    assert not at.exception
+    assert "learning rate must be a positive finite number" in texts(at.error)
+    assert not at.get("progress")
+
+
+def test_a_bad_link_value_falls_back_with_a_warning(env):
+    at = new_page({"train_lr": "-3", "train_impl": "keras"}).run()
+    assert not at.exception
+    warnings = texts(at.warning)
+    assert "train_lr=-3" in warnings and "train_impl=keras" in warnings
+    assert at.number_input(key="train_lr").value == pytest.approx(0.1)
+    assert at.radio(key="train_impl").value == "scratch"
+
+
+def test_missing_data_names_the_files(monkeypatch, tmp_path, clear_streamlit_caches):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(empty))
+    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+    at = new_page().run()
+    assert not at.exception
+    message = texts(at.error)
+    assert str(empty) in message
+    for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        assert name in message
+    assert "SOFTMAX_DATA_DIR" in message
+
+
+def test_link_restores_the_config_and_shows_the_stored_run(env, data):
+    config = TrainConfig(impl="concise", lr=0.5, batch_size=64, epochs=3, seed=7, init_std=0.02)
+    store_fake_run(env, data, config)
+    query = {"train_impl": "concise", "train_lr": "0.5", "train_batch_size": "64", "train_epochs": "3",
+             "train_seed": "7", "train_init_std": "0.02"}
+    at = new_page(query).run()
+    assert not at.exception
+    assert at.radio(key="train_impl").value == "concise"
+    assert at.number_input(key="train_lr").value == pytest.approx(0.5)
+    assert at.number_input(key="train_batch_size").value == 64
+    assert at.number_input(key="train_epochs").value == 3
+    assert at.number_input(key="train_seed").value == 7
+    assert at.number_input(key="train_init_std").value == pytest.approx(0.02)
+    assert "**Cached**" in texts(at.info) and "in 1.5 s" in texts(at.info)
+    curves = charts(at)[0]["data"]
+    assert curves[2]["y"] == pytest.approx([0.61, 0.62, 0.63])
+    assert dict(at.query_params) == query
+
+
+def test_a_diverged_run_shows_its_message(env, data):
+    config = TrainConfig(lr=50.0, epochs=2, batch_size=1024)
+    message = "Loss became inf in epoch 1 (batch 3): lower the learning rate."
+    store_fake_run(env, data, config, status="diverged", message=message,
+                   history=(), confusion=torch.zeros(10, 10, dtype=torch.int64))
+    at = new_page({"train_lr": "50", "train_epochs": "2", "train_batch_size": "1024"}).run()
+    assert not at.exception
+    assert message in texts(at.warning) and "Diverged" in texts(at.warning)
+    assert not at.tabs  # no evaluation of nan weights
+
+
+def test_compare_overlays_runs_and_measures_scratch_against_concise(env, data):
+    base = dict(lr=0.1, batch_size=256, epochs=2, seed=0)
+    scratch = store_fake_run(env, data, TrainConfig(impl="scratch", **base),
+                             history=(EpochMetrics(1, 0.8, 0.7, 0.75, 1), EpochMetrics(2, 0.6, 0.8, 0.79, 1)))
+    concise = store_fake_run(env, data, TrainConfig(impl="concise", **base),
+                             history=(EpochMetrics(1, 0.8, 0.7, 0.75, 1), EpochMetrics(2, 0.59, 0.8, 0.7925, 1)))
+    at = new_page({"train_epochs": "2"}).run()
+    assert not at.exception
+    at.multiselect(key="train_compare").set_value([scratch.key, concise.key]).run()
+    assert not at.exception
+    overlay = charts(at)[-1]["data"]
+    assert [t["name"] for t in overlay] == ["scratch · lr 0.1 · batch 256 · 2 ep · seed 0",
+                                            "concise · lr 0.1 · batch 256 · 2 ep · seed 0"]
+    assert overlay[0]["y"] == [0.75, 0.79] and overlay[1]["y"] == [0.75, 0.7925]
+    gap = at.dataframe[-1].value
+    assert gap["Δ test acc"].iloc[0] == pytest.approx(0.79 - 0.7925)
+    assert gap["Δ train loss"].iloc[0] == pytest.approx(0.6 - 0.59)
