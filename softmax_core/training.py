@@ -4,7 +4,8 @@ One epoch, as d2l's ``train_epoch_ch3`` does it: for each minibatch, predict,
 take the per-example cross-entropy, update, and accumulate the summed loss and
 the number correct; the epoch's train loss and accuracy are those sums divided
 by 60,000 (the chapter's ``Accumulator``). Then the test accuracy, as
-``evaluate_accuracy`` does.
+``evaluate_accuracy`` does. Accuracy counts ``argmax`` of the scores
+``X @ W + b``, the same class as the argmax of their softmax.
 
 What is *not* the chapter's: no ``DataLoader``. The dataset is one uint8 tensor;
 a seeded ``torch.Generator`` draws the initial weights and then one permutation
@@ -27,7 +28,7 @@ from softmax_core.softmax import softmax
 
 # Bump whenever a change here or in models.py could alter any number a run produces:
 # it is part of the run store's key, so stored runs from older code are not reused.
-TRAINING_CODE_VERSION = "1"
+TRAINING_CODE_VERSION = "2"
 
 IMPLS = ("scratch", "concise")
 MAX_TRAIN_SIZE = 60_000
@@ -36,16 +37,27 @@ EVAL_BATCH = 10_000
 
 
 def _number(name: str, value, kind: type):
-    """``value`` as ``kind`` (int or float), or a ValueError naming the field."""
+    """``value`` as ``kind`` (int or float), or a ValueError naming the field.
+
+    Whole numbers may arrive as 256, 256.0 or "256"; ints are kept exact
+    (no detour through float, which rounds above 2**53).
+    """
     what = "a whole number" if kind is int else "a number"
     if isinstance(value, bool):
         raise ValueError(f"{name} must be {what}, got {value!r}")
+    if kind is int and isinstance(value, int):
+        return int(value)
+    if kind is int and isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass  # maybe "256.0"
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be {what}, got {value!r}") from None
     if kind is int:
-        if not math.isfinite(number) or number != int(number):
+        if not number.is_integer():
             raise ValueError(f"{name} must be {what}, got {value!r}")
         return int(number)
     return number + 0.0  # -0.0 -> 0.0, so equal configs print and hash alike
@@ -138,17 +150,6 @@ def as_pixels(images: torch.Tensor) -> torch.Tensor:
     return images.to(torch.float32)
 
 
-def _accuracy(model, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """d2l's ``evaluate_accuracy``: the fraction of argmax(net(X)) == y, in large batches."""
-    correct = 0
-    with torch.inference_mode():
-        for start in range(0, len(images), EVAL_BATCH):
-            X = as_pixels(images[start : start + EVAL_BATCH])
-            y_hat = model.output(model.scores(X))
-            correct += int((y_hat.argmax(1) == labels[start : start + EVAL_BATCH]).sum())
-    return correct / len(images)
-
-
 def _divergence_message(what: str, epoch: int, batch: int, config: TrainConfig) -> str:
     where = f"in epoch {epoch} (batch {batch})"
     if epoch == 1 and batch == 1:
@@ -211,7 +212,7 @@ def train(
                 break
             model.update(losses)
             loss_sum += batch_loss
-            correct += int((y_hat.detach().argmax(1) == y).sum())
+            correct += int((scores.detach().argmax(1) == y).sum())  # argmax of scores = argmax of softmax
             if progress is not None and batch % progress_every == 0 and batch < batches:
                 progress(Progress(epoch, config.epochs, batch, batches, tuple(history)))
         if status != "finished":
@@ -221,7 +222,8 @@ def train(
             status = "diverged"
             message = _divergence_message("The weights became inf or nan", epoch, batches, config)
             break
-        test_acc = _accuracy(model, data.test_images, data.test_labels)
+        test_correct = int((predicted_classes(weight, bias, data.test_images) == data.test_labels).sum())
+        test_acc = test_correct / len(data.test_labels)
         history.append(
             EpochMetrics(epoch, loss_sum / n, correct / n, test_acc, time.perf_counter() - epoch_start)
         )
@@ -268,11 +270,24 @@ def predict_probs(weight, bias, images) -> torch.Tensor:
         return softmax(_scores(weight, bias, images), dim=1)
 
 
+def predicted_classes(weight, bias, images) -> torch.Tensor:
+    """``argmax(X @ W + b)`` per image, in batches of 10,000 (d2l's ``evaluate_accuracy`` counts these).
+
+    Training's test accuracy and :func:`confusion_matrix` both call this, so
+    the matrix's diagonal always agrees with the reported accuracy.
+    """
+    if len(images) == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    with torch.inference_mode():
+        return torch.cat(
+            [_scores(weight, bias, images[i : i + EVAL_BATCH]).argmax(1) for i in range(0, len(images), EVAL_BATCH)]
+        )
+
+
 def confusion_matrix(weight, bias, images, labels) -> torch.Tensor:
     """(10, 10) int64 counts: row = true class, column = predicted class."""
     y = torch.as_tensor(labels, dtype=torch.int64)
-    with torch.inference_mode():
-        predicted = _scores(weight, bias, images).argmax(1)
+    predicted = predicted_classes(weight, bias, images)
     if predicted.shape != y.shape:
         raise ValueError(f"{len(predicted)} images but {len(y)} labels: give one label per image")
     if len(y) and (y.min() < 0 or y.max() >= NUM_OUTPUTS):
