@@ -1,0 +1,152 @@
+"""``python -m softmax_core.train`` as a lecturer runs it: JSON out, cache hits, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from softmax_core.run_store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = ["--epochs", "1", "--batch-size", "1024"]
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "softmax_core.train", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def last_json(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    return json.loads(lines[-1], parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+def test_json_output_then_cached_then_no_cache(tmp_path, shared_data_dir):
+    runs = tmp_path / "runs"
+    args = [*QUICK, "--json", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs)]
+    first = last_json(run_cli(*args))
+    assert first["cached"] is False and first["status"] == "finished"
+    assert first["config"] == {"impl": "scratch", "lr": 0.1, "batch_size": 1024, "epochs": 1, "seed": 0, "init_std": 0.01}
+    assert [set(e) for e in first["epochs"]] == [{"epoch", "train_loss", "train_acc", "test_acc", "seconds"}]
+    epoch = first["epochs"][0]
+    assert epoch["epoch"] == 1 and 0 < epoch["train_loss"] < 2.31 and 0.5 < epoch["test_acc"] < 1
+    assert first["train_seconds"] > 0
+
+    # the JSON is what the store holds
+    stored = RunStore(runs).get(first["key"])
+    assert [m.test_acc for m in stored.history] == [epoch["test_acc"]]
+    assert stored.history[0].train_loss == epoch["train_loss"]
+
+    second = last_json(run_cli(*args))
+    assert second["cached"] is True
+    assert (second["key"], second["epochs"], second["train_seconds"]) == (first["key"], first["epochs"], first["train_seconds"])
+
+    fresh = last_json(run_cli(*args, "--no-cache"))
+    assert fresh["cached"] is False and fresh["key"] == first["key"]
+    # same seed, same data: the retrained run reaches the same metrics (timings aside)
+    assert [e["test_acc"] for e in fresh["epochs"]] == [e["test_acc"] for e in first["epochs"]]
+    assert RunStore(runs).get(first["key"]).created_at > stored.created_at
+
+
+def test_env_vars_choose_the_folders_and_the_table_output(tmp_path, shared_data_dir):
+    runs = tmp_path / "runs"
+    env = {"SOFTMAX_DATA_DIR": str(shared_data_dir), "SOFTMAX_RUNS_DIR": str(runs)}
+    out = last_json(run_cli(*QUICK, "--impl", "concise", "--lr", "0.3", "--seed", "2", "--json", env=env))
+    assert out["config"]["impl"] == "concise" and out["config"]["seed"] == 2 and out["config"]["lr"] == 0.3
+    assert [r.key for r in RunStore(runs).list_runs()] == [out["key"]]
+    same = ["--impl", "concise", "--lr", "0.3", "--seed", "2"]
+    human = run_cli(*QUICK, *same, env=env)  # without --json: a table on stdout, read from the same store
+    assert human.returncode == 0, human.stderr
+    assert "read from the store" in human.stdout and "test acc" in human.stdout and out["key"] in human.stdout
+    assert f"{out['epochs'][0]['test_acc']:.4f}" in human.stdout
+
+
+def test_diverged_run_is_reported_and_stored(tmp_path, shared_data_dir):
+    runs = tmp_path / "runs"
+    proc = run_cli(*QUICK, "--lr", "1e6", "--json", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs))
+    out = last_json(proc)  # strict JSON even though the loss blew up
+    assert out["status"] == "diverged" and "lower the learning rate" in proc.stderr
+    assert RunStore(runs).get(out["key"]).status == "diverged"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lr", "-1"], "learning rate must be a positive"),
+        (["--lr", "nan"], "learning rate must be a positive"),
+        (["--lr", "abc"], "invalid float value: 'abc'"),
+        (["--epochs", "0"], "epochs must be between"),
+        (["--batch-size", "0"], "batch size must be between"),
+        (["--impl", "keras"], "invalid choice: 'keras'"),
+        (["--seed", "-3"], "seed must be"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, args, message):
+    from softmax_core.train import main
+
+    try:
+        code = main([*args, "--data-dir", str(tmp_path), "--runs-dir", str(tmp_path / "runs")])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2 and message in err and out == ""
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_lr_in_a_real_process_has_no_traceback(tmp_path):
+    proc = run_cli("--lr", "0", "--runs-dir", str(tmp_path / "runs"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: learning rate must be a positive finite number, got 0.0"
+    assert proc.stdout == ""
+
+
+def test_missing_data_dir_exits_2_with_a_message(tmp_path):
+    missing = tmp_path / "no-such-folder"
+    proc = run_cli("--json", "--data-dir", str(missing), "--runs-dir", str(tmp_path / "runs"))
+    assert proc.returncode == 2
+    assert "Fashion-MNIST not found" in proc.stderr and str(missing) in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_unwritable_runs_dir_exits_2_with_a_message(tmp_path, shared_data_dir):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = run_cli(*QUICK, "--data-dir", str(shared_data_dir), "--runs-dir", str(blocker / "runs"))
+    assert proc.returncode == 2
+    assert "cannot use the run store" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, shared_data_dir):
+    args = [sys.executable, "-m", "softmax_core.train", *QUICK, "--json", "--no-cache",
+            "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path / "runs")]  # fmt: skip
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    stdout = proc.stdout.read().decode()
+    assert proc.wait(timeout=300) == 0
+    terminal = b"".join(chunks).decode()
+    assert "epoch 1/1 [" in terminal and "batch 20/59" in terminal and "test acc" in terminal
+    assert "\r" in terminal
+    assert json.loads(stdout.strip().splitlines()[-1])["cached"] is False
+    # without a terminal, stderr stays clean
+    plain = run_cli(*QUICK, "--json", "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path / "runs"))
+    assert plain.returncode == 0 and "epoch 1/1" not in plain.stderr
