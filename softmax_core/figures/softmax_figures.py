@@ -1,0 +1,130 @@
+r"""Figures of the softmax-and-temperature page: data in, plotly figure out.
+
+* :func:`probability_bars`: :math:`\mathrm{softmax}(\mathbf{o}/T)` next to the one-hot argmax.
+* :func:`temperature_curves`: every :math:`p_j(T)` against T on a log axis, with the limits
+  T -> 0 (hardmax) and T -> infinity (uniform 1/K) marked.
+
+No colours are set: the Streamlit theme colours the traces.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from softmax_core.figures.style import FONT_SIZE, apply_layout
+from softmax_core.softmax import softmax
+
+SWEEP_T_MIN, SWEEP_T_MAX, SWEEP_POINTS = 0.01, 100.0, 300
+PALETTE_SIZE = 8  # the theme's categorical colours; classes past it get dashed lines
+
+
+@dataclass(frozen=True)
+class TemperatureSweep:
+    """p_j(T) on a log-spaced grid of temperatures: rows are temperatures, columns classes."""
+
+    temperatures: tuple[float, ...]
+    probs: tuple[tuple[float, ...], ...]
+
+
+def temperature_sweep(
+    logits, t_min: float = SWEEP_T_MIN, t_max: float = SWEEP_T_MAX, points: int = SWEEP_POINTS
+) -> TemperatureSweep:
+    r"""softmax(o / T) for ``points`` log-spaced T in [t_min, t_max]: one batched softmax.
+
+    Dividing row t of a (points, K) batch by :math:`T_t` is the same as calling
+    ``softmax(o, temperature=T_t)`` for each T.
+    """
+    temps = np.geomspace(t_min, t_max, points)
+    o = torch.as_tensor(logits, dtype=torch.float64)
+    probs = softmax(o.unsqueeze(0) / torch.from_numpy(temps).unsqueeze(1), dim=-1)
+    return TemperatureSweep(tuple(temps.tolist()), tuple(tuple(row) for row in probs.tolist()))
+
+
+def _projector_fonts(fig: go.Figure) -> go.Figure:
+    """Tick labels, axis titles, legend and notes big enough for the back row (sizes only, no colours)."""
+    fig.update_xaxes(tickfont_size=FONT_SIZE - 1, title_font_size=FONT_SIZE)
+    fig.update_yaxes(tickfont_size=FONT_SIZE - 1, title_font_size=FONT_SIZE)
+    fig.update_layout(legend_font_size=FONT_SIZE - 1)
+    fig.update_annotations(font_size=FONT_SIZE - 1)
+    return fig
+
+
+def probability_bars(labels, probs, one_hot, title: str | None = None) -> go.Figure:
+    """Grouped bars: the soft distribution (value on top) and the hard one-hot prediction."""
+    labels = list(labels)
+    probs = [float(p) for p in probs]
+    one_hot = [float(v) for v in one_hot]
+    if not (len(labels) == len(probs) == len(one_hot)):
+        raise ValueError(f"{len(labels)} labels, {len(probs)} probabilities and {len(one_hot)} one-hot entries")
+    fig = go.Figure()
+    fig.add_bar(
+        x=labels, y=probs, name="softmax(o / T)",
+        text=[f"{p:.2f}" if p >= 0.005 else "" for p in probs], textposition="outside", cliponaxis=False,
+        textfont_size=FONT_SIZE - 2,
+        hovertemplate="%{x}<br>p = %{y:.4f}<extra>softmax</extra>",
+    )
+    fig.add_bar(
+        x=labels, y=one_hot, name="one-hot argmax",
+        opacity=0.55, marker=dict(pattern=dict(shape="/")),
+        hovertemplate="%{x}<br>%{y:.0f}<extra>one-hot</extra>",
+    )
+    apply_layout(fig, title, height=420, barmode="group", bargap=0.2, uniformtext=dict(minsize=FONT_SIZE - 4, mode="show"))
+    fig.update_yaxes(title_text="probability", range=[0, 1.12], tickformat=".1f")
+    fig.update_xaxes(tickangle=-35 if len(labels) > 5 else 0)
+    return _projector_fonts(fig)
+
+
+def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, current_probs) -> go.Figure:
+    """One line per class, p_j against T (log axis); the current T marked on each line.
+
+    The limits are labelled where they happen: hardmax at the left edge (top class at 1),
+    uniform 1/K beyond the right edge, outside the plot so no curve runs through the text.
+    """
+    labels = list(labels)
+    temps = list(sweep.temperatures)
+    num_classes = len(labels)
+    if not sweep.probs or len(sweep.probs[0]) != num_classes or len(current_probs) != num_classes:
+        raise ValueError("the sweep, the labels and the current probabilities must cover the same classes")
+    t = float(temperature)
+    at = int(np.searchsorted(temps, t))  # the current point goes into each line, in T order
+    xs = temps[:at] + [t] + temps[at:]
+    sizes = [0] * len(xs)
+    sizes[at] = 13
+    fig = go.Figure()
+    for j, label in enumerate(labels):
+        column = [row[j] for row in sweep.probs]
+        fig.add_scatter(
+            x=xs, y=column[:at] + [float(current_probs[j])] + column[at:], name=label,
+            mode="lines+markers", marker=dict(size=sizes, line=dict(width=0)),
+            line=dict(width=3, dash="solid" if j < PALETTE_SIZE else "dash"),
+            hovertemplate="T = %{x:.3g}<br>p = %{y:.4f}<extra>" + label + "</extra>",
+        )
+    uniform = 1.0 / num_classes
+    # No vline/hline shapes: their default grey vanishes on a dark theme and we set no colours.
+    lo, hi = math.log10(temps[0]), math.log10(temps[-1])
+    fig.add_annotation(
+        x=lo, y=1.0, xref="x", yref="y", xanchor="left", yanchor="bottom", showarrow=False,
+        text="T → 0: hardmax (one-hot argmax)",
+    )
+    fig.add_annotation(
+        x=1.0, y=uniform, xref="paper", yref="y", xanchor="left", yanchor="middle", showarrow=False,
+        text=f"T → ∞:<br>uniform<br>1/K = {uniform:.3g}", align="left", xshift=6,
+    )
+    fig.add_annotation(
+        x=math.log10(t), y=1.2, xref="x", yref="y", xanchor="center", yanchor="top", showarrow=False,
+        text=f"current T = {t:g}",
+    )
+    apply_layout(fig, height=460)
+    fig.update_layout(margin_r=115)
+    decades = [10.0**k for k in range(math.ceil(lo), math.floor(hi) + 1)]
+    fig.update_xaxes(
+        type="log", range=[lo, hi], title_text="temperature T (log scale)",
+        tickvals=decades, ticktext=[f"{d:g}" for d in decades],
+    )
+    fig.update_yaxes(title_text="probability", range=[-0.02, 1.2], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    return _projector_fonts(fig)
