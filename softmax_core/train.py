@@ -74,7 +74,7 @@ def summary(run, key: str, cached: bool) -> dict:
 
 
 class ProgressBar:
-    """``epoch 3/10 [#####.....] batch 120/235  loss 0.512  test acc 0.821`` on stderr, redrawn in place."""
+    """``epoch 3/10 [#####.....] batch 120/235  epoch 2: loss 0.512, test acc 0.821`` on stderr, redrawn in place."""
 
     WIDTH = 30
 
@@ -87,7 +87,7 @@ class ProgressBar:
         line = f"\repoch {p.epoch}/{p.epochs} [{'#' * filled}{'.' * (self.WIDTH - filled)}] batch {p.batch}/{p.batches}"
         if p.history:
             last = p.history[-1]
-            line += f"  loss {last.train_loss:.3f}  test acc {last.test_acc:.3f}"
+            line += f"  epoch {last.epoch}: loss {last.train_loss:.3f}, test acc {last.test_acc:.3f}"
         self.stream.write(line.ljust(100)[:100])
         self.stream.flush()
 
@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    if bar:
+        print("Loading Fashion-MNIST ...", file=sys.stderr, flush=True)
     try:
         data = load_fashion_mnist(args.data_dir)
     except DataError as exc:
@@ -126,8 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     key = run_key(config, data.fingerprint)
 
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())  # first Ctrl-C: stop after this batch
-    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: stop after this batch, store nothing
     try:
         run, cached = store.train_or_load(config, data, progress=bar, should_stop=stop.is_set, refresh=args.no_cache)
     except OSError as exc:  # e.g. the runs folder is not writable
@@ -151,4 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C before training started (e.g. while loading the data)
+        print("Stopped; nothing was stored.", file=sys.stderr)
+        sys.exit(130)
