@@ -1,0 +1,131 @@
+r"""One step of gradient descent on a single prediction, under each regression loss.
+
+.. math::
+    \hat y \leftarrow \hat y - \eta \, \partial_{\hat y} \ell(\hat y, y)
+
+With residual :math:`d = \hat y - y` the three losses pull differently:
+
+* L2:    step :math:`-\eta d`, huge far from the target, tiny near it
+  (and past the target for :math:`\eta > 1`, further away for :math:`\eta > 2`);
+* L1:    step :math:`-\eta\,\mathrm{sign}(d)`, the same size at any distance;
+* Huber: step :math:`-\eta\,\mathrm{clip}(d, -\delta, \delta)`: L2's near the target, L1's
+  (times :math:`\delta`) far from it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from softmax_core.losses import LOSSES
+
+
+def check_learning_rate(lr) -> float:
+    """The learning rate scales the step, so it must be a finite number greater than 0."""
+    try:
+        value = float(lr)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the learning rate must be a number, got {lr!r}") from exc
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"the learning rate must be a finite number greater than 0, got {lr!r}")
+    return value
+
+
+def _check_number(value, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a number, got {value!r}") from exc
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class GradientStep:
+    """Where one SGD step under one loss takes the prediction, and what it does to the loss."""
+
+    loss: str
+    y: float
+    y_hat: float
+    gradient: float  # dl/dy_hat at the old prediction
+    step: float  # -lr * gradient
+    y_hat_new: float
+    loss_before: float
+    loss_after: float
+
+    @property
+    def residual(self) -> float:
+        return self.y_hat - self.y
+
+    @property
+    def residual_new(self) -> float:
+        return self.y_hat_new - self.y
+
+    @property
+    def loss_change(self) -> float:
+        return self.loss_after - self.loss_before
+
+    @property
+    def crosses_target(self) -> bool:
+        """The step jumped past the target: the residual changed sign."""
+        return self.residual * self.residual_new < 0
+
+    @property
+    def outcome(self) -> str:
+        """A few words for the table: what the step did."""
+        if self.step == 0:
+            return "no move (gradient 0)"
+        if self.residual_new == 0:
+            return "lands on the target"
+        if self.loss_after > self.loss_before:
+            return "overshoots: loss goes up"
+        if self.crosses_target:
+            return "overshoots, loss still falls"
+        return "moves closer"
+
+
+def gradient_step(loss_name: str, y_hat, y, lr, delta: float = 1.0) -> GradientStep:
+    """One SGD step ``y_hat_new = y_hat - lr * dl/dy_hat`` under ``LOSSES[loss_name]``."""
+    if loss_name not in LOSSES:
+        raise ValueError(f"unknown loss {loss_name!r}: choose one of {', '.join(LOSSES)}")
+    loss = LOSSES[loss_name]
+    lr = check_learning_rate(lr)
+    old = torch.tensor(_check_number(y_hat, "y_hat"), dtype=torch.float64)
+    target = torch.tensor(_check_number(y, "y"), dtype=torch.float64)
+    gradient = loss.gradient(old, target, delta)
+    step = -lr * gradient
+    new = old + step  # as torch.optim.SGD does it: param.add_(grad, alpha=-lr)
+    return GradientStep(
+        loss=loss_name,
+        y=float(target),
+        y_hat=float(old),
+        gradient=float(gradient),
+        step=float(step),
+        y_hat_new=float(new),
+        loss_before=float(loss(old, target, delta)),
+        loss_after=float(loss(new, target, delta)),
+    )
+
+
+def gradient_steps(y_hat, y, lr, delta: float = 1.0) -> tuple[GradientStep, ...]:
+    """The same step from the same prediction under every loss, in ``LOSSES`` order."""
+    return tuple(gradient_step(name, y_hat, y, lr, delta) for name in LOSSES)
+
+
+def step_table(steps: tuple[GradientStep, ...]) -> list[dict[str, object]]:
+    """One row per loss, with the columns a student compares."""
+    return [
+        {
+            "loss": s.loss,
+            "gradient ∂ℓ/∂ŷ": s.gradient,
+            "step −η·∂ℓ/∂ŷ": s.step,
+            "new ŷ": s.y_hat_new,
+            "loss before": s.loss_before,
+            "loss after": s.loss_after,
+            "what happens": s.outcome,
+        }
+        for s in steps
+    ]
