@@ -28,7 +28,7 @@ def torch_sgd_step(name, y_hat, y, lr, delta):
     optimizer.step()
     with torch.no_grad():
         after = TORCH_LOSSES[name](param, target, delta)
-    return grad, float(param.detach()), float(before), float(after)
+    return grad, float(param.detach()), float(before.detach()), float(after)
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
