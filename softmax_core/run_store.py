@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -186,6 +187,11 @@ def _history_from_json(rows) -> tuple[training.EpochMetrics, ...]:
     )
 
 
+def _valid_key(key) -> bool:
+    """Keys name folders: no path separators, no dots, so a key from a URL cannot leave the store."""
+    return isinstance(key, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,100}", key) is not None
+
+
 # ---------------------------------------------------------------- locks
 
 _thread_locks: dict[str, threading.Lock] = {}
@@ -217,11 +223,13 @@ class RunStore:
 
     def get(self, key: str) -> StoredRun | None:
         """The stored run, or None if there is none (or it is damaged: then a warning says so)."""
+        if not _valid_key(key):
+            return None
         folder = self.root / key
         if not (folder / RUN_FILE).exists():
             return None
         try:
-            return self._read(folder)
+            return self._read_settled(folder)
         except Exception as exc:
             warnings.warn(f"Skipping damaged run {folder}: {exc}", RuntimeWarning, stacklevel=2)
             return None
@@ -237,10 +245,17 @@ class RunStore:
             if not (folder / RUN_FILE).exists():
                 continue  # a writer is still busy (or was killed) before its commit: not a run yet
             try:
-                runs.append(self._read(folder))
+                runs.append(self._read_settled(folder))
             except Exception as exc:
                 warnings.warn(f"Skipping damaged run {folder}: {exc}", RuntimeWarning, stacklevel=2)
         return sorted(runs, key=lambda run: (run.created_at, run.key), reverse=True)
+
+    def _read_settled(self, folder: Path) -> StoredRun:
+        """Read, and read once more if that failed: a replacement may have committed in between."""
+        try:
+            return self._read(folder)
+        except Exception:
+            return self._read(folder)
 
     def _read(self, folder: Path) -> StoredRun:
         record = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
@@ -282,6 +297,8 @@ class RunStore:
             return self._write(key, result, confusion, data_fingerprint)
 
     def _write(self, key, result, confusion, data_fingerprint) -> StoredRun:
+        if not _valid_key(key):
+            raise ValueError(f"A run key is letters, digits, - and _ (at most 100), got {key!r}")
         if result.status not in ("finished", "diverged"):
             raise ValueError(f"Only finished or diverged runs are stored, not {result.status!r} ones.")
         confusion = torch.as_tensor(confusion).to(torch.int64)
@@ -327,6 +344,8 @@ class RunStore:
     @contextlib.contextmanager
     def lock(self, key: str, should_stop=None):
         """Hold ``key`` against other threads and processes; raise ``Cancelled`` if ``should_stop()`` while waiting."""
+        if not _valid_key(key):
+            raise ValueError(f"A run key is letters, digits, - and _ (at most 100), got {key!r}")
         lock_dir = self.root / ".locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         lock_path = lock_dir / f"{key}.lock"

@@ -156,6 +156,18 @@ def test_cancelled_runs_are_not_stored(tmp_path):
     assert store.list_runs() == [] and store.get("k") is None
 
 
+@pytest.mark.parametrize("key", ["../outside", "a/b", "", ".locks", "x" * 101, None])
+def test_keys_cannot_leave_the_store(tmp_path, key):
+    store = RunStore(tmp_path / "runs")
+    store.save("ok", make_result(), make_confusion(), "fp")
+    (tmp_path / "outside").mkdir()
+    assert store.get(key) is None
+    with pytest.raises(ValueError, match="run key"):
+        store.save(key, make_result(), make_confusion(), "fp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside", "runs"]
+    assert list((tmp_path / "outside").iterdir()) == []
+
+
 def test_get_unknown_key_and_missing_root(tmp_path):
     store = RunStore(tmp_path / "not-yet")
     assert store.get("nothing") is None
