@@ -104,7 +104,7 @@ def chosen_config() -> TrainConfig | None:
     try:
         return TrainConfig(**values).validated()
     except ValueError as exc:
-        st.error(f"These settings cannot be trained: {exc}.", icon="⚠️")
+        st.error(f"These settings cannot be trained: {exc}.", icon=":material/error:")
         return None
 
 
@@ -126,7 +126,7 @@ def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
         st.progress(done / (progress.epochs * progress.batches),
                     text=f"Epoch {progress.epoch} of {progress.epochs}, batch {progress.batch} of {progress.batches}")
     stop, note = st.columns([1, 5], vertical_alignment="center")
-    stop.button("■ Stop", key="train_stop", on_click=job.cancel, help="Stop after the current batch; nothing is stored.")
+    stop.button("Stop", icon=":material/stop:", key="train_stop", on_click=job.cancel, help="Stop after the current batch; nothing is stored.")
     note.caption("Training runs on the server: leaving or reloading the page does not stop it.")
     # The curves change once per epoch; the fragment redraws the same figure in between.
     chart(training_curves(snap.history, epochs=epochs, title="Training (updates each epoch)"), "train_live_curves")
@@ -138,12 +138,12 @@ def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
 def run_header(run: StoredRun, fresh: bool) -> None:
     if fresh:
         st.success(f"Trained just now: {len(run.history)} epoch(s) in {run.train_seconds:.1f} s, stored for next time.",
-                   icon="✅")
+                   icon=":material/check_circle:")
     else:
         st.info(f"**Cached**: loaded from the run store. Trained on {when(run.created_at)} "
-                f"in {run.train_seconds:.1f} s.", icon="📦")
+                f"in {run.train_seconds:.1f} s.", icon=":material/inventory_2:")
     if run.status == "diverged":
-        st.warning(f"**Diverged.** {run.message}", icon="💥")
+        st.warning(f"**Diverged.** {run.message}", icon=":material/warning:")
     if run.history:
         last = run.history[-1]
         cols = st.columns(4)
@@ -248,14 +248,18 @@ def compare(store: RunStore, current_key: str | None) -> None:
         warnings.simplefilter("always")
         runs = store.list_runs()
     for warning in caught:
-        st.warning(str(warning.message), icon="🗂️")
+        st.warning(str(warning.message), icon=":material/warning:")
     if not runs:
         st.info("No stored runs yet. Train a few settings (e.g. learning rate 0.01, 0.1 and 1) to compare them here.")
         return
     by_key = {run.key: run for run in runs}
     selected = [k for k in st.session_state.get("train_compare", []) if k in by_key]
-    if "train_compare" not in st.session_state:
-        selected = [current_key] if current_key in by_key else [runs[0].key]
+    if "train_compare" not in st.session_state and current_key not in by_key:
+        selected = [runs[0].key]
+    # The run on screen joins the comparison once (each time the settings change to a stored run).
+    if current_key in by_key and st.session_state.get("train_compare_added") != current_key:
+        st.session_state.train_compare_added = current_key
+        selected = selected if current_key in selected else [*selected, current_key]
     st.session_state.train_compare = selected
     picked = st.multiselect("Runs", list(by_key), key="train_compare",
                             format_func=lambda k: config_label(by_key[k].config, by_key[k].status),
@@ -290,8 +294,12 @@ def compare(store: RunStore, current_key: str | None) -> None:
                          "test acc, concise": concise.history[-1].test_acc,
                          "Δ test acc": gap["test_acc"], "Δ train loss": gap["train_loss"]})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.6f") for c in
-                                ("test acc, scratch", "test acc, concise", "Δ test acc", "Δ train loss")})
+                 column_config={"test acc, scratch": st.column_config.NumberColumn(format="%.4f"),
+                                "test acc, concise": st.column_config.NumberColumn(format="%.4f"),
+                                "Δ test acc": st.column_config.NumberColumn(format="%.2e"),
+                                "Δ train loss": st.column_config.NumberColumn(format="%.2e")})
+    st.caption("Δ is scratch minus concise after the last epoch. The two compute the same function; they differ "
+               "only in float rounding (sum-then-divide against mean, softmax-then-log against fused log-softmax).")
 
 
 # ---------------------------------------------------------------- the page
@@ -307,7 +315,7 @@ data_dir = str(resolve_data_dir())
 try:
     data = load_data(data_dir)
 except DataError as exc:
-    st.error(str(exc), icon="📂")
+    st.error(str(exc), icon=":material/folder_off:")
     st.stop()
 
 runs_dir = str(default_runs_dir())
@@ -335,14 +343,14 @@ if key is not None:
         evaluation(run, data, runs_dir, data_dir)
     elif snap is not None and snap.state == "cancelled":
         message = snap.result.message if snap.result is not None else "Stopped before training began."
-        st.info(f"{message} Nothing was stored; press **Train** to start again.", icon="⏹️")
+        st.info(f"{message} Nothing was stored; press **Train** to start again.", icon=":material/stop_circle:")
         if snap.history:
             chart(training_curves(snap.history, epochs=config.epochs, title="Stopped run"), "train_curves")
     elif snap is not None and snap.state == "failed":
         st.error(snap.error)
     else:
         st.info("No stored run for these settings yet: press **Train**. "
-                "The chapter's setting (scratch, η = 0.1, batch 256, 10 epochs) takes about a minute.", icon="🏋️")
+                "The chapter's setting (scratch, η = 0.1, batch 256, 10 epochs) takes about a minute.", icon=":material/model_training:")
 
 st.divider()
 compare(jobs.store, key)

@@ -198,6 +198,9 @@ def test_compare_overlays_runs_and_measures_scratch_against_concise(env, data):
                              history=(EpochMetrics(1, 0.8, 0.7, 0.75, 1), EpochMetrics(2, 0.59, 0.8, 0.7925, 1)))
     at = new_page({"train_epochs": "2"}).run()
     assert not at.exception
+    assert at.multiselect(key="train_compare").value == [scratch.key]  # the run on screen is picked
+    at.multiselect(key="train_compare").set_value([concise.key]).run()
+    assert at.multiselect(key="train_compare").value == [concise.key]  # and stays removed once removed
     at.multiselect(key="train_compare").set_value([scratch.key, concise.key]).run()
     assert not at.exception
     overlay = charts(at)[-1]["data"]

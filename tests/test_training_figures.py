@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from softmax_core.figures.training_figures import (
     LabelledHistory,
     compare_curves,
+    config_label,
     confusion_heatmap,
     final_gap,
     image_figure,
@@ -24,6 +25,7 @@ from softmax_core.figures.training_figures import (
     prediction_grid,
     prediction_title,
     probability_bars,
+    scratch_concise_pairs,
     training_curves,
 )
 
@@ -71,6 +73,7 @@ def test_training_curves_empty_history_is_an_empty_frame():
     fig = training_curves((), epochs=5)
     assert all(len(t.x) == 0 for t in fig.data)
     assert fig.layout.xaxis.range[1] > 5
+    assert tuple(fig.layout.yaxis.range) == (0, 1)
 
 
 def test_no_figure_sets_a_colour():
@@ -213,3 +216,32 @@ def test_probability_bars_hold_the_probabilities_and_mark_the_true_class():
     assert bars.marker.opacity[4] == 1 and bars.marker.opacity[0] < 1
     with pytest.raises(ValueError):
         probability_bars(probs[:5], NAMES)
+
+
+@dataclass(frozen=True)
+class Config:  # the fields of softmax_core.training.TrainConfig
+    impl: str = "scratch"
+    lr: float = 0.1
+    batch_size: int = 256
+    epochs: int = 10
+    seed: int = 0
+    init_std: float = 0.01
+
+
+@dataclass(frozen=True)
+class Run:
+    config: Config
+
+
+def test_config_label_names_every_setting_that_matters():
+    assert config_label(Config()) == "scratch · lr 0.1 · batch 256 · 10 ep · seed 0"
+    assert config_label(Config(impl="concise", lr=1e-3, init_std=0.1), "diverged") == (
+        "concise · lr 0.001 · batch 256 · 10 ep · seed 0 · init std 0.1 (diverged)")
+
+
+def test_scratch_concise_pairs_match_on_everything_but_the_implementation():
+    runs = [Run(Config()), Run(Config(impl="concise")), Run(Config(impl="concise", seed=1)),
+            Run(Config(lr=1.0)), Run(Config(impl="concise", lr=1.0)), Run(Config(seed=2))]
+    pairs = scratch_concise_pairs(runs)
+    assert [(a.config, b.config) for a, b in pairs] == [
+        (Config(), Config(impl="concise")), (Config(lr=1.0), Config(impl="concise", lr=1.0))]

@@ -51,9 +51,17 @@ def training_curves(history: Sequence, epochs: int | None = None, title: str | N
                                  mode="lines+markers", line=dict(dash=dash, width=3),
                                  marker=dict(symbol=symbol, size=9)))
     last = max([epochs or 0] + x + [1])
-    fig.update_xaxes(title_text="epoch", range=[0.7, last + 0.3], dtick=max(1, math.ceil(last / 10)))
-    fig.update_yaxes(rangemode="tozero")
+    fig.update_xaxes(title_text="epoch", range=[0.7, last + 0.3], dtick=_epoch_dtick(last))
+    if any(v is not None for trace in fig.data for v in trace.y):
+        fig.update_yaxes(rangemode="tozero")
+    else:  # nothing to scale to yet: show the accuracy range rather than plotly's arbitrary one
+        fig.update_yaxes(range=[0, 1])
     return apply_layout(fig, title, height)
+
+
+def _epoch_dtick(epochs: int) -> int:
+    """Whole epochs on the x axis, at most about ten ticks."""
+    return max(1, math.ceil(epochs / 10))
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,8 @@ def compare_curves(runs: Sequence[LabelledHistory], metric: str = "test_acc", he
                                  name=run.label, mode="lines+markers",
                                  line=dict(dash=dashes[i % len(dashes)], width=3),
                                  marker=dict(symbol=symbols[i % len(symbols)], size=8)))
-    fig.update_xaxes(title_text="epoch")
+    last = max([1] + [m.epoch for run in runs for m in run.history])
+    fig.update_xaxes(title_text="epoch", dtick=_epoch_dtick(last))
     fig.update_yaxes(title_text=METRIC_NAMES[metric], rangemode="tozero" if metric == "train_loss" else "normal")
     fig = apply_layout(fig, METRIC_NAMES[metric], height)
     fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.2, xanchor="left", x=0),
@@ -141,7 +150,8 @@ def per_class_accuracy_bars(confusion, class_names: Sequence[str], height: int =
     overall = float(np.trace(matrix) / matrix.sum()) if matrix.sum() else float("nan")
     fig = go.Figure(go.Bar(x=_finite_or_none(accuracy), y=list(class_names), orientation="h",
                            text=[f"{a:.1%}" if math.isfinite(a) else "–" for a in accuracy],
-                           textposition="auto", hovertemplate="%{y}: %{x:.1%}<extra></extra>", name="accuracy"))
+                           textposition="inside", insidetextanchor="start",  # clear of the overall line
+                           hovertemplate="%{y}: %{x:.1%}<extra></extra>", name="accuracy"))
     if math.isfinite(overall):
         fig.add_vline(x=overall, line_dash="dash", line_width=2,
                       annotation_text=f"overall {overall:.1%}", annotation_position="top")
@@ -156,8 +166,8 @@ def _image_heatmap(image, name: str = "") -> go.Heatmap:
 
 
 def _image_axes(fig: go.Figure) -> None:
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, autorange="reversed",
                      scaleanchor="x", constrain="domain")
     fig.update_layout(coloraxis=dict(colorscale=IMAGE_SCALE, cmin=0, cmax=255, showscale=False))
 

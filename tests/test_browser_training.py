@@ -1,0 +1,109 @@
+"""Real browser: train two short runs through the form, watch the curves, evaluate, compare."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.browser import assert_no_error, open_page, screenshot, wait_for_rerun
+
+pytestmark = pytest.mark.browser
+
+SHORT = "train_batch_size=2048"  # with 2 epochs: a few seconds per run
+TRAIN_TIMEOUT_MS = 240_000
+
+
+def plot_data(page, index: int) -> list[dict]:
+    return json.loads(page.evaluate(
+        """(i) => { const p = document.querySelectorAll('.js-plotly-plot')[i];
+                    return JSON.stringify(p ? p.data.map(t => ({name: t.name, x: t.x, y: t.y})) : []); }""", index))
+
+
+def set_number(page, label: str, value: str) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Tab")
+
+
+def train(page) -> None:
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.mouse.move(0, 0)
+    page.get_by_text("Trained just now").wait_for(timeout=TRAIN_TIMEOUT_MS)
+    wait_for_rerun(page)
+
+
+def test_train_evaluate_and_compare_in_chromium(app_url, page):
+    open_page(page, app_url)  # arrive at home, as a student does, and follow the menu
+    page.get_by_role("link", name="Train on Fashion-MNIST").first.click()
+    wait_for_rerun(page)
+    assert page.get_by_role("heading", name="Train on Fashion-MNIST").is_visible()
+    assert page.get_by_text("No stored run for these settings yet").is_visible()
+    set_number(page, "Batch size", "2048")
+    set_number(page, "Epochs", "2")
+
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.mouse.move(0, 0)  # no tooltip over the form in the screenshots
+    page.get_by_role("button", name="Stop").wait_for(timeout=60_000)
+    page.get_by_role("progressbar").first.wait_for(timeout=60_000)
+    screenshot(page, "training_progress")
+    page.get_by_text("Trained just now").wait_for(timeout=TRAIN_TIMEOUT_MS)
+    wait_for_rerun(page)
+    assert_no_error(page)
+    assert "train_epochs=2" in page.url and SHORT in page.url  # the link opens this run
+
+    curves = plot_data(page, 0)
+    assert [t["name"] for t in curves] == ["train loss", "train acc", "test acc"]
+    assert all(t["x"] == [1, 2] for t in curves)
+    test_acc = curves[2]["y"]
+    assert 0.6 < test_acc[-1] < 0.9
+    screenshot(page, "training_done")
+
+    page.get_by_role("tab", name="Predictions").scroll_into_view_if_needed()
+    page.get_by_role("switch", name="Only mistakes").click(force=True)
+    wait_for_rerun(page)
+    page.get_by_role("tab", name="Predictions").scroll_into_view_if_needed()
+    titles = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')[1].layout.annotations].map(a => a.text)")
+    assert len(titles) == 12 and all(t.endswith("✗") for t in titles)  # only mistakes, each marked
+    screenshot(page, "training_predictions")
+    page.get_by_role("tab", name="Confusion matrix").click()
+    wait_for_rerun(page)
+    page.get_by_role("tab", name="Confusion matrix").scroll_into_view_if_needed()
+    screenshot(page, "training_confusion")
+    page.get_by_role("tab", name="One test image").click()
+    page.get_by_role("button", name="Next mistake →").click()
+    wait_for_rerun(page)
+    assert_no_error(page)
+    page.get_by_role("tab", name="One test image").scroll_into_view_if_needed()
+    screenshot(page, "training_one_image")
+
+    # The same settings with the concise implementation, then both overlaid.
+    page.get_by_text("concise, torch.nn (d2l 3.7)").click()
+    train(page)
+    assert "train_impl=concise" in page.url
+    assert_no_error(page)  # the run on screen joined the comparison beside the scratch one
+    overlay = plot_data(page, page.locator(".js-plotly-plot").count() - 1)
+    assert sorted(t["name"] for t in overlay) == ["concise · lr 0.1 · batch 2048 · 2 ep · seed 0",
+                                                   "scratch · lr 0.1 · batch 2048 · 2 ep · seed 0"]
+    scratch = next(t for t in overlay if t["name"].startswith("scratch"))
+    assert scratch["y"] == pytest.approx(test_acc)  # the stored scratch run is the one trained above
+    assert page.get_by_text("Scratch against concise.").is_visible()
+    page.get_by_text("Scratch against concise.").scroll_into_view_if_needed()
+    screenshot(page, "training_compare")
+
+    # A fresh visit with the scratch link shows the stored run at once, marked cached.
+    open_page(page, f"{app_url}/training?train_epochs=2&{SHORT}")
+    assert page.get_by_text("Cached").first.is_visible()
+    assert page.get_by_role("button", name="Stop").count() == 0
+    assert_no_error(page)
+
+
+def test_training_page_in_dark_mode(app_url, chromium):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
+    page = context.new_page()
+    try:
+        open_page(page, f"{app_url}/training")
+        assert_no_error(page)
+        screenshot(page, "training_dark")
+    finally:
+        context.close()
