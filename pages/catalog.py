@@ -23,4 +23,8 @@ PAGES: list[PageInfo] = [
              "Train the chapter's model with your own learning rate, batch size and epochs; watch the curves, "
              "see which clothes it confuses, and compare runs.",
              r"\mathbf{W} \leftarrow \mathbf{W} - \frac{\eta}{|\mathcal{B}|} \sum_{i \in \mathcal{B}} \partial_{\mathbf{W}} l^{(i)}"),
+    PageInfo("pages/cross_entropy_steps.py", "Cross-entropy, step by step", "🪜",
+             "Run the chapter's loss one line of torch at a time on a table you can edit: pick each example's "
+             "probability of its true class, take −log, average, and get the same number from logits.",
+             r"l = -\frac{1}{n}\sum_{i} \log \hat{y}_{i,\,y_i}"),
 ]

@@ -1,0 +1,277 @@
+r"""Cross-entropy, step by step: the chapter's ``-torch.log(y_hat[range(len(y_hat)), y]).mean()``.
+
+An editable table of predictions ``y_hat`` and labels ``y`` on the left; on the
+right a stepper runs the loss one line of torch at a time (pick the cells, read
+them out, -log, mean, and the same from logits with log-sum-exp), showing each
+line and its real output. Table, step and "show all" live in the URL.
+
+The editor's own session state holds only edits (a delta on the data it was
+given), so the table lives in ``st.session_state["yhat"]`` / ``["y"]`` and the
+editor is re-created from it (a new key) only when something else changed it:
+a link, Reset, Normalise, or a class added/removed.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+import torch.nn.functional as F
+
+from pages import url_state
+from softmax_core import cross_entropy_trace, logits_trace
+from softmax_core import prediction_table as table
+from softmax_core.figures import cross_entropy_figures as figs
+
+CHAPTER_ROWS = (("0.1", "0.3", "0.6"), ("0.3", "0.2", "0.5"))
+CHAPTER_LABELS = ("0", "2")
+STEPS = {1: "Pick the cells", 2: "Read them out", 3: "Take −log", 4: "Average", 5: "From logits"}
+
+YHAT = url_state.Param("yhat", CHAPTER_ROWS, table.text_to_rows, table.rows_to_text)
+Y = url_state.Param("y", CHAPTER_LABELS, table.text_to_labels, table.labels_to_text)
+STEP = url_state.int_param("step", 1, 1, len(STEPS))
+SHOW_ALL = url_state.bool_param("all", False)
+PARAMS = [YHAT, Y, STEP, SHOW_ALL]
+
+ss = st.session_state
+
+
+# ----------------------------------------------------------------------------- cached figures (plain-value keys)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def heatmap_figure(values: tuple[tuple[float, ...], ...], labels: tuple[int, ...]):
+    return figs.prediction_heatmap(values, labels)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def neg_log_figure(picked: tuple[float, ...]):
+    return figs.neg_log_curve(picked)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def loss_figure(losses: tuple[float, ...]):
+    return figs.loss_bars(losses)
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+
+def _set_rows(rows) -> None:
+    ss[YHAT.key] = rows
+
+
+def _move(delta: int) -> None:
+    ss[STEP.key] = min(max(ss[STEP.key] + delta, 1), len(STEPS))
+
+
+# ----------------------------------------------------------------------------- the table
+
+
+def table_editor() -> tuple[table.Rows, table.Labels]:
+    """The data editor over the stored table; returns the table as the student sees it now."""
+    current = (ss[YHAT.key], ss[Y.key])
+    if ss.get("ce_shown") != current:  # changed outside the editor: start it afresh from the table
+        ss["ce_base"] = current
+        ss["ce_version"] = ss.get("ce_version", 0) + 1
+    rows, labels = ss["ce_base"]
+    k = table.num_classes(rows) or len(CHAPTER_ROWS[0])
+    frame = table.to_frame(rows, labels, min_classes=k)
+    config = {
+        table.class_column(j): st.column_config.TextColumn(
+            f"class {j}", width="small", default=f"1/{k}", help=f"y_hat[i, {j}]: the predicted probability of class {j}"
+        )
+        for j in range(k)
+    }
+    config[table.LABEL_COLUMN] = st.column_config.TextColumn(
+        "y", width="small", default="0", help=f"the index of the true class, 0 … {k - 1}"
+    )
+    edited = st.data_editor(
+        frame, key=f"ce_editor_{ss['ce_version']}", num_rows="dynamic", hide_index=True,
+        column_config=config, width="stretch",
+    )
+    rows, labels = table.from_frame(edited)
+    ss[YHAT.key], ss[Y.key] = rows, labels
+    ss["ce_shown"] = (rows, labels)
+    return rows, labels
+
+
+def class_buttons(rows: table.Rows) -> None:
+    k = table.num_classes(rows)
+    left, right, note = st.columns([1, 1, 2], vertical_alignment="center")
+    left.button("+ class", key="ce_add_class", on_click=_set_rows, args=(table.add_class(rows),),
+                disabled=not rows or k >= table.MAX_CLASSES, help="Add a class with probability 0 in every row",
+                width="stretch")
+    right.button("− class", key="ce_remove_class", on_click=_set_rows, args=(table.remove_class(rows),),
+                 disabled=not rows or k <= 2, help="Remove the last class", width="stretch")
+    note.caption(f"{len(rows)} examples × {k} classes. Type decimals or fractions (`1/3`); add or delete rows in the table.")
+
+
+def show_problems(rows: table.Rows, checked: table.CheckedTable) -> None:
+    shown = 6
+    for problem in checked.problems[:shown]:
+        (st.error if problem.blocking else st.warning)(
+            problem.message, icon=":material/error:" if problem.blocking else ":material/warning:")
+    if len(checked.problems) > shown:
+        st.caption(f"… and {len(checked.problems) - shown} more.")
+    if table.NORMALISE in checked.fixes:
+        st.button("Normalise the rows (divide each by its sum)", key="ce_normalise", on_click=_set_rows,
+                  args=(table.normalise_rows(rows),), type="primary")
+
+
+# ----------------------------------------------------------------------------- the steps
+
+
+def repl(*lines: tuple[str, str]) -> None:
+    """Lines of torch and what they printed, as in a Python session."""
+    st.code("\n".join(f">>> {code}\n{out}" if out else f">>> {code}" for code, out in lines),
+            language="python", wrap_lines=True)
+
+
+def literal(values: torch.Tensor) -> str:
+    return repr([[float(f"{v:.6g}") for v in row] for row in values.tolist()])
+
+
+def step_pick(data, with_figure: bool) -> None:
+    st.markdown(
+        "Each row of `y_hat` is one example's predicted distribution over the classes; `y[i]` is its true class. "
+        "The loss reads exactly **one cell per row**: the pairs `(i, y[i])`, outlined below."
+    )
+    st.latex(r"(i,\ y_i)\ \text{ for } i = 0, \dots, n-1 \quad\longrightarrow\quad \hat{y}_{i,\,y_i}")
+    t = data["trace"]
+    repl((f"y = torch.tensor({t.y.tolist()})", ""), (f"y_hat = torch.tensor({literal(t.y_hat)})", ""),
+         ("list(zip(range(len(y_hat)), y.tolist()))", repr(t.index_pairs)))
+    if with_figure:
+        heatmap(data, "pick")
+
+
+def heatmap(data, where: str) -> None:
+    t = data["trace"]
+    fig = heatmap_figure(tuple(map(tuple, t.y_hat.tolist())), tuple(t.y.tolist()))
+    st.plotly_chart(fig, width="stretch", theme="streamlit", key=f"ce_heatmap_{where}")
+
+
+def step_read(data, with_figure: bool) -> None:
+    st.markdown(
+        "Fancy indexing with two index lists reads all the picked cells at once: row `range(len(y_hat))`, "
+        "column `y`. The result is each example's probability of its **true** class."
+    )
+    st.latex(r"p_i = \hat{y}_{i,\,y_i}")
+    repl(("y_hat[range(len(y_hat)), y]", str(data["trace"].picked)))
+    if with_figure:
+        heatmap(data, "read")
+
+
+def step_log(data, with_figure: bool) -> None:
+    st.markdown(
+        "Cross-entropy with a one-hot label is minus the log of that probability: near 0 when the model was "
+        "confident and right, large when it gave the right answer a small probability."
+    )
+    st.latex(r"l_i = -\log \hat{y}_{i,\,y_i}")
+    t = data["trace"]
+    repl(("-torch.log(y_hat[range(len(y_hat)), y])", str(t.losses)))
+    if with_figure:
+        fig = neg_log_figure(tuple(t.picked.tolist()))
+        st.plotly_chart(fig, width="stretch", theme="streamlit", key="ce_neglog")
+
+
+def step_mean(data, with_figure: bool) -> None:
+    t = data["trace"]
+    k = t.y_hat.shape[1]
+    st.markdown(
+        "The batch loss is the mean over examples. The same per-example numbers come from the general formula "
+        "with a one-hot label: every term but the true class's is multiplied by 0."
+    )
+    st.latex(r"L = \frac{1}{n}\sum_{i=0}^{n-1} l_i, \qquad l_i = -\sum_{j} y_{ij} \log \hat{y}_{ij} = -\log \hat{y}_{i,\,y_i}")
+    repl(("l = -torch.log(y_hat[range(len(y_hat)), y])", ""), ("l.mean()", str(t.losses.mean())),
+         (f"F.one_hot(y, {k}).float()", str(t.one_hot)),
+         (f"-torch.special.xlogy(F.one_hot(y, {k}).float(), y_hat).sum(1)", str(t.one_hot_losses)))
+    st.caption("`xlogy(a, b)` is `a * log(b)` with `0 · log 0 = 0`, so a 0 in a wrong class does not turn the sum into `nan`.")
+    if with_figure:
+        fig = loss_figure(tuple(t.losses.tolist()))
+        st.plotly_chart(fig, width="stretch", theme="streamlit", key="ce_losses")
+
+
+def step_logits(data, with_figure: bool) -> None:
+    lt, t = data["logits"], data["trace"]
+    st.markdown(
+        "Models output logits `o`, not probabilities. With `o = log(y_hat)` we have `softmax(o) = y_hat`, "
+        "so the loss from logits must match. It is computed without ever forming `exp(o)` unshifted: subtract "
+        "each row's max `m`, so every exponent is ≤ 0 and nothing overflows (the log-sum-exp trick)."
+    )
+    st.latex(r"\begin{aligned} -\log \mathrm{softmax}(\mathbf{o})_{y} &= \log\textstyle\sum_j e^{o_j} - o_y \\ "
+             r"&= m + \log\textstyle\sum_j e^{o_j - m} - o_y, \qquad m = \max_j o_j \end{aligned}")
+    repl(("o = torch.log(y_hat)", ""), ("o", str(lt.logits)), ("m = o.amax(1)", ""), ("m", str(lt.row_max)),
+         ("o - m[:, None]", str(lt.logits - lt.row_max[:, None])),
+         ("lse = m + torch.log(torch.exp(o - m[:, None]).sum(1))", ""), ("lse", str(lt.log_sum_exp)),
+         ("-(o - lse[:, None])[range(len(o)), y]", str(lt.losses)),
+         ("F.cross_entropy(o, y, reduction='none')", str(data["torch_losses"])),
+         ("F.cross_entropy(o, y)", str(data["torch_mean"])))
+    st.caption("`lse` is log 1 = 0 up to float rounding when the rows of `y_hat` sum to 1: "
+               "then `o` is already log-normalised and the shift changes nothing.")
+    if with_figure:
+        st.dataframe(figs.logits_side_by_side(lt, data["torch_losses"]), hide_index=True, width="stretch")
+    if data["unnormalised"]:
+        st.info("Some rows do not sum to 1. `softmax(log y_hat)` divides each row by its sum, so this route "
+                "scores the normalised rows and differs from step 3 by the log of the row sum.")
+
+
+RENDER = {1: step_pick, 2: step_read, 3: step_log, 4: step_mean, 5: step_logits}
+
+
+def compute(checked: table.CheckedTable) -> dict:
+    """Every step's numbers, from softmax_core and torch (a few tiny tensors: cheaper than caching)."""
+    trace = cross_entropy_trace(checked.y_hat, checked.y)
+    o = torch.log(checked.y_hat)
+    return {
+        "trace": trace,
+        "logits": logits_trace(o, checked.y),
+        "torch_losses": F.cross_entropy(o, checked.y, reduction="none"),
+        "torch_mean": F.cross_entropy(o, checked.y),
+        "unnormalised": any(p.kind in ("row_sum", "above_one") for p in checked.problems),
+    }
+
+
+def stepper() -> None:
+    show_all = ss[SHOW_ALL.key]
+    prev, radio, nxt = st.columns([1, 5, 1], vertical_alignment="center")
+    prev.button("◀", key="ce_prev", on_click=_move, args=(-1,), disabled=show_all or ss[STEP.key] <= 1,
+                help="Previous step", width="stretch")
+    radio.radio("Step", options=list(STEPS), format_func=lambda s: f"{s}. {STEPS[s]}", key=STEP.key,
+                horizontal=True, label_visibility="collapsed", disabled=show_all)
+    nxt.button("▶", key="ce_next", on_click=_move, args=(1,), disabled=show_all or ss[STEP.key] >= len(STEPS),
+               help="Next step", width="stretch")
+    st.toggle("Show all steps", key=SHOW_ALL.key)
+
+
+# ----------------------------------------------------------------------------- the page
+
+url_state.restore(PARAMS)
+st.title("Cross-entropy, step by step")
+st.markdown(
+    "The chapter's loss for a batch: pick each example's probability of its true class, take $-\\log$, "
+    "average. Edit the predictions on the left, then step through the torch code on the right."
+)
+share_slot = st.container()
+
+left, right = st.columns([2, 3], gap="large")
+with left:
+    st.subheader("The batch: ŷ and y")
+    rows, labels = table_editor()
+    class_buttons(rows)
+    checked = table.check_table(rows, labels)
+    show_problems(rows, checked)
+
+with right:
+    stepper()
+    if not checked.ok:
+        st.info("Fix the table on the left to run the steps.", icon=":material/arrow_back:")
+    else:
+        data = compute(checked)
+        steps = list(STEPS) if ss[SHOW_ALL.key] else [ss[STEP.key]]
+        for step in steps:
+            st.subheader(f"{step}. {STEPS[step]}")
+            RENDER[step](data, with_figure=not (ss[SHOW_ALL.key] and step == 2))
+
+with share_slot:
+    url_state.share_and_reset(PARAMS)
+url_state.publish(PARAMS)
