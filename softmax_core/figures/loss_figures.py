@@ -1,0 +1,225 @@
+r"""Figures for the L1 / L2 / Huber page: loss, gradient and likelihood over the residual.
+
+Each curve is one trace that also holds the current prediction as a point
+(``selectedpoints`` marks it; the other points are drawn invisible), so the
+marker always has its curve's theme colour. The horizontal axis is either the
+residual :math:`d = \hat y - y` (target at 0, as in the chapter) or the
+prediction :math:`\hat y` itself (target at :math:`y`).
+
+Trace order decides the theme colour, so every figure keeps one order: the
+rows of one loss are loss, gradient, likelihood; overlays are L2, L1, Huber.
+
+Figures are built in one constructor call from plain dicts: plotly's
+``update_layout`` costs ~15 ms a call, too much for a page that redraws on
+every slider move, so the shared style is computed once per (title, height).
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from softmax_core.figures.style import apply_layout
+from softmax_core.gradient_step import GradientStep
+from softmax_core.losses import LOSSES, likelihood
+
+QUANTITIES = ("loss", "gradient", "likelihood")
+QUANTITY_LABELS = {"loss": "loss ℓ", "gradient": "gradient ∂ℓ/∂ŷ", "likelihood": "likelihood exp(−ℓ)"}
+QUANTITY_SYMBOLS = {"loss": "ℓ", "gradient": "∂ℓ/∂ŷ", "likelihood": "exp(−ℓ)"}
+LOSS_TITLES = {"L2": "L2 (squared)", "L1": "L1 (absolute)", "Huber": "Huber"}
+AXES = ("residual", "prediction")
+POINTS = 301  # per curve: smooth at any width, light enough to redraw on every slider move
+MARKER_SIZE = 14
+CIRCLE, DIAMOND = 0, 2  # plotly marker symbol codes: old prediction, new prediction
+
+
+def fmt(value: float) -> str:
+    """Four significant digits: enough to check by hand, short enough to read."""
+    return f"{value:.4g}"
+
+
+def view_half_width(plot_range: float, *residuals: float) -> float:
+    """The slider's half-width, widened (with 10% room) so every marked residual is on screen."""
+    return max([float(plot_range)] + [1.1 * abs(r) for r in residuals])
+
+
+def frame(y_hat: float, y: float, axis: str) -> tuple[float, float]:
+    """(where the target sits, where the prediction sits) on the chosen horizontal axis."""
+    if axis not in AXES:
+        raise ValueError(f"axis must be one of {', '.join(AXES)}, got {axis!r}")
+    return (0.0, float(y_hat) - float(y)) if axis == "residual" else (float(y), float(y_hat))
+
+
+def curve_x(center: float, half_width: float, marks: tuple[float, ...] = (), points: int = POINTS):
+    """An even grid over ``center ± half_width`` with the marked x values inserted.
+
+    Returns the sorted x values and the index of each mark in them.
+    """
+    grid = np.linspace(center - half_width, center + half_width, points)
+    xs = np.unique(np.concatenate([grid, np.asarray(marks, dtype=np.float64)]))
+    return xs, [int(np.searchsorted(xs, m)) for m in marks]
+
+
+def quantity(name: str, quantity_name: str, x, target, delta: float) -> np.ndarray:
+    """Loss, gradient or likelihood of ``LOSSES[name]`` at predictions ``x`` for ``target``."""
+    loss = LOSSES[name]
+    x = torch.as_tensor(x, dtype=torch.float64)
+    target = torch.as_tensor(target, dtype=torch.float64)
+    if quantity_name == "loss":
+        values = loss(x, target, delta)
+    elif quantity_name == "gradient":
+        values = loss.gradient(x, target, delta)
+    elif quantity_name == "likelihood":
+        values = likelihood(loss(x, target, delta))
+    else:
+        raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}, got {quantity_name!r}")
+    return values.numpy()
+
+
+def _curve(loss_name: str, quantity_name: str, axis: str, center: float, half_width: float, delta: float,
+           marks: tuple[float, ...], **trace) -> dict:
+    """One curve with its marked points drawn as markers, everything else as a plain line."""
+    xs, idx = curve_x(center, half_width, marks)
+    x_label = "d" if axis == "residual" else "ŷ"
+    return dict(
+        type="scatter",
+        x=xs,
+        y=quantity(loss_name, quantity_name, xs, center, delta),
+        mode="lines+markers",
+        marker=dict(size=MARKER_SIZE),
+        selectedpoints=idx,
+        unselected=dict(marker=dict(opacity=0)),
+        hovertemplate=f"{x_label} = %{{x:.3f}}<br>{QUANTITY_SYMBOLS[quantity_name]} = %{{y:.4g}}<extra>{loss_name}</extra>",
+        **trace,
+    )
+
+
+@lru_cache(maxsize=32)
+def _style(title: str | None, height: int) -> dict:
+    """The project's shared layout (figures/style.py) as a plain dict, computed once."""
+    style = apply_layout(go.Figure(), title, height).layout.to_plotly_json()
+    style.pop("template", None)  # each new figure takes the default template when it is built
+    return style
+
+
+def _figure(data: list[dict], title: str | None, height: int, **layout) -> go.Figure:
+    """Shared style, then this figure's own layout on top (its keys win)."""
+    return go.Figure(data=data, layout={**copy.deepcopy(_style(title, height)), **layout})
+
+
+def _axis_title(axis: str, y: float) -> str:
+    """The residual axis has the target at 0; the prediction axis says where it is."""
+    return "residual d = ŷ − y" if axis == "residual" else f"prediction ŷ (target y = {fmt(y)})"
+
+
+def _subplot_title(text: str, xref: str, yref: str) -> dict:
+    return dict(text=text, x=0.5, y=1.0, xref=f"{xref} domain", yref=f"{yref} domain",
+                xanchor="center", yanchor="bottom", yshift=4, showarrow=False)
+
+
+def _row_domains(rows: int, gap: float) -> list[list[float]]:
+    """Vertical domains, top row first."""
+    height = (1 - gap * (rows - 1)) / rows
+    return [[max(0.0, 1 - (r + 1) * height - r * gap), 1 - r * height - r * gap] for r in range(rows)]
+
+
+def _column_domains(cols: int, gap: float) -> list[list[float]]:
+    width = (1 - gap * (cols - 1)) / cols
+    return [[c * (width + gap), min(1.0, c * (width + gap) + width)] for c in range(cols)]
+
+
+def one_loss_figure(name: str, y_hat: float, y: float, delta: float, plot_range: float,
+                    axis: str = "residual", height: int = 640) -> go.Figure:
+    """Loss, gradient and likelihood of one loss, stacked on one shared horizontal axis.
+
+    No figure title: the page names the loss above its formulas, right over the figure.
+    """
+    center, mark = frame(y_hat, y, axis)
+    half_width = view_half_width(plot_range, mark - center)
+    data, layout, notes = [], {}, []
+    for row, (q, domain) in enumerate(zip(QUANTITIES, _row_domains(3, 0.11)), start=1):
+        yaxis = "y" if row == 1 else f"y{row}"
+        data.append(_curve(name, q, axis, center, half_width, delta, (mark,), name=q, xaxis="x", yaxis=yaxis))
+        value = quantity(name, q, [mark], center, delta)[0]
+        notes.append(_subplot_title(f"{QUANTITY_LABELS[q]} = <b>{fmt(value)}</b>", "x", yaxis))
+        layout[f"yaxis{row if row > 1 else ''}"] = dict(domain=domain, anchor="x", zeroline=True)
+    layout["yaxis3"]["range"] = [0, 1.1]  # the likelihood peaks at exp(0) = 1
+    layout["xaxis"] = dict(anchor="y3", title=dict(text=_axis_title(axis, y)),
+                           range=[center - half_width, center + half_width])
+    return _figure(data, None, height, showlegend=False, margin=dict(l=10, r=10, t=30, b=10),
+                   annotations=notes, **layout)
+
+
+def compare_figure(quantity_name: str, y_hat: float, y: float, delta: float, plot_range: float,
+                   axis: str = "residual", height: int = 440) -> go.Figure:
+    """One quantity of all three losses overlaid, each with its marker; the legend gives the values."""
+    center, mark = frame(y_hat, y, axis)
+    half_width = view_half_width(plot_range, mark - center)
+    data = []
+    for name in LOSSES:
+        value = quantity(name, quantity_name, [mark], center, delta)[0]
+        data.append(_curve(name, quantity_name, axis, center, half_width, delta, (mark,), name=f"{name}: {fmt(value)}"))
+    yaxis = dict(zeroline=True, **({"range": [0, 1.1]} if quantity_name == "likelihood" else {}))
+    return _figure(
+        data, QUANTITY_LABELS[quantity_name], height,
+        xaxis=dict(title=dict(text=_axis_title(axis, y)), range=[center - half_width, center + half_width]),
+        yaxis=yaxis,
+        legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="center", x=0.5),
+    )
+
+
+def gradient_step_figure(steps: tuple[GradientStep, ...], delta: float, plot_range: float,
+                         axis: str = "residual", height: int = 400) -> go.Figure:
+    """Each loss's curve with the old prediction (circle), the new one (diamond) and the step as an arrow."""
+    center, _ = frame(steps[0].y_hat, steps[0].y, axis)
+    half_width = view_half_width(plot_range, steps[0].residual, *(s.residual_new for s in steps))
+    data, layout, notes = [], {}, []
+    for col, (step, domain) in enumerate(zip(steps, _column_domains(len(steps), 0.06)), start=1):
+        suffix = "" if col == 1 else str(col)
+        start, end = frame(step.y_hat, step.y, axis)[1], frame(step.y_hat_new, step.y, axis)[1]
+        trace = _curve(step.loss, "loss", axis, center, half_width, delta, (start, end), name=step.loss,
+                       xaxis=f"x{suffix}", yaxis=f"y{suffix}")
+        symbols = np.full(len(trace["x"]), CIRCLE)
+        symbols[trace["selectedpoints"][1]] = DIAMOND
+        trace["marker"]["symbol"] = symbols
+        data.append(trace)
+        layout[f"xaxis{suffix}"] = dict(domain=domain, anchor=f"y{suffix}", title=dict(text=_axis_title(axis, step.y)),
+                                        range=[center - half_width, center + half_width])
+        layout[f"yaxis{suffix}"] = dict(anchor=f"x{suffix}", rangemode="tozero")
+        notes.append(_subplot_title(f"{step.loss}: step {fmt(step.step)}", f"x{suffix}", f"y{suffix}"))
+        if step.step != 0:
+            notes.append(dict(x=end, y=step.loss_after, ax=start, ay=step.loss_before, text="",
+                              xref=f"x{suffix}", yref=f"y{suffix}", axref=f"x{suffix}", ayref=f"y{suffix}",
+                              showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=2.5,
+                              standoff=MARKER_SIZE / 2, startstandoff=MARKER_SIZE / 2))
+    return _figure(data, None, height, showlegend=False, annotations=notes, margin=dict(l=10, r=10, t=30, b=10),
+                   **layout)
+
+
+def loss_formulas(name: str, y_hat: float, y: float, delta: float) -> list[str]:
+    """LaTeX lines for one loss: its definition, the numbers at the current residual, gradient, likelihood."""
+    d = float(y_hat) - float(y)
+    value = quantity(name, "loss", [d], 0.0, delta)[0]
+    grad = quantity(name, "gradient", [d], 0.0, delta)[0]
+    ds = fmt(d) if d >= 0 else f"({fmt(d)})"
+    gradient = r"\partial_{\hat y}\ell"
+    if name == "L2":
+        return [r"\ell(d) = \tfrac12 d^2", rf"\ell({fmt(d)}) = \tfrac12 \cdot {ds}^2 = {fmt(value)}",
+                rf"{gradient} = d = {fmt(grad)}", r"e^{-\ell} = e^{-d^2/2}\ \text{(Gaussian)}"]
+    if name == "L1":
+        return [r"\ell(d) = |d|", rf"\ell({fmt(d)}) = |{fmt(d)}| = {fmt(value)}",
+                rf"{gradient} = \operatorname{{sign}}(d) = {fmt(grad)}", r"e^{-\ell} = e^{-|d|}\ \text{(Laplace)}"]
+    if name == "Huber":
+        inside = abs(d) <= delta
+        numbers = rf"\tfrac12 \cdot {ds}^2" if inside else rf"{fmt(delta)}\,(|{fmt(d)}| - \tfrac12 \cdot {fmt(delta)})"
+        return [
+            r"\ell(d) = \begin{cases} \tfrac12 d^2 & |d| \le \delta \\ \delta\,(|d| - \tfrac12\delta) & \text{else} \end{cases}",
+            rf"\ell({fmt(d)}) = {numbers} = {fmt(value)}",
+            rf"{gradient} = \operatorname{{clip}}(d, -\delta, \delta) = {fmt(grad)}",
+            r"e^{-\ell}:\ \text{Gaussian middle,}", r"\text{Laplace tails}",
+        ]
+    raise ValueError(f"unknown loss {name!r}: choose one of {', '.join(LOSSES)}")

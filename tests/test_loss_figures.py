@@ -1,0 +1,196 @@
+"""The loss page's figures carry the values torch gives: curves, gradients (autograd), markers, steps."""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from softmax_core.figures.loss_figures import (
+    CIRCLE,
+    DIAMOND,
+    QUANTITIES,
+    compare_figure,
+    curve_x,
+    fmt,
+    gradient_step_figure,
+    loss_formulas,
+    one_loss_figure,
+    view_half_width,
+)
+from softmax_core.gradient_step import gradient_steps
+from softmax_core.losses import LOSSES, huber
+
+TORCH_LOSSES = {
+    "L2": lambda y_hat, y, delta: 0.5 * F.mse_loss(y_hat, y, reduction="none"),
+    "L1": lambda y_hat, y, delta: F.l1_loss(y_hat, y, reduction="none"),
+    "Huber": lambda y_hat, y, delta: F.huber_loss(y_hat, y, reduction="none", delta=delta),
+}
+
+
+def reference(name, quantity, x, target, delta):
+    """Loss from torch.nn.functional, gradient from torch.autograd, likelihood = exp(-loss)."""
+    x = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    y = torch.full_like(x, float(target))
+    loss = TORCH_LOSSES[name](x, y, delta)
+    if quantity == "loss":
+        return loss.detach().numpy()
+    if quantity == "likelihood":
+        return torch.exp(-loss).detach().numpy()
+    (grad,) = torch.autograd.grad(loss.sum(), x)
+    return grad.numpy()
+
+
+def marker(trace, which=0):
+    i = trace.selectedpoints[which]
+    return trace.x[i], trace.y[i]
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("axis, target", [("residual", 0.0), ("prediction", 1.3)])
+def test_one_loss_curves_equal_torch_at_their_x(name, axis, target):
+    y_hat, y, delta = 3.1, 1.3, 0.7
+    fig = one_loss_figure(name, y_hat, y, delta, 4.0, axis)
+    assert [t.name for t in fig.data] == list(QUANTITIES)
+    for trace in fig.data:
+        np.testing.assert_allclose(trace.y, reference(name, trace.name, trace.x, target, delta), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("axis", ["residual", "prediction"])
+def test_one_loss_markers_show_the_current_values(name, axis):
+    y_hat, y, delta = -2.4, 0.5, 1.5
+    fig = one_loss_figure(name, y_hat, y, delta, 4.0, axis)
+    expected_x = y_hat - y if axis == "residual" else y_hat
+    for trace in fig.data:
+        x, value = marker(trace)
+        assert x == pytest.approx(expected_x, abs=1e-12)
+        truth = reference(name, trace.name, [y_hat], y, delta)[0]  # at the real (y_hat, y), not at the plotted x
+        assert value == pytest.approx(truth, abs=1e-12)
+        title = next(a.text for a in fig.layout.annotations if a.yref == trace.yaxis + " domain")
+        assert title.endswith(f"<b>{fmt(truth)}</b>")
+
+
+def test_huber_marker_equals_huber_of_the_prediction():
+    y_hat, y, delta = 2.7, -0.4, 1.2
+    fig = one_loss_figure("Huber", y_hat, y, delta, 5.0)
+    _, value = marker(fig.data[0])
+    assert value == float(huber(torch.tensor(y_hat, dtype=torch.float64), torch.tensor(y, dtype=torch.float64), delta))
+    assert value == pytest.approx(float(F.huber_loss(torch.tensor(y_hat), torch.tensor(y), delta=delta)), rel=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(list(LOSSES)), st.floats(-5, 5), st.floats(-5, 5), st.floats(0.1, 5), st.floats(1, 10))
+def test_marker_is_on_screen_and_on_its_curve(name, y_hat, y, delta, plot_range):
+    fig = one_loss_figure(name, y_hat, y, delta, plot_range)
+    lo, hi = fig.layout.xaxis.range
+    for trace in fig.data:
+        x, value = marker(trace)
+        assert lo <= x <= hi
+        assert value == pytest.approx(reference(name, trace.name, [y_hat], y, delta)[0], abs=1e-12)
+        assert np.all(np.diff(trace.x) > 0)  # sorted, so the line is drawn left to right
+
+
+def test_the_range_widens_only_when_the_marker_would_fall_off():
+    assert view_half_width(4.0, 2.5) == 4.0
+    assert view_half_width(4.0, -6.0) == pytest.approx(6.6)
+    fig = one_loss_figure("L2", 5.0, -5.0, 1.0, 2.0)
+    assert fig.layout.xaxis.range == pytest.approx((-11.0, 11.0))
+
+
+def test_curve_grid_holds_the_marked_points_exactly():
+    xs, idx = curve_x(0.0, 3.0, (1.2345, -2.0))
+    assert xs[idx[0]] == 1.2345 and xs[idx[1]] == -2.0
+    assert len(xs) == 301 + 1  # -2.0 is on the even grid already, 1.2345 is inserted
+
+
+@pytest.mark.parametrize("quantity", QUANTITIES)
+@pytest.mark.parametrize("axis", ["residual", "prediction"])
+def test_compare_overlays_three_losses_with_values_in_the_legend(quantity, axis):
+    y_hat, y, delta = 1.8, -0.6, 0.9
+    fig = compare_figure(quantity, y_hat, y, delta, 3.0, axis)
+    assert [t.name.split(":")[0] for t in fig.data] == ["L2", "L1", "Huber"]
+    target = 0.0 if axis == "residual" else y
+    for name, trace in zip(LOSSES, fig.data):
+        np.testing.assert_allclose(trace.y, reference(name, quantity, trace.x, target, delta), rtol=1e-12, atol=1e-12)
+        truth = reference(name, quantity, [y_hat], y, delta)[0]
+        assert marker(trace)[1] == pytest.approx(truth, abs=1e-12)
+        assert trace.name == f"{name}: {fmt(truth)}"
+
+
+@pytest.mark.parametrize("axis", ["residual", "prediction"])
+@pytest.mark.parametrize("lr", [0.3, 1.0, 2.2])
+def test_gradient_step_figure_marks_both_ends_of_each_step(axis, lr):
+    y_hat, y, delta = 3.0, 0.5, 1.0
+    steps = gradient_steps(y_hat, y, lr, delta)
+    fig = gradient_step_figure(steps, delta, 4.0, axis)
+    shift = y if axis == "residual" else 0.0
+    arrows = [a for a in fig.layout.annotations if a.showarrow]
+    for trace, step, arrow in zip(fig.data, steps, arrows):
+        param = torch.tensor([y_hat], dtype=torch.float64, requires_grad=True)  # the torch reference step
+        optimizer = torch.optim.SGD([param], lr=lr)
+        TORCH_LOSSES[step.loss](param, torch.tensor([y], dtype=torch.float64), delta).sum().backward()
+        optimizer.step()
+        new = float(param.detach())
+        (x0, l0), (x1, l1) = marker(trace, 0), marker(trace, 1)
+        assert x0 == pytest.approx(y_hat - shift) and x1 == pytest.approx(new - shift, abs=1e-12)
+        assert l0 == pytest.approx(float(TORCH_LOSSES[step.loss](torch.tensor(y_hat), torch.tensor(y), delta)), rel=1e-6)
+        assert l1 == pytest.approx(float(TORCH_LOSSES[step.loss](torch.tensor(new), torch.tensor(y), delta)), rel=1e-6)
+        assert trace.marker.symbol[trace.selectedpoints[0]] == CIRCLE
+        assert trace.marker.symbol[trace.selectedpoints[1]] == DIAMOND
+        assert (arrow.ax, arrow.ay, arrow.x, arrow.y) == pytest.approx((x0, l0, x1, l1))
+        lo, hi = getattr(fig.layout, "xaxis" + trace.xaxis[1:]).range
+        assert lo <= min(x0, x1) and max(x0, x1) <= hi  # the landing point is on screen, even far away
+
+
+def _colour_keys(node, path=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if "color" in key.lower():
+                yield f"{path}.{key}"
+            yield from _colour_keys(value, f"{path}.{key}")
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _colour_keys(value, f"{path}[{i}]")
+
+
+def test_figures_leave_every_colour_to_the_theme():
+    steps = gradient_steps(2.0, 0.0, 0.5, 1.0)
+    figures = [one_loss_figure("Huber", 2.0, 0.0, 1.0, 4.0), compare_figure("gradient", 2.0, 0.0, 1.0, 4.0),
+               gradient_step_figure(steps, 1.0, 4.0)]
+    for fig in figures:
+        spec = fig.to_plotly_json()
+        spec["layout"].pop("template", None)  # plotly's default template, not ours
+        assert list(_colour_keys(spec)) == []
+
+
+def _number_after_last_equals(latex):
+    return float(re.findall(r"=\s*(-?[\d.]+(?:e[-+]?\d+)?)\s*$", latex)[0])
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("y_hat, y, delta", [(2.5, 0.0, 1.0), (-0.3, 0.2, 1.0), (-4.0, 1.0, 2.0)])
+def test_formulas_show_the_current_numbers(name, y_hat, y, delta):
+    lines = loss_formulas(name, y_hat, y, delta)
+    loss = reference(name, "loss", [y_hat], y, delta)[0]
+    grad = reference(name, "gradient", [y_hat], y, delta)[0]
+    assert _number_after_last_equals(lines[1]) == pytest.approx(loss, rel=1e-3)
+    assert _number_after_last_equals(lines[2]) == pytest.approx(grad, rel=1e-3)
+    assert lines[1].startswith(rf"\ell({fmt(y_hat - y)})")
+
+
+def test_huber_formula_uses_the_branch_the_residual_is_in():
+    assert r"\tfrac12 \cdot 0.5^2" in loss_formulas("Huber", 0.5, 0.0, 1.0)[1]
+    assert r"1\,(|3| - \tfrac12 \cdot 1)" in loss_formulas("Huber", 3.0, 0.0, 1.0)[1]
+
+
+def test_bad_axis_or_quantity_is_refused():
+    with pytest.raises(ValueError, match="axis"):
+        one_loss_figure("L2", 1.0, 0.0, 1.0, 3.0, axis="sideways")
+    with pytest.raises(ValueError, match="quantity"):
+        compare_figure("curvature", 1.0, 0.0, 1.0, 3.0)
+    with pytest.raises(ValueError, match="delta"):
+        one_loss_figure("Huber", 1.0, 0.0, -1.0, 3.0)
