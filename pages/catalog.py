@@ -27,4 +27,8 @@ PAGES: list[PageInfo] = [
              "Run the chapter's loss one line of torch at a time on a table you can edit: pick each example's "
              "probability of its true class, take −log, average, and get the same number from logits.",
              r"l = -\frac{1}{n}\sum_{i} \log \hat{y}_{i,\,y_i}"),
+    PageInfo("pages/softmax_temperature.py", "Softmax & temperature", "🌡️",
+             "Turn logits into probabilities and slide the temperature: watch confidence, margin and entropy "
+             "change, see the T → 0 (hardmax) and T → ∞ (uniform) limits, and why softmax subtracts the max.",
+             r"\hat{y}_j = \frac{\exp(o_j/T)}{\sum_k \exp(o_k/T)}"),
 ]

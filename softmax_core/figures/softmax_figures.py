@@ -47,10 +47,10 @@ def temperature_sweep(
 
 def _projector_fonts(fig: go.Figure) -> go.Figure:
     """Tick labels, axis titles, legend and notes big enough for the back row (sizes only, no colours)."""
-    fig.update_xaxes(tickfont_size=FONT_SIZE - 1, title_font_size=FONT_SIZE)
-    fig.update_yaxes(tickfont_size=FONT_SIZE - 1, title_font_size=FONT_SIZE)
-    fig.update_layout(legend_font_size=FONT_SIZE - 1)
-    fig.update_annotations(font_size=FONT_SIZE - 1)
+    axis = dict(tickfont=dict(size=FONT_SIZE - 1), title=dict(font=dict(size=FONT_SIZE)))
+    fig.update_layout(xaxis=axis, yaxis=axis, legend=dict(font=dict(size=FONT_SIZE - 1)))
+    for note in fig.layout.annotations:
+        note.font.size = FONT_SIZE - 1
     return fig
 
 
@@ -92,14 +92,14 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
         raise ValueError("the sweep, the labels and the current probabilities must cover the same classes")
     t = float(temperature)
     at = int(np.searchsorted(temps, t))  # the current point goes into each line, in T order
-    xs = temps[:at] + [t] + temps[at:]
-    sizes = [0] * len(xs)
+    xs = np.insert(np.asarray(temps), at, t)
+    ys = np.insert(np.asarray(sweep.probs), at, np.asarray(current_probs, dtype=float), axis=0)
+    sizes = np.zeros(len(xs))
     sizes[at] = 13
     fig = go.Figure()
-    for j, label in enumerate(labels):
-        column = [row[j] for row in sweep.probs]
+    for j, label in enumerate(labels):  # numpy columns: plotly validates arrays far faster than lists
         fig.add_scatter(
-            x=xs, y=column[:at] + [float(current_probs[j])] + column[at:], name=label,
+            x=xs, y=ys[:, j], name=label,
             mode="lines+markers", marker=dict(size=sizes, line=dict(width=0)),
             line=dict(width=3, dash="solid" if j < PALETTE_SIZE else "dash"),
             hovertemplate="T = %{x:.3g}<br>p = %{y:.4f}<extra>" + label + "</extra>",

@@ -1,0 +1,245 @@
+r"""Softmax, temperature and confidence: how T reshapes a prediction, and why softmax subtracts the max.
+
+Controls: a preset, the class names, the logits (typed as a list or edited in the table) and
+the temperature. Every one of them lives in the URL (keys prefixed ``sm_`` so they never
+collide with another page's widgets in the shared session state).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from pages.url_state import Param, choice_param, publish, restore, share_and_reset
+from softmax_core import confidence, entropy, hardmax, margin, max_entropy, softmax
+from softmax_core.figures.softmax_figures import probability_bars, temperature_curves, temperature_sweep
+from softmax_core.logit_presets import (
+    LABEL_SETS,
+    MAX_CLASSES,
+    PRESETS,
+    apply_table_edits,
+    class_labels,
+    format_logits,
+    parse_logits,
+)
+from softmax_core.stability import DTYPES, compare_stability, explain, format_number
+
+# Temperatures on the slider: the R20 preferred numbers (each step x1.12, log-spaced) from 0.05 to 20.
+R20 = (1.0, 1.12, 1.25, 1.4, 1.6, 1.8, 2.0, 2.24, 2.5, 2.8, 3.15, 3.55, 4.0, 4.5, 5.0, 5.6, 6.3, 7.1, 8.0, 9.0)
+TEMPERATURES = tuple(round(m * 10.0**e, 6) for e in (-2, -1, 0, 1) for m in R20 if 0.05 <= m * 10.0**e <= 20)
+CUSTOM = "custom"
+
+
+def nearest_temperature(value: float) -> float:
+    """Snap a temperature (e.g. from a link) to the closest slider stop, in log space."""
+    return min(TEMPERATURES, key=lambda t: abs(math.log(t) - math.log(value)))
+
+
+def _parse_temperature(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and TEMPERATURES[0] <= value <= TEMPERATURES[-1]):
+        raise ValueError(f"must be between {TEMPERATURES[0]:g} and {TEMPERATURES[-1]:g}")
+    return nearest_temperature(value)
+
+
+def _parse_logits_text(text: str) -> str:
+    """The link keeps the text as typed (the page reports what is wrong with it); only its length is capped."""
+    if len(text) > 400:
+        raise ValueError("is too long for at most 10 logits")
+    return text
+
+
+PRESET = choice_param("sm_preset", "chapter", list(PRESETS) + [CUSTOM])
+LABELS = choice_param("sm_labels", PRESETS["chapter"].labels, list(LABEL_SETS))
+LOGITS = Param("sm_logits", format_logits(PRESETS["chapter"].logits), _parse_logits_text)
+TEMPERATURE = Param("sm_T", 1.0, _parse_temperature, lambda v: f"{v:g}")
+PARAMS = [PRESET, LABELS, LOGITS, TEMPERATURE]
+LAST_VALID = "sm_last_valid_logits"  # not in the URL: what to keep showing while the input is invalid
+
+
+def _apply_preset() -> None:
+    preset = PRESETS.get(st.session_state[PRESET.key])
+    if preset is not None:
+        st.session_state[LOGITS.key] = format_logits(preset.logits)
+        st.session_state[LABELS.key] = preset.labels
+
+
+def _match_preset() -> None:
+    """Typed or edited logits that differ from the chosen preset make it 'your own'."""
+    preset = PRESETS.get(st.session_state[PRESET.key])
+    try:
+        same = preset is not None and parse_logits(st.session_state[LOGITS.key]) == preset.logits
+    except ValueError:
+        same = False
+    if not same:
+        st.session_state[PRESET.key] = CUSTOM
+
+
+def _apply_table_edits(table_key: str, base: tuple[float, ...]) -> None:
+    """Fold the table's edits into the logits text, once no edited cell is left empty."""
+    values = apply_table_edits(base, st.session_state.get(table_key) or {})
+    if any(v is None for v in values):
+        return  # keep the edit pending in the table until the cell has a number
+    st.session_state[LOGITS.key] = format_logits(values)
+    _match_preset()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_sweep(logits: tuple[float, ...]):
+    """p_j(T) over the whole T range: depends on the logits only, not on the slider."""
+    return temperature_sweep(logits)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_stability(logits: tuple[float, ...], temperature: float, dtype: str):
+    return compare_stability(logits, temperature, dtype)
+
+
+def _verdict(ok: bool) -> str:
+    return "probabilities fine" if ok else "**broken** (inf, nan or all zeros)"
+
+
+def _vector(values, digits: int) -> str:
+    return r"\left(" + r",\ ".join(f"{v:.{digits}f}" for v in values) + r"\right)"
+
+
+# ---------------------------------------------------------------- state from the link
+first_visit = LOGITS.key not in st.session_state
+restore(PARAMS)
+if first_visit and PRESET.key in st.query_params and LOGITS.key not in st.query_params:
+    _apply_preset()  # a link naming only a preset shows that preset's logits
+
+st.title("Softmax, temperature and confidence")
+st.markdown(
+    "Softmax turns any scores (logits) into probabilities. Dividing the logits by a **temperature** "
+    "$T$ before softmax makes the prediction sharper ($T<1$) or flatter ($T>1$), without changing which "
+    "class wins."
+)
+share_and_reset(PARAMS)
+
+# ---------------------------------------------------------------- controls
+controls, main = st.columns([1, 2], gap="large")
+with controls:
+    st.selectbox(
+        "Preset", list(PRESETS) + [CUSTOM], key=PRESET.key, on_change=_apply_preset,
+        format_func=lambda k: PRESETS[k].title if k in PRESETS else "Your own logits",
+    )
+    preset = PRESETS.get(st.session_state[PRESET.key])
+    if preset is not None:
+        st.caption(preset.lesson)
+    st.selectbox("Class names", list(LABEL_SETS), key=LABELS.key, format_func=lambda k: LABEL_SETS[k][0])
+    st.text_input(
+        f"Logits o (comma-separated, 2 to {MAX_CLASSES} classes)", key=LOGITS.key, on_change=_match_preset,
+        help="Type or paste numbers such as 1, 2, 3, or edit them in the table below.",
+    )
+
+try:
+    logits = parse_logits(st.session_state[LOGITS.key])
+    st.session_state[LAST_VALID] = logits
+except ValueError as exc:
+    logits = st.session_state.get(LAST_VALID, PRESETS["chapter"].logits)
+    with controls:
+        st.error(str(exc), icon="✋")
+        st.info(f"Still showing the last valid logits: {format_logits(logits)}.")
+
+labels = class_labels(st.session_state[LABELS.key], len(logits))
+
+with controls:
+    table_key = f"sm_table:{st.session_state[LABELS.key]}:{format_logits(logits)}"
+    edited = st.data_editor(
+        pd.DataFrame({"class": labels, "logit": logits}),
+        key=table_key, num_rows="dynamic", hide_index=True, width="stretch", height="content",
+        on_change=_apply_table_edits, args=(table_key, logits),
+        column_config={
+            "class": st.column_config.TextColumn("class", disabled=True),
+            "logit": st.column_config.NumberColumn("logit o", help="Edit a score; add or delete rows"),
+        },
+    )
+    if edited["logit"].isna().any():
+        rows = ", ".join(str(i + 1) for i in edited.index[edited["logit"].isna()])
+        st.warning(f"Row {rows} of the table has no logit yet: type a number there (it is left out until then).")
+
+with main:
+    st.select_slider(
+        "Temperature T (log scale: each step multiplies T by about 1.12)", options=TEMPERATURES,
+        key=TEMPERATURE.key, format_func=lambda t: f"{t:g}",
+    )
+temperature = st.session_state[TEMPERATURE.key]
+publish(PARAMS)
+
+# ---------------------------------------------------------------- numbers
+o = torch.tensor(logits, dtype=torch.float64)
+probs = softmax(o, temperature)
+one_hot = hardmax(o)
+top = int(probs.argmax())
+h = float(entropy(probs))
+h_max = max_entropy(len(logits))
+
+with main:
+    st.latex(
+        r"\hat{y}_j = \mathrm{softmax}(\mathbf{o}/T)_j = \frac{\exp(o_j/T)}{\sum_{k=1}^{K} \exp(o_k/T)},"
+        rf"\qquad T = {temperature:g},\ K = {len(logits)}"
+    )
+    m = st.columns(4)
+    m[0].metric("Confidence", f"{float(confidence(probs)):.3f}", help="max_j p_j: the probability of the top class")
+    m[1].metric("Margin", f"{float(margin(probs)):.3f}", help="top-1 minus top-2 probability")
+    m[2].metric("Entropy H", f"{h:.3f}", help="H = −Σ p_j log p_j in nats: 0 when certain, log K when uniform")
+    m[3].metric("H / log K", f"{h / h_max:.0%}", help=f"entropy relative to the uniform maximum log {len(logits)} = {h_max:.3f}")
+    bars = probability_bars(labels, probs.tolist(), one_hot.tolist(), title=f"Prediction: {labels[top]}")
+    st.plotly_chart(bars, width="stretch", theme="streamlit", key="sm_bars")
+
+st.latex(
+    r"\begin{aligned}\hat{\mathbf{y}} &= " + _vector(probs.tolist(), 2)
+    + r"\\ \operatorname{hardmax}(\mathbf{o}) &= " + _vector(one_hot.tolist(), 0) + r"\end{aligned}"
+)
+st.caption(
+    "The soft distribution says how sure the model is; the one-hot vector of the argmax is the hard decision "
+    "(and what a label looks like). Cross-entropy compares the two."
+)
+
+# ---------------------------------------------------------------- temperature sweep
+st.subheader("Every class probability as T changes")
+curves, words = st.columns([2, 1], gap="large")
+with curves:
+    fig = temperature_curves(cached_sweep(logits), labels, temperature, probs.tolist())
+    st.plotly_chart(fig, width="stretch", theme="streamlit", key="sm_curves")
+    st.caption(
+        f"The curves run from T = 0.01 to 100, past the slider's {TEMPERATURES[0]:g} to {TEMPERATURES[-1]:g}, "
+        "to show both limits. The dots mark the current T."
+    )
+with words:
+    st.latex(r"\frac{\hat{y}_i}{\hat{y}_j} = \exp\!\left(\frac{o_i - o_j}{T}\right)")
+    st.markdown(
+        "Only the **gaps** between logits matter, and $T$ scales them.\n\n"
+        "- $T \\to 0$: gaps blow up, the top class takes everything: softmax becomes **hardmax**, the one-hot "
+        "argmax.\n"
+        "- $T \\to \\infty$: gaps vanish, every class gets $1/K$: the **uniform** distribution, entropy "
+        "$\\log K$.\n"
+        "- The order of the classes never changes, so the prediction (argmax) is the same at every $T$."
+    )
+
+# ---------------------------------------------------------------- numeric stability
+st.subheader("Numeric stability: why softmax subtracts the maximum")
+st.latex(
+    r"\frac{\exp(z_j)}{\sum_k \exp(z_k)} = \frac{\exp(z_j - \bar z)}{\sum_k \exp(z_k - \bar z)},\quad "
+    r"\bar z = \max_k z_k,\ z = \mathbf{o}/T \qquad "
+    r"\log \hat{y}_j = (z_j - \bar z) - \log \sum_k \exp(z_k - \bar z)"
+)
+st.caption(
+    "Same numbers on paper, not in a computer: each precision has a largest number, and exp passes it "
+    "quickly. The table computes both ways in float32 and float16 with the logits and T above."
+)
+for tab, dtype in zip(st.tabs(list(DTYPES)), DTYPES):
+    with tab:
+        report = cached_stability(logits, temperature, dtype)
+        st.dataframe(report.table(labels), hide_index=True, width="stretch", height="content")
+        st.markdown(
+            f"Naive: Σ exp(z) = **{format_number(report.naive_sum)}** → {_verdict(report.naive_ok)} · "
+            f"Shifted: Σ exp(z − max z) = **{format_number(report.shifted_sum)}** → {_verdict(report.stable_ok)} · "
+            f"in {dtype}, exp(z) overflows for z > {report.overflow_at:.2f}"
+        )
+        for line in explain(report):
+            st.markdown(line)
