@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.browser import assert_no_error, open_page, screenshot, wait_for_rerun
+from tests.browser import assert_no_error, open_page, screenshot, start_streamlit, wait_for_rerun
+from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
 
@@ -98,12 +99,28 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
     assert_no_error(page)
 
 
-def test_training_page_in_dark_mode(app_url, chromium):
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
-    page = context.new_page()
-    try:
-        open_page(page, f"{app_url}/training")
-        assert_no_error(page)
-        screenshot(page, "training_dark")
-    finally:
-        context.close()
+@pytest.fixture(scope="module")
+def dark_app_url(tmp_path_factory):
+    """A second server forced to the dark base theme: the app's config pins one custom theme,
+    so a browser's dark preference alone does not switch it (see the report)."""
+    env = {"SOFTMAX_DATA_DIR": str(SHARED_DATA), "STREAMLIT_THEME_BASE": "dark",
+           "SOFTMAX_RUNS_DIR": str(tmp_path_factory.mktemp("dark-runs"))}
+    proc, url = start_streamlit(env)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_training_page_in_dark_mode(dark_app_url, page):
+    open_page(page, dark_app_url)
+    open_page(page, f"{dark_app_url}/training?train_epochs=1&train_batch_size=4096")
+    background = page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor")
+    assert sum(int(c) for c in background[4:-1].split(",")[:3]) < 150, background  # really dark
+    train(page)
+    assert_no_error(page)
+    assert len(plot_data(page, 0)) == 3
+    screenshot(page, "training_dark")
+    page.get_by_role("tab", name="Confusion matrix").click()
+    wait_for_rerun(page)
+    page.get_by_role("tab", name="Confusion matrix").scroll_into_view_if_needed()
+    screenshot(page, "training_dark_confusion")

@@ -167,7 +167,9 @@ def test_per_class_accuracy_bars_show_each_class_and_the_overall():
     assert list(bars.y) == list(NAMES[:3])
     assert bars.x[0] == pytest.approx(0.8) and bars.x[1] == pytest.approx(0.75) and bars.x[2] is None
     assert list(bars.text) == ["80.0%", "75.0%", "–"]
-    assert fig.layout.shapes[0].x0 == pytest.approx(11 / 14)  # overall = trace / total
+    overall = fig.data[1]  # overall = trace / total, drawn across all classes
+    assert list(overall.x) == pytest.approx([11 / 14, 11 / 14]) and list(overall.y) == [NAMES[0], NAMES[2]]
+    assert overall.name == "overall 78.6%"
 
 
 def test_prediction_title_marks_mistakes():

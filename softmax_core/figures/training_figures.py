@@ -144,20 +144,27 @@ def confusion_heatmap(confusion, class_names: Sequence[str], normalize: bool = F
 
 
 def per_class_accuracy_bars(confusion, class_names: Sequence[str], height: int = 420) -> go.Figure:
-    """Horizontal bars of per-class test accuracy, with the overall accuracy as a dashed line."""
+    """Horizontal bars of per-class test accuracy, with the overall accuracy as a dashed line.
+
+    The overall line is a trace, not a shape, so the theme colours it (a shape
+    would default to a dark line that vanishes in dark mode).
+    """
     matrix = _as_matrix(confusion)
     accuracy = per_class_accuracy(matrix)
-    overall = float(np.trace(matrix) / matrix.sum()) if matrix.sum() else float("nan")
-    fig = go.Figure(go.Bar(x=_finite_or_none(accuracy), y=list(class_names), orientation="h",
+    names = list(class_names)
+    fig = go.Figure(go.Bar(x=_finite_or_none(accuracy), y=names, orientation="h", name="per class",
                            text=[f"{a:.1%}" if math.isfinite(a) else "–" for a in accuracy],
-                           textposition="inside", insidetextanchor="start",  # clear of the overall line
-                           hovertemplate="%{y}: %{x:.1%}<extra></extra>", name="accuracy"))
-    if math.isfinite(overall):
-        fig.add_vline(x=overall, line_dash="dash", line_width=2,
-                      annotation_text=f"overall {overall:.1%}", annotation_position="top")
+                           textposition="auto", insidetextanchor="start",  # clear of the overall line
+                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
+    total = matrix.sum()
+    if total:
+        overall = float(np.trace(matrix) / total)
+        fig.add_trace(go.Scatter(x=[overall, overall], y=[names[0], names[-1]], mode="lines",
+                                 line=dict(dash="dash", width=2), name=f"overall {overall:.1%}",
+                                 hovertemplate=f"overall accuracy {overall:.1%}<extra></extra>"))
     fig.update_xaxes(title_text="test accuracy", range=[0, 1.05], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")
-    return apply_layout(fig, None, height, showlegend=False)
+    return apply_layout(fig, None, height)
 
 
 def _image_heatmap(image, name: str = "") -> go.Heatmap:
