@@ -72,7 +72,7 @@ def _torchvision_raw(folder: Path) -> Path:
     return folder / "FashionMNIST" / "raw"
 
 
-def _find(folder: Path, name: str) -> Path | None:
+def find_file(folder: Path, name: str) -> Path | None:
     """``name`` or ``name.gz`` in the folder itself or in torchvision's layout under it."""
     for where in (folder, _torchvision_raw(folder)):
         for candidate in (where / name, where / f"{name}.gz"):
@@ -82,7 +82,7 @@ def _find(folder: Path, name: str) -> Path | None:
 
 
 def _missing_files(folder: Path) -> list[str]:
-    return [name for name in FILE_NAMES if _find(folder, name) is None]
+    return [name for name in FILE_NAMES if find_file(folder, name) is None]
 
 
 def _download(folder: Path) -> None:
@@ -150,8 +150,8 @@ def read_idx(path: str | Path, magic: int, count: int | None = None) -> np.ndarr
 
 def _read_split(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     prefix, count = SPLITS[split]
-    images_path = _find(folder, f"{prefix}-images-idx3-ubyte")
-    labels_path = _find(folder, f"{prefix}-labels-idx1-ubyte")
+    images_path = find_file(folder, f"{prefix}-images-idx3-ubyte")
+    labels_path = find_file(folder, f"{prefix}-labels-idx1-ubyte")
     images = read_idx(images_path, IMAGE_MAGIC)
     labels = read_idx(labels_path, LABEL_MAGIC)
     if len(labels) != len(images):

@@ -1,0 +1,268 @@
+"""How much faster is training from tensors in memory than the chapter's pipeline?
+
+``python -m softmax_core.bench [--data-dir D] [--epochs N] [--json]``
+
+The reference is d2l's own loading code, run on the same files:
+``torchvision.datasets.FashionMNIST`` + ``transforms.ToTensor()`` +
+``DataLoader(batch_size=256, shuffle=True, num_workers=4)`` (a new iterator,
+so new worker processes, every epoch, as the book does), training the concise
+model (``nn.Flatten`` + ``nn.Linear``, ``CrossEntropyLoss``, ``optim.SGD``,
+lr 0.1) and then the test pass through a DataLoader too, all at torch's
+default thread settings. Ours is :func:`softmax_core.training.train` on the
+same model and optimizer. Epochs alternate (ours, reference, ours, ...) so a
+busy machine slows both alike; we report the median seconds per epoch
+(training + test pass) and their ratio.
+
+Also measured: the peak memory of our path (load + train, in a fresh
+subprocess so the reference's workers do not count) and the time to show a
+stored run (``RunStore.get`` + ``load_weights``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from softmax_core.data import FILE_NAMES, DataError, find_file, load_fashion_mnist, resolve_data_dir
+from softmax_core.training import TrainConfig, confusion_matrix, train
+
+BATCH_SIZE, LR, WORKERS = 256, 0.1, 4  # the chapter's settings (d2l.get_dataloader_workers() == 4)
+
+
+# --- the chapter's pipeline -------------------------------------------------------------------
+
+
+def torchvision_layout(data_dir: Path, root: Path) -> Path:
+    """``<root>/FashionMNIST/raw/<uncompressed files>``, where torchvision looks (it checks the unpacked names)."""
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in FILE_NAMES:
+        source = find_file(data_dir, name)
+        if source is None:
+            raise DataError(f"{data_dir} lacks {name}(.gz)")
+        if source.suffix == ".gz":
+            (raw / name).write_bytes(gzip.decompress(source.read_bytes()))
+        else:
+            (raw / name).symlink_to(source.resolve())
+    return root
+
+
+class ChapterPipeline:
+    """d2l 3.5 + 3.7: DataLoaders over torchvision's dataset, the concise model, one epoch per call."""
+
+    def __init__(self, root: Path, seed: int = 0):
+        from torch.utils.data import DataLoader
+        from torchvision import datasets, transforms
+
+        warnings.filterwarnings("ignore", message="This DataLoader will create 4 worker")  # the book's choice, kept
+        trans = transforms.ToTensor()
+        train_set = datasets.FashionMNIST(root=str(root), train=True, transform=trans, download=False)
+        test_set = datasets.FashionMNIST(root=str(root), train=False, transform=trans, download=False)
+        self.train_iter = DataLoader(train_set, BATCH_SIZE, shuffle=True, num_workers=WORKERS)
+        self.test_iter = DataLoader(test_set, BATCH_SIZE, shuffle=False, num_workers=WORKERS)
+        torch.manual_seed(seed)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+        self.net.apply(lambda m: nn.init.normal_(m.weight, std=0.01) if isinstance(m, nn.Linear) else None)
+        self.loss = nn.CrossEntropyLoss(reduction="none")
+        self.trainer = torch.optim.SGD(self.net.parameters(), lr=LR)
+
+    def epoch(self) -> dict:
+        """``train_epoch_ch3`` then ``evaluate_accuracy``, timed together."""
+        start = time.perf_counter()
+        self.net.train()
+        loss_sum, correct, n = 0.0, 0.0, 0
+        for X, y in self.train_iter:
+            y_hat = self.net(X)
+            l = self.loss(y_hat, y)
+            self.trainer.zero_grad()
+            l.mean().backward()
+            self.trainer.step()
+            loss_sum += float(l.sum().detach())
+            correct += float((y_hat.argmax(axis=1).type(y.dtype) == y).type(y.dtype).sum())
+            n += y.numel()
+        self.net.eval()
+        test_correct, test_n = 0.0, 0
+        with torch.no_grad():
+            for X, y in self.test_iter:
+                test_correct += float((self.net(X).argmax(axis=1).type(y.dtype) == y).type(y.dtype).sum())
+                test_n += y.numel()
+        seconds = time.perf_counter() - start
+        return {"train_loss": loss_sum / n, "train_acc": correct / n, "test_acc": test_correct / test_n, "seconds": seconds}
+
+
+# --- ours ---------------------------------------------------------------------------------------
+
+
+PEAK_RSS_MIB = """
+def peak_rss_mib():
+    # VmHWM, the peak resident set of this process image. (ru_maxrss would carry over the
+    # parent's peak: Linux keeps it across fork and execve.)
+    try:
+        with open('/proc/self/status') as f:
+            return next(int(line.split()[1]) for line in f if line.startswith('VmHWM')) / 1024
+    except (OSError, StopIteration):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+
+def peak_memory_of_our_path(data_dir: Path, epochs: int) -> dict:
+    """Load + train both models in a fresh process; its peak resident memory in MiB at each stage."""
+    code = PEAK_RSS_MIB + (
+        "import json, torch\n"
+        "from softmax_core.data import load_fashion_mnist\n"
+        "from softmax_core.training import TrainConfig, train\n"
+        "peaks = {'after_import_mib': peak_rss_mib()}\n"
+        f"data = load_fashion_mnist({str(data_dir)!r}, download=False)\n"
+        "peaks['after_load_mib'] = peak_rss_mib()\n"
+        "for impl in ('scratch', 'concise'):\n"
+        f"    train(TrainConfig(impl=impl, epochs={epochs}), data)\n"
+        "    peaks[f'after_{impl}_mib'] = peak_rss_mib()\n"
+        "peaks['peak_mib'] = peak_rss_mib()\n"
+        "print(json.dumps(peaks))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def time_cached_run(result, data, repeats: int = 20) -> dict:
+    """Save a run to a temporary store, then time a fresh ``RunStore(root).get(key)`` + ``load_weights()``."""
+    from softmax_core.run_store import RunStore, run_key
+
+    with tempfile.TemporaryDirectory(prefix="softmax-bench-runs-") as root:
+        key = run_key(result.config, data.fingerprint)
+        confusion = confusion_matrix(result.weight, result.bias, data.test_images, data.test_labels)
+        RunStore(root).save(key, result, confusion, data.fingerprint)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run = RunStore(root).get(key)
+            weight, bias = run.load_weights()
+            times.append(time.perf_counter() - start)
+        if not torch.equal(weight, result.weight) or not torch.equal(bias, result.bias):
+            raise RuntimeError("the stored weights differ from the trained ones")
+    return {"median_ms": 1000 * statistics.median(times), "max_ms": 1000 * max(times), "repeats": repeats}
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def run_benchmark(data_dir: Path, epochs: int, log=print, reference_threads: int | None = None) -> dict:
+    if reference_threads is not None:  # the reference trains in this thread; ours sets its own (training.one_thread)
+        torch.set_num_threads(reference_threads)
+    start = time.perf_counter()
+    data = load_fashion_mnist(data_dir, download=False)
+    load_seconds = time.perf_counter() - start
+    log(f"loaded {data.source} in {load_seconds:.2f} s; measuring peak memory of our path in a subprocess ...")
+    memory = peak_memory_of_our_path(data.source, epochs=1)
+
+    ours = {"scratch": [], "concise": []}
+    reference = []
+    last = {}
+    with tempfile.TemporaryDirectory(prefix="softmax-bench-torchvision-") as tmp:
+        pipeline = ChapterPipeline(torchvision_layout(data.source, Path(tmp)))
+        for epoch in range(1, epochs + 1):
+            for impl in ("scratch", "concise"):
+                # One fresh 1-epoch run per round: an epoch of training + the test pass, as timed for the reference.
+                last[impl] = train(TrainConfig(impl=impl, epochs=1, seed=epoch - 1), data)
+                ours[impl].append(last[impl].history[0].seconds)
+            reference.append(pipeline.epoch())
+            log(
+                f"epoch {epoch}/{epochs}: ours scratch {ours['scratch'][-1]:.3f} s, concise {ours['concise'][-1]:.3f} s; "
+                f"chapter pipeline {reference[-1]['seconds']:.2f} s (load avg {os.getloadavg()[0]:.1f})"
+            )
+    cached = time_cached_run(last["concise"], data)
+    ref_median = statistics.median(r["seconds"] for r in reference)
+    medians = {impl: statistics.median(times) for impl, times in ours.items()}
+    return {
+        "epochs": epochs,
+        "reference_torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "load_seconds": load_seconds,
+        "reference": {
+            "what": "torchvision FashionMNIST + ToTensor + DataLoader(256, shuffle, num_workers=4), concise model",
+            "median_epoch_seconds": ref_median,
+            "epoch_seconds": [r["seconds"] for r in reference],
+            "last_epoch": reference[-1],
+        },
+        "ours": {
+            impl: {
+                "median_epoch_seconds": medians[impl],
+                "epoch_seconds": ours[impl],
+                "speedup": ref_median / medians[impl],
+                "last_epoch": dataclasses.asdict(last[impl].history[0]),
+            }
+            for impl in ours
+        },
+        "memory": memory,
+        "cached_run": cached,
+        "load_average_end": os.getloadavg()[0],
+    }
+
+
+def format_table(report: dict) -> str:
+    ref = report["reference"]["median_epoch_seconds"]
+    rows = [("chapter pipeline (DataLoader, 4 workers), concise", ref, 1.0)]
+    rows += [(f"ours, in-memory tensors, {impl}", o["median_epoch_seconds"], o["speedup"]) for impl, o in report["ours"].items()]
+    lines = [
+        f"Seconds per epoch (training + test pass), median of {report['epochs']}:",
+        f"{'pipeline':<52} {'s/epoch':>9} {'speedup':>8}",
+    ]
+    lines += [f"{name:<52} {sec:>9.3f} {speed:>7.1f}x" for name, sec, speed in rows]
+    mem, cached = report["memory"], report["cached_run"]
+    lines += [
+        "",
+        f"load Fashion-MNIST (4 gzip files -> uint8 tensors): {report['load_seconds']:.2f} s",
+        f"peak memory of our path (own process, load + 1 epoch of each model): {mem['peak_mib']:.0f} MiB",
+        f"  after import torch {mem['after_import_mib']:.0f}, after loading {mem['after_load_mib']:.0f}, "
+        f"after scratch {mem['after_scratch_mib']:.0f}, after concise (first optimizer.step) {mem['after_concise_mib']:.0f} MiB",
+        f"show a cached run (RunStore.get + load_weights): {cached['median_ms']:.1f} ms median of {cached['repeats']}",
+        f"{report['cpu_count']} CPUs; reference trained on {report['reference_torch_threads']} torch thread(s), ours on 1; "
+        f"load average at the end {report['load_average_end']:.1f}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m softmax_core.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", help="folder with the four Fashion-MNIST files (default: $SOFTMAX_DATA_DIR or the cache)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per pipeline (median taken), default 3")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (last line of stdout)")
+    parser.add_argument(
+        "--reference-threads", type=int, help="torch threads for the reference's training (default: torch's default, as d2l runs)"
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.epochs <= 50:
+        parser.exit(2, "error: --epochs must be between 1 and 50\n")
+    if args.reference_threads is not None and not 1 <= args.reference_threads <= 64:
+        parser.exit(2, "error: --reference-threads must be between 1 and 64\n")
+    log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.json else print
+    try:
+        report = run_benchmark(resolve_data_dir(args.data_dir), args.epochs, log=log, reference_threads=args.reference_threads)
+    except DataError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print()
+        print(format_table(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The speed benchmark: both pipelines read the same data and train the same model (no timing thresholds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from softmax_core import bench
+from softmax_core.data import load_fashion_mnist
+from softmax_core.training import as_pixels
+
+
+def test_reference_pipeline_sees_our_pixels(shared_data_dir, tmp_path):
+    """torchvision's dataset + ToTensor on the layout we build equals our uint8 tensors / 255."""
+    from torchvision import datasets, transforms
+
+    ours = load_fashion_mnist(shared_data_dir, download=False)
+    root = bench.torchvision_layout(shared_data_dir, tmp_path)
+    for train, images, labels in ((True, ours.train_images, ours.train_labels), (False, ours.test_images, ours.test_labels)):
+        reference = datasets.FashionMNIST(root=str(root), train=train, transform=transforms.ToTensor(), download=False)
+        assert len(reference) == len(images)
+        for i in (0, 1, 777, len(images) - 1):
+            x, y = reference[i]
+            assert x.shape == (1, 28, 28) and y == int(labels[i])
+            assert torch.equal(x[0], as_pixels(images[i]))
+
+
+def test_one_epoch_benchmark_reports_every_number(shared_data_dir, capsys):
+    assert bench.main(["--data-dir", str(shared_data_dir), "--epochs", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # Both pipelines trained the chapter's model for one epoch and got where the chapter's first epoch gets.
+    for epoch in (report["reference"]["last_epoch"], report["ours"]["concise"]["last_epoch"], report["ours"]["scratch"]["last_epoch"]):
+        assert 0.70 < epoch["train_loss"] < 0.95
+        assert 0.76 < epoch["test_acc"] < 0.85
+    for row in (report["reference"], report["ours"]["scratch"], report["ours"]["concise"]):
+        assert len(row["epoch_seconds"]) == 1 and row["median_epoch_seconds"] == row["epoch_seconds"][0] > 0
+    for impl in ("scratch", "concise"):
+        ours = report["ours"][impl]
+        assert ours["speedup"] == pytest.approx(report["reference"]["median_epoch_seconds"] / ours["median_epoch_seconds"])
+    memory = report["memory"]
+    assert 0 < memory["after_import_mib"] <= memory["after_load_mib"] <= memory["peak_mib"]
+    assert memory["after_load_mib"] - memory["after_import_mib"] >= 45  # the 47 MB of uint8 pixels are in memory
+    assert report["cached_run"]["repeats"] == 20 and report["cached_run"]["median_ms"] > 0
+    table = bench.format_table(report)
+    assert "chapter pipeline (DataLoader, 4 workers), concise" in table and "ours, in-memory tensors, scratch" in table
+    assert "show a cached run" in table and "MiB" in table
+
+
+def test_bad_arguments_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--epochs", "0"])
+    assert exit_info.value.code == 2 and "--epochs must be between 1 and 50" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--data-dir", str(tmp_path / "nowhere"), "--epochs", "1"])
+    assert exit_info.value.code == 2 and "does not exist" in capsys.readouterr().err
