@@ -31,4 +31,8 @@ PAGES: list[PageInfo] = [
              "Turn logits into probabilities and slide the temperature: watch confidence, margin and entropy "
              "change, see the T → 0 (hardmax) and T → ∞ (uniform) limits, and why softmax subtracts the max.",
              r"\hat{y}_j = \frac{\exp(o_j/T)}{\sum_k \exp(o_k/T)}"),
+    PageInfo("pages/loss_curves.py", "L1, L2 & Huber losses", "📉",
+             "Drag a prediction along the L2, L1 and Huber curves: see each loss, its gradient and its "
+             "likelihood exp(−loss), and take one gradient step under each to see why L2 leaps and L1 creeps.",
+             r"\ell_{\text{Huber}}(d) = \begin{cases} \tfrac12 d^2 & |d| \le \delta \\ \delta(|d| - \tfrac12\delta) & \text{else} \end{cases}"),
 ]

@@ -147,7 +147,7 @@ def one_loss_figure(name: str, y_hat: float, y: float, delta: float, plot_range:
         value = quantity(name, q, [mark], center, delta)[0]
         notes.append(_subplot_title(f"{QUANTITY_LABELS[q]} = <b>{fmt(value)}</b>", "x", yaxis))
         layout[f"yaxis{row if row > 1 else ''}"] = dict(domain=domain, anchor="x", zeroline=True)
-    layout["yaxis3"]["range"] = [0, 1.1]  # the likelihood peaks at exp(0) = 1
+    layout["yaxis3"]["range"] = [-0.06, 1.1]  # the likelihood peaks at exp(0) = 1; room for a marker at 0
     layout["xaxis"] = dict(anchor="y3", title=dict(text=_axis_title(axis, y)),
                            range=[center - half_width, center + half_width])
     return _figure(data, None, height, showlegend=False, margin=dict(l=10, r=10, t=30, b=10),
@@ -163,7 +163,7 @@ def compare_figure(quantity_name: str, y_hat: float, y: float, delta: float, plo
     for name in LOSSES:
         value = quantity(name, quantity_name, [mark], center, delta)[0]
         data.append(_curve(name, quantity_name, axis, center, half_width, delta, (mark,), name=f"{name}: {fmt(value)}"))
-    yaxis = dict(zeroline=True, **({"range": [0, 1.1]} if quantity_name == "likelihood" else {}))
+    yaxis = dict(zeroline=True, **({"range": [-0.06, 1.1]} if quantity_name == "likelihood" else {}))
     return _figure(
         data, QUANTITY_LABELS[quantity_name], height,
         xaxis=dict(title=dict(text=_axis_title(axis, y)), range=[center - half_width, center + half_width]),

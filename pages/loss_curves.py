@@ -1,0 +1,101 @@
+"""L1, L2 and Huber losses: each curve, its gradient and its likelihood, and one gradient step under each."""
+
+import pandas as pd
+import streamlit as st
+
+from pages.url_state import choice_param, float_param, publish, restore, share_and_reset
+from softmax_core.figures.loss_figures import (
+    LOSS_TITLES,
+    QUANTITIES,
+    compare_figure,
+    fmt,
+    gradient_step_figure,
+    loss_formulas,
+    one_loss_figure,
+    view_half_width,
+)
+from softmax_core.gradient_step import gradient_steps, step_table
+from softmax_core.losses import LOSSES
+
+VIEWS = {"each": "Each loss", "compare": "Compare the three"}
+AXIS_LABELS = {"residual": "residual d = ŷ − y", "prediction": "prediction ŷ"}
+
+Y = float_param("loss_y", 0.0, -5.0, 5.0)
+Y_HAT = float_param("loss_y_hat", 2.5, -5.0, 5.0)
+DELTA = float_param("loss_delta", 1.0, 0.1, 5.0)
+RANGE = float_param("loss_range", 4.0, 1.0, 10.0)
+LR = float_param("loss_lr", 0.5, 0.05, 2.5)
+VIEW = choice_param("loss_view", "each", tuple(VIEWS))
+AXIS = choice_param("loss_axis", "residual", tuple(AXIS_LABELS))
+PARAMS = [Y, Y_HAT, DELTA, RANGE, LR, VIEW, AXIS]
+
+st.title("L1, L2 & Huber losses")
+st.markdown(
+    "A regression loss scores the residual $d = \\hat y - y$. Its gradient is the pull gradient descent feels, "
+    "and $\\exp(-\\ell)$ is the noise model the loss assumes: minimising L2 is maximum likelihood under "
+    "Gaussian noise, L1 under Laplace noise. Move the prediction $\\hat y$ and watch the markers."
+)
+
+restore(PARAMS)
+
+c1, c2, c3, c4 = st.columns(4)
+c1.slider("target y", -5.0, 5.0, step=0.1, key=Y.key)
+c2.slider("prediction ŷ", -5.0, 5.0, step=0.1, key=Y_HAT.key)
+c3.slider("Huber δ", 0.1, 5.0, step=0.1, key=DELTA.key, help="Huber is quadratic for |d| ≤ δ and linear beyond")
+c4.slider("plotted range ±", 1.0, 10.0, step=0.5, key=RANGE.key, help="Half-width of the horizontal axis, around the target")
+c1, c2 = st.columns(2)
+c1.radio("view", list(VIEWS), format_func=VIEWS.get, horizontal=True, key=VIEW.key,
+         help="Each loss: its loss, gradient and likelihood stacked. Compare: the three losses overlaid.")
+c2.radio("horizontal axis", list(AXIS_LABELS), format_func=AXIS_LABELS.get, horizontal=True, key=AXIS.key)
+share_and_reset(PARAMS)
+
+y, y_hat, delta = st.session_state[Y.key], st.session_state[Y_HAT.key], st.session_state[DELTA.key]
+plot_range, axis = st.session_state[RANGE.key], st.session_state[AXIS.key]
+
+d = y_hat - y
+if view_half_width(plot_range, d) > plot_range:
+    st.caption(f"The residual d = {fmt(d)} lies outside ±{fmt(plot_range)}: the plots widen to keep the marker in view.")
+
+# Formulas above their curves: one column per loss, with the current numbers plugged in.
+for column, name in zip(st.columns(3), LOSSES):
+    with column:
+        st.markdown(f"**{LOSS_TITLES[name]}**")
+        st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(loss_formulas(name, y_hat, y, delta)) + r"\end{gathered}")
+
+# Each view draws three figures; only the chosen one is built.
+if st.session_state[VIEW.key] == "each":
+    for column, name in zip(st.columns(3), LOSSES):
+        fig = one_loss_figure(name, y_hat, y, delta, plot_range, axis)
+        column.plotly_chart(fig, width="stretch", theme="streamlit", key=f"loss_each_{name}")
+else:
+    for column, q in zip(st.columns(3), QUANTITIES):
+        fig = compare_figure(q, y_hat, y, delta, plot_range, axis)
+        column.plotly_chart(fig, width="stretch", theme="streamlit", key=f"loss_compare_{q}")
+
+st.divider()
+st.subheader("One gradient step")
+left, right = st.columns([1, 2], vertical_alignment="center")
+left.slider("learning rate η", 0.05, 2.5, step=0.05, key=LR.key)
+lr = st.session_state[LR.key]
+right.latex(
+    r"\begin{gathered}\hat y \leftarrow \hat y - \eta\,\partial_{\hat y}\ell \\[4pt]"
+    r"\text{step: } -\eta\, d \ \text{(L2)}, \quad -\eta\,\operatorname{sign}(d) \ \text{(L1)}, \quad"
+    r"-\eta\,\operatorname{clip}(d, -\delta, \delta) \ \text{(Huber)}\end{gathered}"
+)
+try:
+    steps = gradient_steps(y_hat, y, lr, delta)
+except ValueError as exc:
+    st.error(f"Cannot take the step: {exc}")
+else:
+    st.table(pd.DataFrame(step_table(steps)).style.format(precision=3).hide(axis="index"))
+    if d != 0:
+        st.caption(
+            f"From d = {fmt(d)}: L2's step is |d| = {fmt(abs(d))} times L1's. "
+            + ("Huber is outside its quadratic zone (|d| > δ), so it steps like L1 scaled by δ."
+               if abs(d) > delta else "Huber is inside its quadratic zone (|d| ≤ δ), so it steps like L2.")
+        )
+    fig = gradient_step_figure(steps, delta, plot_range, axis)
+    st.plotly_chart(fig, width="stretch", theme="streamlit", key="loss_gradient_step")
+    st.caption("Circle: the current prediction. Diamond: after one step. The arrow is the step along the loss curve.")
+
+publish(PARAMS)

@@ -1,0 +1,171 @@
+"""AppTest of pages/loss_curves.py: controls, URL state, bad links, and the numbers on screen."""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from streamlit.testing.v1 import AppTest
+
+from softmax_core.gradient_step import gradient_steps
+from tests.conftest import ROOT
+
+PAGE = str(ROOT / "pages" / "loss_curves.py")
+SLIDERS = {  # key: (min, max, default)
+    "loss_y": (-5.0, 5.0, 0.0),
+    "loss_y_hat": (-5.0, 5.0, 2.5),
+    "loss_delta": (0.1, 5.0, 1.0),
+    "loss_range": (1.0, 10.0, 4.0),
+    "loss_lr": (0.05, 2.5, 0.5),
+}
+
+
+def run(query=None):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def charts(at):
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def array(value):
+    """Plotly writes numpy arrays as base64 ('bdata'); lists stay lists."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    return np.asarray(value)
+
+
+def markers(trace):
+    x, y = array(trace["x"]), array(trace["y"])
+    return [(float(x[i]), float(y[i])) for i in trace["selectedpoints"]]
+
+
+def torch_huber(y_hat, y, delta):
+    return float(F.huber_loss(torch.tensor(y_hat, dtype=torch.float64), torch.tensor(y, dtype=torch.float64), delta=delta))
+
+
+@pytest.fixture(autouse=True)
+def _cold_caches(clear_streamlit_caches):
+    yield
+
+
+def test_default_view_shows_three_stacked_figures_formulas_table_and_step_figure():
+    at = run()
+    assert not at.exception and not at.error and not at.warning
+    specs = charts(at)
+    assert len(specs) == 4  # L2, L1, Huber (loss/gradient/likelihood each) + the gradient step
+    for spec in specs[:3]:
+        assert [t["name"] for t in spec["data"]] == ["loss", "gradient", "likelihood"]
+    huber_loss = specs[2]["data"][0]
+    assert markers(huber_loss)[0] == pytest.approx((2.5, torch_huber(2.5, 0.0, 1.0)))
+    assert any(r"\ell(2.5) = \tfrac12 \cdot 2.5^2 = 3.125" in latex.value for latex in at.latex)
+    table = at.table[0].value
+    assert list(table["loss"]) == ["L2", "L1", "Huber"]
+    assert list(table["new ŷ"]) == pytest.approx([1.25, 2.0, 2.0])
+    assert dict(at.query_params) == {}
+
+
+def test_moving_the_prediction_moves_every_marker_and_writes_the_url():
+    at = run()
+    at.slider(key="loss_y_hat").set_value(-3.5).run()
+    assert not at.exception
+    specs = charts(at)
+    for spec in specs[:3]:
+        for trace in spec["data"]:
+            assert markers(trace)[0][0] == pytest.approx(-3.5)
+    assert markers(specs[2]["data"][0])[0][1] == pytest.approx(torch_huber(-3.5, 0.0, 1.0))
+    assert at.query_params["loss_y_hat"] == "-3.5"
+    at.slider(key="loss_y_hat").set_value(2.5).run()  # back to the default: the link gets shorter again
+    assert "loss_y_hat" not in at.query_params
+
+
+@pytest.mark.parametrize("key", list(SLIDERS))
+@pytest.mark.parametrize("end", [0, 1])
+def test_every_slider_at_its_extremes(key, end):
+    value = SLIDERS[key][end]
+    at = run()
+    at.slider(key=key).set_value(value).run()
+    assert not at.exception and not at.error
+    state = {k: (value if k == key else default) for k, (_, _, default) in SLIDERS.items()}
+    y, y_hat, delta, lr = state["loss_y"], state["loss_y_hat"], state["loss_delta"], state["loss_lr"]
+    specs = charts(at)
+    assert len(specs) == 4
+    x, loss = markers(specs[2]["data"][0])[0]  # Huber's loss marker, on the residual axis
+    assert x == pytest.approx(y_hat - y) and loss == pytest.approx(torch_huber(y_hat, y, delta))
+    steps = gradient_steps(y_hat, y, lr, delta)
+    assert list(at.table[0].value["new ŷ"]) == pytest.approx([s.y_hat_new for s in steps])
+    assert at.query_params[key] == f"{value:.6g}"
+
+
+def test_compare_view_on_the_prediction_axis():
+    at = run()
+    at.radio(key="loss_view").set_value("compare").run()
+    at.radio(key="loss_axis").set_value("prediction").run()
+    at.slider(key="loss_y").set_value(1.0).run()
+    assert not at.exception
+    specs = charts(at)
+    assert len(specs) == 4
+    assert [spec["layout"]["title"]["text"] for spec in specs[:3]] == [
+        "loss ℓ", "gradient ∂ℓ/∂ŷ", "likelihood exp(−ℓ)"]
+    loss = specs[0]
+    assert [t["name"].split(":")[0] for t in loss["data"]] == ["L2", "L1", "Huber"]
+    assert markers(loss["data"][2])[0] == pytest.approx((2.5, torch_huber(2.5, 1.0, 1.0)))
+    assert loss["layout"]["xaxis"]["title"]["text"] == "prediction ŷ (target y = 1)"
+    assert dict(at.query_params) == {"loss_view": "compare", "loss_axis": "prediction", "loss_y": "1"}
+
+
+def test_a_shared_link_restores_every_control():
+    query = {"loss_y": "-1", "loss_y_hat": "4.2", "loss_delta": "0.5", "loss_range": "7", "loss_lr": "1.5",
+             "loss_view": "compare", "loss_axis": "prediction"}
+    at = run(query)
+    assert not at.exception and not at.warning
+    assert at.slider(key="loss_y").value == -1.0
+    assert at.slider(key="loss_y_hat").value == 4.2
+    assert at.slider(key="loss_delta").value == 0.5
+    assert at.slider(key="loss_range").value == 7.0
+    assert at.slider(key="loss_lr").value == 1.5
+    assert at.radio(key="loss_view").value == "compare"
+    assert at.radio(key="loss_axis").value == "prediction"
+    specs = charts(at)
+    assert markers(specs[0]["data"][2])[0] == pytest.approx((4.2, torch_huber(4.2, -1.0, 0.5)))
+    assert specs[0]["layout"]["xaxis"]["range"] == pytest.approx([-1 - 7, -1 + 7])
+    steps = gradient_steps(4.2, -1.0, 1.5, 0.5)
+    assert list(at.table[0].value["new ŷ"]) == pytest.approx([s.y_hat_new for s in steps])
+    assert dict(at.query_params) == query
+
+
+def test_bad_link_values_warn_and_fall_back_to_defaults():
+    at = run({"loss_delta": "-1", "loss_y_hat": "abc", "loss_view": "sideways", "loss_lr": "0", "loss_range": "inf"})
+    assert not at.exception and not at.error
+    warnings = " ".join(w.value for w in at.warning)
+    for key in ("loss_delta", "loss_y_hat", "loss_view", "loss_lr", "loss_range"):
+        assert key in warnings
+    assert len(at.warning) == 5
+    assert at.slider(key="loss_delta").value == 1.0 and at.slider(key="loss_y_hat").value == 2.5
+    assert at.radio(key="loss_view").value == "each"
+    assert len(charts(at)) == 4
+
+
+def test_a_residual_beyond_the_range_widens_the_plot_and_says_so():
+    at = run({"loss_y": "-5", "loss_y_hat": "5", "loss_range": "2"})
+    assert not at.exception
+    assert any("widen" in caption.value for caption in at.caption)
+    specs = charts(at)
+    assert specs[0]["layout"]["xaxis"]["range"] == pytest.approx([-11.0, 11.0])
+    x, _ = markers(specs[0]["data"][0])[0]
+    assert x == pytest.approx(10.0)
+
+
+def test_reset_returns_to_defaults_and_clears_the_link():
+    at = run({"loss_y_hat": "-2", "loss_view": "compare"})
+    reset = next(b for b in at.button if "Reset" in b.label)
+    reset.click().run()
+    assert not at.exception
+    assert at.slider(key="loss_y_hat").value == 2.5
+    assert at.radio(key="loss_view").value == "each"
+    assert dict(at.query_params) == {}
