@@ -33,7 +33,7 @@ from softmax_core.figures.training_figures import (
 )
 from softmax_core.jobs import TrainingJobs
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
-from softmax_core.training import IMPLS, MAX_EPOCHS, MAX_TRAIN_SIZE, TrainConfig
+from softmax_core.training import IMPLS, MAX_EPOCHS, MAX_TRAIN_SIZE, TrainConfig, predict_probs
 
 POLL_SECONDS = 1.0
 IMPL_NAMES = {"scratch": "from scratch (d2l 3.6)", "concise": "concise, torch.nn (d2l 3.7)"}
@@ -61,11 +61,12 @@ def training_jobs(runs_dir: str, data_fingerprint: str, _data) -> TrainingJobs:
 
 
 @st.cache_data(max_entries=8, show_spinner="Predicting the 10,000 test images…")
-def test_probabilities(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
-    r"""``softmax(X W + b)`` of a stored run on the test set, (10000, 10), cached by run key."""
-    from softmax_core.training import predict_probs
-
-    weight, bias = RunStore(runs_dir).get(key).load_weights()
+def probabilities_on_test_set(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
+    """``softmax(X W + b)`` of a stored run on the test set, (10000, 10), cached by run key."""
+    run = RunStore(runs_dir).get(key)
+    if run is None:
+        raise ValueError(f"Run {key} is no longer in the run store ({runs_dir}): train it again.")
+    weight, bias = run.load_weights()
     return predict_probs(weight, bias, load_data(data_dir).test_images).numpy()
 
 
@@ -225,7 +226,7 @@ def evaluation(run: StoredRun, data, runs_dir: str, data_dir: str) -> None:
         st.caption("A diverged run's weights hold inf or nan, so there is nothing to evaluate: lower the learning rate.")
         return
     try:
-        probs = test_probabilities(runs_dir, run.key, data_dir)
+        probs = probabilities_on_test_set(runs_dir, run.key, data_dir)
     except ValueError as exc:  # damaged weights file: the store's message says what to do
         st.error(str(exc))
         return
@@ -350,7 +351,8 @@ if key is not None:
         st.error(snap.error)
     else:
         st.info("No stored run for these settings yet: press **Train**. "
-                "The chapter's setting (scratch, η = 0.1, batch 256, 10 epochs) takes about a minute.", icon=":material/model_training:")
+                "The chapter's setting (10 epochs of 235 minibatches) takes one to a few seconds per epoch, "
+                "depending on how busy the server is.", icon=":material/model_training:")
 
 st.divider()
 compare(jobs.store, key)
