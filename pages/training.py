@@ -137,14 +137,16 @@ def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
 
 
 def run_header(run: StoredRun, fresh: bool) -> None:
-    if fresh:
+    if run.status == "diverged":
+        st.warning(f"**Diverged** after {len(run.history)} full epoch(s). {run.message}", icon=":material/warning:")
+    if fresh and run.status == "finished":
         st.success(f"Trained just now: {len(run.history)} epoch(s) in {run.train_seconds:.1f} s, stored for next time.",
                    icon=":material/check_circle:")
+    elif fresh:
+        st.caption("Stored as diverged, so this link shows the same outcome again without training.")
     else:
         st.info(f"**Cached**: loaded from the run store. Trained on {when(run.created_at)} "
                 f"in {run.train_seconds:.1f} s.", icon=":material/inventory_2:")
-    if run.status == "diverged":
-        st.warning(f"**Diverged.** {run.message}", icon=":material/warning:")
     if run.history:
         last = run.history[-1]
         cols = st.columns(4)
@@ -223,7 +225,7 @@ def one_image_tab(data, probs: np.ndarray) -> None:
 
 def evaluation(run: StoredRun, data, runs_dir: str, data_dir: str) -> None:
     if run.status != "finished":
-        st.caption("A diverged run's weights hold inf or nan, so there is nothing to evaluate: lower the learning rate.")
+        st.caption("A diverged run stopped partway, so it is not evaluated: lower the learning rate and train again.")
         return
     try:
         probs = probabilities_on_test_set(runs_dir, run.key, data_dir)

@@ -179,15 +179,19 @@ def test_link_restores_the_config_and_shows_the_stored_run(env, data):
     assert dict(at.query_params) == query
 
 
-def test_a_diverged_run_shows_its_message(env, data):
-    config = TrainConfig(lr=50.0, epochs=2, batch_size=1024)
-    message = "Loss became inf in epoch 1 (batch 3): lower the learning rate."
-    store_fake_run(env, data, config, status="diverged", message=message,
-                   history=(), confusion=torch.zeros(10, 10, dtype=torch.int64))
-    at = new_page({"train_lr": "50", "train_epochs": "2", "train_batch_size": "1024"}).run()
+def test_a_diverged_training_shows_its_message_not_a_crash(env):
+    at = new_page({"train_lr": "50", "train_epochs": "1", "train_batch_size": "1024"}).run()
+    at.button(key="train_submit").click().run()
+    poll_until(at, lambda at: len(at.warning) > 0)
     assert not at.exception
-    assert message in texts(at.warning) and "Diverged" in texts(at.warning)
-    assert not at.tabs  # no evaluation of nan weights
+    warning = texts(at.warning)
+    assert "Diverged" in warning and "lower the learning rate" in warning
+    assert not at.success and not at.tabs  # not reported as a success, nothing evaluated
+    [run] = RunStore(env).list_runs()
+    assert run.status == "diverged" and run.message in warning
+    again = new_page({"train_lr": "50", "train_epochs": "1", "train_batch_size": "1024"}).run()
+    assert not again.exception
+    assert run.message in texts(again.warning) and "**Cached**" in texts(again.info)
 
 
 def test_compare_overlays_runs_and_measures_scratch_against_concise(env, data):
@@ -210,3 +214,16 @@ def test_compare_overlays_runs_and_measures_scratch_against_concise(env, data):
     gap = at.dataframe[-1].value
     assert gap["Δ test acc"].iloc[0] == pytest.approx(0.79 - 0.7925)
     assert gap["Δ train loss"].iloc[0] == pytest.approx(0.6 - 0.59)
+
+
+def test_a_second_session_joins_the_running_training_and_can_stop_it(env):
+    query = {"train_epochs": "8", "train_batch_size": "512"}
+    first = new_page(query).run()
+    first.button(key="train_submit").click().run()
+    second = new_page(query).run()  # same link, another tab: no submit needed to see the training
+    assert not second.exception
+    assert second.get("progress"), "the running training should show in every session"
+    second.button(key="train_stop").click().run()
+    poll_until(first, lambda at: "Nothing was stored" in texts(at.info))
+    assert not first.exception
+    assert RunStore(env).list_runs() == []
