@@ -101,12 +101,12 @@ class StabilityReport:
 
 
 def format_number(value: float) -> str:
-    """4 significant digits; inf, -inf and nan spelled out."""
+    """5 significant digits (so 10010 and 10020 stay apart); inf, -inf and nan spelled out."""
     if math.isnan(value):
         return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return f"{value:.4g}"
+    return f"{value:.5g}"
 
 
 def _cells(values, total: float | None = None) -> list[str]:
@@ -166,13 +166,13 @@ def explain(report: StabilityReport) -> list[str]:
         ]
     if r.naive_ok:
         lines.append(
-            f"**Naive exp/sum works here.** The largest exponent is z = {z_max:.4g}, below "
+            f"**Naive exp/sum works here.** The largest exponent is z = {z_max:.5g}, below "
             f"log({r.largest_float:.4g}) ≈ {r.overflow_at:.2f}, where exp overflows in {r.dtype}."
         )
     elif z_max > r.overflow_at:
         lines.append(
             f"**Naive exp/sum fails.** exp(z) overflows to inf once z > log({r.largest_float:.4g}) ≈ "
-            f"{r.overflow_at:.2f} in {r.dtype}; here z reaches {z_max:.4g}. The sum is then inf too, "
+            f"{r.overflow_at:.2f} in {r.dtype}; here z reaches {z_max:.5g}. The sum is then inf too, "
             "and inf / inf = nan (a finite exp divided by inf gives 0)."
         )
     elif math.isinf(r.naive_sum):
@@ -182,7 +182,7 @@ def explain(report: StabilityReport) -> list[str]:
         )
     else:
         lines.append(
-            f"**Naive exp/sum fails.** Every z is so negative (at most {z_max:.4g}) that exp(z) underflows to 0 "
+            f"**Naive exp/sum fails.** Every z is so negative (at most {z_max:.5g}) that exp(z) underflows to 0 "
             "in this precision; the sum is 0 and 0 / 0 = nan."
         )
     lead = "Subtracting the max gives the same answer, safely" if r.naive_ok else "Subtracting the max fixes it"

@@ -1,0 +1,91 @@
+"""Real browser: the softmax & temperature page reacts to its slider, its table and bad input, and restores links."""
+
+import pytest
+
+from tests.browser import assert_no_error, move_slider, open_page, plot_signature, screenshot, wait_for_rerun
+
+pytestmark = pytest.mark.browser
+
+SLIDER = "Temperature T"
+LOGITS = "Logits o"
+
+
+def open_softmax_page(page, app_url, query: str = "") -> None:
+    # Open the home page first: until one session has run streamlit_app.py (st.navigation), Streamlit
+    # treats pages/ as a legacy multipage folder and runs a deep-linked page file on its own.
+    open_page(page, app_url)
+    open_page(page, f"{app_url}/softmax_temperature{query}")
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
+    wait_for_rerun(page)
+
+
+def test_slider_moves_both_charts_and_the_link(app_url, page):
+    open_softmax_page(page, app_url)
+    assert page.get_by_role("heading", name="Softmax, temperature and confidence").is_visible()
+    assert page.get_by_role("link", name="Softmax & temperature").first.is_visible()  # the app's navigation
+    bars, curves = plot_signature(page, 0), plot_signature(page, 1)
+    assert bars and curves
+    screenshot(page, "softmax_temperature")
+
+    move_slider(page, SLIDER, presses=5, key="ArrowLeft")  # 1 -> 0.9 -> 0.8 -> 0.71 -> 0.63 -> 0.56
+    assert plot_signature(page, 0) != bars
+    assert plot_signature(page, 1) != curves
+    assert "sm_T=0.56" in page.url
+    assert page.get_by_role("slider", name=SLIDER).first.get_attribute("aria-valuetext") == "0.56"
+    assert_no_error(page)
+    screenshot(page, "softmax_temperature_T056")
+
+
+def test_bad_logits_show_a_message_not_a_traceback(app_url, page):
+    open_softmax_page(page, app_url)
+    bars = plot_signature(page, 0)
+    box = page.get_by_role("textbox", name=LOGITS)
+    box.fill("1, abc, 3")
+    box.press("Enter")
+    wait_for_rerun(page)
+    assert page.get_by_text("“abc”, is not a number").is_visible()
+    assert page.get_by_text("Still showing the last valid logits: 1, 2, 3").is_visible()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert plot_signature(page, 0) == bars  # the last valid view stays on screen
+    screenshot(page, "softmax_temperature_bad_input")
+
+    box.fill("4, 0")
+    box.press("Enter")
+    wait_for_rerun(page)
+    assert_no_error(page)
+    assert plot_signature(page, 0) != bars
+    assert "sm_logits=4" in page.url and "sm_preset=custom" in page.url
+
+
+def test_editing_the_table_updates_the_logits(app_url, page):
+    open_softmax_page(page, app_url)
+    bars = plot_signature(page, 0)
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    # the grid draws on a canvas: click the "logit o" cell of the first row (header and rows are 35 px)
+    page.mouse.click(box["x"] + box["width"] - 30, box["y"] + 35 + 17)
+    page.wait_for_timeout(400)
+    page.keyboard.type("5")  # typing on a selected cell opens its editor
+    page.wait_for_timeout(400)
+    page.keyboard.press("Enter")
+    wait_for_rerun(page)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('input')].some(i => i.value === '5, 2, 3')", timeout=15_000
+    )
+    assert plot_signature(page, 0) != bars
+    assert "sm_logits=5" in page.url and "sm_preset=custom" in page.url
+    assert_no_error(page)
+    screenshot(page, "softmax_temperature_table_edit")
+
+
+def test_link_opens_the_large_logits_view_with_the_stability_story(app_url, page):
+    open_softmax_page(page, app_url, "?sm_preset=large&sm_T=0.5")
+    assert page.get_by_role("textbox", name=LOGITS).input_value() == "1000, 1001, 1002"
+    assert page.get_by_text("Naive exp/sum fails.").first.is_visible()
+    assert page.get_by_text("Subtracting the max fixes it.").first.is_visible()
+    page.get_by_role("tab", name="float16").click()
+    wait_for_rerun(page)
+    assert page.get_by_text("≈ 11.09 in float16").is_visible()  # exp overflows far sooner in float16
+    assert_no_error(page)
+    screenshot(page, "softmax_temperature_large")
