@@ -227,3 +227,13 @@ def test_a_second_session_joins_the_running_training_and_can_stop_it(env):
     poll_until(first, lambda at: "Nothing was stored" in texts(at.info))
     assert not first.exception
     assert RunStore(env).list_runs() == []
+
+
+def test_reset_returns_to_the_chapters_setting(env):
+    at = new_page({"train_lr": "0.5", "train_epochs": "3"}).run()
+    assert at.number_input(key="train_lr").value == pytest.approx(0.5)
+    next(b for b in at.button if "Reset" in b.label).click().run()
+    assert not at.exception
+    assert at.number_input(key="train_lr").value == pytest.approx(0.1)
+    assert at.number_input(key="train_epochs").value == 10
+    assert dict(at.query_params) == {}
