@@ -96,6 +96,6 @@ else:
         )
     fig = gradient_step_figure(steps, delta, plot_range, axis)
     st.plotly_chart(fig, width="stretch", theme="streamlit", key="loss_gradient_step")
-    st.caption("Circle: the current prediction. Diamond: after one step. The arrow is the step along the loss curve.")
+    st.caption("Circle: the current prediction. Arrow: one step, its tip at the new prediction and its loss.")
 
 publish(PARAMS)

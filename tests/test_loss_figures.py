@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from softmax_core.figures.loss_figures import (
+    ARROW,
     CIRCLE,
-    DIAMOND,
     QUANTITIES,
     compare_figure,
     curve_x,
@@ -128,8 +128,7 @@ def test_gradient_step_figure_marks_both_ends_of_each_step(axis, lr):
     steps = gradient_steps(y_hat, y, lr, delta)
     fig = gradient_step_figure(steps, delta, 4.0, axis)
     shift = y if axis == "residual" else 0.0
-    arrows = [a for a in fig.layout.annotations if a.showarrow]
-    for trace, step, arrow in zip(fig.data, steps, arrows):
+    for trace, step in zip(fig.data, steps):
         param = torch.tensor([y_hat], dtype=torch.float64, requires_grad=True)  # the torch reference step
         optimizer = torch.optim.SGD([param], lr=lr)
         TORCH_LOSSES[step.loss](param, torch.tensor([y], dtype=torch.float64), delta).sum().backward()
@@ -140,8 +139,10 @@ def test_gradient_step_figure_marks_both_ends_of_each_step(axis, lr):
         assert l0 == pytest.approx(float(TORCH_LOSSES[step.loss](torch.tensor(y_hat), torch.tensor(y), delta)), rel=1e-6)
         assert l1 == pytest.approx(float(TORCH_LOSSES[step.loss](torch.tensor(new), torch.tensor(y), delta)), rel=1e-6)
         assert trace.marker.symbol[trace.selectedpoints[0]] == CIRCLE
-        assert trace.marker.symbol[trace.selectedpoints[1]] == DIAMOND
-        assert (arrow.ax, arrow.ay, arrow.x, arrow.y) == pytest.approx((x0, l0, x1, l1))
+        assert trace.marker.symbol[trace.selectedpoints[1]] == ARROW
+        curve_x, curve_y = trace.x[:-4], trace.y[:-4]  # the curve, a gap, then the step: start, start, end
+        assert np.isnan(trace.x[-4]) and np.isnan(trace.y[-4]) and trace.selectedpoints == (len(trace.x) - 2, len(trace.x) - 1)
+        np.testing.assert_allclose(curve_y, reference(step.loss, "loss", curve_x, y - shift, delta), rtol=1e-12, atol=1e-12)
         lo, hi = getattr(fig.layout, "xaxis" + trace.xaxis[1:]).range
         assert lo <= min(x0, x1) and max(x0, x1) <= hi  # the landing point is on screen, even far away
 

@@ -34,7 +34,8 @@ LOSS_TITLES = {"L2": "L2 (squared)", "L1": "L1 (absolute)", "Huber": "Huber"}
 AXES = ("residual", "prediction")
 POINTS = 301  # per curve: smooth at any width, light enough to redraw on every slider move
 MARKER_SIZE = 14
-CIRCLE, DIAMOND = 0, 2  # plotly marker symbol codes: old prediction, new prediction
+ARROW_SIZE = 22  # the arrow symbol is slim: drawn larger to read as the step's tip
+CIRCLE, ARROW = 0, 53  # plotly marker symbol codes: old prediction, tip of the step
 
 
 def fmt(value: float) -> str:
@@ -174,29 +175,33 @@ def compare_figure(quantity_name: str, y_hat: float, y: float, delta: float, plo
 
 def gradient_step_figure(steps: tuple[GradientStep, ...], delta: float, plot_range: float,
                          axis: str = "residual", height: int = 400) -> go.Figure:
-    """Each loss's curve with the old prediction (circle), the new one (diamond) and the step as an arrow."""
+    """Each loss's curve with the step drawn as an arrow from the old prediction (circle) to the new one.
+
+    The arrow is part of the curve's own trace, after a gap, so it takes the curve's theme
+    colour (an annotation arrow would be a fixed grey, faint on a dark background).
+    """
     center, _ = frame(steps[0].y_hat, steps[0].y, axis)
     half_width = view_half_width(plot_range, steps[0].residual, *(s.residual_new for s in steps))
-    data, layout, notes = [], {}, []
+    data, layout, titles = [], {}, []
     for col, (step, domain) in enumerate(zip(steps, _column_domains(len(steps), 0.06)), start=1):
         suffix = "" if col == 1 else str(col)
         start, end = frame(step.y_hat, step.y, axis)[1], frame(step.y_hat_new, step.y, axis)[1]
-        trace = _curve(step.loss, "loss", axis, center, half_width, delta, (start, end), name=step.loss,
+        trace = _curve(step.loss, "loss", axis, center, half_width, delta, (), name=step.loss,
                        xaxis=f"x{suffix}", yaxis=f"y{suffix}")
-        symbols = np.full(len(trace["x"]), CIRCLE)
-        symbols[trace["selectedpoints"][1]] = DIAMOND
-        trace["marker"]["symbol"] = symbols
+        # After the gap the start comes twice: a marker right after a gap gets no angle and is not drawn.
+        n = len(trace["x"])
+        trace["x"] = np.concatenate([trace["x"], [np.nan, start, start, end]])
+        trace["y"] = np.concatenate([trace["y"], [np.nan, step.loss_before, step.loss_before, step.loss_after]])
+        trace["selectedpoints"] = [n + 2, n + 3]
+        symbols, sizes = np.full(n + 4, CIRCLE), np.full(n + 4, MARKER_SIZE)
+        symbols[n + 3], sizes[n + 3] = ARROW, ARROW_SIZE
+        trace["marker"] = dict(size=sizes, symbol=symbols, angleref="previous")  # the tip points along the step
         data.append(trace)
         layout[f"xaxis{suffix}"] = dict(domain=domain, anchor=f"y{suffix}", title=dict(text=_axis_title(axis, step.y)),
                                         range=[center - half_width, center + half_width])
         layout[f"yaxis{suffix}"] = dict(anchor=f"x{suffix}", rangemode="tozero")
-        notes.append(_subplot_title(f"{step.loss}: step {fmt(step.step)}", f"x{suffix}", f"y{suffix}"))
-        if step.step != 0:
-            notes.append(dict(x=end, y=step.loss_after, ax=start, ay=step.loss_before, text="",
-                              xref=f"x{suffix}", yref=f"y{suffix}", axref=f"x{suffix}", ayref=f"y{suffix}",
-                              showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=2.5,
-                              standoff=MARKER_SIZE / 2, startstandoff=MARKER_SIZE / 2))
-    return _figure(data, None, height, showlegend=False, annotations=notes, margin=dict(l=10, r=10, t=30, b=10),
+        titles.append(_subplot_title(f"{step.loss}: step {fmt(step.step)}", f"x{suffix}", f"y{suffix}"))
+    return _figure(data, None, height, showlegend=False, annotations=titles, margin=dict(l=10, r=10, t=30, b=10),
                    **layout)
 
 
