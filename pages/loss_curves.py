@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from pages.deep_links import run_through_navigation
 from pages.url_state import choice_param, float_param, publish, restore, share_and_reset
 from softmax_core.figures.loss_figures import (
     LOSS_TITLES,
@@ -16,6 +17,8 @@ from softmax_core.figures.loss_figures import (
 )
 from softmax_core.gradient_step import gradient_steps, step_table
 from softmax_core.losses import LOSSES
+
+run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
 VIEWS = {"each": "Each loss", "compare": "Compare the three"}
 AXIS_LABELS = {"residual": "residual d = ŷ − y", "prediction": "prediction ŷ"}

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from pages.deep_links import run_through_navigation
 from pages.url_state import Param, choice_param, publish, restore, share_and_reset
 from softmax_core import confidence, entropy, hardmax, margin, max_entropy, softmax
 from softmax_core.figures.softmax_figures import probability_bars, temperature_curves, temperature_sweep
@@ -26,6 +27,8 @@ from softmax_core.logit_presets import (
     parse_logits,
 )
 from softmax_core.stability import DTYPES, compare_stability, explain, format_number
+
+run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
 # Temperatures on the slider: the R20 preferred numbers (each step x1.12, log-spaced) from 0.05 to 20.
 R20 = (1.0, 1.12, 1.25, 1.4, 1.6, 1.8, 2.0, 2.24, 2.5, 2.8, 3.15, 3.55, 4.0, 4.5, 5.0, 5.6, 6.3, 7.1, 8.0, 9.0)
