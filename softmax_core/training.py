@@ -9,8 +9,9 @@ by 60,000 (the chapter's ``Accumulator``). Then the test accuracy, as
 
 What is *not* the chapter's: no ``DataLoader``. The dataset is one uint8 tensor;
 a seeded ``torch.Generator`` draws the initial weights and then one permutation
-per epoch, and a batch is ``images[perm[i:i + batch_size]] / 255`` (what
-``ToTensor`` does). Same seed, same weights, same batch order, for both models.
+per epoch, and a batch is the rows ``perm[i:i + batch_size]`` of the
+(60000, 784) uint8 tensor, divided by 255 (what ``ToTensor`` does).
+Same seed, same weights, same batch order, for both models.
 """
 
 from __future__ import annotations
@@ -198,6 +199,8 @@ def train(
     """
     config = config.validated()
     progress_every = max(1, int(progress_every))
+    if len(data.train_images) == 0 or len(data.test_images) == 0:
+        raise ValueError("the dataset has no training or no test images")
     with one_thread():
         return _train(config, data, progress, should_stop, progress_every)
 
@@ -207,7 +210,7 @@ def _train(config, data, progress, should_stop, progress_every) -> TrainResult:
     weight, bias = initial_parameters(config.init_std, generator)
     model = MODELS[config.impl](weight, bias, config.lr)
 
-    images, labels = data.train_images, data.train_labels
+    images, labels = data.train_images.reshape(len(data.train_images), -1), data.train_labels  # (n, 784) uint8
     test_pixels = as_pixels(data.test_images)  # converted once, scored after every epoch
     n = len(images)
     batches = math.ceil(n / config.batch_size)
@@ -225,7 +228,8 @@ def _train(config, data, progress, should_stop, progress_every) -> TrainResult:
                 message = f"Stopped by request in epoch {epoch} (batch {batch - 1} of {batches}) after {len(history)} full epoch(s)."
                 break
             index = order[start : start + config.batch_size]
-            X, y = as_pixels(images[index]), labels[index]
+            # index_select copies whole rows; measured ~2x faster per epoch than images[index].
+            X, y = as_pixels(images.index_select(0, index)), labels[index]
             scores = model.scores(X)
             if not torch.isfinite(scores).all():
                 status = "diverged"

@@ -324,3 +324,8 @@ def test_confusion_matrix_counts_true_rows_and_predicted_columns(fmnist):
     assert full.sum() == 10_000 and full.trace().item() / 10_000 == trained_on_all.history[-1].test_acc
     with pytest.raises(ValueError, match="one label per image"):
         confusion_matrix(result.weight, result.bias, images, labels[:10])
+
+
+def test_empty_dataset_is_a_clear_error(fmnist):
+    with pytest.raises(ValueError, match="no training or no test images"):
+        train(TrainConfig(epochs=1), subset(fmnist, 0, 100))
