@@ -4,7 +4,7 @@ import streamlit as st
 
 from pages.catalog import PAGES
 
-st.set_page_config(page_title="Softmax regression, live", page_icon="🎯", layout="wide")
+st.set_page_config(page_title="Softmax regression, live", page_icon=":material/functions:", layout="wide")
 
-home = st.Page("pages/home.py", title="Home", icon="🏠", default=True)
+home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
 st.navigation([home] + [st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES]).run()

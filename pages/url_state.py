@@ -76,7 +76,7 @@ def restore(params: list[Param]) -> None:
             try:
                 value = param.parse(text)
             except (TypeError, ValueError) as exc:
-                st.warning(f"Link parameter `{param.key}={text}` was ignored: {exc}.", icon="🔗")
+                st.warning(f"Link parameter `{param.key}={text}` was ignored: {exc}.", icon=":material/link:")
         st.session_state[param.key] = value
 
 
@@ -113,9 +113,9 @@ def _reset(params: list[Param]) -> None:
 def share_and_reset(params: list[Param]) -> None:
     """A 'share this view' link (with a copy button) and a 'reset to defaults' button."""
     share, reset = st.columns([4, 1], vertical_alignment="bottom")
-    with share.popover("🔗 Share this view", width="stretch"):
+    with share.popover(":material/link: Share this view", width="stretch"):
         base = (st.context.url or "").split("?")[0]
         query = urlencode(current_query(params))
         st.caption("Copy this link: it opens the page with every control as it is now.")
         st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
-    reset.button("↺ Reset", on_click=_reset, args=(params,), help="Back to the default settings", width="stretch")
+    reset.button(":material/restart_alt: Reset", on_click=_reset, args=(params,), help="Back to the default settings", width="stretch")

@@ -66,12 +66,47 @@ def wait_for_rerun(page, timeout_ms: int = 30_000) -> None:
                    return state === 'notRunning' || state === 'compilationError'; }""",
         timeout=timeout_ms,
     )
-    page.wait_for_timeout(300)  # let plotly finish drawing
+    page.wait_for_function(  # every chart drawn (plotly's bundle loads lazily), no skeletons left
+        """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                   .every(c => c.querySelector('.main-svg'))
+                 && !document.querySelector('[data-testid="stSkeleton"]')""",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(300)  # let plotly finish its transitions
 
 
 def open_page(page, url: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
     wait_for_rerun(page)
+
+
+_COUNT_STATE_CHANGES = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (app.__stateChanges === undefined) {
+        app.__stateChanges = 0;
+        new MutationObserver(records => { app.__stateChanges += records.length; })
+            .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    }
+    return app.__stateChanges;
+}"""
+
+
+def rerun_after(page, action, timeout_ms: int = 30_000) -> None:
+    """Do `action` and wait for the rerun it causes to finish, however slow the machine.
+
+    The script state is watched with a MutationObserver set up before the action,
+    so a rerun that starts late (a loaded machine) or ends fast is not missed.
+    """
+    before = page.evaluate(_COUNT_STATE_CHANGES)
+    action()
+    page.wait_for_function(
+        """(before) => { const app = document.querySelector('[data-testid="stApp"]');
+                         return app.__stateChanges > before
+                             && app.getAttribute('data-test-script-state') === 'notRunning'; }""",
+        arg=before,
+        timeout=timeout_ms,
+    )
+    wait_for_rerun(page, timeout_ms)
 
 
 def assert_no_error(page) -> None:
@@ -98,8 +133,11 @@ def plot_signature(page, index: int = 0) -> str:
 
 def move_slider(page, label: str, presses: int = 3, key: str = "ArrowRight") -> None:
     """Focus the slider with this aria-label and move it with the keyboard, like a user would."""
-    thumb = page.get_by_role("slider", name=label)
-    thumb.first.focus()
-    for _ in range(presses):
-        page.keyboard.press(key)
-    wait_for_rerun(page)
+    thumb = page.get_by_role("slider", name=label).first
+
+    def press() -> None:
+        thumb.focus()
+        for _ in range(presses):
+            page.keyboard.press(key)
+
+    rerun_after(page, press)

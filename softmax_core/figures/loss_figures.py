@@ -23,7 +23,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from softmax_core.figures.style import apply_layout
+from softmax_core.figures.style import apply_layout, projector_fonts
 from softmax_core.gradient_step import GradientStep
 from softmax_core.losses import LOSSES, likelihood
 
@@ -109,7 +109,8 @@ def _style(title: str | None, height: int) -> dict:
 
 def _figure(data: list[dict], title: str | None, height: int, **layout) -> go.Figure:
     """Shared style, then this figure's own layout on top (its keys win)."""
-    return go.Figure(data=data, layout={**copy.deepcopy(_style(title, height)), **layout})
+    fig = go.Figure(data=data, layout={**copy.deepcopy(_style(title, height)), **layout})
+    return projector_fonts(fig)  # again: this figure's own axes replaced the shared ones
 
 
 def _axis_title(axis: str, y: float) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from softmax_core.figures.style import FONT_SIZE, apply_layout
+from softmax_core.figures.style import FONT_SIZE, apply_layout, projector_fonts
 from softmax_core.softmax import softmax
 
 SWEEP_T_MIN, SWEEP_T_MAX, SWEEP_POINTS = 0.01, 100.0, 300
@@ -45,15 +45,6 @@ def temperature_sweep(
     return TemperatureSweep(tuple(temps.tolist()), tuple(tuple(row) for row in probs.tolist()))
 
 
-def _projector_fonts(fig: go.Figure) -> go.Figure:
-    """Tick labels, axis titles, legend and notes big enough for the back row (sizes only, no colours)."""
-    axis = dict(tickfont=dict(size=FONT_SIZE - 1), title=dict(font=dict(size=FONT_SIZE)))
-    fig.update_layout(xaxis=axis, yaxis=axis, legend=dict(font=dict(size=FONT_SIZE - 1)))
-    for note in fig.layout.annotations:
-        note.font.size = FONT_SIZE - 1
-    return fig
-
-
 def probability_bars(labels, probs, one_hot, title: str | None = None) -> go.Figure:
     """Grouped bars: the soft distribution (value on top) and the hard one-hot prediction."""
     labels = list(labels)
@@ -76,7 +67,7 @@ def probability_bars(labels, probs, one_hot, title: str | None = None) -> go.Fig
     apply_layout(fig, title, height=420, barmode="group", bargap=0.2, uniformtext=dict(minsize=FONT_SIZE - 4, mode="show"))
     fig.update_yaxes(title_text="probability", range=[0, 1.12], tickformat=".1f")
     fig.update_xaxes(tickangle=-35 if len(labels) > 5 else 0)
-    return _projector_fonts(fig)
+    return projector_fonts(fig)
 
 
 def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, current_probs) -> go.Figure:
@@ -127,4 +118,4 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
         tickvals=decades, ticktext=[f"{d:g}" for d in decades],
     )
     fig.update_yaxes(title_text="probability", range=[-0.02, 1.2], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    return _projector_fonts(fig)
+    return projector_fonts(fig)

@@ -1,0 +1,31 @@
+"""The shared figure style: projector-sized text on every subplot, and no colours of ours."""
+
+import json
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from softmax_core.figures.style import FONT_SIZE, apply_layout
+
+
+def test_every_subplot_axis_and_the_legend_get_projector_sizes():
+    fig = make_subplots(rows=2, cols=2)
+    for row in (1, 2):
+        for col in (1, 2):
+            fig.add_trace(go.Scatter(x=[0, 1], y=[1, 0]), row=row, col=col)
+    fig.add_annotation(text="note", x=0, y=0)
+    apply_layout(fig, "title", height=500)
+    axes = [fig.layout[name] for name in fig.layout if name.startswith(("xaxis", "yaxis"))]
+    assert len(axes) == 8
+    assert all(axis.tickfont.size == FONT_SIZE - 1 and axis.title.font.size == FONT_SIZE for axis in axes)
+    assert fig.layout.legend.font.size == FONT_SIZE - 1
+    assert fig.layout.annotations[0].font.size == FONT_SIZE - 1
+    assert fig.layout.height == 500
+
+
+def test_style_sets_no_colour():
+    fig = apply_layout(go.Figure(go.Scatter(x=[0], y=[0])), "t")
+    layout = fig.to_plotly_json()["layout"]
+    layout.pop("template")  # plotly's default; Streamlit's theme replaces it in the page
+    layout = json.dumps(layout)
+    assert "color" not in layout and "bgcolor" not in layout
