@@ -36,19 +36,21 @@ ss = st.session_state
 
 
 # ----------------------------------------------------------------------------- cached figures (plain-value keys)
+# cache_resource, not cache_data: cache_data would pickle and unpickle the figure on every hit, which
+# costs more than building it. The figures are never mutated (st.plotly_chart serialises a copy).
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False)
 def heatmap_figure(values: tuple[tuple[float, ...], ...], labels: tuple[int, ...]):
     return figs.prediction_heatmap(values, labels)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False)
 def neg_log_figure(picked: tuple[float, ...]):
     return figs.neg_log_curve(picked)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False)
 def loss_figure(losses: tuple[float, ...]):
     return figs.loss_bars(losses)
 
@@ -234,11 +236,11 @@ def compute(checked: table.CheckedTable) -> dict:
 def stepper() -> None:
     show_all = ss[SHOW_ALL.key]
     prev, radio, nxt = st.columns([1, 5, 1], vertical_alignment="center")
-    prev.button("◀", key="ce_prev", on_click=_move, args=(-1,), disabled=show_all or ss[STEP.key] <= 1,
+    prev.button(":material/chevron_left:", key="ce_prev", on_click=_move, args=(-1,), disabled=show_all or ss[STEP.key] <= 1,
                 help="Previous step", width="stretch")
     radio.radio("Step", options=list(STEPS), format_func=lambda s: f"{s}. {STEPS[s]}", key=STEP.key,
                 horizontal=True, label_visibility="collapsed", disabled=show_all)
-    nxt.button("▶", key="ce_next", on_click=_move, args=(1,), disabled=show_all or ss[STEP.key] >= len(STEPS),
+    nxt.button(":material/chevron_right:", key="ce_next", on_click=_move, args=(1,), disabled=show_all or ss[STEP.key] >= len(STEPS),
                help="Next step", width="stretch")
     st.toggle("Show all steps", key=SHOW_ALL.key)
 

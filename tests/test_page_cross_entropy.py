@@ -153,6 +153,8 @@ def test_link_restores_table_step_and_mode():
     # What was restored is what gets published: the link reproduces itself.
     assert at.query_params["yhat"] == "0.7,0.2,0.1;0.1,0.1,0.8;1/3,1/3,1/3"
     assert at.query_params["y"] == "1,2,0" and at.query_params["step"] == "3"
+    share_link = at.code[0].value  # the "Share this view" popover
+    assert "yhat=0.7%2C0.2%2C0.1%3B0.1%2C0.1%2C0.8%3B1%2F3%2C1%2F3%2C1%2F3" in share_link and "step=3" in share_link
 
 
 def test_editing_the_table_writes_the_link():

@@ -67,14 +67,14 @@ def prediction_heatmap(y_hat, y, title: str | None = None) -> go.Figure:
     )
     fig = go.Figure([heat, outline])
     fig.update_xaxes(
-        title_text="class j", tickvals=list(range(k)), ticktext=[str(j) for j in range(k)],
+        tickvals=list(range(k)), ticktext=[f"class {j}" for j in range(k)],
         side="top", showgrid=False, zeroline=False, range=[-0.55, k - 0.45],
     )
     fig.update_yaxes(
-        title_text="example i", tickvals=list(range(n)), ticktext=[f"{i}  (y={labels[i]})" for i in range(n)],
+        tickvals=list(range(n)), ticktext=[f"i = {i}, y = {labels[i]}" for i in range(n)],
         autorange="reversed", showgrid=False, zeroline=False,
     )
-    return apply_layout(fig, title, height=max(220, 110 + 70 * n), showlegend=False)
+    return apply_layout(fig, title, height=max(200, 80 + 70 * n), showlegend=False)
 
 
 def neg_log_curve(picked, title: str | None = None) -> go.Figure:
@@ -147,7 +147,7 @@ def loss_bars(losses, title: str | None = None) -> go.Figure:
         ))
     fig = go.Figure(traces)
     if not math.isfinite(mean):
-        fig.add_annotation(x=0.5, y=1, xref="paper", yref="paper", showarrow=False,
+        fig.add_annotation(x=0.5, y=1.02, xref="paper", yref="paper", yanchor="bottom", showarrow=False,
                            text="mean = ∞: one infinite loss makes the average infinite")
     fig.update_xaxes(title_text="example i", tickvals=list(range(n)), ticktext=_example_names(n), range=[-0.6, n - 0.4])
     fig.update_yaxes(title_text="loss", rangemode="tozero", range=[0, cap * 1.2])
