@@ -201,7 +201,7 @@ def step_logits(data, with_figure: bool) -> None:
         "each row's max `m`, so every exponent is ≤ 0 and nothing overflows (the log-sum-exp trick)."
     )
     st.latex(r"\begin{aligned} -\log \mathrm{softmax}(\mathbf{o})_{y} &= \log\textstyle\sum_j e^{o_j} - o_y \\ "
-             r"&= m + \log\textstyle\sum_j e^{o_j - m} - o_y, \qquad m = \max_j o_j \end{aligned}")
+             r"&= m + \log\textstyle\sum_j e^{o_j - m} - o_y \end{aligned}")
     repl(("o = torch.log(y_hat)", ""), ("o", str(lt.logits)), ("m = o.amax(1)", ""), ("m", str(lt.row_max)),
          ("o - m[:, None]", str(lt.logits - lt.row_max[:, None])),
          ("lse = m + torch.log(torch.exp(o - m[:, None]).sum(1))", ""), ("lse", str(lt.log_sum_exp)),
@@ -212,6 +212,7 @@ def step_logits(data, with_figure: bool) -> None:
                "then `o` is already log-normalised and the shift changes nothing.")
     if with_figure:
         st.dataframe(figs.logits_side_by_side(lt, data["torch_losses"]), hide_index=True, width="stretch")
+        st.caption("Per example: **ours** = logsumexp − o_y, **torch** = `F.cross_entropy(o, y, reduction='none')`.")
     if data["unnormalised"]:
         st.info("Some rows do not sum to 1. `softmax(log y_hat)` divides each row by its sum, so this route "
                 "scores the normalised rows and differs from step 3 by the log of the row sum.")

@@ -108,9 +108,12 @@ def test_logits_table_side_by_side_with_torch():
     logits = torch.log(y_hat)
     lt = logits_trace(logits, y)
     frame = figs.logits_side_by_side(lt, F.cross_entropy(logits, y, reduction="none"))
-    assert frame["i"].tolist() == [0, 1, 2, 3] and frame["y[i]"].tolist() == y.tolist()
-    torch.testing.assert_close(torch.tensor(frame["max o[i]"].tolist()), logits.amax(1))
-    torch.testing.assert_close(torch.tensor(frame["logsumexp o[i]"].tolist()), torch.logsumexp(logits, 1))
-    torch.testing.assert_close(torch.tensor(frame["−log_softmax(o)[i, y[i]]"].tolist()),
-                               torch.tensor(frame["F.cross_entropy"].tolist()))
-    torch.testing.assert_close(torch.tensor(frame["F.cross_entropy"].tolist()), F.cross_entropy(logits, y, reduction="none"))
+    assert frame["i"].tolist() == [0, 1, 2, 3]
+    torch.testing.assert_close(torch.tensor(frame["o_y"].tolist()), logits[torch.arange(4), y])
+    torch.testing.assert_close(torch.tensor(frame["max"].tolist()), logits.amax(1))
+    torch.testing.assert_close(torch.tensor(frame["logsumexp"].tolist()), torch.logsumexp(logits, 1))
+    torch.testing.assert_close(torch.tensor(frame["ours"].tolist()), torch.tensor(frame["torch"].tolist()))
+    torch.testing.assert_close(torch.tensor(frame["torch"].tolist()), F.cross_entropy(logits, y, reduction="none"))
+    # ours = logsumexp - o_y, the identity the step teaches
+    torch.testing.assert_close(torch.tensor(frame["ours"].tolist()),
+                               torch.tensor((frame["logsumexp"] - frame["o_y"]).tolist()))

@@ -155,14 +155,13 @@ def loss_bars(losses, title: str | None = None) -> go.Figure:
 
 
 def logits_side_by_side(logits_trace, torch_losses) -> pd.DataFrame:
-    """Step 5 as a table: per example the max, log-sum-exp, our loss and ``F.cross_entropy``'s, side by side."""
+    """Step 5 as a table, one row per example: ``o_y``, max, log-sum-exp, our loss (lse − o_y) and torch's."""
     labels = _labels(logits_trace.y)
     return pd.DataFrame({
         "i": list(range(len(labels))),
-        "y[i]": labels,
-        "o[i, y[i]]": [float(logits_trace.logits[i, k]) for i, k in enumerate(labels)],
-        "max o[i]": logits_trace.row_max.tolist(),
-        "logsumexp o[i]": logits_trace.log_sum_exp.tolist(),
-        "−log_softmax(o)[i, y[i]]": logits_trace.losses.tolist(),
-        "F.cross_entropy": torch.as_tensor(torch_losses).tolist(),
+        "o_y": [float(logits_trace.logits[i, k]) for i, k in enumerate(labels)],
+        "max": logits_trace.row_max.tolist(),
+        "logsumexp": logits_trace.log_sum_exp.tolist(),
+        "ours": logits_trace.losses.tolist(),
+        "torch": torch.as_tensor(torch_losses).tolist(),
     })
