@@ -56,23 +56,27 @@ def start_streamlit(env_overrides: dict[str, str]) -> tuple[subprocess.Popen, st
     raise RuntimeError("streamlit did not answer its health check within 60 s")
 
 
-def wait_for_rerun(page, timeout_ms: int = 30_000) -> None:
-    """Wait until the app is idle: the status widget says neither running nor connecting."""
+def wait_for_rerun(page, timeout_ms: int = 30_000, quiet_ms: int = 400) -> None:
+    """Wait until the app is idle: script not running for `quiet_ms`, every chart drawn.
+
+    The quiet period covers the gap between two runs (a rerun requested by the
+    script itself, a widget change that reaches the server late on a busy machine).
+    """
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_timeout(250)  # a widget change reaches the server before the rerun starts
+    page.evaluate(_COUNT_STATE_CHANGES)
     page.wait_for_function(
-        """() => { const app = document.querySelector('[data-testid="stApp"]');
+        """(quietMs) => { const app = document.querySelector('[data-testid="stApp"]');
                    const state = app && app.getAttribute('data-test-script-state');
-                   return state === 'notRunning' || state === 'compilationError'; }""",
+                   const idle = state === 'notRunning' || state === 'compilationError';
+                   const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+                   return idle && performance.now() - app.__lastChange > quietMs
+                       && charts.every(c => c.querySelector('.main-svg'))
+                       && !document.querySelector('[data-testid="stSkeleton"]'); }""",
+        arg=quiet_ms,
         timeout=timeout_ms,
+        polling=100,
     )
-    page.wait_for_function(  # every chart drawn (plotly's bundle loads lazily), no skeletons left
-        """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-                   .every(c => c.querySelector('.main-svg'))
-                 && !document.querySelector('[data-testid="stSkeleton"]')""",
-        timeout=timeout_ms,
-    )
-    page.wait_for_timeout(300)  # let plotly finish its transitions
+    page.wait_for_timeout(200)  # let plotly finish its transitions
 
 
 def open_page(page, url: str) -> None:
@@ -84,8 +88,11 @@ _COUNT_STATE_CHANGES = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     if (app.__stateChanges === undefined) {
         app.__stateChanges = 0;
-        new MutationObserver(records => { app.__stateChanges += records.length; })
-            .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+        app.__lastChange = performance.now();
+        new MutationObserver(records => {
+            app.__stateChanges += records.length;
+            app.__lastChange = performance.now();
+        }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
     }
     return app.__stateChanges;
 }"""

@@ -36,3 +36,24 @@ def test_deep_link_as_first_request_after_a_server_start(chromium):
         context.close()
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("scheme, background_is_dark, first_colour", [("light", False, "#0072B2"), ("dark", True, "#56B4E9")])
+def test_theme_follows_the_viewer_and_charts_use_the_safe_palette(app_url, chromium, scheme, background_is_dark, first_colour):
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    palette = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"][scheme]["chartCategoricalColors"]
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        open_page(page, f"{app_url}/loss_curves")
+        rgb = page.evaluate("getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor")
+        brightness = sum(int(v) for v in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]) / 3
+        assert (brightness < 128) == background_is_dark, rgb
+        colorway = page.evaluate("document.querySelector('.js-plotly-plot')._fullLayout.colorway")
+        assert colorway == palette and colorway[0] == first_colour
+        assert_no_error(page)
+    finally:
+        context.close()
