@@ -58,8 +58,9 @@ def loss_figure(losses: tuple[float, ...]):
 # ----------------------------------------------------------------------------- callbacks
 
 
-def _set_rows(rows) -> None:
-    ss[YHAT.key] = rows
+def _change_rows(change) -> None:
+    """Apply add_class / remove_class / normalise_rows to the table as it is when the button is pressed."""
+    ss[YHAT.key] = change(ss[YHAT.key])
 
 
 def _move(delta: int) -> None:
@@ -100,15 +101,15 @@ def table_editor() -> tuple[table.Rows, table.Labels]:
 def class_buttons(rows: table.Rows) -> None:
     k = table.num_classes(rows)
     left, right, note = st.columns([1, 1, 2], vertical_alignment="center")
-    left.button("+ class", key="ce_add_class", on_click=_set_rows, args=(table.add_class(rows),),
+    left.button("+ class", key="ce_add_class", on_click=_change_rows, args=(table.add_class,),
                 disabled=not rows or k >= table.MAX_CLASSES, help="Add a class with probability 0 in every row",
                 width="stretch")
-    right.button("− class", key="ce_remove_class", on_click=_set_rows, args=(table.remove_class(rows),),
+    right.button("− class", key="ce_remove_class", on_click=_change_rows, args=(table.remove_class,),
                  disabled=not rows or k <= 2, help="Remove the last class", width="stretch")
     note.caption(f"{len(rows)} examples × {k} classes. Type decimals or fractions (`1/3`); add or delete rows in the table.")
 
 
-def show_problems(rows: table.Rows, checked: table.CheckedTable) -> None:
+def show_problems(checked: table.CheckedTable) -> None:
     shown = 6
     for problem in checked.problems[:shown]:
         (st.error if problem.blocking else st.warning)(
@@ -116,8 +117,8 @@ def show_problems(rows: table.Rows, checked: table.CheckedTable) -> None:
     if len(checked.problems) > shown:
         st.caption(f"… and {len(checked.problems) - shown} more.")
     if table.NORMALISE in checked.fixes:
-        st.button("Normalise the rows (divide each by its sum)", key="ce_normalise", on_click=_set_rows,
-                  args=(table.normalise_rows(rows),), type="primary")
+        st.button("Normalise the rows (divide each by its sum)", key="ce_normalise", on_click=_change_rows,
+                  args=(table.normalise_rows,), type="primary")
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -262,7 +263,7 @@ with left:
     rows, labels = table_editor()
     class_buttons(rows)
     checked = table.check_table(rows, labels)
-    show_problems(rows, checked)
+    show_problems(checked)
 
 with right:
     stepper()
