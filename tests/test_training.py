@@ -169,7 +169,7 @@ def test_one_full_batch_step_matches_autograd(fmnist, impl):
     assert epoch.train_loss == pytest.approx(loss.item(), rel=1e-6)
     assert epoch.train_acc == int(((X @ W0 + b0).argmax(1) == y).sum()) / 500
     assert epoch.test_acc == int(((pixels(data.test_images) @ W1 + b1).argmax(1) == data.test_labels).sum()) / 300
-    assert result.weight.shape == (784, 10) and result.weight.dtype == torch.float32
+    assert result.weight.shape == (784, 10) and result.weight.dtype == torch.float32 and result.weight.is_contiguous()
     assert result.bias.shape == (10,) and result.bias.dtype == torch.float32
 
 
