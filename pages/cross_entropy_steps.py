@@ -18,9 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from pages import url_state
+from pages.deep_links import run_through_navigation
 from softmax_core import cross_entropy_trace, logits_trace
 from softmax_core import prediction_table as table
 from softmax_core.figures import cross_entropy_figures as figs
+
+run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
 CHAPTER_ROWS = (("0.1", "0.3", "0.6"), ("0.3", "0.2", "0.5"))
 CHAPTER_LABELS = ("0", "2")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from pages.deep_links import run_through_navigation
 from pages.url_state import choice_param, float_param, int_param, publish, restore, share_and_reset
 from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
 from softmax_core.figures.training_figures import (
@@ -34,6 +35,8 @@ from softmax_core.figures.training_figures import (
 from softmax_core.jobs import TrainingJobs
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
 from softmax_core.training import IMPLS, MAX_EPOCHS, MAX_TRAIN_SIZE, TrainConfig, predict_probs
+
+run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
 POLL_SECONDS = 1.0
 IMPL_NAMES = {"scratch": "from scratch (d2l 3.6)", "concise": "concise, torch.nn (d2l 3.7)"}

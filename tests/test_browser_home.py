@@ -15,22 +15,33 @@ def test_home_page_in_chromium(app_url, page):
     screenshot(page, "home")
 
 
-def test_deep_link_as_first_request_after_a_server_start(chromium):
+@pytest.mark.parametrize(
+    "link, nav_title, query",
+    [
+        ("softmax_temperature?sm_T=2", "Softmax & temperature", "sm_T=2"),
+        ("loss_curves?loss_y_hat=3", "L1, L2 & Huber losses", "loss_y_hat=3"),
+        ("cross_entropy_steps?step=3", "Cross-entropy, step by step", "step=3"),
+        ("training?train_epochs=3", "Train on Fashion-MNIST", "train_epochs=3"),
+    ],
+)
+def test_deep_link_as_first_request_after_a_server_start(chromium, tmp_path, link, nav_title, query):
     """A shared link opened on a fresh server still gets the app's navigation and its state."""
     from tests.browser import start_streamlit, wait_for_rerun
     from tests.conftest import SHARED_DATA
 
-    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA)})
+    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path)})
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
-        page.goto(f"{url}/softmax_temperature?sm_T=2", wait_until="domcontentloaded")
+        page.goto(f"{url}/{link}", wait_until="domcontentloaded")
         wait_for_rerun(page)
-        page.get_by_role("heading", name="Softmax, temperature and confidence").wait_for()
-        nav = [link.inner_text() for link in page.locator('[data-testid="stSidebarNav"] a').all()]
-        assert any("Softmax & temperature" in item for item in nav), nav
+        page.locator('[data-testid="stSidebarNav"] a').first.wait_for()
+        nav = [item.inner_text() for item in page.locator('[data-testid="stSidebarNav"] a').all()]
+        assert any(nav_title in item for item in nav), nav
         assert not any("url state" in item or "catalog" in item for item in nav), nav
-        assert "sm_T=2" in page.url
+        current = page.locator('[data-testid="stSidebarNav"] a[aria-current="page"]')
+        assert nav_title in current.inner_text()
+        assert query in page.url
         assert_no_error(page)
     finally:
         context.close()
