@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from tests.browser import assert_no_error, open_page, screenshot, start_streamlit, wait_for_rerun
-from tests.conftest import SHARED_DATA
+from tests.browser import assert_no_error, open_page, rerun_after, screenshot, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 
@@ -19,6 +19,18 @@ def plot_data(page, index: int) -> list[dict]:
     return json.loads(page.evaluate(
         """(i) => { const p = document.querySelectorAll('.js-plotly-plot')[i];
                     return JSON.stringify(p ? p.data.map(t => ({name: t.name, x: t.x, y: t.y})) : []); }""", index))
+
+
+def last_plot_when(page, ready, timeout_s: float = 30.0) -> list[dict]:
+    """The last chart's traces once `ready(traces)` holds: the page redraws a few times after a training ends."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        traces = json.loads(page.evaluate(
+            """() => { const p = [...document.querySelectorAll('.js-plotly-plot')].pop();
+                       return JSON.stringify(p && p.data ? p.data.map(t => ({name: t.name, x: t.x, y: t.y})) : []); }"""))
+        if ready(traces) or time.monotonic() > deadline:
+            return traces
+        page.wait_for_timeout(250)
 
 
 def set_number(page, label: str, value: str) -> None:
@@ -60,8 +72,7 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
     screenshot(page, "training_done")
 
     page.get_by_role("tab", name="Predictions").scroll_into_view_if_needed()
-    page.get_by_role("switch", name="Only mistakes").click(force=True)
-    wait_for_rerun(page)
+    rerun_after(page, lambda: page.get_by_role("switch", name="Only mistakes").click(force=True))
     page.get_by_role("tab", name="Predictions").scroll_into_view_if_needed()
     titles = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')[1].layout.annotations].map(a => a.text)")
     assert len(titles) == 12 and all(t.endswith("✗") for t in titles)  # only mistakes, each marked
@@ -71,8 +82,7 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
     page.get_by_role("tab", name="Confusion matrix").scroll_into_view_if_needed()
     screenshot(page, "training_confusion")
     page.get_by_role("tab", name="One test image").click()
-    page.get_by_role("button", name="Next mistake →").click()
-    wait_for_rerun(page)
+    rerun_after(page, lambda: page.get_by_role("button", name="Next mistake →").click())
     assert_no_error(page)
     page.get_by_role("tab", name="One test image").scroll_into_view_if_needed()
     screenshot(page, "training_one_image")
@@ -82,12 +92,12 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
     train(page)
     assert "train_impl=concise" in page.url
     assert_no_error(page)  # the run on screen joined the comparison beside the scratch one
-    overlay = plot_data(page, page.locator(".js-plotly-plot").count() - 1)
-    assert sorted(t["name"] for t in overlay) == ["concise · lr 0.1 · batch 2048 · 2 ep · seed 0",
-                                                   "scratch · lr 0.1 · batch 2048 · 2 ep · seed 0"]
+    expected = ["concise · lr 0.1 · batch 2048 · 2 ep · seed 0", "scratch · lr 0.1 · batch 2048 · 2 ep · seed 0"]
+    overlay = last_plot_when(page, lambda traces: sorted(t["name"] for t in traces) == expected)
+    assert sorted(t["name"] for t in overlay) == expected
     scratch = next(t for t in overlay if t["name"].startswith("scratch"))
     assert scratch["y"] == pytest.approx(test_acc)  # the stored scratch run is the one trained above
-    assert page.get_by_text("Scratch against concise.").is_visible()
+    page.get_by_text("Scratch against concise.").wait_for(timeout=30_000)
     page.get_by_text("Scratch against concise.").scroll_into_view_if_needed()
     screenshot(page, "training_compare")
 
@@ -98,21 +108,17 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
     assert_no_error(page)
 
 
-@pytest.fixture(scope="module")
-def dark_app_url(tmp_path_factory):
-    """A second server forced to the dark base theme: the app's config pins one custom theme,
-    so a browser's dark preference alone does not switch it (see the report)."""
-    env = {"SOFTMAX_DATA_DIR": str(SHARED_DATA), "STREAMLIT_THEME_BASE": "dark",
-           "SOFTMAX_RUNS_DIR": str(tmp_path_factory.mktemp("dark-runs"))}
-    proc, url = start_streamlit(env)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+@pytest.fixture
+def dark_page(chromium):
+    """A browser that prefers dark: the app follows it (config sets per-mode palettes only)."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
+    yield context.new_page()
+    context.close()
 
 
-def test_training_page_in_dark_mode(dark_app_url, page):
-    open_page(page, dark_app_url)
-    open_page(page, f"{dark_app_url}/training?train_epochs=1&train_batch_size=4096")
+def test_training_page_in_dark_mode(app_url, dark_page):
+    page = dark_page
+    open_page(page, f"{app_url}/training?train_epochs=1&train_batch_size=4096")
     background = page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor")
     assert sum(int(c) for c in background[4:-1].split(",")[:3]) < 150, background  # really dark
     train(page)
