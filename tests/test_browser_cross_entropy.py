@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import assert_no_error, open_page, plot_signature, screenshot, wait_for_rerun
+from tests.browser import assert_no_error, open_page, plot_signature, rerun_after, screenshot, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 
@@ -23,8 +23,7 @@ def open_cross_entropy(page, app_url, query: str = "") -> None:
 
 
 def click(page, key: str) -> None:
-    page.locator(f".st-key-{key} button").first.click()
-    wait_for_rerun(page)
+    rerun_after(page, lambda: page.locator(f".st-key-{key} button").first.click())
 
 
 def type_in_cell(page, row: int, column: int, text: str) -> None:
@@ -38,8 +37,7 @@ def type_in_cell(page, row: int, column: int, text: str) -> None:
     editor = page.locator("#portal textarea, #portal input").first  # the grid's overlay editor
     editor.wait_for(timeout=10_000)
     editor.fill(text)
-    editor.press("Enter")
-    wait_for_rerun(page)
+    rerun_after(page, lambda: editor.press("Enter"))
 
 
 def test_step_through_edit_and_share(app_url, page):

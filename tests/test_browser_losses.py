@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser import assert_no_error, move_slider, open_page, plot_signature, screenshot, wait_for_rerun
+from tests.browser import assert_no_error, move_slider, open_page, plot_signature, rerun_after, screenshot, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 
@@ -29,8 +29,7 @@ def test_losses_page_follows_the_prediction_slider(app_url, page):
     assert "loss_y_hat=3" in page.url
     assert_no_error(page)
 
-    page.get_by_text("Compare the three").click()
-    wait_for_rerun(page)
+    rerun_after(page, lambda: page.get_by_text("Compare the three").click())
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=30_000)
     assert "loss_view=compare" in page.url
     assert_no_error(page)

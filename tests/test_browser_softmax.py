@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser import assert_no_error, move_slider, open_page, plot_signature, screenshot, wait_for_rerun
+from tests.browser import assert_no_error, move_slider, open_page, plot_signature, rerun_after, screenshot, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 
@@ -41,8 +41,7 @@ def test_bad_logits_show_a_message_not_a_traceback(app_url, page):
     bars = plot_signature(page, 0)
     box = page.get_by_role("textbox", name=LOGITS)
     box.fill("1, abc, 3")
-    box.press("Enter")
-    wait_for_rerun(page)
+    rerun_after(page, lambda: box.press("Enter"))
     assert page.get_by_text("“abc”, is not a number").is_visible()
     assert page.get_by_text("Still showing the last valid logits: 1, 2, 3").is_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -50,8 +49,7 @@ def test_bad_logits_show_a_message_not_a_traceback(app_url, page):
     screenshot(page, "softmax_temperature_bad_input")
 
     box.fill("4, 0")
-    box.press("Enter")
-    wait_for_rerun(page)
+    rerun_after(page, lambda: box.press("Enter"))
     assert_no_error(page)
     assert plot_signature(page, 0) != bars
     assert "sm_logits=4" in page.url and "sm_preset=custom" in page.url
@@ -68,8 +66,7 @@ def test_editing_the_table_updates_the_logits(app_url, page):
     page.wait_for_timeout(400)
     page.keyboard.type("5")  # typing on a selected cell opens its editor
     page.wait_for_timeout(400)
-    page.keyboard.press("Enter")
-    wait_for_rerun(page)
+    rerun_after(page, lambda: page.keyboard.press("Enter"))
     page.wait_for_function(
         "() => [...document.querySelectorAll('input')].some(i => i.value === '5, 2, 3')", timeout=15_000
     )
