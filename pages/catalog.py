@@ -19,14 +19,6 @@ class PageInfo:
 
 
 PAGES: list[PageInfo] = [
-    PageInfo("pages/training.py", "Train on Fashion-MNIST", ":material/model_training:",
-             "Train the chapter's model with your own learning rate, batch size and epochs; watch the curves, "
-             "see which clothes it confuses, and compare runs.",
-             r"\mathbf{W} \leftarrow \mathbf{W} - \frac{\eta}{|\mathcal{B}|} \sum_{i \in \mathcal{B}} \partial_{\mathbf{W}} l^{(i)}"),
-    PageInfo("pages/cross_entropy_steps.py", "Cross-entropy, step by step", ":material/stairs:",
-             "Run the chapter's loss one line of torch at a time on a table you can edit: pick each example's "
-             "probability of its true class, take −log, average, and get the same number from logits.",
-             r"l = -\frac{1}{n}\sum_{i} \log \hat{y}_{i,\,y_i}"),
     PageInfo("pages/softmax_temperature.py", "Softmax & temperature", ":material/thermostat:",
              "Turn logits into probabilities and slide the temperature: watch confidence, margin and entropy "
              "change, see the T → 0 (hardmax) and T → ∞ (uniform) limits, and why softmax subtracts the max.",
@@ -35,4 +27,12 @@ PAGES: list[PageInfo] = [
              "Drag a prediction along the L2, L1 and Huber curves: see each loss, its gradient and its "
              "likelihood exp(−loss), and take one gradient step under each to see why L2 leaps and L1 creeps.",
              r"\ell_{\text{Huber}}(d) = \begin{cases} \tfrac12 d^2 & |d| \le \delta \\ \delta(|d| - \tfrac12\delta) & \text{else} \end{cases}"),
+    PageInfo("pages/cross_entropy_steps.py", "Cross-entropy, step by step", ":material/stairs:",
+             "Run the chapter's loss one line of torch at a time on a table you can edit: pick each example's "
+             "probability of its true class, take −log, average, and get the same number from logits.",
+             r"l = -\frac{1}{n}\sum_{i} \log \hat{y}_{i,\,y_i}"),
+    PageInfo("pages/training.py", "Train on Fashion-MNIST", ":material/model_training:",
+             "Train the chapter's model with your own learning rate, batch size and epochs; watch the curves, "
+             "see which clothes it confuses, and compare runs.",
+             r"\mathbf{W} \leftarrow \mathbf{W} - \frac{\eta}{|\mathcal{B}|} \sum_{i \in \mathcal{B}} \partial_{\mathbf{W}} l^{(i)}"),
 ]
