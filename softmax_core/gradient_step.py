@@ -14,33 +14,17 @@ With residual :math:`d = \hat y - y` the three losses pull differently:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from softmax_core.losses import LOSSES
+from softmax_core.validation import finite_number, positive_number
 
 
 def check_learning_rate(lr) -> float:
     """The learning rate scales the step, so it must be a finite number greater than 0."""
-    try:
-        value = float(lr)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"the learning rate must be a number, got {lr!r}") from exc
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"the learning rate must be a finite number greater than 0, got {lr!r}")
-    return value
-
-
-def _check_number(value, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a number, got {value!r}") from exc
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return number
+    return positive_number(lr, "the learning rate")
 
 
 @dataclass(frozen=True)
@@ -93,8 +77,8 @@ def gradient_step(loss_name: str, y_hat, y, lr, delta: float = 1.0) -> GradientS
         raise ValueError(f"unknown loss {loss_name!r}: choose one of {', '.join(LOSSES)}")
     loss = LOSSES[loss_name]
     lr = check_learning_rate(lr)
-    old = torch.tensor(_check_number(y_hat, "y_hat"), dtype=torch.float64)
-    target = torch.tensor(_check_number(y, "y"), dtype=torch.float64)
+    old = torch.tensor(finite_number(y_hat, "y_hat"), dtype=torch.float64)
+    target = torch.tensor(finite_number(y, "y"), dtype=torch.float64)
     gradient = loss.gradient(old, target, delta)
     step = -lr * gradient
     new = old + step  # as torch.optim.SGD does it: param.add_(grad, alpha=-lr)

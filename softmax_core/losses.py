@@ -14,13 +14,12 @@ the likelihood :math:`\exp(-\mathrm{loss})`: Gaussian for L2, Laplace for L1.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from softmax_core.validation import as_float_tensor
+from softmax_core.validation import as_float_tensor, positive_number
 
 
 def _residual(y_hat, y) -> torch.Tensor:
@@ -36,13 +35,7 @@ def _residual(y_hat, y) -> torch.Tensor:
 
 
 def _check_delta(delta) -> float:
-    try:
-        value = float(delta)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"delta must be a number, got {delta!r}") from exc
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"Huber's delta must be a finite number greater than 0, got {delta!r}")
-    return value
+    return positive_number(delta, "Huber's delta")
 
 
 def l2(y_hat, y) -> torch.Tensor:

@@ -57,15 +57,28 @@ def check_labels_in_range(y: torch.Tensor, num_classes: int, name: str = "y") ->
         )
 
 
+def finite_number(value, name: str) -> float:
+    """A plain finite float from a slider, a text box or a URL, or a ValueError naming it."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a number, got {value!r}") from exc
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def positive_number(value, name: str) -> float:
+    """A finite number greater than 0: a temperature, Huber's delta, a learning rate."""
+    number = finite_number(value, name)
+    if number <= 0:
+        raise ValueError(f"{name} must be greater than 0, got {value!r}")
+    return number
+
+
 def check_temperature(temperature) -> float:
     """Temperature divides the logits, so it must be a finite positive number."""
-    try:
-        t = float(temperature)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"temperature must be a number, got {temperature!r}") from exc
-    if not math.isfinite(t) or t <= 0:
-        raise ValueError(f"temperature must be a finite number greater than 0, got {temperature!r}")
-    return t
+    return positive_number(temperature, "temperature")
 
 
 def check_no_nan(tensor: torch.Tensor, name: str) -> None:

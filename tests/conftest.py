@@ -63,3 +63,13 @@ def page(chromium):
     pg = context.new_page()
     yield pg
     context.close()
+
+
+@pytest.fixture(scope="session")
+def fmnist():
+    """The real Fashion-MNIST from the shared folder, loaded once for the whole test run."""
+    from softmax_core.data import load_fashion_mnist
+
+    if not (SHARED_DATA / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"Fashion-MNIST not found at {SHARED_DATA}: put ../shared beside the repository")
+    return load_fashion_mnist(SHARED_DATA, download=False)

@@ -23,13 +23,6 @@ from softmax_core.data import (
 )
 
 
-@pytest.fixture(scope="module")
-def fmnist() -> FashionMNIST:
-    from tests.conftest import SHARED_DATA
-
-    return load_fashion_mnist(SHARED_DATA, download=False)
-
-
 def link_all(src: Path, dst: Path, skip: str | None = None) -> Path:
     """A folder of symlinks to the shared files, except ``skip`` (to be replaced by a broken one)."""
     dst.mkdir(parents=True, exist_ok=True)

@@ -15,15 +15,6 @@ from tests.test_run_store import make_result
 from tests.test_run_store import fake_data as _fake_data
 
 
-@pytest.fixture(scope="module")
-def fmnist():
-    from tests.conftest import SHARED_DATA
-
-    if not (SHARED_DATA / "train-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"Fashion-MNIST not found at {SHARED_DATA}")
-    return load_fashion_mnist(SHARED_DATA)
-
-
 class ControlledTrain:
     """A stand-in for training.train that reports one epoch, then waits to be released or stopped."""
 

@@ -59,15 +59,6 @@ def fake_data(fingerprint="fp-test") -> SimpleNamespace:
     )
 
 
-@pytest.fixture(scope="module")
-def fmnist():
-    from tests.conftest import SHARED_DATA
-
-    if not (SHARED_DATA / "train-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"Fashion-MNIST not found at {SHARED_DATA}")
-    return load_fashion_mnist(SHARED_DATA)
-
-
 # ---------------------------------------------------------------- keys and locations
 
 

@@ -25,13 +25,6 @@ from softmax_core.training import (
 )
 
 
-@pytest.fixture(scope="module")
-def fmnist() -> FashionMNIST:
-    from tests.conftest import SHARED_DATA
-
-    return load_fashion_mnist(SHARED_DATA, download=False)
-
-
 def subset(data: FashionMNIST, n_train: int, n_test: int) -> FashionMNIST:
     return dataclasses.replace(
         data,
