@@ -129,3 +129,35 @@ def test_training_page_in_dark_mode(app_url, dark_page):
     wait_for_rerun(page)
     page.get_by_role("tab", name="Confusion matrix").scroll_into_view_if_needed()
     screenshot(page, "training_dark_confusion")
+
+
+def test_a_run_filled_by_the_cli_shows_at_once_after_a_server_restart(chromium, tmp_path):
+    """A lecturer fills the store before class; after a (re)start the page shows the run as cached."""
+    import subprocess
+    import sys
+
+    from tests.browser import start_streamlit
+    from tests.conftest import ROOT, SHARED_DATA
+
+    runs = tmp_path / "runs"
+    cli = [sys.executable, "-m", "softmax_core.train", "--epochs", "1", "--batch-size", "4096", "--seed", "3",
+           "--data-dir", str(SHARED_DATA), "--runs-dir", str(runs), "--json"]
+    filled = json.loads(subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+    assert filled["cached"] is False
+
+    for _ in range(2):  # two server starts on the same store: the run is read, never retrained
+        proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs)})
+        context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            page = context.new_page()
+            open_page(page, f"{url}/training?train_epochs=1&train_batch_size=4096&train_seed=3")
+            page.get_by_text("Cached").first.wait_for(timeout=30_000)
+            assert page.get_by_role("button", name="Stop").count() == 0
+            curves = plot_data(page, 0)
+            assert [round(y, 6) for y in curves[2]["y"]] == [round(e["test_acc"], 6) for e in filled["epochs"]]
+            assert_no_error(page)
+        finally:
+            context.close()
+            proc.terminate()
+            proc.wait(timeout=10)
+    assert json.loads(subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()[-1])["cached"]
