@@ -121,10 +121,24 @@ def assert_no_error(page) -> None:
     assert errors.count() == 0, errors.first.inner_text()
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, whole_page: bool = False) -> Path:
+    """Save what the viewer sees; `whole_page` grows the window to the app's full height first.
+
+    Streamlit scrolls inside its own container, so the browser's full_page option
+    alone would capture only the first screen.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = page.viewport_size
+    if whole_page and size:
+        height = page.evaluate(
+            "() => { const m = document.querySelector('[data-testid=\"stMain\"]'); return m ? m.scrollHeight : 0; }"
+        )
+        page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 12_000))})
+        page.wait_for_timeout(500)  # plotly redraws on resize
     page.screenshot(path=str(path), full_page=True)
+    if whole_page and size:
+        page.set_viewport_size(size)
     return path
 
 

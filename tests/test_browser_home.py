@@ -68,3 +68,20 @@ def test_theme_follows_the_viewer_and_charts_use_the_safe_palette(app_url, chrom
         assert_no_error(page)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_renders_whole_without_error(app_url, chromium, scheme):
+    """Whole-page screenshots of every page in both themes, for a person to look at."""
+    from pages.catalog import PAGES
+
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        for path in [""] + [p.path.removeprefix("pages/").removesuffix(".py") for p in PAGES]:
+            open_page(page, f"{app_url}/{path}")
+            assert page.locator("h1").first.is_visible()
+            assert_no_error(page)
+            screenshot(page, f"whole_{path or 'home'}_{scheme}", whole_page=True)
+    finally:
+        context.close()
