@@ -23,7 +23,7 @@ def clear_streamlit_caches():
     st.cache_resource.clear()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
     if not (SHARED_DATA / "train-images-idx3-ubyte.gz").exists():
         pytest.fail(f"Fashion-MNIST not found at {SHARED_DATA}: put ../shared beside the repository")
@@ -66,10 +66,8 @@ def page(chromium):
 
 
 @pytest.fixture(scope="session")
-def fmnist():
+def fmnist(shared_data_dir):
     """The real Fashion-MNIST from the shared folder, loaded once for the whole test run."""
     from softmax_core.data import load_fashion_mnist
 
-    if not (SHARED_DATA / "train-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"Fashion-MNIST not found at {SHARED_DATA}: put ../shared beside the repository")
-    return load_fashion_mnist(SHARED_DATA, download=False)
+    return load_fashion_mnist(shared_data_dir, download=False)
