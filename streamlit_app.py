@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.catalog import PAGES
+from dashboard.catalog import PAGES
 
 st.set_page_config(page_title="Softmax regression, live", page_icon=":material/functions:", layout="wide")
 

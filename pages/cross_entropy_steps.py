@@ -17,8 +17,8 @@ import streamlit as st
 import torch
 import torch.nn.functional as F
 
-from pages import url_state
-from pages.deep_links import run_through_navigation
+from dashboard import url_state
+from dashboard.deep_links import run_through_navigation
 from softmax_core import cross_entropy_trace, logits_trace
 from softmax_core import prediction_table as table
 from softmax_core.figures import cross_entropy_figures as figs

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.catalog import PAGES
+from dashboard.catalog import PAGES
 
 st.title("Softmax regression, live")
 st.markdown(

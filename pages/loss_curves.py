@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from pages.deep_links import run_through_navigation
-from pages.url_state import choice_param, float_param, publish, restore, share_and_reset
+from dashboard.deep_links import run_through_navigation
+from dashboard.url_state import choice_param, float_param, publish, restore, share_and_reset
 from softmax_core.figures.loss_figures import (
     LOSS_TITLES,
     QUANTITIES,

@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from pages.deep_links import run_through_navigation
-from pages.url_state import Param, choice_param, publish, restore, share_and_reset
+from dashboard.deep_links import run_through_navigation
+from dashboard.url_state import Param, choice_param, publish, restore, share_and_reset
 from softmax_core import confidence, entropy, hardmax, margin, max_entropy, softmax
 from softmax_core.figures.softmax_figures import probability_bars, temperature_curves, temperature_sweep
 from softmax_core.logit_presets import (

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.deep_links import run_through_navigation
-from pages.url_state import choice_param, float_param, int_param, publish, restore, share_and_reset
+from dashboard.deep_links import run_through_navigation
+from dashboard.url_state import choice_param, float_param, int_param, publish, restore, share_and_reset
 from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
 from softmax_core.figures.training_figures import (
     METRIC_NAMES,

@@ -73,7 +73,7 @@ def test_theme_follows_the_viewer_and_charts_use_the_safe_palette(app_url, chrom
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_every_page_renders_whole_without_error(app_url, chromium, scheme):
     """Whole-page screenshots of every page in both themes, for a person to look at."""
-    from pages.catalog import PAGES
+    from dashboard.catalog import PAGES
 
     context = chromium.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
     try:
