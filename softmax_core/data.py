@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+from softmax_core.cache_dirs import user_cache_dir
+from softmax_core.classes import FASHION_MNIST_CLASSES
+
+CLASS_NAMES = FASHION_MNIST_CLASSES
 
 ENV_VAR = "SOFTMAX_DATA_DIR"
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
@@ -54,8 +54,7 @@ class FashionMNIST:
 
 def default_data_dir() -> Path:
     """The per-user cache folder, e.g. ``~/.cache/softmax-dashboard/fashion-mnist``."""
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "softmax-dashboard" / "fashion-mnist"
+    return user_cache_dir("fashion-mnist")
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
@@ -89,8 +88,10 @@ def _download(folder: Path) -> None:
     """Let torchvision fetch and unpack the four files into ``<folder>/FashionMNIST/raw``."""
     from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
 
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        return  # a file in the way: load_fashion_mnist says so
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         TorchvisionFashionMNIST(root=str(folder), train=True, download=True)
     except Exception as exc:  # no network, a proxy, a full disk: all end the same way for the user
         raise DataError(
@@ -177,6 +178,15 @@ def fingerprint_of(*arrays: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
+def _describe_missing(folder: Path, listed: str) -> str:
+    if folder.is_dir():
+        return f"{folder} lacks {listed}"
+    if folder.exists() or folder.is_symlink():
+        what = "a broken link" if not folder.exists() else "a file"
+        return f"{folder} is {what}, not a folder"
+    return f"the folder {folder} does not exist"
+
+
 def load_fashion_mnist(data_dir: str | Path | None = None, *, download: bool = True) -> FashionMNIST:
     """Read (and if needed download) the four files and check every header and size.
 
@@ -192,7 +202,7 @@ def load_fashion_mnist(data_dir: str | Path | None = None, *, download: bool = T
         missing = _missing_files(folder)
     if missing:
         listed = ", ".join(f"{name}.gz" for name in missing)
-        where = f"the folder {folder} does not exist" if not folder.is_dir() else f"{folder} lacks {listed}"
+        where = _describe_missing(folder, listed)
         raise DataError(
             f"Fashion-MNIST not found: {where}. Put the four IDX files (gzip or not) there, "
             f"or point {ENV_VAR} (or --data-dir) at a folder that has them."

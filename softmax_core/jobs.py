@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from softmax_core import training
 from softmax_core.run_store import RunStore, StoredRun, run_key
+from softmax_core.train_or_load import train_or_load
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,8 @@ class TrainingJob:
             try:
                 with self._lock:
                     self._waiting = "Waiting for the first batch (or for another process training the same settings)."
-                result, cached = self._store.train_or_load(
-                    self.config, self._data, progress=self._on_progress, should_stop=self._stop.is_set
+                result, cached, _replaced_broken = train_or_load(
+                    self._store, self.config, self._data, progress=self._on_progress, should_stop=self._stop.is_set
                 )
             finally:
                 self._slots.release()

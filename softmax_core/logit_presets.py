@@ -11,13 +11,11 @@ import math
 import re
 from dataclasses import dataclass
 
+from softmax_core.classes import FASHION_MNIST_CLASSES
+
 MAX_CLASSES = 10
 MAX_ABS_LOGIT = 10_000.0  # exp(1000) already overflows float64; beyond this nothing new happens
 
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)
 
 # name -> (menu text, class names); classes beyond the names are called "class j"
 LABEL_SETS: dict[str, tuple[str, tuple[str, ...]]] = {

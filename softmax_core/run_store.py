@@ -4,24 +4,29 @@ A run is identified by its key: a hash of the training config, the data
 fingerprint and ``TRAINING_CODE_VERSION`` (change any of them and it is a
 different run). Each run lives in one folder::
 
-    <runs dir>/<key>/weights-<nonce>.pt   {"weight": (784, 10), "bias": (10,)}, torch.save
-    <runs dir>/<key>/run.json            config, per-epoch metrics, confusion matrix, weights file name + sha256
+    <runs dir>/<key>/weights-<nonce>.pt    {"weight": (784, 10), "bias": (10,)}, torch.save
+    <runs dir>/<key>/snapshots-<nonce>.pt  {"weight": (E+1, 784, 10), "bias": (E+1, 10)}: W, b after k epochs
+    <runs dir>/<key>/run.json              config, metrics, confusion matrix, names + sizes + sha256 of both files
 
 ``run.json`` is written last and is the commit marker: every file is written
 to a temp file in the same folder, fsynced, then ``os.replace``-d into place,
 so a writer killed at any moment leaves either the old run or the new run,
-never half of one. Weights load with ``torch.load(weights_only=True)``, which
-never executes code from the file.
+never half of one. A save that fails removes the files it wrote; files left by
+a writer that was killed are swept the first time this process writes to the
+store. Tensor files load with ``torch.load(weights_only=True)``, which never
+executes code from the file. Runs stored before snapshots existed have no
+snapshots file and still open.
 
 Two callers that want the same run at once (threads in a server, or the CLI
-and the server) train it once: a per-key ``threading.Lock`` plus a per-key
-lock file held with ``fcntl.flock``; whoever comes second waits, then reads.
+and the server) train it once: they take the key's lock (``filelock``; the key
+hashes to one of 256 lock files, so lock files never pile up) and whoever comes
+second waits, then reads. Deciding to train lives in
+:mod:`softmax_core.train_or_load`; this module only reads and writes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -29,33 +34,34 @@ import os
 import re
 import secrets
 import threading
-import time
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+from filelock import FileLock, Timeout
 
 from softmax_core import training
+from softmax_core.cache_dirs import folder_from_env
+from softmax_core.json_safe import finite_or_none, none_to_nan
 
 ENV_VAR = "SOFTMAX_RUNS_DIR"
 RUN_FILE = "run.json"
-FORMAT = 1
-NUM_CLASSES = 10
+LOCK_DIR = ".locks"
+LOCK_STRIPES = 256  # lock files: at most this many, whatever the number of runs
+FORMAT = 1  # snapshots, batch losses and the divergence point are optional fields of format 1
+NUM_INPUTS, NUM_CLASSES = 784, 10
 LOCK_POLL_SECONDS = 0.1
 
-# Tests set this to pause or kill a writer between two steps of a save; it is
-# called with the step about to happen: "replace weights", "replace run.json", "cleanup".
+# Tests set this to pause, kill or fail a writer between two steps of a save; it is called with the
+# step about to happen: "replace weights", "replace snapshots", "replace run.json", "cleanup".
 _before_step = None
 
 
 def default_runs_dir() -> Path:
     """``$SOFTMAX_RUNS_DIR``, else the per-user cache, e.g. ``~/.cache/softmax-dashboard/runs``."""
-    if os.environ.get(ENV_VAR, "").strip():
-        return Path(os.environ[ENV_VAR]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "softmax-dashboard" / "runs"
+    return folder_from_env(ENV_VAR, "runs")
 
 
 def run_key(config: training.TrainConfig, data_fingerprint: str) -> str:
@@ -67,6 +73,19 @@ def run_key(config: training.TrainConfig, data_fingerprint: str) -> str:
     }
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+class Cancelled(Exception):
+    """Raised inside the store when ``should_stop`` became true while waiting for a lock."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A tensor file of a run, as ``run.json`` records it."""
+
+    name: str
+    size: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -81,33 +100,73 @@ class StoredRun:
     data_fingerprint: str
     path: Path  # the run's folder
     confusion: torch.Tensor  # (10, 10) int64 on the test set, rows = true class
-    weights_file: str = "weights.pt"
-    weights_sha256: str = ""
+    weights: StoredFile
+    snapshots: StoredFile | None = None  # None for runs stored before snapshots existed
+    batch_losses: tuple[float, ...] = ()  # a diverged run: mean loss per batch up to the blow-up
+    diverged_at: tuple[int, int] | None = None  # a diverged run: (epoch, batch), 1-based
+
+    @property
+    def weights_file(self) -> str:
+        return self.weights.name
 
     def load_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weight (784, 10), bias (10,)) as float32; ``weights_only=True`` runs no code from the file."""
-        path = self.path / self.weights_file
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise ValueError(f"The weights of run {self.key} are missing ({path}): train it again.") from exc
-        if self.weights_sha256 and hashlib.sha256(raw).hexdigest() != self.weights_sha256:
-            raise ValueError(f"The weights file {path} is damaged (checksum differs): train run {self.key} again.")
-        return _parse_weights(raw, path)
+        """(weight (784, 10), bias (10,)) as float32, checksum checked; ``weights_only=True`` runs no code."""
+        weight, bias = _load_tensors(self.path, self.weights, self.key)
+        _check_shapes(self.path / self.weights.name, weight, bias, ())
+        return weight, bias
+
+    def load_snapshots(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """W and b after k epochs at index k: (E+1, 784, 10) and (E+1, 10) float32; None for older runs."""
+        if self.snapshots is None:
+            return None
+        weight, bias = _load_tensors(self.path, self.snapshots, self.key)
+        _check_shapes(self.path / self.snapshots.name, weight, bias, (len(self.history) + 1,))
+        return weight, bias
+
+    def validate(self) -> None:
+        """Raise ValueError (a sentence) unless this run can be served as it is.
+
+        Loads the weights (checksum, shapes) and the snapshots; a finished run
+        must have finite weights and snapshots and one metrics row per epoch.
+        """
+        weight, bias = self.load_weights()
+        snapshots = self.load_snapshots()
+        if self.status == "finished":
+            if len(self.history) != self.config.epochs:
+                raise ValueError(
+                    f"Run {self.key} says it finished {self.config.epochs} epoch(s) but holds "
+                    f"{len(self.history)} row(s) of metrics: train it again."
+                )
+            tensors = (weight, bias, *(snapshots or ()))
+            if not all(bool(torch.isfinite(t).all()) for t in tensors):
+                raise ValueError(f"Run {self.key} is marked finished but its weights hold inf or nan: train it again.")
 
 
-def _parse_weights(raw: bytes, path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+def _load_tensors(folder: Path, stored: StoredFile, key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    path = folder / stored.name
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"The file {path} of run {key} is missing: train it again.") from exc
+    if len(raw) != stored.size or hashlib.sha256(raw).hexdigest() != stored.sha256:
+        raise ValueError(f"The file {path} is damaged (checksum differs): train run {key} again.")
     try:
         tensors = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
         weight, bias = tensors["weight"], tensors["bias"]
     except Exception as exc:  # truncated zip, pickle refused by weights_only, missing entry
-        raise ValueError(f"The weights file {path} cannot be read ({exc}): train this run again.") from exc
-    if tuple(weight.shape) != (784, NUM_CLASSES) or tuple(bias.shape) != (NUM_CLASSES,):
-        raise ValueError(
-            f"The weights file {path} holds shapes {tuple(weight.shape)} and {tuple(bias.shape)}, "
-            f"expected (784, {NUM_CLASSES}) and ({NUM_CLASSES},): train this run again."
-        )
+        raise ValueError(f"The file {path} cannot be read ({exc}): train this run again.") from exc
+    if not (isinstance(weight, torch.Tensor) and isinstance(bias, torch.Tensor)):
+        raise ValueError(f"The file {path} does not hold tensors: train this run again.")
     return weight.float(), bias.float()
+
+
+def _check_shapes(path: Path, weight: torch.Tensor, bias: torch.Tensor, lead: tuple[int, ...]) -> None:
+    want_w, want_b = (*lead, NUM_INPUTS, NUM_CLASSES), (*lead, NUM_CLASSES)
+    if tuple(weight.shape) != want_w or tuple(bias.shape) != want_b:
+        raise ValueError(
+            f"The file {path} holds shapes {tuple(weight.shape)} and {tuple(bias.shape)}, "
+            f"expected {want_w} and {want_b}: train this run again."
+        )
 
 
 # ---------------------------------------------------------------- atomic files
@@ -143,31 +202,23 @@ def _write_atomic(path: Path, data: bytes, step: str) -> None:
     _fsync_dir(path.parent)
 
 
-def _weights_bytes(weight: torch.Tensor, bias: torch.Tensor) -> bytes:
+def _tensor_bytes(weight: torch.Tensor, bias: torch.Tensor) -> bytes:
     buffer = io.BytesIO()
-    plain = {"weight": weight.detach().to("cpu", torch.float32).contiguous().clone(),
-             "bias": bias.detach().to("cpu", torch.float32).contiguous().clone()}  # fmt: skip
-    torch.save(plain, buffer)
+    torch.save({"weight": _plain(weight), "bias": _plain(bias)}, buffer)
     return buffer.getvalue()
 
 
-def _finite_or_none(x: float):
-    """JSON has no NaN/inf; a diverged run's loss is stored as null."""
-    x = float(x)
-    return x if x == x and abs(x) != float("inf") else None
-
-
-def _float(x) -> float:
-    return float("nan") if x is None else float(x)
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu", torch.float32).contiguous().clone()
 
 
 def _history_to_json(history) -> list[dict]:
     return [
         {
             "epoch": int(m.epoch),
-            "train_loss": _finite_or_none(m.train_loss),
-            "train_acc": _finite_or_none(m.train_acc),
-            "test_acc": _finite_or_none(m.test_acc),
+            "train_loss": finite_or_none(m.train_loss),
+            "train_acc": finite_or_none(m.train_acc),
+            "test_acc": finite_or_none(m.test_acc),
             "seconds": float(m.seconds),
         }
         for m in history
@@ -178,13 +229,28 @@ def _history_from_json(rows) -> tuple[training.EpochMetrics, ...]:
     return tuple(
         training.EpochMetrics(
             epoch=int(r["epoch"]),
-            train_loss=_float(r["train_loss"]),
-            train_acc=_float(r["train_acc"]),
-            test_acc=_float(r["test_acc"]),
+            train_loss=none_to_nan(r["train_loss"]),
+            train_acc=none_to_nan(r["train_acc"]),
+            test_acc=none_to_nan(r["test_acc"]),
             seconds=float(r["seconds"]),
         )
         for r in rows
     )
+
+
+def _file_record(name: str, data: bytes) -> dict:
+    return {"file": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _stored_file(folder: Path, entry) -> StoredFile:
+    """A ``run.json`` file entry, checked to name a file of this folder with the recorded size (no hashing)."""
+    name = entry["file"]
+    if not isinstance(name, str) or (folder / name).parent != folder or name.startswith("."):
+        raise ValueError(f"file {name!r} is outside the run folder")
+    size = (folder / name).stat().st_size  # FileNotFoundError: damaged
+    if size != int(entry["bytes"]):
+        raise ValueError(f"file {name} is truncated or changed ({size} bytes, expected {entry['bytes']})")
+    return StoredFile(name, size, str(entry["sha256"]))
 
 
 def _valid_key(key) -> bool:
@@ -192,19 +258,26 @@ def _valid_key(key) -> bool:
     return isinstance(key, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,100}", key) is not None
 
 
-# ---------------------------------------------------------------- locks
-
-_thread_locks: dict[str, threading.Lock] = {}
-_thread_locks_guard = threading.Lock()
-
-
-def _thread_lock(name: str) -> threading.Lock:
-    with _thread_locks_guard:
-        return _thread_locks.setdefault(name, threading.Lock())
+def _check_key(key) -> None:
+    if not _valid_key(key):
+        raise ValueError(f"A run key is letters, digits, - and _ (at most 100), got {key!r}")
 
 
-class Cancelled(Exception):
-    """Raised inside the store when ``should_stop`` became true while waiting for a lock."""
+# What list_runs read before, per run folder: re-read only when run.json or a tensor file changed.
+_listing: dict[Path, tuple[tuple, StoredRun]] = {}
+_listing_guard = threading.Lock()
+_swept: set[Path] = set()
+_swept_guard = threading.Lock()
+
+
+def _signature(folder: Path) -> tuple | None:
+    """Identity of a run's files without reading them: (inode, size, mtime) of run.json and its tensor files."""
+    try:
+        names = [RUN_FILE, *sorted(p.name for p in folder.iterdir() if p.suffix == ".pt" and p.name[0] != ".")]
+        stats = [(folder / name).stat() for name in names]
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return tuple((name, s.st_ino, s.st_size, s.st_mtime_ns) for name, s in zip(names, stats))
 
 
 # ---------------------------------------------------------------- the store
@@ -223,32 +296,58 @@ class RunStore:
 
     def get(self, key: str) -> StoredRun | None:
         """The stored run, or None if there is none (or it is damaged: then a warning says so)."""
+        try:
+            return self.open(key)
+        except ValueError as exc:
+            warnings.warn(f"Skipping damaged run {self.root / key}: {exc}", RuntimeWarning, stacklevel=2)
+            return None
+
+    def open(self, key: str) -> StoredRun | None:
+        """The stored run, None if there is none, ValueError (a sentence) if it is damaged.
+
+        Reads ``run.json`` and checks the tensor files' sizes; their checksums
+        are checked when they are loaded (:meth:`StoredRun.load_weights`).
+        """
         if not _valid_key(key):
             return None
         folder = self.root / key
         if not (folder / RUN_FILE).exists():
             return None
         try:
-            return self._read_settled(folder)
+            return self._read_cached(folder)
         except Exception as exc:
-            warnings.warn(f"Skipping damaged run {folder}: {exc}", RuntimeWarning, stacklevel=2)
-            return None
+            raise ValueError(str(exc)) from exc
 
     def list_runs(self) -> list[StoredRun]:
-        """Every readable run, newest first; damaged or half-written ones are skipped with a warning."""
+        """Every readable run, newest first; damaged or half-written ones are skipped with a warning.
+
+        Cheap on a rerun: each run folder costs a few ``stat`` calls, and only
+        runs whose files changed since the last listing are read again.
+        """
         if not self.root.is_dir():
             return []
         runs = []
         for folder in self.root.iterdir():
-            if folder.name.startswith(".") or not folder.is_dir():
-                continue
-            if not (folder / RUN_FILE).exists():
+            if folder.name.startswith(".") or not (folder / RUN_FILE).is_file():
                 continue  # a writer is still busy (or was killed) before its commit: not a run yet
             try:
-                runs.append(self._read_settled(folder))
+                runs.append(self._read_cached(folder))
             except Exception as exc:
                 warnings.warn(f"Skipping damaged run {folder}: {exc}", RuntimeWarning, stacklevel=2)
         return sorted(runs, key=lambda run: (run.created_at, run.key), reverse=True)
+
+    def _read_cached(self, folder: Path) -> StoredRun:
+        folder = folder.absolute()
+        before = _signature(folder)
+        with _listing_guard:
+            hit = _listing.get(folder)
+        if hit is not None and before is not None and hit[0] == before:
+            return hit[1]
+        run = self._read_settled(folder)
+        if before is not None and _signature(folder) == before:  # nothing changed while we read
+            with _listing_guard:
+                _listing[folder] = (before, run)
+        return run
 
     def _read_settled(self, folder: Path) -> StoredRun:
         """Read, and read once more if that failed: a replacement may have committed in between."""
@@ -266,14 +365,8 @@ class RunStore:
         confusion = torch.tensor(record["confusion"], dtype=torch.int64)
         if tuple(confusion.shape) != (NUM_CLASSES, NUM_CLASSES):
             raise ValueError(f"confusion matrix has shape {tuple(confusion.shape)}, expected (10, 10)")
-        weights = record["weights"]
-        weights_path = folder / weights["file"]
-        if weights_path.parent != folder:
-            raise ValueError(f"weights file {weights['file']!r} is outside the run folder")
-        # Cheap completeness check on every read; the checksum is checked again on load.
-        raw = weights_path.read_bytes()
-        if len(raw) != int(weights["bytes"]) or hashlib.sha256(raw).hexdigest() != weights["sha256"]:
-            raise ValueError(f"weights file {weights_path.name} is truncated or changed ({len(raw)} bytes)")
+        snapshots = record.get("snapshots")
+        diverged_at = record.get("diverged_at")
         return StoredRun(
             key=record["key"],
             config=training.TrainConfig.from_dict(record["config"]),
@@ -285,8 +378,10 @@ class RunStore:
             data_fingerprint=str(record["data_fingerprint"]),
             path=folder,
             confusion=confusion,
-            weights_file=weights["file"],
-            weights_sha256=weights["sha256"],
+            weights=_stored_file(folder, record["weights"]),
+            snapshots=_stored_file(folder, snapshots) if snapshots is not None else None,
+            batch_losses=tuple(none_to_nan(x) for x in record.get("batch_losses", ())),
+            diverged_at=(int(diverged_at[0]), int(diverged_at[1])) if diverged_at is not None else None,
         )
 
     # -- writing
@@ -294,11 +389,11 @@ class RunStore:
     def save(self, key: str, result: training.TrainResult, confusion: torch.Tensor, data_fingerprint: str) -> StoredRun:
         """Store a finished or diverged run under ``key`` (replacing any older one), atomically."""
         with self.lock(key):
-            return self._write(key, result, confusion, data_fingerprint)
+            return self.write_locked(key, result, confusion, data_fingerprint)
 
-    def _write(self, key, result, confusion, data_fingerprint) -> StoredRun:
-        if not _valid_key(key):
-            raise ValueError(f"A run key is letters, digits, - and _ (at most 100), got {key!r}")
+    def write_locked(self, key, result, confusion, data_fingerprint) -> StoredRun:
+        """:meth:`save` for a caller that already holds ``self.lock(key)``."""
+        _check_key(key)
         if result.status not in ("finished", "diverged"):
             raise ValueError(f"Only finished or diverged runs are stored, not {result.status!r} ones.")
         confusion = torch.as_tensor(confusion).to(torch.int64)
@@ -308,102 +403,131 @@ class RunStore:
         if not folder.is_dir():
             folder.mkdir(parents=True)
             _fsync_dir(self.root)
-        self._remove_leftovers(folder)  # we hold the key's lock: any temp file here is from a dead writer
+        _remove_orphans(folder)  # we hold the key's lock: anything not committed here is from a dead writer
 
-        weights = _weights_bytes(result.weight, result.bias)
-        weights_file = f"weights-{secrets.token_hex(6)}.pt"
-        _write_atomic(folder / weights_file, weights, "replace weights")
-        record = {
-            "format": FORMAT,
-            "key": key,
-            "config": result.config.to_dict(),
-            "history": _history_to_json(result.history),
-            "status": result.status,
-            "message": result.message,
-            "train_seconds": float(result.train_seconds),
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-            "data_fingerprint": str(data_fingerprint),
-            "training_code_version": training.TRAINING_CODE_VERSION,
-            "confusion": confusion.tolist(),
-            "weights": {"file": weights_file, "bytes": len(weights), "sha256": hashlib.sha256(weights).hexdigest()},
-        }
-        _write_atomic(folder / RUN_FILE, json.dumps(record, indent=1).encode("utf-8"), "replace run.json")  # the commit
-        _step("cleanup")
-        for old in folder.glob("weights-*.pt"):  # weights of the run this one replaced
-            if old.name != weights_file:
+        nonce = secrets.token_hex(6)
+        written: list[Path] = []
+        try:
+            weights = _tensor_bytes(result.weight, result.bias)
+            weights_file = f"weights-{nonce}.pt"
+            written.append(folder / weights_file)
+            _write_atomic(folder / weights_file, weights, "replace weights")
+            snapshots_entry = None
+            if result.snapshots is not None:
+                snapshots = _tensor_bytes(*result.snapshots)
+                snapshots_entry = _file_record(f"snapshots-{nonce}.pt", snapshots)
+                written.append(folder / snapshots_entry["file"])
+                _write_atomic(folder / snapshots_entry["file"], snapshots, "replace snapshots")
+            record = {
+                "format": FORMAT,
+                "key": key,
+                "config": result.config.to_dict(),
+                "history": _history_to_json(result.history),
+                "status": result.status,
+                "message": result.message,
+                "train_seconds": float(result.train_seconds),
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "data_fingerprint": str(data_fingerprint),
+                "training_code_version": training.TRAINING_CODE_VERSION,
+                "confusion": confusion.tolist(),
+                "weights": _file_record(weights_file, weights),
+                "snapshots": snapshots_entry,
+                "batch_losses": [finite_or_none(x) for x in result.batch_losses],
+                "diverged_at": list(result.diverged_at) if result.diverged_at is not None else None,
+            }
+            data = json.dumps(record, indent=1, allow_nan=False).encode("utf-8")
+            _write_atomic(folder / RUN_FILE, data, "replace run.json")  # the commit
+        except BaseException:
+            for path in written:  # not committed: the old run (if any) still names its own files
                 with contextlib.suppress(OSError):
-                    old.unlink()
+                    path.unlink()
+            raise
+        _step("cleanup")
+        _remove_orphans(folder)  # the files of the run this one replaced
         return self._read(folder)
 
-    @staticmethod
-    def _remove_leftovers(folder: Path) -> None:
-        for tmp in folder.glob(".tmp-*"):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+    def sweep(self) -> int:
+        """Remove what killed writers left (temp files, uncommitted tensor files); returns how many files.
+
+        Only folders whose lock is free are swept (a held lock means a writer is
+        at work there); every file a live writer could still commit was written
+        after it took the lock, so nothing a writer needs is removed.
+        """
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for folder in self.root.iterdir():
+            if folder.name.startswith(".") or not folder.is_dir() or not _valid_key(folder.name):
+                continue
+            file_lock = FileLock(self._lock_path(folder.name))
+            try:
+                file_lock.acquire(timeout=0)
+            except (Timeout, OSError):
+                continue
+            try:
+                removed += _remove_orphans(folder)
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if a killed first save left it empty
+            finally:
+                file_lock.release()
+        return removed
+
+    def _sweep_once(self) -> None:
+        root = self.root.absolute()
+        with _swept_guard:
+            if root in _swept:
+                return
+            _swept.add(root)
+        self.sweep()
+
+    def _lock_path(self, key: str) -> Path:
+        stripe = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % LOCK_STRIPES
+        return self.root / LOCK_DIR / f"{stripe:02x}.lock"
 
     @contextlib.contextmanager
     def lock(self, key: str, should_stop=None):
-        """Hold ``key`` against other threads and processes; raise ``Cancelled`` if ``should_stop()`` while waiting."""
-        if not _valid_key(key):
-            raise ValueError(f"A run key is letters, digits, - and _ (at most 100), got {key!r}")
-        lock_dir = self.root / ".locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        lock_path = lock_dir / f"{key}.lock"
-        thread_lock = _thread_lock(str(lock_path.resolve()))
-        while not thread_lock.acquire(timeout=LOCK_POLL_SECONDS):
-            if should_stop is not None and should_stop():
-                raise Cancelled
-        try:
-            with open(lock_path, "a+b") as handle:
-                while True:
-                    try:
-                        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if should_stop is not None and should_stop():
-                            raise Cancelled from None
-                        time.sleep(LOCK_POLL_SECONDS)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        finally:
-            thread_lock.release()
+        """Hold ``key`` against other threads and processes; raise ``Cancelled`` if ``should_stop()`` while waiting.
 
-    # -- the one call pages and the CLI use
-
-    def train_or_load(self, config, data, progress=None, should_stop=None, *, refresh: bool = False):
-        """(run, cached): the stored run for ``config`` on ``data``, training it first if needed.
-
-        Single flight: while one caller trains a key, others asking for it wait
-        and then read the stored run. ``refresh=True`` trains anew and replaces
-        the stored run (the CLI's ``--no-cache``). Finished and diverged runs
-        are stored; a cancelled run is returned as a ``TrainResult`` and not stored.
+        Keys share 256 lock files, so two different keys may now and then wait
+        for each other; the same key never runs twice at once.
         """
-        config = config.validated()
-        key = run_key(config, data.fingerprint)
-        if not refresh and (run := self.get(key)) is not None:
-            return run, True
+        _check_key(key)
+        (self.root / LOCK_DIR).mkdir(parents=True, exist_ok=True)
+        self._sweep_once()
+        file_lock = FileLock(self._lock_path(key))  # one instance per call: threads exclude each other too
+        while True:
+            try:
+                file_lock.acquire(timeout=LOCK_POLL_SECONDS)
+                break
+            except Timeout:
+                if should_stop is not None and should_stop():
+                    raise Cancelled from None
         try:
-            with self.lock(key, should_stop):
-                if not refresh and (run := self.get(key)) is not None:
-                    return run, True  # someone else trained it while we waited
-                result = training.train(config, data, progress=progress, should_stop=should_stop)
-                if result.status == "cancelled":
-                    return result, False
-                confusion = training.confusion_matrix(result.weight, result.bias, data.test_images, data.test_labels)
-                return self._write(key, result, confusion, data.fingerprint), False
-        except Cancelled:
-            return _cancelled_while_waiting(config), False
+            yield
+        finally:
+            file_lock.release()
 
 
-def _cancelled_while_waiting(config) -> training.TrainResult:
-    return training.TrainResult(
-        config=config,
-        history=(),
-        status="cancelled",
-        message="Stopped while waiting for another training of the same settings; nothing was stored.",
-        weight=torch.zeros(784, NUM_CLASSES),
-        bias=torch.zeros(NUM_CLASSES),
-        train_seconds=0.0,
-    )
+def _committed_files(folder: Path) -> set[str] | None:
+    """The tensor files ``run.json`` names; empty if there is no run.json; None if it cannot be read."""
+    try:
+        record = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
+        return {entry["file"] for entry in (record["weights"], record.get("snapshots")) if entry}
+    except FileNotFoundError:
+        return set()
+    except Exception:  # damaged, or written by other code: leave its files alone
+        return None
+
+
+def _remove_orphans(folder: Path) -> int:
+    """Delete temp files and the tensor files ``run.json`` does not name; the caller holds the key's lock."""
+    keep = _committed_files(folder)
+    orphans = list(folder.glob(".tmp-*"))
+    if keep is not None:
+        orphans += [p for p in (*folder.glob("weights-*.pt"), *folder.glob("snapshots-*.pt")) if p.name not in keep]
+    removed = 0
+    for path in orphans:
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed

@@ -3,8 +3,12 @@
 It uses the same run store as the dashboard, so a lecturer can fill the store
 before class and the page then shows those runs at once::
 
-    python -m softmax_core.train --impl scratch --epochs 10 --batch-size 256 --lr 0.1 --seed 0
+    softmax-train --impl scratch --epochs 10 --batch-size 256 --lr 0.1 --seed 0
     python -m softmax_core.train --epochs 1 --batch-size 1024 --json   # last stdout line: one JSON object
+
+(``softmax-train`` is installed by ``pip install -e .``; ``python -m
+softmax_core.train`` is the same program.) A stored run that fails its checks
+is trained again and replaced; the output says so (``replaced_broken``).
 
 Exit codes: 0 done (finished or diverged, both stored), 2 bad arguments or
 missing data, 130 stopped with Ctrl-C (nothing stored).
@@ -13,62 +17,69 @@ missing data, 130 stopped with Ctrl-C (nothing stored).
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import signal
 import sys
 import threading
 
-from softmax_core import training
+from softmax_core import json_safe, training
 from softmax_core.data import DataError, load_fashion_mnist
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir, run_key
+from softmax_core.train_or_load import train_or_load
 
 DEFAULTS = training.TrainConfig()
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The arguments; their ranges are ``training``'s limits (checked by ``TrainConfig.validated``)."""
+    t = training
     parser = argparse.ArgumentParser(
-        prog="python -m softmax_core.train",
+        prog="softmax-train",
         description="Train softmax regression on Fashion-MNIST (or read the stored run) and print its metrics.",
     )
-    parser.add_argument("--impl", choices=("scratch", "concise"), default=DEFAULTS.impl,
+    parser.add_argument("--impl", choices=t.IMPLS, default=DEFAULTS.impl,
                         help="scratch = d2l 3.6 (own softmax, loss, SGD); concise = d2l 3.7 (torch.nn)")
-    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    parser.add_argument("--lr", type=float, default=DEFAULTS.lr, help="learning rate")
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    parser.add_argument("--init-std", type=float, default=DEFAULTS.init_std, help="std of the initial weights")
-    parser.add_argument("--data-dir", help="folder with the four Fashion-MNIST files (default: $SOFTMAX_DATA_DIR or the cache)")
+    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help=f"1 to {t.MAX_EPOCHS}")
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"1 to {t.MAX_BATCH_SIZE}")
+    parser.add_argument("--lr", type=float, default=DEFAULTS.lr, help=f"learning rate, {t.MIN_LR:g} to {t.MAX_LR:g}")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"0 to {t.MAX_SEED} (2**31 - 1)")
+    parser.add_argument("--init-std", type=float, default=DEFAULTS.init_std,
+                        help=f"std of the initial weights, 0 to {t.MAX_INIT_STD:g}")
+    parser.add_argument("--data-dir",
+                        help="folder with the four Fashion-MNIST files (default: $SOFTMAX_DATA_DIR or the cache)")
     parser.add_argument("--runs-dir", help=f"run store folder (default: $SOFTMAX_RUNS_DIR or {default_runs_dir()})")
-    parser.add_argument("--no-cache", action="store_true", help="train anew even if the run is stored (and store the new one)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="train anew even if the run is stored (and store the new one)")
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON line of the results")
     return parser  # fmt: skip
 
 
-def _number(x: float):
-    """JSON has no NaN/inf: a diverged loss becomes null."""
-    return x if math.isfinite(x) else None
+def summary(run, key: str, cached: bool, replaced_broken: str = "") -> dict:
+    """The JSON object the CLI prints: config, per-epoch metrics, seconds, cached, key, status.
 
-
-def summary(run, key: str, cached: bool) -> dict:
-    """The JSON object the CLI prints: config, per-epoch metrics, seconds, cached, key, status."""
+    ``replaced_broken`` is null, or why the stored run could not be served
+    (it was trained again and replaced, so ``cached`` is false). A diverged run
+    adds ``diverged_at`` ([epoch, batch]) and its ``batch_losses``.
+    """
     return {
         "key": key,
         "cached": cached,
         "status": run.status,
+        "replaced_broken": replaced_broken or None,
         "message": run.message,
         "config": run.config.to_dict(),
         "epochs": [
             {
                 "epoch": m.epoch,
-                "train_loss": _number(m.train_loss),
-                "train_acc": _number(m.train_acc),
-                "test_acc": _number(m.test_acc),
+                "train_loss": m.train_loss,
+                "train_acc": m.train_acc,
+                "test_acc": m.test_acc,
                 "seconds": m.seconds,
             }
             for m in run.history
         ],
         "train_seconds": run.train_seconds,
+        "diverged_at": list(run.diverged_at) if run.diverged_at is not None else None,
+        "batch_losses": list(run.batch_losses),
         "path": str(run.path) if isinstance(run, StoredRun) else None,
     }
 
@@ -96,8 +107,10 @@ class ProgressBar:
         self.stream.flush()
 
 
-def print_table(run, key: str, cached: bool, out) -> None:
+def print_table(run, key: str, cached: bool, out, replaced_broken: str = "") -> None:
     origin = "read from the store" if cached else "trained"
+    if replaced_broken:
+        origin = f"trained again, the stored run was broken ({replaced_broken})"
     print(f"{run.config.impl} lr={run.config.lr} batch={run.config.batch_size} seed={run.config.seed}: {origin}", file=out)
     print(f"{'epoch':>5}  {'train loss':>10}  {'train acc':>9}  {'test acc':>8}  {'seconds':>7}", file=out)
     for m in run.history:
@@ -131,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: stop after this batch, store nothing
     try:
-        run, cached = store.train_or_load(config, data, progress=bar, should_stop=stop.is_set, refresh=args.no_cache)
+        run, cached, replaced_broken = train_or_load(
+            store, config, data, progress=bar, should_stop=stop.is_set, refresh=args.no_cache
+        )
     except OSError as exc:  # e.g. the runs folder is not writable
         if bar:
             bar.close()
@@ -142,12 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     if run.status == "cancelled":
         print(f"Stopped: {run.message or 'cancelled'} Nothing was stored.", file=sys.stderr)
         return 130
+    if replaced_broken:
+        print(f"warning: the stored run was broken and was trained again: {replaced_broken}", file=sys.stderr)
     if run.status == "diverged":
         print(f"warning: {run.message}", file=sys.stderr)
     if args.json:
-        print(json.dumps(summary(run, key, cached), allow_nan=False))
+        print(json_safe.dumps(summary(run, key, cached, replaced_broken)))
     else:
-        print_table(run, key, cached, sys.stdout)
+        print_table(run, key, cached, sys.stdout, replaced_broken)
     sys.stdout.flush()
     return 0
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
-from typing import Callable
 
 import torch
 
@@ -30,12 +31,23 @@ from softmax_core.softmax import softmax
 
 # Bump whenever a change here or in models.py could alter any number a run produces:
 # it is part of the run store's key, so stored runs from older code are not reused.
-TRAINING_CODE_VERSION = "4"
+TRAINING_CODE_VERSION = "5"  # 5: runs carry per-epoch snapshots of W and b, and a diverged run its batch losses
 
 IMPLS = ("scratch", "concise")
-MAX_TRAIN_SIZE = 60_000
-MAX_EPOCHS = 200
 EVAL_BATCH = 10_000
+
+# The limits of a training setting, in one place: TrainConfig enforces them, the CLI prints them in
+# its help, and the training page gives them to its widgets, so every stored run can be opened from a link.
+MIN_LR = 1e-6  # the learning rate must be > 0; a closed lower bound lets a number widget say so
+MAX_LR = 100.0
+MAX_TRAIN_SIZE = 60_000  # Fashion-MNIST's training set
+MAX_BATCH_SIZE = MAX_TRAIN_SIZE
+MAX_EPOCHS = 200
+MAX_SEED = 2**31 - 1  # exact in a JavaScript number and in every widget; torch.manual_seed takes it as is
+MAX_INIT_STD = 10.0
+# A diverged run keeps the loss of its last MAX_BATCH_LOSSES batches (all of them for any setting whose
+# run up to the blow-up is shorter, e.g. every run with batch size >= 256 and up to 200 epochs).
+MAX_BATCH_LOSSES = 50_000
 
 
 def _number(name: str, value, kind: type):
@@ -80,20 +92,22 @@ class TrainConfig:
         if impl not in IMPLS:
             raise ValueError(f"impl must be one of {', '.join(IMPLS)}, got {self.impl!r}")
         lr = _number("learning rate", self.lr, float)
-        if not math.isfinite(lr) or lr <= 0:
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"learning rate must be a positive finite number, got {self.lr!r}")
+        if not MIN_LR <= lr <= MAX_LR:
+            raise ValueError(f"learning rate must be between {MIN_LR:g} and {MAX_LR:g}, got {self.lr!r}")
         batch_size = _number("batch size", self.batch_size, int)
-        if not 1 <= batch_size <= MAX_TRAIN_SIZE:
-            raise ValueError(f"batch size must be between 1 and {MAX_TRAIN_SIZE:,}, got {self.batch_size!r}")
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE:,}, got {self.batch_size!r}")
         epochs = _number("epochs", self.epochs, int)
         if not 1 <= epochs <= MAX_EPOCHS:
             raise ValueError(f"epochs must be between 1 and {MAX_EPOCHS}, got {self.epochs!r}")
         seed = _number("seed", self.seed, int)
-        if not 0 <= seed < 2**63:
-            raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed!r}")
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED:,} (2**31 - 1), got {self.seed!r}")
         init_std = _number("init std", self.init_std, float)
-        if not math.isfinite(init_std) or init_std < 0:
-            raise ValueError(f"init std must be a finite number >= 0, got {self.init_std!r}")
+        if not (math.isfinite(init_std) and 0 <= init_std <= MAX_INIT_STD):
+            raise ValueError(f"init std must be a finite number >= 0 and at most {MAX_INIT_STD:g}, got {self.init_std!r}")
         clean = TrainConfig(impl, lr, batch_size, epochs, seed, init_std)
         same = all(
             type(getattr(self, f.name)) is type(getattr(clean, f.name)) and getattr(self, f.name) == getattr(clean, f.name)
@@ -143,6 +157,14 @@ class TrainResult:
     weight: torch.Tensor  # (784, 10) float32, both implementations
     bias: torch.Tensor  # (10,) float32
     train_seconds: float
+    # W and b at the start (index 0) and after each finished epoch k (index k): (E+1, 784, 10) and
+    # (E+1, 10) float32, E = len(history). None only where a result was made without training.
+    snapshots: tuple[torch.Tensor, torch.Tensor] | None = None
+    # A diverged run: the mean loss of each batch trained before the blow-up, in order (the last
+    # MAX_BATCH_LOSSES of them), and (epoch, batch) of the batch that blew up, both 1-based.
+    # Finished and cancelled runs: () and None.
+    batch_losses: tuple[float, ...] = ()
+    diverged_at: tuple[int, int] | None = None
 
 
 def as_pixels(images: torch.Tensor) -> torch.Tensor:
@@ -156,11 +178,9 @@ def as_pixels(images: torch.Tensor) -> torch.Tensor:
 def one_thread():
     """Run torch ops on one intra-op thread for the duration, then restore the setting.
 
-    Measured here (2 cores, other processes busy, load ~10): an epoch took a
-    median 17 s (scratch) / 9.4 s (concise) on torch's default 2 threads and
-    1.0 s / 0.9 s on one. Each op on a 256-row batch is far too small to gain
-    from a second thread, and when the cores are shared, every op's OpenMP
-    barrier waits for a thread that is not scheduled. Torch keeps the setting
+    Each op on a 256-row batch is far too small to gain from a second thread,
+    and when the cores are shared, every op's OpenMP barrier waits for a thread
+    that is not scheduled (README, "Measured", has the figures). Torch keeps the setting
     per thread once a thread has used it (checked): a training in a background
     thread leaves the others alone, except that a thread doing its first torch
     work meanwhile starts with one thread too (harmless for this app's tiny ops).
@@ -215,7 +235,9 @@ def _train(config, data, progress, should_stop, progress_every) -> TrainResult:
     n = len(images)
     batches = math.ceil(n / config.batch_size)
     history: list[EpochMetrics] = []
-    status, message = "finished", ""
+    snapshots = [model.parameters_784x10()]  # epoch 0: the initial draw
+    batch_losses: deque[float] = deque(maxlen=MAX_BATCH_LOSSES)
+    status, message, diverged_at = "finished", "", None
     started = time.perf_counter()
 
     for epoch in range(1, config.epochs + 1):
@@ -225,24 +247,26 @@ def _train(config, data, progress, should_stop, progress_every) -> TrainResult:
         for batch, start in enumerate(range(0, n, config.batch_size), start=1):
             if should_stop is not None and should_stop():
                 status = "cancelled"
-                message = f"Stopped by request in epoch {epoch} (batch {batch - 1} of {batches}) after {len(history)} full epoch(s)."
+                message = (f"Stopped by request in epoch {epoch} (batch {batch - 1} of {batches}) "
+                           f"after {len(history)} full epoch(s).")
                 break
             index = order[start : start + config.batch_size]
-            # index_select copies whole rows; measured ~2x faster per epoch than images[index].
+            # index_select copies whole rows, faster than images[index] (README, "Measured").
             X, y = as_pixels(images.index_select(0, index)), labels[index]
             scores = model.scores(X)
             if not torch.isfinite(scores).all():
-                status = "diverged"
+                status, diverged_at = "diverged", (epoch, batch)
                 message = _divergence_message("The scores X @ W + b became inf or nan", epoch, batch, config)
                 break
             y_hat = model.output(scores)
             losses = model.loss(y_hat, y)
             batch_loss = float(losses.detach().sum())
             if not math.isfinite(batch_loss):
-                status = "diverged"
+                status, diverged_at = "diverged", (epoch, batch)
                 message = _divergence_message(f"Loss became {batch_loss}", epoch, batch, config)
                 break
             model.update(losses)
+            batch_losses.append(batch_loss / len(index))
             loss_sum += batch_loss
             correct += int((scores.detach().argmax(1) == y).sum())  # argmax of scores = argmax of softmax
             if progress is not None and batch % progress_every == 0 and batch < batches:
@@ -251,9 +275,10 @@ def _train(config, data, progress, should_stop, progress_every) -> TrainResult:
             break
         weight, bias = model.parameters_784x10()
         if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
-            status = "diverged"
+            status, diverged_at = "diverged", (epoch, batches)
             message = _divergence_message("The weights became inf or nan", epoch, batches, config)
             break
+        snapshots.append((weight, bias))
         test_correct = int((predicted_classes(weight, bias, test_pixels) == data.test_labels).sum())
         test_acc = test_correct / len(data.test_labels)
         history.append(
@@ -277,6 +302,9 @@ def _train(config, data, progress, should_stop, progress_every) -> TrainResult:
         weight=weight,
         bias=bias,
         train_seconds=time.perf_counter() - started,
+        snapshots=(torch.stack([w for w, _ in snapshots]), torch.stack([b for _, b in snapshots])),
+        batch_losses=tuple(batch_losses) if status == "diverged" else (),
+        diverged_at=diverged_at,
     )
 
 

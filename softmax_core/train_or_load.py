@@ -1,0 +1,77 @@
+"""The one decision pages, background jobs and the CLI share: read the stored run, or train it first.
+
+The run store (:mod:`softmax_core.run_store`) only reads and writes; this
+module decides when to train. A stored run is served only after
+:meth:`StoredRun.validate` (checksums, shapes, finite values); a broken one is
+trained again, replaced, and reported in ``replaced_broken``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from softmax_core import training
+from softmax_core.run_store import Cancelled, RunStore, StoredRun, run_key
+
+
+class Outcome(NamedTuple):
+    run: StoredRun | training.TrainResult  # a TrainResult only when cancelled (nothing stored)
+    cached: bool  # True: served from the store without training
+    replaced_broken: str  # "" or why the stored run could not be served (it was trained again and replaced)
+
+
+def usable_run(store: RunStore, key: str) -> tuple[StoredRun | None, str]:
+    """(run, "") if the stored run can be served, (None, why) if it is broken, (None, "") if there is none."""
+    try:
+        run = store.open(key)
+        if run is not None:
+            run.validate()
+    except ValueError as exc:
+        return None, str(exc)
+    return run, ""
+
+
+def train_or_load(store: RunStore, config, data, progress=None, should_stop=None, *, refresh: bool = False) -> Outcome:
+    """The stored run for ``config`` on ``data``, training it first if it is missing or broken.
+
+    Single flight: while one caller trains a key, others asking for it wait
+    (``should_stop`` is asked while waiting) and then read the stored run.
+    ``refresh=True`` trains anew and replaces the stored run (the CLI's
+    ``--no-cache``). Finished and diverged runs are stored; a cancelled run is
+    returned as a ``TrainResult`` and not stored.
+    """
+    config = config.validated()
+    key = run_key(config, data.fingerprint)
+    broken = ""
+    if not refresh:
+        run, broken = usable_run(store, key)
+        if run is not None:
+            return Outcome(run, True, "")
+    try:
+        with store.lock(key, should_stop):
+            if not refresh:
+                run, broken_now = usable_run(store, key)
+                if run is not None:
+                    return Outcome(run, True, "")  # someone else trained it while we waited
+                broken = broken_now or broken
+            result = training.train(config, data, progress=progress, should_stop=should_stop)
+            if result.status == "cancelled":
+                return Outcome(result, False, "")
+            confusion = training.confusion_matrix(result.weight, result.bias, data.test_images, data.test_labels)
+            return Outcome(store.write_locked(key, result, confusion, data.fingerprint), False, broken)
+    except Cancelled:
+        return Outcome(_cancelled_while_waiting(config), False, "")
+
+
+def _cancelled_while_waiting(config) -> training.TrainResult:
+    return training.TrainResult(
+        config=config,
+        history=(),
+        status="cancelled",
+        message="Stopped while waiting for another training of the same settings; nothing was stored.",
+        weight=torch.zeros(784, 10),
+        bias=torch.zeros(10),
+        train_seconds=0.0,
+    )
