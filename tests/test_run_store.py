@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -23,6 +24,7 @@ import torch
 from softmax_core import run_store, training
 from softmax_core.data import load_fashion_mnist
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir, run_key
+from softmax_core.train_or_load import train_or_load
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -387,8 +389,8 @@ def test_train_or_load_trains_once_then_reads(tmp_path, monkeypatch):
     fake = CountingTrain()
     monkeypatch.setattr(training, "train", fake)
     store, data, config = RunStore(tmp_path), fake_data(), TrainConfig(epochs=2)
-    first, cached1 = store.train_or_load(config, data)
-    second, cached2 = store.train_or_load(config, data)
+    first, cached1, _ = train_or_load(store, config, data)
+    second, cached2, _ = train_or_load(store, config, data)
     assert (fake.calls, cached1, cached2) == (1, False, True)
     assert isinstance(first, StoredRun) and isinstance(second, StoredRun)
     assert first.key == second.key == run_key(config, data.fingerprint)
@@ -398,7 +400,7 @@ def test_train_or_load_trains_once_then_reads(tmp_path, monkeypatch):
     expected = training.confusion_matrix(weight, bias, data.test_images, data.test_labels)
     assert torch.equal(second.confusion, expected) and int(second.confusion.sum()) == 50
     # refresh trains anew and replaces the stored run
-    third, cached3 = store.train_or_load(config, data, refresh=True)
+    third, cached3, _ = train_or_load(store, config, data, refresh=True)
     assert (fake.calls, cached3) == (2, False)
     assert not torch.equal(third.load_weights()[0], weight)
     assert torch.equal(store.get(first.key).load_weights()[0], third.load_weights()[0])
@@ -407,10 +409,10 @@ def test_train_or_load_trains_once_then_reads(tmp_path, monkeypatch):
 def test_diverged_is_stored_cancelled_is_not(tmp_path, monkeypatch):
     store, data = RunStore(tmp_path), fake_data()
     monkeypatch.setattr(training, "train", CountingTrain(status="diverged"))
-    run, cached = store.train_or_load(TrainConfig(lr=50.0), data)
+    run, cached, _ = train_or_load(store, TrainConfig(lr=50.0), data)
     assert isinstance(run, StoredRun) and run.status == "diverged" and not cached
     monkeypatch.setattr(training, "train", CountingTrain(status="cancelled"))
-    result, cached = store.train_or_load(TrainConfig(lr=0.2), data)
+    result, cached, _ = train_or_load(store, TrainConfig(lr=0.2), data)
     assert isinstance(result, TrainResult) and result.status == "cancelled" and not cached
     assert [r.key for r in store.list_runs()] == [run.key]
 
@@ -423,7 +425,7 @@ def test_single_flight_two_threads(tmp_path, monkeypatch):
     out = {}
 
     def ask(name):
-        out[name] = store.train_or_load(config, data)
+        out[name] = train_or_load(store, config, data)[:2]
 
     first = threading.Thread(target=ask, args=("first",))
     first.start()
@@ -448,7 +450,7 @@ def test_waiting_caller_can_be_stopped(tmp_path, monkeypatch):
     stop = threading.Event()
     out = {}
     with store.lock(run_key(config, data.fingerprint)):  # someone else is training this key
-        waiter = threading.Thread(target=lambda: out.update(r=store.train_or_load(config, data, should_stop=stop.is_set)))
+        waiter = threading.Thread(target=lambda: out.update(r=train_or_load(store, config, data, should_stop=stop.is_set)[:2]))
         waiter.start()
         waiter.join(0.3)
         assert waiter.is_alive()
@@ -466,6 +468,7 @@ SINGLE_FLIGHT_PROCESS = textwrap.dedent(
     from pathlib import Path
     from softmax_core import training
     from softmax_core.run_store import RunStore
+    from softmax_core.train_or_load import train_or_load
     from softmax_core.training import TrainConfig
     from tests.test_run_store import fake_data, make_result
 
@@ -482,7 +485,7 @@ SINGLE_FLIGHT_PROCESS = textwrap.dedent(
 
     training.train = counted_train
     me_ready.touch()
-    run, cached = RunStore(root).train_or_load(TrainConfig(epochs=2), fake_data())
+    run, cached, _ = train_or_load(RunStore(root), TrainConfig(epochs=2), fake_data())
     print(json.dumps({"key": run.key, "cached": cached, "history": [m.train_loss for m in run.history]}))
     """
 )
@@ -514,10 +517,10 @@ def test_single_flight_two_processes(tmp_path):
 def test_real_training_is_stored_and_read_back(tmp_path, fmnist):
     store = RunStore(tmp_path)
     config = TrainConfig(impl="concise", epochs=1, batch_size=2048, lr=0.3)
-    run, cached = store.train_or_load(config, fmnist)
+    run, cached, _ = train_or_load(store, config, fmnist)
     assert not cached and isinstance(run, StoredRun) and run.status == "finished"
     assert run.data_fingerprint == fmnist.fingerprint and len(run.history) == 1
-    again, cached = store.train_or_load(config, fmnist)
+    again, cached, _ = train_or_load(store, config, fmnist)
     assert cached and again.history == run.history and torch.equal(again.confusion, run.confusion)
     weight, bias = again.load_weights()
     # the stored confusion matrix is the stored weights' test-set confusion,
@@ -533,8 +536,204 @@ def test_real_training_is_stored_and_read_back(tmp_path, fmnist):
 def test_real_training_cancelled_stores_nothing(tmp_path, fmnist):
     store = RunStore(tmp_path)
     seen = []
-    result, cached = store.train_or_load(
+    result, cached, _ = train_or_load(store, 
         TrainConfig(epochs=3, batch_size=512), fmnist, progress=seen.append, should_stop=lambda: len(seen) >= 1
     )
     assert isinstance(result, TrainResult) and result.status == "cancelled" and not cached
     assert store.list_runs() == [] and store.get(run_key(result.config, fmnist.fingerprint)) is None
+
+
+# ---------------------------------------------------------------- locks, cheap reads, broken runs, orphans
+
+
+def with_snapshots(result: TrainResult, seed=0) -> TrainResult:
+    g = torch.Generator().manual_seed(100 + seed)
+    epochs = len(result.history)
+    return dataclasses.replace(
+        result, snapshots=(torch.randn(epochs + 1, 784, 10, generator=g), torch.randn(epochs + 1, 10, generator=g))
+    )
+
+
+def test_lock_files_do_not_pile_up_one_per_config(tmp_path):
+    store = RunStore(tmp_path)
+    for i in range(300):
+        with store.lock(f"key{i}"):
+            pass
+    assert 0 < len(list((tmp_path / ".locks").iterdir())) <= run_store.LOCK_STRIPES < 300
+
+
+def test_lock_excludes_another_thread_and_waiting_can_be_cancelled(tmp_path):
+    store, stop, events = RunStore(tmp_path), threading.Event(), []
+
+    def wait_for_it():
+        try:
+            with store.lock("k", should_stop=stop.is_set):
+                events.append("acquired")
+        except run_store.Cancelled:
+            events.append("cancelled")
+
+    with store.lock("k"):
+        waiter = threading.Thread(target=wait_for_it)
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive() and events == []
+        stop.set()
+        waiter.join(10)
+    assert events == ["cancelled"]
+    stop.clear()
+    wait_for_it()
+    assert events == ["cancelled", "acquired"]
+
+
+def test_reading_a_run_does_not_hash_its_weights_until_they_are_loaded(tmp_path):
+    store = RunStore(tmp_path)
+    run = store.save("k", make_result(), make_confusion(), "fp")
+    path = run.path / run.weights_file
+    raw = bytearray(path.read_bytes())
+    raw[-30] ^= 0xFF  # same size, different bytes: only a checksum can tell
+    path.write_bytes(bytes(raw))
+    with warnings_as_errors():
+        got = store.get("k")
+        assert [r.key for r in store.list_runs()] == ["k"]
+    assert got is not None and got.history == run.history
+    with pytest.raises(ValueError, match="checksum differs"):
+        got.load_weights()
+    path.write_bytes(bytes(raw[:-1]))  # a size change is still caught by reading alone
+    with pytest.warns(RuntimeWarning, match="truncated or changed"):
+        assert store.get("k") is None
+
+
+def test_listing_again_reads_only_the_runs_that_changed(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    for i in range(3):
+        store.save(f"key{i}", make_result(seed=i), make_confusion(i), "fp")
+    reads = []
+    real_read = RunStore._read
+    monkeypatch.setattr(RunStore, "_read", lambda self, folder: reads.append(folder.name) or real_read(self, folder))
+    first = store.list_runs()
+    reads.clear()
+    assert RunStore(tmp_path).list_runs() == first and reads == []  # a rerun: nothing parsed again
+    store.save("key1", make_result(seed=7, losses=(0.3, 0.2)), make_confusion(7), "fp")
+    reads.clear()
+    again = RunStore(tmp_path).list_runs()
+    assert reads == ["key1"] and again[0].key == "key1" and again[0].history[0].train_loss == 0.3
+
+
+def _save_with_matching_checksum(run: StoredRun, weight, bias) -> None:
+    """Replace a run's weights and fix run.json's size and checksum, as a careless tool would."""
+    path = run.path / run.weights_file
+    torch.save({"weight": weight, "bias": bias}, path)
+    raw = path.read_bytes()
+    record = json.loads((run.path / "run.json").read_text())
+    record["weights"].update(bytes=len(raw), sha256=hashlib.sha256(raw).hexdigest())
+    (run.path / "run.json").write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    "weight, bias, why",
+    [
+        (torch.zeros(10, 784), torch.zeros(10), "shapes"),
+        (torch.full((784, 10), float("nan")), torch.zeros(10), "inf or nan"),
+    ],
+)
+def test_a_broken_stored_run_is_trained_again_and_reported_never_served(tmp_path, monkeypatch, weight, bias, why):
+    fake = CountingTrain()
+    monkeypatch.setattr(training, "train", fake)
+    store, data, config = RunStore(tmp_path), fake_data(), TrainConfig(epochs=2)
+    run, cached, replaced = train_or_load(store, config, data)
+    assert (cached, replaced, fake.calls) == (False, "", 1)
+    _save_with_matching_checksum(run, weight, bias)
+    with warnings_as_errors():
+        assert store.get(run.key) is not None  # readable: the damage shows only when the weights are checked
+    again, cached, replaced = train_or_load(store, config, data)
+    assert fake.calls == 2 and cached is False and why in replaced
+    assert isinstance(again, StoredRun) and again.load_weights()[0].shape == (784, 10)
+    again.validate()
+    assert train_or_load(store, config, data)[1:] == (True, "") and fake.calls == 2
+
+
+def test_a_save_that_fails_after_the_weights_leaves_no_orphan(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    old = store.save("k", with_snapshots(make_result(seed=1)), make_confusion(1), "fp")
+    before = sorted(p.name for p in old.path.iterdir())
+
+    def disk_full(step):
+        if step == "replace run.json":
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_store, "_before_step", disk_full)
+    for key in ("k", "new"):
+        with pytest.raises(OSError, match="No space left"):
+            store.save(key, with_snapshots(make_result(seed=2)), make_confusion(2), "fp")
+    assert sorted(p.name for p in old.path.iterdir()) == before  # the old run, untouched
+    assert list((tmp_path / "new").iterdir()) == []
+    monkeypatch.setattr(run_store, "_before_step", None)
+    with warnings_as_errors():
+        assert torch.equal(store.get("k").load_weights()[0], old.load_weights()[0])
+
+
+def test_orphans_left_by_killed_writers_are_swept_on_start(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    kept = store.save("kept", with_snapshots(make_result(seed=1)), make_confusion(1), "fp")
+    committed = sorted(p.name for p in kept.path.iterdir())
+    (kept.path / "weights-0dead0.pt").write_bytes(b"x" * 1000)  # a save killed before its commit
+    (kept.path / "snapshots-0dead0.pt").write_bytes(b"x" * 1000)
+    (kept.path / ".tmp-0dead0-run.json").write_text("{")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "weights-0123.pt").write_bytes(b"partial")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "weights-4567.pt").write_bytes(b"being written")
+    assert store._lock_path("busy") != store._lock_path("other")
+    with store.lock("busy"):  # a writer at work (in another process, say): its folder is left alone
+        monkeypatch.setattr(run_store, "_swept", set())  # a new process
+        with store.lock("other"):  # its first write sweeps
+            pass
+    assert sorted(p.name for p in kept.path.iterdir()) == committed
+    assert not (tmp_path / "half").exists()
+    assert (tmp_path / "busy" / "weights-4567.pt").exists()
+    with warnings_as_errors():
+        assert [r.key for r in store.list_runs()] == ["kept"]
+    assert torch.equal(store.get("kept").load_snapshots()[0], with_snapshots(make_result(seed=1)).snapshots[0])
+
+
+# ---------------------------------------------------------------- snapshots and the divergence record
+
+
+def test_snapshots_round_trip_in_a_weights_only_file(tmp_path):
+    store = RunStore(tmp_path)
+    result = with_snapshots(make_result())
+    run = store.save("k", result, make_confusion(), "fp")
+    weight, bias = store.get("k").load_snapshots()
+    assert torch.equal(weight, result.snapshots[0]) and torch.equal(bias, result.snapshots[1])
+    assert weight.shape == (3, 784, 10) and bias.shape == (3, 10) and weight.dtype == torch.float32
+    stored = torch.load(run.path / run.snapshots.name, weights_only=True)
+    assert set(stored) == {"weight", "bias"}
+    assert len(list(run.path.glob("snapshots-*.pt"))) == 1
+    store.save("k", with_snapshots(make_result(seed=3), seed=3), make_confusion(), "fp")
+    assert len(list(run.path.glob("snapshots-*.pt"))) == 1  # the replaced run's snapshots are gone
+
+
+def test_runs_stored_before_snapshots_still_open(tmp_path):
+    store = RunStore(tmp_path)
+    run = store.save("k", make_result(), make_confusion(), "fp")  # no snapshots
+    record = json.loads((run.path / "run.json").read_text())
+    for field in ("snapshots", "batch_losses", "diverged_at"):  # what older code wrote lacks these fields
+        del record[field]
+    (run.path / "run.json").write_text(json.dumps(record))
+    with warnings_as_errors():
+        got = store.get("k")
+    assert got.load_snapshots() is None and got.batch_losses == () and got.diverged_at is None
+    got.validate()
+    assert torch.equal(got.load_weights()[0], run.load_weights()[0])
+
+
+def test_a_diverged_run_keeps_its_batch_losses_and_where_it_blew_up(tmp_path):
+    store = RunStore(tmp_path)
+    result = dataclasses.replace(
+        make_result(status="diverged", losses=()), batch_losses=(2.30, 1.9, 7.5, float("inf")), diverged_at=(2, 3)
+    )
+    run = store.save("k", result, make_confusion(), "fp")
+    json.loads((run.path / "run.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-standard {c}"))
+    got = RunStore(tmp_path).get("k")
+    assert got.diverged_at == (2, 3) and got.batch_losses[:3] == (2.30, 1.9, 7.5) and math.isnan(got.batch_losses[3])
+    got.validate()  # a diverged run is served as it is

@@ -12,8 +12,15 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from softmax_core.data import FashionMNIST, load_fashion_mnist
+from softmax_core import training
 from softmax_core.training import (
     IMPLS,
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_INIT_STD,
+    MAX_LR,
+    MAX_SEED,
+    MIN_LR,
     TRAINING_CODE_VERSION,
     EpochMetrics,
     Progress,
@@ -85,7 +92,22 @@ def test_validated_coerces_types():
     assert clean == TrainConfig("concise", 0.5, 128, 3, 7, 0.0)
     assert [type(v) for v in clean.to_dict().values()] == [str, float, int, int, int, float]
     assert TrainConfig(lr=1).validated().lr.__class__ is float  # 1 and 1.0 must hash alike in the run store
-    assert TrainConfig(seed=str(2**63 - 1)).validated().seed == 2**63 - 1
+    assert TrainConfig(seed=str(2**31 - 1)).validated().seed == 2**31 - 1
+
+
+def test_limits_are_the_ones_every_entry_point_uses():
+    """One seed maximum everywhere (the page's widget and links carry 2**31 - 1); lr strictly positive."""
+    assert MAX_SEED == 2**31 - 1 and MIN_LR > 0
+    for edge in (dict(seed=MAX_SEED), dict(lr=MIN_LR), dict(lr=MAX_LR), dict(batch_size=MAX_BATCH_SIZE),
+                 dict(epochs=MAX_EPOCHS), dict(init_std=MAX_INIT_STD), dict(init_std=0.0)):
+        assert TrainConfig(**edge).validated() == TrainConfig(**edge)
+    for beyond, message in ((dict(seed=MAX_SEED + 1), "seed must be a whole number from 0 to 2,147,483,647"),
+                            (dict(seed=2**63 - 1), "seed must be"),
+                            (dict(lr=MAX_LR * 1.01), "learning rate must be between"),
+                            (dict(lr=MIN_LR / 2), "learning rate must be between"),
+                            (dict(init_std=MAX_INIT_STD * 1.01), "init std must be")):
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(**beyond).validated()
 
 
 @pytest.mark.parametrize(
@@ -126,13 +148,13 @@ def test_from_dict():
 
 @given(
     impl=st.sampled_from(IMPLS),
-    lr=st.floats(min_value=1e-6, max_value=1e3),
-    batch_size=st.integers(1, 60_000),
-    epochs=st.integers(1, 200),
-    seed=st.integers(0, 2**63 - 1),
-    init_std=st.floats(min_value=0, max_value=10),
+    lr=st.floats(min_value=MIN_LR, max_value=MAX_LR),
+    batch_size=st.integers(1, MAX_BATCH_SIZE),
+    epochs=st.integers(1, MAX_EPOCHS),
+    seed=st.integers(0, MAX_SEED),
+    init_std=st.floats(min_value=0, max_value=MAX_INIT_STD),
 )
-@example(impl="scratch", lr=1.0, batch_size=1, epochs=1, seed=2**53 + 1, init_std=0.0)  # not exact as a float
+@example(impl="scratch", lr=1.0, batch_size=1, epochs=1, seed=2**31 - 1, init_std=0.0)
 def test_dict_round_trip(impl, lr, batch_size, epochs, seed, init_std):
     config = TrainConfig(impl, lr, batch_size, epochs, seed, init_std)
     assert config.validated() is config
@@ -236,14 +258,15 @@ def test_scratch_loss_becomes_inf_and_stops_as_diverged(fmnist):
 
 
 def test_concise_with_an_absurd_learning_rate_diverges(fmnist):
+    """The limits keep concise's log-sum-exp loss finite; the check stays as a guard, driven past them here."""
     data = subset(fmnist, 2560, 100)
-    result = train(TrainConfig(impl="concise", lr=1e38, epochs=3), data)
+    result = training._train(TrainConfig(impl="concise", lr=1e38, epochs=3), data, None, None, 20)
     assert result.status == "diverged"
     assert "lower the learning rate" in result.message and "epoch 1" in result.message
 
 
 def test_huge_init_std_is_blamed(fmnist):
-    result = train(TrainConfig(impl="scratch", init_std=1e3, epochs=1), subset(fmnist, 512, 100))
+    result = train(TrainConfig(impl="scratch", init_std=MAX_INIT_STD, epochs=1), subset(fmnist, 512, 100))
     assert result.status == "diverged"
     assert "in epoch 1 (batch 1): the initial weights are too large: lower the init std." in result.message
 
@@ -322,3 +345,59 @@ def test_confusion_matrix_counts_true_rows_and_predicted_columns(fmnist):
 def test_empty_dataset_is_a_clear_error(fmnist):
     with pytest.raises(ValueError, match="no training or no test images"):
         train(TrainConfig(epochs=1), subset(fmnist, 0, 100))
+
+
+# --- what a run records besides its metrics: snapshots and the divergence point -------------------
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_epoch_k_snapshot_is_the_final_weights_of_a_k_epoch_run(fmnist, impl):
+    data = subset(fmnist, 3000, 500)
+    config = TrainConfig(impl=impl, epochs=3, batch_size=256, seed=4)
+    result = train(config, data)
+    weights, biases = result.snapshots
+    assert weights.shape == (4, 784, 10) and biases.shape == (4, 10)
+    assert weights.dtype == biases.dtype == torch.float32
+    g = torch.Generator().manual_seed(4)
+    assert torch.equal(weights[0], torch.normal(0.0, 0.01, (784, 10), generator=g))  # epoch 0: the initial draw
+    assert torch.equal(biases[0], torch.zeros(10))
+    for k in (1, 2):
+        shorter = train(dataclasses.replace(config, epochs=k), data)
+        assert torch.equal(weights[k], shorter.weight) and torch.equal(biases[k], shorter.bias)
+    assert torch.equal(weights[3], result.weight) and torch.equal(biases[3], result.bias)
+    assert result.batch_losses == () and result.diverged_at is None
+
+
+def test_diverged_run_keeps_every_batch_loss_up_to_the_blow_up(fmnist):
+    data = subset(fmnist, 2560, 100)
+    config = TrainConfig(impl="scratch", lr=0.8, batch_size=64, epochs=3, seed=0)
+    result = train(config, data)
+    assert result.status == "diverged" and result.history == ()
+    epoch, batch = result.diverged_at
+    assert f"in epoch {epoch} (batch {batch})" in result.message
+    batches = math.ceil(2560 / 64)
+    assert len(result.batch_losses) == (epoch - 1) * batches + batch - 1 > 0
+    assert all(math.isfinite(x) for x in result.batch_losses)
+    assert result.snapshots[0].shape == (1, 784, 10)  # only the initial weights: no epoch finished
+    # Replay with F.cross_entropy and autograd: the same batch losses, then a batch where float32
+    # softmax rounds a true class's probability to 0 (scratch's -log then is inf).
+    g = torch.Generator().manual_seed(0)
+    W = torch.normal(0.0, 0.01, (784, 10), generator=g).requires_grad_()
+    b = torch.zeros(10, requires_grad=True)
+    X_all, y_all = pixels(data.train_images), data.train_labels
+    order = torch.randperm(len(X_all), generator=g)
+    for i, start in enumerate(range(0, len(order), 64)):
+        idx = order[start : start + 64]
+        scores = X_all[idx] @ W + b
+        if i == len(result.batch_losses):
+            true_prob = F.softmax(scores.detach(), dim=1)[torch.arange(len(idx)), y_all[idx]]
+            assert (true_prob == 0).any()
+            break
+        loss = F.cross_entropy(scores, y_all[idx])
+        assert result.batch_losses[i] == pytest.approx(loss.item(), rel=1e-4)
+        gW, gb = torch.autograd.grad(loss, (W, b))
+        with torch.no_grad():
+            W -= config.lr * gW
+            b -= config.lr * gb
+    else:
+        pytest.fail("the replay never reached the batch that blew up")
