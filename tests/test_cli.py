@@ -72,10 +72,38 @@ def test_env_vars_choose_the_folders_and_the_table_output(tmp_path, shared_data_
 
 def test_diverged_run_is_reported_and_stored(tmp_path, shared_data_dir):
     runs = tmp_path / "runs"
-    proc = run_cli(*QUICK, "--lr", "1e6", "--json", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs))
+    proc = run_cli(*QUICK, "--lr", "100", "--json", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs))
     out = last_json(proc)  # strict JSON even though the loss blew up
     assert out["status"] == "diverged" and "lower the learning rate" in proc.stderr
-    assert RunStore(runs).get(out["key"]).status == "diverged"
+    stored = RunStore(runs).get(out["key"])
+    assert stored.status == "diverged" and out["diverged_at"] == list(stored.diverged_at)
+    epoch, batch = stored.diverged_at
+    assert len(out["batch_losses"]) == (epoch - 1) * 59 + batch - 1 == len(stored.batch_losses)
+
+
+def test_a_broken_stored_run_is_retrained_and_reported(tmp_path, shared_data_dir):
+    """Wrong-shaped weights with a matching checksum: trained again, never reported as cached."""
+    import hashlib
+
+    import torch
+
+    runs = tmp_path / "runs"
+    args = [*QUICK, "--json", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs)]
+    first = last_json(run_cli(*args))
+    run = RunStore(runs).get(first["key"])
+    path = run.path / run.weights_file
+    torch.save({"weight": torch.zeros(10, 784), "bias": torch.zeros(10)}, path)
+    record = json.loads((run.path / "run.json").read_text())
+    record["weights"].update(bytes=path.stat().st_size, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    (run.path / "run.json").write_text(json.dumps(record))
+    proc = run_cli(*args)
+    again = last_json(proc)
+    assert again["cached"] is False and again["status"] == "finished" and "shapes" in again["replaced_broken"]
+    assert "was broken" in proc.stderr
+    assert [e["test_acc"] for e in again["epochs"]] == [e["test_acc"] for e in first["epochs"]]
+    RunStore(runs).get(first["key"]).validate()
+    third = last_json(run_cli(*args))
+    assert third["cached"] is True and third["replaced_broken"] is None
 
 
 @pytest.mark.parametrize(
@@ -88,6 +116,8 @@ def test_diverged_run_is_reported_and_stored(tmp_path, shared_data_dir):
         (["--batch-size", "0"], "batch size must be between"),
         (["--impl", "keras"], "invalid choice: 'keras'"),
         (["--seed", "-3"], "seed must be"),
+        (["--seed", str(2**31)], "seed must be a whole number from 0 to 2,147,483,647"),
+        (["--lr", "101"], "learning rate must be between"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, args, message):
@@ -115,6 +145,14 @@ def test_missing_data_dir_exits_2_with_a_message(tmp_path):
     assert proc.returncode == 2
     assert "Fashion-MNIST not found" in proc.stderr and str(missing) in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_data_dir_that_is_a_file_is_called_a_file(tmp_path):
+    a_file = tmp_path / "fashion-mnist.zip"
+    a_file.write_bytes(b"PK")
+    proc = run_cli("--json", "--data-dir", str(a_file), "--runs-dir", str(tmp_path / "runs"))
+    assert proc.returncode == 2
+    assert f"{a_file} is a file, not a folder" in proc.stderr and "does not exist" not in proc.stderr
 
 
 def test_unwritable_runs_dir_exits_2_with_a_message(tmp_path, shared_data_dir):

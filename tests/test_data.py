@@ -250,3 +250,17 @@ def test_label_out_of_range(shared_data_dir, tmp_path):
 def test_data_error_is_a_value_error():
     assert issubclass(DataError, ValueError)
     assert data_module.ENV_VAR == "SOFTMAX_DATA_DIR"
+
+
+def test_a_data_folder_that_is_a_file_is_called_a_file(tmp_path, monkeypatch):
+    a_file = tmp_path / "fashion-mnist"
+    a_file.write_text("not a folder")
+    with pytest.raises(DataError, match="is a file, not a folder") as error:
+        load_fashion_mnist(a_file)
+    assert "does not exist" not in str(error.value)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the default folder, where it would download
+    monkeypatch.delenv("SOFTMAX_DATA_DIR", raising=False)
+    (tmp_path / "cache" / "softmax-dashboard").mkdir(parents=True)
+    default_data_dir().write_text("a file in the way")
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        load_fashion_mnist()
