@@ -8,14 +8,15 @@ The reference is d2l's own loading code, run on the same files:
 so new worker processes, every epoch, as the book does), training the concise
 model (``nn.Flatten`` + ``nn.Linear``, ``CrossEntropyLoss``, ``optim.SGD``,
 lr 0.1) and then the test pass through a DataLoader too, all at torch's
-default thread settings. Ours is :func:`softmax_core.training.train` on the
-same model and optimizer. Epochs alternate (ours, reference, ours, ...) so a
-busy machine slows both alike; we report the median seconds per epoch
-(training + test pass) and their ratio.
+default thread settings, in a spawned process of its own
+(:class:`SpawnedReference`). Ours is :func:`softmax_core.training.train` on
+the same model and optimizer, in this process. Epochs alternate (ours,
+reference, ours, ...) so a busy machine slows both alike; we report the
+median seconds per epoch (training + test pass) and their ratio.
 
-Also measured: the peak memory of our path (load + train, in a fresh
-subprocess so the reference's workers do not count) and the time to show a
-stored run (``RunStore.get`` + ``load_weights``).
+Also measured: the peak memory of our path (load + train, in a spawned
+process so neither this process nor the reference's workers count) and the
+time to show a stored run (``RunStore.get`` + ``load_weights``).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ import argparse
 import dataclasses
 import gzip
 import json
+import multiprocessing
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -100,44 +102,109 @@ class ChapterPipeline:
                 test_correct += float((self.net(X).argmax(axis=1).type(y.dtype) == y).type(y.dtype).sum())
                 test_n += y.numel()
         seconds = time.perf_counter() - start
-        return {"train_loss": loss_sum / n, "train_acc": correct / n, "test_acc": test_correct / test_n, "seconds": seconds}
+        return {
+            "train_loss": loss_sum / n,
+            "train_acc": correct / n,
+            "test_acc": test_correct / test_n,
+            "seconds": seconds,
+        }
+
+
+def reference_worker(conn, root: str, seed: int, threads: int | None) -> None:
+    """The chapter's pipeline in its own process: one epoch per ``"epoch"`` message, until ``"stop"``.
+
+    Its own process gives it torch's default threads (or ``threads``) and its
+    DataLoader workers without touching the process that times ours.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    pipeline = ChapterPipeline(Path(root), seed)
+    conn.send({"torch_threads": torch.get_num_threads()})
+    while conn.recv() == "epoch":
+        conn.send(pipeline.epoch())
+    conn.close()
+
+
+class SpawnedReference:
+    """:func:`reference_worker` in a spawned process (a fresh interpreter), driven one epoch at a time."""
+
+    def __init__(self, root: Path, seed: int = 0, threads: int | None = None):
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=reference_worker, args=(child, str(root), seed, threads))
+        self._process.start()
+        child.close()
+        self.torch_threads = self._receive()["torch_threads"]
+
+    def _receive(self):
+        try:
+            return self._conn.recv()
+        except EOFError:
+            self._process.join(5)
+            raise RuntimeError(f"the reference process ended (exit code {self._process.exitcode})") from None
+
+    def epoch(self) -> dict:
+        self._conn.send("epoch")
+        return self._receive()
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            try:
+                self._conn.send("stop")
+            except OSError:
+                pass
+            self._process.join(30)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._conn.close()
+
+    def __enter__(self) -> SpawnedReference:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 # --- ours ---------------------------------------------------------------------------------------
 
 
-PEAK_RSS_MIB = """
-def peak_rss_mib():
-    # VmHWM, the peak resident set of this process image. (ru_maxrss would carry over the
-    # parent's peak: Linux keeps it across fork and execve.)
+def peak_rss_mib() -> float:
+    """The peak resident memory of this process in MiB (VmHWM).
+
+    ``ru_maxrss`` would carry over the parent's peak (Linux keeps it across
+    fork and execve), so it is only the fallback where /proc is missing.
+    """
     try:
-        with open('/proc/self/status') as f:
-            return next(int(line.split()[1]) for line in f if line.startswith('VmHWM')) / 1024
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
     except (OSError, StopIteration):
         import resource
+
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-"""
+
+
+def our_path_peak_memory(data_dir: str, epochs: int) -> dict:
+    """Load the data and train both models for ``epochs``; the peak memory after each stage, in MiB.
+
+    Meant to run in a fresh process (:func:`peak_memory_of_our_path`), where
+    the first figure is what importing torch and this package costs.
+    """
+    peaks = {"after_import_mib": peak_rss_mib()}
+    data = load_fashion_mnist(data_dir, download=False)
+    peaks["after_load_mib"] = peak_rss_mib()
+    for impl in ("scratch", "concise"):
+        train(TrainConfig(impl=impl, epochs=epochs), data)
+        peaks[f"after_{impl}_mib"] = peak_rss_mib()
+    peaks["peak_mib"] = peak_rss_mib()
+    return peaks
 
 
 def peak_memory_of_our_path(data_dir: Path, epochs: int) -> dict:
-    """Load + train both models in a fresh process; its peak resident memory in MiB at each stage."""
-    code = PEAK_RSS_MIB + (
-        "import json, torch\n"
-        "from softmax_core.data import load_fashion_mnist\n"
-        "from softmax_core.training import TrainConfig, train\n"
-        "peaks = {'after_import_mib': peak_rss_mib()}\n"
-        f"data = load_fashion_mnist({str(data_dir)!r}, download=False)\n"
-        "peaks['after_load_mib'] = peak_rss_mib()\n"
-        "for impl in ('scratch', 'concise'):\n"
-        f"    train(TrainConfig(impl=impl, epochs={epochs}), data)\n"
-        "    peaks[f'after_{impl}_mib'] = peak_rss_mib()\n"
-        "peaks['peak_mib'] = peak_rss_mib()\n"
-        "print(json.dumps(peaks))\n"
-    )
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """:func:`our_path_peak_memory` in a spawned process (a fresh interpreter: no pages of ours are counted)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(our_path_peak_memory, str(data_dir), epochs).result()
 
 
 def time_cached_run(result, data, repeats: int = 20) -> dict:
@@ -163,19 +230,19 @@ def time_cached_run(result, data, repeats: int = 20) -> dict:
 
 
 def run_benchmark(data_dir: Path, epochs: int, log=print, reference_threads: int | None = None) -> dict:
-    if reference_threads is not None:  # the reference trains in this thread; ours sets its own (training.one_thread)
-        torch.set_num_threads(reference_threads)
     start = time.perf_counter()
     data = load_fashion_mnist(data_dir, download=False)
     load_seconds = time.perf_counter() - start
-    log(f"loaded {data.source} in {load_seconds:.2f} s; measuring peak memory of our path in a subprocess ...")
+    log(f"loaded {data.source} in {load_seconds:.2f} s; measuring peak memory of our path in a spawned process ...")
     memory = peak_memory_of_our_path(data.source, epochs=1)
 
     ours = {"scratch": [], "concise": []}
     reference = []
     last = {}
-    with tempfile.TemporaryDirectory(prefix="softmax-bench-torchvision-") as tmp:
-        pipeline = ChapterPipeline(torchvision_layout(data.source, Path(tmp)))
+    with (
+        tempfile.TemporaryDirectory(prefix="softmax-bench-torchvision-") as tmp,
+        SpawnedReference(torchvision_layout(data.source, Path(tmp)), threads=reference_threads) as pipeline,
+    ):
         for epoch in range(1, epochs + 1):
             for impl in ("scratch", "concise"):
                 # One fresh 1-epoch run per round: an epoch of training + the test pass, as timed for the reference.
@@ -183,15 +250,17 @@ def run_benchmark(data_dir: Path, epochs: int, log=print, reference_threads: int
                 ours[impl].append(last[impl].history[0].seconds)
             reference.append(pipeline.epoch())
             log(
-                f"epoch {epoch}/{epochs}: ours scratch {ours['scratch'][-1]:.3f} s, concise {ours['concise'][-1]:.3f} s; "
-                f"chapter pipeline {reference[-1]['seconds']:.2f} s (load avg {os.getloadavg()[0]:.1f})"
+                f"epoch {epoch}/{epochs}: ours scratch {ours['scratch'][-1]:.3f} s, "
+                f"concise {ours['concise'][-1]:.3f} s; chapter pipeline {reference[-1]['seconds']:.2f} s "
+                f"(load avg {os.getloadavg()[0]:.1f})"
             )
+        reference_threads_used = pipeline.torch_threads
     cached = time_cached_run(last["concise"], data)
     ref_median = statistics.median(r["seconds"] for r in reference)
     medians = {impl: statistics.median(times) for impl, times in ours.items()}
     return {
         "epochs": epochs,
-        "reference_torch_threads": torch.get_num_threads(),
+        "reference_torch_threads": reference_threads_used,
         "cpu_count": os.cpu_count(),
         "load_seconds": load_seconds,
         "reference": {
@@ -218,7 +287,8 @@ def run_benchmark(data_dir: Path, epochs: int, log=print, reference_threads: int
 def format_table(report: dict) -> str:
     ref = report["reference"]["median_epoch_seconds"]
     rows = [("chapter pipeline (DataLoader, 4 workers), concise", ref, 1.0)]
-    rows += [(f"ours, in-memory tensors, {impl}", o["median_epoch_seconds"], o["speedup"]) for impl, o in report["ours"].items()]
+    for impl, o in report["ours"].items():
+        rows.append((f"ours, in-memory tensors, {impl}", o["median_epoch_seconds"], o["speedup"]))
     lines = [
         f"Seconds per epoch (training + test pass), median of {report['epochs']}:",
         f"{'pipeline':<52} {'s/epoch':>9} {'speedup':>8}",
@@ -230,9 +300,11 @@ def format_table(report: dict) -> str:
         f"load Fashion-MNIST (4 gzip files -> uint8 tensors): {report['load_seconds']:.2f} s",
         f"peak memory of our path (own process, load + 1 epoch of each model): {mem['peak_mib']:.0f} MiB",
         f"  after import torch {mem['after_import_mib']:.0f}, after loading {mem['after_load_mib']:.0f}, "
-        f"after scratch {mem['after_scratch_mib']:.0f}, after concise (first optimizer.step) {mem['after_concise_mib']:.0f} MiB",
+        f"after scratch {mem['after_scratch_mib']:.0f}, "
+        f"after concise (first optimizer.step) {mem['after_concise_mib']:.0f} MiB",
         f"show a cached run (RunStore.get + load_weights): {cached['median_ms']:.1f} ms median of {cached['repeats']}",
-        f"{report['cpu_count']} CPUs; reference trained on {report['reference_torch_threads']} torch thread(s), ours on 1; "
+        f"{report['cpu_count']} CPUs; reference trained on {report['reference_torch_threads']} torch thread(s), "
+        "ours on 1; "
         f"load average at the end {report['load_average_end']:.1f}",
     ]
     return "\n".join(lines)
@@ -240,11 +312,15 @@ def format_table(report: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m softmax_core.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", help="folder with the four Fashion-MNIST files (default: $SOFTMAX_DATA_DIR or the cache)")
+    parser.add_argument(
+        "--data-dir", help="folder with the four Fashion-MNIST files (default: $SOFTMAX_DATA_DIR or the cache)"
+    )
     parser.add_argument("--epochs", type=int, default=3, help="epochs per pipeline (median taken), default 3")
     parser.add_argument("--json", action="store_true", help="print one JSON object (last line of stdout)")
     parser.add_argument(
-        "--reference-threads", type=int, help="torch threads for the reference's training (default: torch's default, as d2l runs)"
+        "--reference-threads",
+        type=int,
+        help="torch threads for the reference's training (default: torch's default, as d2l runs)",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.epochs <= 50:
@@ -253,7 +329,8 @@ def main(argv=None) -> int:
         parser.exit(2, "error: --reference-threads must be between 1 and 64\n")
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.json else print
     try:
-        report = run_benchmark(resolve_data_dir(args.data_dir), args.epochs, log=log, reference_threads=args.reference_threads)
+        data_dir = resolve_data_dir(args.data_dir)
+        report = run_benchmark(data_dir, args.epochs, log=log, reference_threads=args.reference_threads)
     except DataError as exc:
         parser.exit(2, f"error: {exc}\n")
     if args.json:

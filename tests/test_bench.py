@@ -55,3 +55,26 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--data-dir", str(tmp_path / "nowhere"), "--epochs", "1"])
     assert exit_info.value.code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_reference_runs_as_a_real_function_in_a_spawned_process(shared_data_dir, tmp_path):
+    """The reference is importable code: a spawned interpreter builds it, on the thread count asked for."""
+    import os
+
+    root = bench.torchvision_layout(shared_data_dir, tmp_path)
+    with bench.SpawnedReference(root, threads=1) as reference:
+        assert reference.torch_threads == 1
+        assert reference._process.pid != os.getpid() and reference._process.is_alive()
+        process = reference._process
+    assert not process.is_alive() and process.exitcode == 0
+
+
+def test_peak_memory_function_reports_each_stage(shared_data_dir, monkeypatch):
+    """The function the spawned process runs, called here with training stubbed (cheap): stages in order."""
+    calls = []
+    monkeypatch.setattr(bench, "train", lambda config, data: calls.append(config.impl))
+    peaks = bench.our_path_peak_memory(str(shared_data_dir), epochs=1)
+    assert calls == ["scratch", "concise"]
+    order = ["after_import_mib", "after_load_mib", "after_scratch_mib", "after_concise_mib", "peak_mib"]
+    assert list(peaks) == order and 0 < peaks["after_import_mib"]
+    assert all(peaks[a] <= peaks[b] for a, b in zip(order, order[1:]))  # a peak never falls
