@@ -169,9 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> int:
+    """The ``softmax-train`` command: :func:`main`, with Ctrl-C before training (e.g. while loading) ending quietly."""
     try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C before training started (e.g. while loading the data)
+        return main()
+    except KeyboardInterrupt:
         print("Stopped; nothing was stored.", file=sys.stderr)
-        sys.exit(130)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
