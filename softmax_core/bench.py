@@ -88,11 +88,11 @@ class ChapterPipeline:
         loss_sum, correct, n = 0.0, 0.0, 0
         for X, y in self.train_iter:
             y_hat = self.net(X)
-            l = self.loss(y_hat, y)
+            loss = self.loss(y_hat, y)
             self.trainer.zero_grad()
-            l.mean().backward()
+            loss.mean().backward()
             self.trainer.step()
-            loss_sum += float(l.sum().detach())
+            loss_sum += float(loss.sum().detach())
             correct += float((y_hat.argmax(axis=1).type(y.dtype) == y).type(y.dtype).sum())
             n += y.numel()
         self.net.eval()

@@ -111,10 +111,12 @@ def print_table(run, key: str, cached: bool, out, replaced_broken: str = "") -> 
     origin = "read from the store" if cached else "trained"
     if replaced_broken:
         origin = f"trained again, the stored run was broken ({replaced_broken})"
-    print(f"{run.config.impl} lr={run.config.lr} batch={run.config.batch_size} seed={run.config.seed}: {origin}", file=out)
+    c = run.config
+    print(f"{c.impl} lr={c.lr} batch={c.batch_size} seed={c.seed}: {origin}", file=out)
     print(f"{'epoch':>5}  {'train loss':>10}  {'train acc':>9}  {'test acc':>8}  {'seconds':>7}", file=out)
     for m in run.history:
-        print(f"{m.epoch:>5}  {m.train_loss:>10.4f}  {m.train_acc:>9.4f}  {m.test_acc:>8.4f}  {m.seconds:>7.2f}", file=out)
+        row = f"{m.epoch:>5}  {m.train_loss:>10.4f}  {m.train_acc:>9.4f}  {m.test_acc:>8.4f}  {m.seconds:>7.2f}"
+        print(row, file=out)
     print(f"{run.status}: {run.message}" if run.message else run.status, file=out)
     where = f" in {run.path}" if isinstance(run, StoredRun) else ""
     print(f"key {key}{where}, trained in {run.train_seconds:.1f} s", file=out)

@@ -86,7 +86,7 @@ class TrainConfig:
     seed: int = 0
     init_std: float = 0.01
 
-    def validated(self) -> "TrainConfig":
+    def validated(self) -> TrainConfig:
         """``self`` if every field is valid and of its type, else a coerced copy, else ValueError."""
         impl = str(self.impl).strip().lower()
         if impl not in IMPLS:
@@ -107,11 +107,13 @@ class TrainConfig:
             raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED:,} (2**31 - 1), got {self.seed!r}")
         init_std = _number("init std", self.init_std, float)
         if not (math.isfinite(init_std) and 0 <= init_std <= MAX_INIT_STD):
-            raise ValueError(f"init std must be a finite number >= 0 and at most {MAX_INIT_STD:g}, got {self.init_std!r}")
+            raise ValueError(
+                f"init std must be a finite number >= 0 and at most {MAX_INIT_STD:g}, got {self.init_std!r}"
+            )
         clean = TrainConfig(impl, lr, batch_size, epochs, seed, init_std)
         same = all(
-            type(getattr(self, f.name)) is type(getattr(clean, f.name)) and getattr(self, f.name) == getattr(clean, f.name)
-            for f in fields(self)
+            type(mine) is type(theirs) and mine == theirs
+            for mine, theirs in ((getattr(self, f.name), getattr(clean, f.name)) for f in fields(self))
         )
         return self if same else clean
 
@@ -119,14 +121,16 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         """A validated config from a dict (e.g. JSON); missing keys take defaults, unknown keys are an error."""
         if not isinstance(d, dict):
             raise ValueError(f"a training config must be a dict, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"unknown training setting(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown training setting(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(known))}"
+            )
         return cls(**d).validated()
 
 

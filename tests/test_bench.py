@@ -18,7 +18,8 @@ def test_reference_pipeline_sees_our_pixels(shared_data_dir, tmp_path):
 
     ours = load_fashion_mnist(shared_data_dir, download=False)
     root = bench.torchvision_layout(shared_data_dir, tmp_path)
-    for train, images, labels in ((True, ours.train_images, ours.train_labels), (False, ours.test_images, ours.test_labels)):
+    splits = ((True, ours.train_images, ours.train_labels), (False, ours.test_images, ours.test_labels))
+    for train, images, labels in splits:
         reference = datasets.FashionMNIST(root=str(root), train=train, transform=transforms.ToTensor(), download=False)
         assert len(reference) == len(images)
         for i in (0, 1, 777, len(images) - 1):
@@ -31,14 +32,16 @@ def test_one_epoch_benchmark_reports_every_number(shared_data_dir, capsys):
     assert bench.main(["--data-dir", str(shared_data_dir), "--epochs", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     # Both pipelines trained the chapter's model for one epoch and got where the chapter's first epoch gets.
-    for epoch in (report["reference"]["last_epoch"], report["ours"]["concise"]["last_epoch"], report["ours"]["scratch"]["last_epoch"]):
+    ours = report["ours"]
+    for epoch in (report["reference"]["last_epoch"], ours["concise"]["last_epoch"], ours["scratch"]["last_epoch"]):
         assert 0.70 < epoch["train_loss"] < 0.95
         assert 0.76 < epoch["test_acc"] < 0.85
     for row in (report["reference"], report["ours"]["scratch"], report["ours"]["concise"]):
         assert len(row["epoch_seconds"]) == 1 and row["median_epoch_seconds"] == row["epoch_seconds"][0] > 0
     for impl in ("scratch", "concise"):
         ours = report["ours"][impl]
-        assert ours["speedup"] == pytest.approx(report["reference"]["median_epoch_seconds"] / ours["median_epoch_seconds"])
+        reference_seconds = report["reference"]["median_epoch_seconds"]
+        assert ours["speedup"] == pytest.approx(reference_seconds / ours["median_epoch_seconds"])
     memory = report["memory"]
     assert 0 < memory["after_import_mib"] <= memory["after_load_mib"] <= memory["peak_mib"]
     assert memory["after_load_mib"] - memory["after_import_mib"] >= 45  # the 47 MB of uint8 pixels are in memory

@@ -35,7 +35,8 @@ def test_json_output_then_cached_then_no_cache(tmp_path, shared_data_dir):
     args = [*QUICK, "--json", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs)]
     first = last_json(run_cli(*args))
     assert first["cached"] is False and first["status"] == "finished"
-    assert first["config"] == {"impl": "scratch", "lr": 0.1, "batch_size": 1024, "epochs": 1, "seed": 0, "init_std": 0.01}
+    chapter = {"impl": "scratch", "lr": 0.1, "batch_size": 1024, "epochs": 1, "seed": 0, "init_std": 0.01}
+    assert first["config"] == chapter
     assert [set(e) for e in first["epochs"]] == [{"epoch", "train_loss", "train_acc", "test_acc", "seconds"}]
     epoch = first["epochs"][0]
     assert epoch["epoch"] == 1 and 0 < epoch["train_loss"] < 2.31 and 0.5 < epoch["test_acc"] < 1
@@ -48,7 +49,8 @@ def test_json_output_then_cached_then_no_cache(tmp_path, shared_data_dir):
 
     second = last_json(run_cli(*args))
     assert second["cached"] is True
-    assert (second["key"], second["epochs"], second["train_seconds"]) == (first["key"], first["epochs"], first["train_seconds"])
+    same = ("key", "epochs", "train_seconds")
+    assert [second[name] for name in same] == [first[name] for name in same]
 
     fresh = last_json(run_cli(*args, "--no-cache"))
     assert fresh["cached"] is False and fresh["key"] == first["key"]

@@ -15,7 +15,6 @@ from softmax_core.data import (
     CLASS_NAMES,
     FILE_NAMES,
     DataError,
-    FashionMNIST,
     default_data_dir,
     load_fashion_mnist,
     read_idx,
@@ -196,7 +195,8 @@ def test_wrong_magic_number(shared_data_dir, tmp_path):
     # A labels file saved under an images name.
     content = (shared_data_dir / "t10k-labels-idx1-ubyte.gz").read_bytes()
     folder = break_one(shared_data_dir, tmp_path, "t10k-images-idx3-ubyte", content)
-    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz does not look like an IDX images file.*2049.*2051"):
+    message = r"t10k-images-idx3-ubyte\.gz does not look like an IDX images file.*2049.*2051"
+    with pytest.raises(DataError, match=message):
         load_fashion_mnist(folder, download=False)
 
 

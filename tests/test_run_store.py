@@ -22,7 +22,6 @@ import pytest
 import torch
 
 from softmax_core import run_store, training
-from softmax_core.data import load_fashion_mnist
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir, run_key
 from softmax_core.train_or_load import train_or_load
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
@@ -30,7 +29,10 @@ from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_result(config=TrainConfig(epochs=2), status="finished", seed=0, losses=(0.8, 0.6)) -> TrainResult:
+TWO_EPOCHS = TrainConfig(epochs=2)
+
+
+def make_result(config=TWO_EPOCHS, status="finished", seed=0, losses=(0.8, 0.6)) -> TrainResult:
     g = torch.Generator().manual_seed(seed)
     history = tuple(
         EpochMetrics(epoch=i + 1, train_loss=loss, train_acc=0.7 + 0.01 * i, test_acc=0.75 + 0.01 * i, seconds=1.5)
@@ -450,7 +452,9 @@ def test_waiting_caller_can_be_stopped(tmp_path, monkeypatch):
     stop = threading.Event()
     out = {}
     with store.lock(run_key(config, data.fingerprint)):  # someone else is training this key
-        waiter = threading.Thread(target=lambda: out.update(r=train_or_load(store, config, data, should_stop=stop.is_set)[:2]))
+        waiter = threading.Thread(
+            target=lambda: out.update(r=train_or_load(store, config, data, should_stop=stop.is_set)[:2])
+        )
         waiter.start()
         waiter.join(0.3)
         assert waiter.is_alive()
@@ -536,7 +540,7 @@ def test_real_training_is_stored_and_read_back(tmp_path, fmnist):
 def test_real_training_cancelled_stores_nothing(tmp_path, fmnist):
     store = RunStore(tmp_path)
     seen = []
-    result, cached, _ = train_or_load(store, 
+    result, cached, _ = train_or_load(store,
         TrainConfig(epochs=3, batch_size=512), fmnist, progress=seen.append, should_stop=lambda: len(seen) >= 1
     )
     assert isinstance(result, TrainResult) and result.status == "cancelled" and not cached

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from softmax_core.data import FashionMNIST, load_fashion_mnist
 from softmax_core import training
+from softmax_core.data import FashionMNIST
 from softmax_core.training import (
     IMPLS,
     MAX_BATCH_SIZE,
@@ -204,7 +204,10 @@ def test_minibatch_epochs_replay_the_reference(fmnist, impl):
 
 
 def test_scratch_and_concise_agree_epoch_by_epoch(fmnist):
-    """Same model, same seed: they differ only by float rounding (softmax-then-log vs fused log-softmax, sum/n vs mean)."""
+    """Same model, same seed: they differ only by float rounding.
+
+    (softmax-then-log against the fused log-softmax, sum / n against the mean)
+    """
     runs = {impl: train(TrainConfig(impl=impl, epochs=1), fmnist) for impl in IMPLS}
     a, b = runs["scratch"], runs["concise"]
     torch.testing.assert_close(a.weight, b.weight, rtol=0, atol=1e-5)  # measured max difference: 1.2e-7
