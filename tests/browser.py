@@ -30,13 +30,26 @@ def chromium_path() -> str:
 
 
 def free_port() -> int:
+    """A port free at this moment; another process may still take it before streamlit binds it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+PORT_ATTEMPTS = 5
+
+
 def start_streamlit(env_overrides: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+    """``streamlit run`` on a free localhost port; if another process took the port first, try another."""
+    for _ in range(PORT_ATTEMPTS):
+        started = _start_on(free_port(), env_overrides)
+        if started is not None:
+            return started
+    raise RuntimeError(f"streamlit found its port taken {PORT_ATTEMPTS} times in a row")
+
+
+def _start_on(port: int, env_overrides: dict[str, str]) -> tuple[subprocess.Popen, str] | None:
+    """The server and its URL once healthy; None if the port was taken before streamlit could bind it."""
     env = {**os.environ, **env_overrides}
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true"]
@@ -45,13 +58,16 @@ def start_streamlit(env_overrides: dict[str, str]) -> tuple[subprocess.Popen, st
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early:\n{proc.stdout.read().decode()}")
+            output = proc.stdout.read().decode()
+            if f"Port {port} is already in use" in output or f"Port {port} is not available" in output:
+                return None
+            raise RuntimeError(f"streamlit exited early:\n{output}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
                     return proc, url
         except OSError:
-            time.sleep(0.3)
+            time.sleep(0.3)  # polling the health endpoint until it answers
     proc.kill()
     raise RuntimeError("streamlit did not answer its health check within 60 s")
 

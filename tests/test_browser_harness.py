@@ -1,0 +1,27 @@
+"""The browser tests' server start: a port taken between choosing and binding it is retried, not a failure."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+
+from tests import browser
+from tests.conftest import SHARED_DATA
+
+
+def test_a_taken_port_is_retried_on_another(monkeypatch, tmp_path):
+    with socket.socket() as held:  # someone else grabs the port streamlit was about to get
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        offered = iter([taken])
+        real_free_port = browser.free_port
+        monkeypatch.setattr(browser, "free_port", lambda: next(offered, None) or real_free_port())
+        proc, url = browser.start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path)})
+        try:
+            assert url != f"http://127.0.0.1:{taken}"
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as response:
+                assert response.status == 200
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
