@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import gzip
 import json
 import multiprocessing
@@ -226,6 +227,83 @@ def time_cached_run(result, data, repeats: int = 20) -> dict:
     return {"median_ms": 1000 * statistics.median(times), "max_ms": 1000 * max(times), "repeats": repeats}
 
 
+# --- the design choices inside our loop ---------------------------------------------------------
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def micro_benchmarks(data, repeats: int = 3, steps: int = 200) -> dict:
+    """Seconds behind three choices in training.py and models.py, each against its alternative.
+
+    * one torch thread against torch's default, for one epoch of each model;
+    * ``images.index_select(0, idx)`` against ``images[idx]`` for one epoch of batch gathers;
+    * scratch's W stored column by column (the layout of ``nn.Linear``) against row-major W,
+      for ``steps`` SGD steps on one batch of 256.
+    """
+    from softmax_core import training
+    from softmax_core.models import ScratchSoftmaxRegression, initial_parameters
+
+    default_threads = torch.get_num_threads()
+    epoch = {}
+    for impl in ("scratch", "concise"):
+        config = TrainConfig(impl=impl, epochs=1)
+        for threads in sorted({1, default_threads}):
+            torch.set_num_threads(threads)
+            try:  # _train: the loop without train()'s switch to one thread
+                run = functools.partial(training._train, config, data, None, None, 20)
+                epoch[f"{impl}_{threads}_threads"] = _median_seconds(run, repeats)
+            finally:
+                torch.set_num_threads(default_threads)
+
+    images = data.train_images.reshape(len(data.train_images), -1)
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    batches = [order[i : i + 256] for i in range(0, len(order), 256)]
+    with training.one_thread():
+        gather = {
+            "index_select": _median_seconds(lambda: [images.index_select(0, idx) for idx in batches], repeats),
+            "fancy_indexing": _median_seconds(lambda: [images[idx] for idx in batches], repeats),
+        }
+        X = training.as_pixels(images[:256])
+        y = data.train_labels[:256]
+        layout = {}
+        for name in ("column_major", "row_major"):
+            weight, bias = initial_parameters(0.01, torch.Generator().manual_seed(0))
+            model = ScratchSoftmaxRegression(weight, bias, lr=0.1)
+            if name == "row_major":
+                model.W = weight.contiguous().requires_grad_(True)
+
+            def steps_of(model=model):
+                for _ in range(steps):
+                    model.update(model.loss(model.output(model.scores(X)), y))
+
+            layout[name] = _median_seconds(steps_of, repeats) / steps
+    return {"default_threads": default_threads, "epoch_seconds": epoch, "gather_epoch_seconds": gather,
+            "scratch_step_seconds": layout, "repeats": repeats}  # fmt: skip
+
+
+def format_micro(report: dict) -> str:
+    lines = [f"Median of {report['repeats']}; torch's default here: {report['default_threads']} thread(s)."]
+    lines += [f"one epoch, {name.replace('_', ' ')}: {sec:.3f} s" for name, sec in report["epoch_seconds"].items()]
+    gather = report["gather_epoch_seconds"]
+    lines.append(
+        f"one epoch of batch gathers: index_select {gather['index_select']:.3f} s, "
+        f"images[idx] {gather['fancy_indexing']:.3f} s"
+    )
+    step = report["scratch_step_seconds"]
+    lines.append(
+        f"one scratch SGD step (batch 256): W column-major {1000 * step['column_major']:.3f} ms, "
+        f"row-major {1000 * step['row_major']:.3f} ms"
+    )
+    return "\n".join(lines)
+
+
 # --- the run ------------------------------------------------------------------------------------
 
 
@@ -322,6 +400,9 @@ def main(argv=None) -> int:
         type=int,
         help="torch threads for the reference's training (default: torch's default, as d2l runs)",
     )
+    parser.add_argument(
+        "--micro", action="store_true", help="instead: time the loop's design choices (threads, gathers, W's layout)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.epochs <= 50:
         parser.exit(2, "error: --epochs must be between 1 and 50\n")
@@ -330,14 +411,17 @@ def main(argv=None) -> int:
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.json else print
     try:
         data_dir = resolve_data_dir(args.data_dir)
-        report = run_benchmark(data_dir, args.epochs, log=log, reference_threads=args.reference_threads)
+        if args.micro:
+            report = micro_benchmarks(load_fashion_mnist(data_dir, download=False), repeats=args.epochs)
+        else:
+            report = run_benchmark(data_dir, args.epochs, log=log, reference_threads=args.reference_threads)
     except DataError as exc:
         parser.exit(2, f"error: {exc}\n")
     if args.json:
         print(json.dumps(report))
     else:
         print()
-        print(format_table(report))
+        print(format_micro(report) if args.micro else format_table(report))
     return 0
 
 

@@ -81,3 +81,24 @@ def test_peak_memory_function_reports_each_stage(shared_data_dir, monkeypatch):
     order = ["after_import_mib", "after_load_mib", "after_scratch_mib", "after_concise_mib", "peak_mib"]
     assert list(peaks) == order and 0 < peaks["after_import_mib"]
     assert all(peaks[a] <= peaks[b] for a, b in zip(order, order[1:]))  # a peak never falls
+
+
+def test_micro_benchmarks_time_each_choice_against_its_alternative(fmnist):
+    import dataclasses
+
+    small = dataclasses.replace(
+        fmnist,
+        train_images=fmnist.train_images[:2048],
+        train_labels=fmnist.train_labels[:2048],
+        test_images=fmnist.test_images[:500],
+        test_labels=fmnist.test_labels[:500],
+    )
+    report = bench.micro_benchmarks(small, repeats=1, steps=5)
+    threads = sorted({1, report["default_threads"]})
+    assert set(report["epoch_seconds"]) == {f"{impl}_{n}_threads" for impl in ("scratch", "concise") for n in threads}
+    assert set(report["gather_epoch_seconds"]) == {"index_select", "fancy_indexing"}
+    assert set(report["scratch_step_seconds"]) == {"column_major", "row_major"}
+    for group in ("epoch_seconds", "gather_epoch_seconds", "scratch_step_seconds"):
+        assert all(seconds > 0 for seconds in report[group].values())
+    text = bench.format_micro(report)
+    assert "index_select" in text and "row-major" in text
