@@ -32,7 +32,9 @@ from softmax_core.softmax import softmax
 # it is part of the run store's key, so stored runs from older code are not reused.
 TRAINING_CODE_VERSION = "4"
 
-IMPLS = ("scratch", "concise")
+IMPLS = ("scratch", "concise")  # the chapter's minibatch-SGD models
+LBFGS = "lbfgs"  # the linear ceiling: full-batch L-BFGS with an L2 penalty (softmax_core.linear_ceiling)
+ALL_IMPLS = (*IMPLS, LBFGS)
 MAX_TRAIN_SIZE = 60_000
 MAX_EPOCHS = 200
 EVAL_BATCH = 10_000
@@ -73,12 +75,13 @@ class TrainConfig:
     epochs: int = 10
     seed: int = 0
     init_std: float = 0.01
+    l2: float = 0.0  # L2 penalty (lbfgs only); for lbfgs, epochs counts L-BFGS iterations
 
     def validated(self) -> "TrainConfig":
         """``self`` if every field is valid and of its type, else a coerced copy, else ValueError."""
         impl = str(self.impl).strip().lower()
-        if impl not in IMPLS:
-            raise ValueError(f"impl must be one of {', '.join(IMPLS)}, got {self.impl!r}")
+        if impl not in ALL_IMPLS:
+            raise ValueError(f"impl must be one of {', '.join(ALL_IMPLS)}, got {self.impl!r}")
         lr = _number("learning rate", self.lr, float)
         if not math.isfinite(lr) or lr <= 0:
             raise ValueError(f"learning rate must be a positive finite number, got {self.lr!r}")
@@ -94,7 +97,12 @@ class TrainConfig:
         init_std = _number("init std", self.init_std, float)
         if not math.isfinite(init_std) or init_std < 0:
             raise ValueError(f"init std must be a finite number >= 0, got {self.init_std!r}")
-        clean = TrainConfig(impl, lr, batch_size, epochs, seed, init_std)
+        l2 = _number("L2 penalty", self.l2, float)
+        if not math.isfinite(l2) or l2 < 0 or (l2 and impl != LBFGS):
+            raise ValueError(f"the L2 penalty must be a finite number >= 0 (0 unless lbfgs), got {self.l2!r}")
+        if impl == LBFGS and batch_size != MAX_TRAIN_SIZE:
+            raise ValueError(f"lbfgs trains on the full batch: batch size must be {MAX_TRAIN_SIZE:,}, got {batch_size}")
+        clean = TrainConfig(impl, lr, batch_size, epochs, seed, init_std, l2)
         same = all(
             type(getattr(self, f.name)) is type(getattr(clean, f.name)) and getattr(self, f.name) == getattr(clean, f.name)
             for f in fields(self)
@@ -102,7 +110,9 @@ class TrainConfig:
         return self if same else clean
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; ``l2`` only when set, so the SGD runs' keys stay what they were."""
+        d = asdict(self)
+        return d if d["l2"] else {k: v for k, v in d.items() if k != "l2"}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -201,6 +211,10 @@ def train(
     progress_every = max(1, int(progress_every))
     if len(data.train_images) == 0 or len(data.test_images) == 0:
         raise ValueError("the dataset has no training or no test images")
+    if config.impl == LBFGS:
+        from softmax_core.linear_ceiling import train_lbfgs  # imports this module: import it late
+
+        return train_lbfgs(config, data, progress=progress, should_stop=should_stop)
     with one_thread():
         return _train(config, data, progress, should_stop, progress_every)
 
