@@ -148,9 +148,8 @@ def ceiling_section() -> None:
 
 
 if not runs:
-    st.info("The run store is empty: train a model on the training page first (for example the chapter's "
+    st.info("The run store is empty: train a model on the **Train on Fashion-MNIST** page first (for example the chapter's "
             "setting), or fit the best linear model below.", icon=":material/inventory_2:")  # fmt: skip
-    st.page_link("pages/training.py", label="Train on Fashion-MNIST", icon=":material/model_training:")
     ceiling_section()
     st.stop()
 

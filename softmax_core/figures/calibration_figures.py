@@ -49,7 +49,7 @@ def reliability_diagram(before: ReliabilityBins, after: ReliabilityBins, tempera
     fig.update_xaxes(title_text="confidence (largest probability)", range=[0, 1.0], dtick=0.2)
     fig.update_yaxes(title_text="accuracy in the bin", range=[0, 1.18], dtick=0.2, row=1, col=1)
     fig.update_yaxes(range=[0, 1.18], dtick=0.2, row=1, col=2)
-    return apply_layout(fig, height=height, bargap=0.05, margin=dict(l=10, r=10, t=60, b=10))
+    return apply_layout(fig, height=height, bargap=0.05).update_layout(margin_t=60)
 
 
 def confidence_histogram(before: ReliabilityBins, after: ReliabilityBins, temperature: float,
@@ -91,7 +91,7 @@ def temperature_curves(temperatures, nll, ece, fitted: float, current: float, he
     fig.update_xaxes(type="log", title_text="temperature T (log scale)")
     fig.update_yaxes(title_text="NLL", row=1, col=1)
     fig.update_yaxes(title_text="ECE", row=1, col=2)
-    return apply_layout(fig, height=height, margin=dict(l=10, r=10, t=70, b=10))
+    return apply_layout(fig, height=height).update_layout(margin_t=70)
 
 
 def compare_runs_chart(labels: Sequence[str], ece_before, ece_after, fitted_t, height: int = 420) -> go.Figure:
@@ -109,5 +109,4 @@ def compare_runs_chart(labels: Sequence[str], ece_before, ece_after, fitted_t, h
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(title_text="ECE", row=1, col=1)
     fig.update_xaxes(title_text="T", row=1, col=2)
-    return apply_layout(fig, height=max(height, 120 + 60 * len(names)), barmode="group",
-                        margin=dict(l=10, r=10, t=70, b=10))  # fmt: skip
+    return apply_layout(fig, height=max(height, 120 + 60 * len(names)), barmode="group").update_layout(margin_t=70)
