@@ -155,7 +155,9 @@ if not runs:
 
 keys = list(by_key)
 default_key = training_page_key(data.fingerprint)
-default_index = keys.index(default_key) if default_key in by_key else 0
+finished_keys = [k for k in keys if by_key[k].status == "finished"]
+fallback = finished_keys[0] if finished_keys else keys[0]  # the newest run that can be calibrated
+default_index = keys.index(default_key if default_key in by_key else fallback)
 pick, m_t, m_ece, m_nll = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
 key = pick.selectbox("Run", keys, index=default_index, key="cal_run", bind="query-params", format_func=lambda k: label(by_key[k]),
                      help="Any stored run. The default is the one of the training page's current settings.")  # fmt: skip
@@ -180,8 +182,10 @@ if report is not None:
     fit, before, after = report.fit, report.before, report.after
     m_t.metric("Fitted T", f"{fit.temperature:.3f}",
                help="T > 1: the model was over-confident (its logits are shrunk); T < 1: under-confident.")
-    m_ece.metric("ECE", f"{after.ece:.4f}", f"{after.ece - before.ece:+.4f} from {before.ece:.4f}", delta_color="inverse")
-    m_nll.metric("NLL", f"{after.nll:.4f}", f"{after.nll - before.nll:+.4f} from {before.nll:.4f}", delta_color="inverse")
+    m_ece.metric("ECE at fitted T", f"{after.ece:.4f}", f"{after.ece - before.ece:+.4f}", delta_color="inverse",
+                 help=f"Expected calibration error on the evaluation half; {before.ece:.4f} at T = 1.")
+    m_nll.metric("NLL at fitted T", f"{after.nll:.4f}", f"{after.nll - before.nll:+.4f}", delta_color="inverse",
+                 help=f"Mean negative log-likelihood on the evaluation half; {before.nll:.4f} at T = 1.")
     chart(reliability_diagram(before.bins, after.bins, fit.temperature), "cal_reliability")
     st.caption(f"Each bar is one of {len(before.bins.counts)} equal-width confidence bins; the number above it counts "
                f"the evaluation images in it. A bar below the dashed diagonal means the model was right less often "
@@ -197,17 +201,17 @@ if report is not None:
     logits = run_logits(runs_dir, key, data_dir)
     labels = data.test_labels.numpy()
     yours = cal.evaluate(logits[ev], labels[ev], t_now)
-    table, curves = st.columns([2, 3], gap="medium")
+    table, curves = st.columns([5, 6], gap="medium")
     with table:
         rows = {"accuracy": "accuracy", "NLL": "nll", "Brier": "brier", "ECE (15 bins)": "ece", "MCE": "mce"}
         st.dataframe(pd.DataFrame({
             "metric": list(rows),
             "T = 1": [getattr(before, a) for a in rows.values()],
-            f"fitted T = {fit.temperature:.3g}": [getattr(after, a) for a in rows.values()],
-            f"your T = {t_now:g}": [getattr(yours, a) for a in rows.values()],
+            f"T = {fit.temperature:.3g} (fit)": [getattr(after, a) for a in rows.values()],
+            f"T = {t_now:g} (yours)": [getattr(yours, a) for a in rows.values()],
         }), hide_index=True, width="stretch",
             column_config={c: st.column_config.NumberColumn(format="%.4f") for c in
-                           ("T = 1", f"fitted T = {fit.temperature:.3g}", f"your T = {t_now:g}")})  # fmt: skip
+                           ("T = 1", f"T = {fit.temperature:.3g} (fit)", f"T = {t_now:g} (yours)")})  # fmt: skip
         st.caption("Accuracy does not move: dividing every logit by the same T > 0 keeps their order, so the "
                    "largest logit, the predicted class, stays the same. Only the confidences change. Lower is "
                    "better for NLL, Brier (squared distance to the one-hot label), ECE (bin gaps weighted by bin "

@@ -94,11 +94,11 @@ def test_the_slider_moves_the_last_column(env, data):
     at.select_slider(key="cal_T").set_value(4.0).run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert "your T = 4" in table.columns
+    assert "T = 4 (yours)" in table.columns
     w, b = weights(0, 0.05)
     split = cal.split_test_set()
     logits = cal.logits_on_images(w, b, data.test_images)[split.evaluation]
-    assert table["your T = 4"].iloc[1] == pytest.approx(cal.nll(logits, data.test_labels.numpy()[split.evaluation], 4.0))
+    assert table["T = 4 (yours)"].iloc[1] == pytest.approx(cal.nll(logits, data.test_labels.numpy()[split.evaluation], 4.0))
 
 
 def test_a_run_link_selects_it_and_an_unknown_one_is_explained(env, data):

@@ -15,6 +15,9 @@ from plotly.subplots import make_subplots
 from softmax_core.calibration import ReliabilityBins
 from softmax_core.figures.style import apply_layout
 
+# Figures with subplot titles keep the legend under the plot, where it cannot cover a title.
+BELOW = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
+
 
 def _centres(bins: ReliabilityBins) -> np.ndarray:
     return (bins.edges[:-1] + bins.edges[1:]) / 2
@@ -49,7 +52,7 @@ def reliability_diagram(before: ReliabilityBins, after: ReliabilityBins, tempera
     fig.update_xaxes(title_text="confidence (largest probability)", range=[0, 1.0], dtick=0.2)
     fig.update_yaxes(title_text="accuracy in the bin", range=[0, 1.18], dtick=0.2, row=1, col=1)
     fig.update_yaxes(range=[0, 1.18], dtick=0.2, row=1, col=2)
-    return apply_layout(fig, height=height, bargap=0.05).update_layout(margin_t=60)
+    return apply_layout(fig, height=height, bargap=0.05).update_layout(legend=BELOW)
 
 
 def confidence_histogram(before: ReliabilityBins, after: ReliabilityBins, temperature: float,
@@ -91,7 +94,7 @@ def temperature_curves(temperatures, nll, ece, fitted: float, current: float, he
     fig.update_xaxes(type="log", title_text="temperature T (log scale)")
     fig.update_yaxes(title_text="NLL", row=1, col=1)
     fig.update_yaxes(title_text="ECE", row=1, col=2)
-    return apply_layout(fig, height=height).update_layout(margin_t=70)
+    return apply_layout(fig, height=height).update_layout(legend=BELOW)
 
 
 def compare_runs_chart(labels: Sequence[str], ece_before, ece_after, fitted_t, height: int = 420) -> go.Figure:
@@ -109,4 +112,4 @@ def compare_runs_chart(labels: Sequence[str], ece_before, ece_after, fitted_t, h
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(title_text="ECE", row=1, col=1)
     fig.update_xaxes(title_text="T", row=1, col=2)
-    return apply_layout(fig, height=max(height, 120 + 60 * len(names)), barmode="group").update_layout(margin_t=70)
+    return apply_layout(fig, height=max(height, 160 + 60 * len(names)), barmode="group").update_layout(legend=BELOW)
