@@ -35,4 +35,8 @@ PAGES: list[PageInfo] = [
              "Train the chapter's model with your own learning rate, batch size and epochs; watch the curves, "
              "see which clothes it confuses, and compare runs.",
              r"\mathbf{W} \leftarrow \mathbf{W} - \frac{\eta}{|\mathcal{B}|} \sum_{i \in \mathcal{B}} \partial_{\mathbf{W}} l^{(i)}"),
+    PageInfo("pages/calibration.py", "Confidence and calibration", ":material/tune:",
+             "See how confident a trained model really is (reliability diagram, ECE), fix it with one temperature "
+             "fitted on held-out test images, and compare runs with the best linear model (L-BFGS).",
+             r"T^\star = \arg\min_T \; -\frac{1}{n}\sum_i \log \mathrm{softmax}(\mathbf{o}^{(i)}/T)_{y_i}"),
 ]

@@ -36,9 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="softmax-train",
         description="Train softmax regression on Fashion-MNIST (or read the stored run) and print its metrics.",
     )
-    parser.add_argument("--impl", choices=t.IMPLS, default=DEFAULTS.impl,
-                        help="scratch = d2l 3.6 (own softmax, loss, SGD); concise = d2l 3.7 (torch.nn)")
-    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help=f"1 to {t.MAX_EPOCHS}")
+    parser.add_argument("--impl", choices=t.ALL_IMPLS, default=DEFAULTS.impl,
+                        help="scratch = d2l 3.6 (own softmax, loss, SGD); concise = d2l 3.7 (torch.nn); "
+                             "lbfgs = the linear ceiling (full-batch L-BFGS with --l2)")
+    parser.add_argument("--epochs", "--iterations", type=int, default=DEFAULTS.epochs,
+                        help=f"1 to {t.MAX_EPOCHS} (for lbfgs: L-BFGS iterations)")
+    parser.add_argument("--l2", type=float, default=DEFAULTS.l2, help="L2 penalty (lbfgs only)")
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"1 to {t.MAX_BATCH_SIZE}")
     parser.add_argument("--lr", type=float, default=DEFAULTS.lr, help=f"learning rate, {t.MIN_LR:g} to {t.MAX_LR:g}")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"0 to {t.MAX_SEED} (2**31 - 1)")
@@ -123,11 +126,17 @@ def print_table(run, key: str, cached: bool, out, replaced_broken: str = "") -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.impl == training.LBFGS:  # the ceiling's own defaults: full batch, zero init, step scale 1
+        from softmax_core.linear_ceiling import ceiling_config
+
+        parser.set_defaults(**{k: v for k, v in ceiling_config().to_dict().items() if k != "impl"})
+        args = parser.parse_args(argv)
     try:
         config = training.TrainConfig(
             impl=args.impl, lr=args.lr, batch_size=args.batch_size,
-            epochs=args.epochs, seed=args.seed, init_std=args.init_std,
+            epochs=args.epochs, seed=args.seed, init_std=args.init_std, l2=args.l2,
         ).validated()  # fmt: skip
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -33,7 +33,9 @@ from softmax_core.softmax import softmax
 # it is part of the run store's key, so stored runs from older code are not reused.
 TRAINING_CODE_VERSION = "5"  # 5: runs carry per-epoch snapshots of W and b, and a diverged run its batch losses
 
-IMPLS = ("scratch", "concise")
+IMPLS = ("scratch", "concise")  # the chapter's minibatch-SGD models
+LBFGS = "lbfgs"  # the linear ceiling: full-batch L-BFGS with an L2 penalty (softmax_core.linear_ceiling)
+ALL_IMPLS = (*IMPLS, LBFGS)
 EVAL_BATCH = 10_000
 
 # The limits of a training setting, in one place: TrainConfig enforces them, the CLI prints them in
@@ -85,12 +87,13 @@ class TrainConfig:
     epochs: int = 10
     seed: int = 0
     init_std: float = 0.01
+    l2: float = 0.0  # L2 penalty (lbfgs only); for lbfgs, epochs counts L-BFGS iterations
 
     def validated(self) -> TrainConfig:
         """``self`` if every field is valid and of its type, else a coerced copy, else ValueError."""
         impl = str(self.impl).strip().lower()
-        if impl not in IMPLS:
-            raise ValueError(f"impl must be one of {', '.join(IMPLS)}, got {self.impl!r}")
+        if impl not in ALL_IMPLS:
+            raise ValueError(f"impl must be one of {', '.join(ALL_IMPLS)}, got {self.impl!r}")
         lr = _number("learning rate", self.lr, float)
         if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"learning rate must be a positive finite number, got {self.lr!r}")
@@ -110,7 +113,12 @@ class TrainConfig:
             raise ValueError(
                 f"init std must be a finite number >= 0 and at most {MAX_INIT_STD:g}, got {self.init_std!r}"
             )
-        clean = TrainConfig(impl, lr, batch_size, epochs, seed, init_std)
+        l2 = _number("L2 penalty", self.l2, float)
+        if not math.isfinite(l2) or l2 < 0 or (l2 and impl != LBFGS):
+            raise ValueError(f"the L2 penalty must be a finite number >= 0 (0 unless lbfgs), got {self.l2!r}")
+        if impl == LBFGS and batch_size != MAX_TRAIN_SIZE:
+            raise ValueError(f"lbfgs trains on the full batch: batch size must be {MAX_TRAIN_SIZE:,}, got {batch_size}")
+        clean = TrainConfig(impl, lr, batch_size, epochs, seed, init_std, l2)
         same = all(
             type(mine) is type(theirs) and mine == theirs
             for mine, theirs in ((getattr(self, f.name), getattr(clean, f.name)) for f in fields(self))
@@ -118,7 +126,9 @@ class TrainConfig:
         return self if same else clean
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; ``l2`` only when set, so the SGD runs' keys stay what they were."""
+        d = asdict(self)
+        return d if d["l2"] else {k: v for k, v in d.items() if k != "l2"}
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -225,6 +235,10 @@ def train(
     progress_every = max(1, int(progress_every))
     if len(data.train_images) == 0 or len(data.test_images) == 0:
         raise ValueError("the dataset has no training or no test images")
+    if config.impl == LBFGS:
+        from softmax_core.linear_ceiling import train_lbfgs  # imports this module: import it late
+
+        return train_lbfgs(config, data, progress=progress, should_stop=should_stop)
     with one_thread():
         return _train(config, data, progress, should_stop, progress_every)
 

@@ -1,0 +1,271 @@
+r"""Confidence and calibration: how sure is a trained model, and how one number (T) fixes it.
+
+Reads stored runs (never trains an SGD run); per-run numbers are cached by run
+key. The best linear model (L-BFGS) can be fitted from here and is one more run.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard.deep_links import run_through_navigation
+from softmax_core import calibration as cal
+from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
+from softmax_core.figures.calibration_figures import (
+    compare_runs_chart,
+    confidence_histogram,
+    reliability_diagram,
+    temperature_curves,
+)
+from softmax_core.figures.training_figures import config_label
+from softmax_core.linear_ceiling import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_L2,
+    best_linear_label,
+    best_linear_run,
+    ceiling_config,
+    store_ceiling,
+)
+from softmax_core.run_store import RunStore, default_runs_dir, run_key
+from softmax_core.training import TrainConfig
+
+run_through_navigation()
+
+# Stops of the T slider: log-spaced (each step x1.12) from 0.1 to 10, like the softmax page's.
+R20 = (1.0, 1.12, 1.25, 1.4, 1.6, 1.8, 2.0, 2.24, 2.5, 2.8, 3.15, 3.55, 4.0, 4.5, 5.0, 5.6, 6.3, 7.1, 8.0, 9.0)
+TEMPERATURES = tuple(round(m * 10.0**e, 4) for e in (-1, 0) for m in R20) + (10.0,)
+# The training page's controls (session state, or its URL parameters): its current run is the default here.
+TRAINING_KEYS = {"train_impl": "impl", "train_lr": "lr", "train_batch_size": "batch_size",
+                 "train_epochs": "epochs", "train_seed": "seed", "train_init_std": "init_std"}  # fmt: skip
+
+
+@st.cache_resource(show_spinner="Loading Fashion-MNIST (once per server)…")
+def load_data(data_dir: str):
+    return load_fashion_mnist(data_dir)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def run_logits(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
+    """``X W + b`` of a stored run on the 10,000 test images."""
+    run = RunStore(runs_dir).get(key)
+    if run is None:
+        raise ValueError(f"Run {key} is no longer in the run store: train it again.")
+    weight, bias = run.load_weights()
+    return cal.logits_on_images(weight, bias, load_data(data_dir).test_images)
+
+
+@st.cache_data(max_entries=64, show_spinner="Fitting the temperature…")
+def calibration_report(runs_dir: str, key: str, data_dir: str, seed: int) -> cal.CalibrationReport:
+    return cal.calibrate(run_logits(runs_dir, key, data_dir), load_data(data_dir).test_labels.numpy(), seed)
+
+
+def chart(fig, key: str) -> None:
+    st.plotly_chart(fig, width="stretch", theme="streamlit", key=key)
+
+
+def training_page_key(fingerprint: str) -> str | None:
+    """The run key of the training page's current settings (its session state, else its URL parameters)."""
+    values = {}
+    for state_key, field in TRAINING_KEYS.items():
+        if state_key in st.session_state:
+            values[field] = st.session_state[state_key]
+        elif state_key in st.query_params:
+            values[field] = st.query_params[state_key]
+    try:
+        return run_key(TrainConfig(**values).validated(), fingerprint)
+    except (TypeError, ValueError):
+        return None
+
+
+def label(run) -> str:
+    return config_label(run.config, run.status)
+
+
+def nearest_stop(t: float) -> float:
+    return min(TEMPERATURES, key=lambda s: abs(np.log(s) - np.log(t)))
+
+
+# ---------------------------------------------------------------- the page
+
+st.title("Confidence and calibration")
+st.markdown("A model's **confidence** is its largest softmax probability. It is *calibrated* when, of the images it "
+            "gives 80 %, 80 % are right. Dividing every logit by one temperature $T$ fixes most miscalibration "
+            "(Guo et al., 2017).")  # fmt: skip
+
+data_dir = str(resolve_data_dir())
+try:
+    data = load_data(data_dir)
+except DataError as exc:
+    st.error(str(exc), icon=":material/folder_off:")
+    st.stop()
+runs_dir = str(default_runs_dir())
+store = RunStore(runs_dir)
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    runs = store.list_runs()
+for warning in caught:
+    st.warning("A damaged run in the store was skipped:", icon=":material/warning:")
+    st.text(str(warning.message))
+by_key = {run.key: run for run in runs}
+
+# A link may name a run: ?run=<key>. It is checked here (the menu below drops unknown values silently).
+asked = st.query_params.get("run")
+if asked is not None:
+    if asked in by_key:
+        st.session_state["cal_run"] = asked
+    else:
+        st.warning("The link asks for a run that is not in the run store (trained on another server, or removed). "
+                   "Showing another run instead. The key in the link:", icon=":material/link_off:")  # fmt: skip
+        st.text(asked[:200])
+    del st.query_params["run"]
+if "cal_run" in st.session_state and st.session_state["cal_run"] not in by_key:
+    del st.session_state["cal_run"]
+
+
+def ceiling_section() -> None:
+    st.subheader("The best linear model")
+    best = best_linear_run(runs, data.fingerprint)
+    st.markdown("The chapter's 10 epochs of SGD stop before the loss is minimised. Full-batch **L-BFGS** with an L2 "
+                f"penalty trains the same model to convergence: the penalty ({DEFAULT_L2:g}) was chosen on 10,000 "
+                "training images held out from the fit (never the test set), then the model was refit on all 60,000 "
+                "(`python -m softmax_core.linear_ceiling` repeats the search).")  # fmt: skip
+    if best is not None:
+        st.info(f"Stored: **{best_linear_label(best)}** test accuracy ({best.history[-1].epoch} iterations, "
+                f"{best.train_seconds:.1f} s). It is one more run in the menu above.", icon=":material/trophy:")
+    config = ceiling_config(DEFAULT_L2, DEFAULT_ITERATIONS)
+    if store.get(run_key(config, data.fingerprint)) is None:
+        if st.button(f"Fit the best linear model (L2 {DEFAULT_L2:g}, {DEFAULT_ITERATIONS} L-BFGS iterations)",
+                     key="cal_fit_ceiling", icon=":material/rocket_launch:"):  # fmt: skip
+            with st.spinner("Fitting on 60,000 images (about 10 to 30 s, depending on the server's load)…"):
+                run, _ = store_ceiling(store, data, config)
+            st.session_state["cal_run"] = run.key
+            st.rerun()
+
+
+if not runs:
+    st.info("The run store is empty: train a model on the **Train on Fashion-MNIST** page first (for example the chapter's "
+            "setting), or fit the best linear model below.", icon=":material/inventory_2:")  # fmt: skip
+    ceiling_section()
+    st.stop()
+
+keys = list(by_key)
+default_key = training_page_key(data.fingerprint)
+finished_keys = [k for k in keys if by_key[k].status == "finished"]
+fallback = finished_keys[0] if finished_keys else keys[0]  # the newest run that can be calibrated
+default_index = keys.index(default_key if default_key in by_key else fallback)
+pick, m_t, m_ece, m_nll = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
+key = pick.selectbox("Run", keys, index=default_index, key="cal_run", bind="query-params", format_func=lambda k: label(by_key[k]),
+                     help="Any stored run. The default is the one of the training page's current settings.")  # fmt: skip
+run = by_key[key]
+split_seed = cal.CALIBRATION_SEED
+
+if run.status != "finished":
+    st.warning("This run diverged: its weights are inf or nan (or stopped partway), so it has no confidences to "
+               "calibrate. Pick another run, or train this setting again with a lower learning rate. "
+               "What training said:", icon=":material/warning:")  # fmt: skip
+    st.text(run.message)
+    report = None
+else:
+    try:
+        report = calibration_report(runs_dir, key, data_dir, split_seed)
+    except ValueError as exc:  # damaged weights, or logits that are not finite
+        st.error("This run cannot be calibrated:", icon=":material/error:")
+        st.text(str(exc))
+        report = None
+
+if report is not None:
+    fit, before, after = report.fit, report.before, report.after
+    m_t.metric("Fitted T", f"{fit.temperature:.3f}",
+               help="T > 1: the model was over-confident (its logits are shrunk); T < 1: under-confident.")
+    m_ece.metric("ECE at fitted T", f"{after.ece:.4f}", f"{after.ece - before.ece:+.4f}", delta_color="inverse",
+                 help=f"Expected calibration error on the evaluation half; {before.ece:.4f} at T = 1.")
+    m_nll.metric("NLL at fitted T", f"{after.nll:.4f}", f"{after.nll - before.nll:+.4f}", delta_color="inverse",
+                 help=f"Mean negative log-likelihood on the evaluation half; {before.nll:.4f} at T = 1.")
+    chart(reliability_diagram(before.bins, after.bins, fit.temperature), "cal_reliability")
+    st.caption(f"Each bar is one of {len(before.bins.counts)} equal-width confidence bins; the number above it counts "
+               f"the evaluation images in it. A bar below the dashed diagonal means the model was right less often "
+               f"than it claimed (over-confident). Test set split with seed **{split_seed}**: T is fitted on "
+               f"{len(report.split.calibration):,} images, everything here is measured on the other "
+               f"{len(report.split.evaluation):,}.")  # fmt: skip
+
+    st.subheader("Before and after, on the evaluation half")
+    t_now = st.select_slider("Your temperature T (log scale)", options=TEMPERATURES, value=nearest_stop(fit.temperature),
+                             key="cal_T", bind="query-params", format_func=lambda t: f"{t:g}",
+                             help="Move T by hand: the curves and the last column follow.")  # fmt: skip
+    ev = report.split.evaluation
+    logits = run_logits(runs_dir, key, data_dir)
+    labels = data.test_labels.numpy()
+    yours = cal.evaluate(logits[ev], labels[ev], t_now)
+    table, curves = st.columns([5, 6], gap="medium")
+    with table:
+        rows = {"accuracy": "accuracy", "NLL": "nll", "Brier": "brier", "ECE (15 bins)": "ece", "MCE": "mce"}
+        st.dataframe(pd.DataFrame({
+            "metric": list(rows),
+            "T = 1": [getattr(before, a) for a in rows.values()],
+            f"T = {fit.temperature:.3g} (fit)": [getattr(after, a) for a in rows.values()],
+            f"T = {t_now:g} (yours)": [getattr(yours, a) for a in rows.values()],
+        }), hide_index=True, width="stretch",
+            column_config={c: st.column_config.NumberColumn(format="%.4f") for c in
+                           ("T = 1", f"T = {fit.temperature:.3g} (fit)", f"T = {t_now:g} (yours)")})  # fmt: skip
+        st.caption("Accuracy does not move: dividing every logit by the same T > 0 keeps their order, so the "
+                   "largest logit, the predicted class, stays the same. Only the confidences change. Lower is "
+                   "better for NLL, Brier (squared distance to the one-hot label), ECE (bin gaps weighted by bin "
+                   "size) and MCE (the largest gap).")  # fmt: skip
+    with curves:
+        chart(temperature_curves(report.temperatures, report.nll_curve, report.ece_curve, fit.temperature, t_now),
+              "cal_curves")
+        st.caption(f"The star is the T the fit found on the calibration half (from T = 1, by L-BFGS on log T, "
+                   f"{fit.evaluations} evaluations); the curves are the evaluation half, so the minimum may sit "
+                   "slightly beside it.")  # fmt: skip
+
+    chart(confidence_histogram(before.bins, after.bins, fit.temperature, before.accuracy), "cal_histogram")
+    st.caption("How the evaluation images spread over confidence. When the bars' mean confidence sits right of "
+               "the accuracy line, the model claims more than it delivers.")  # fmt: skip
+
+    st.subheader("One image on the softmax page")
+    pick_image, open_link = st.columns([1, 2], vertical_alignment="bottom")
+    image = pick_image.number_input("Test image # (from the evaluation half)", min_value=0, max_value=len(labels) - 1,
+                                    value=int(ev[0]), step=1, key="cal_image", bind="query-params")  # fmt: skip
+    link = cal.softmax_page_link(logits[image], fit.temperature)
+    open_link.link_button(f"Open this model on the softmax page at T = {fit.temperature:.3g}", link,
+                          icon=":material/open_in_new:")  # fmt: skip
+    probs = cal.probabilities(logits[image : image + 1], fit.temperature)[0]
+    names = data.class_names
+    st.caption(f"Image #{image} is a {names[labels[image]]}; the model predicts {names[int(probs.argmax())]} with "
+               f"{probs.max():.1%} at the fitted T ({cal.probabilities(logits[image:image + 1])[0].max():.1%} at "
+               "T = 1). The link carries its ten logits (rounded to 3 decimals) and T; the softmax page's T "
+               "slider snaps to its nearest stop, so T there may differ slightly.")  # fmt: skip
+
+# ---------------------------------------------------------------- compare runs
+st.subheader("Compare runs")
+finished = [k for k in keys if by_key[k].status == "finished"]
+skipped = len(keys) - len(finished)
+chosen = st.multiselect("Runs to compare", finished, default=finished[:6], key="cal_compare", bind="query-params",
+                        format_func=lambda k: label(by_key[k]), placeholder="Pick stored runs")  # fmt: skip
+if skipped:
+    st.caption(f"{skipped} diverged run(s) are left out: they have no finite confidences.")
+if chosen:
+    rows = []
+    for k in chosen:
+        try:
+            r = calibration_report(runs_dir, k, data_dir, split_seed)
+        except ValueError:
+            continue
+        rows.append({"run": label(by_key[k]), "test acc": by_key[k].history[-1].test_acc, "fitted T": r.fit.temperature,
+                     "ECE, T = 1": r.before.ece, "ECE, fitted T": r.after.ece,
+                     "NLL, T = 1": r.before.nll, "NLL, fitted T": r.after.nll})  # fmt: skip
+    if rows:
+        frame = pd.DataFrame(rows)
+        chart(compare_runs_chart(frame["run"], frame["ECE, T = 1"], frame["ECE, fitted T"], frame["fitted T"]),
+              "cal_compare_chart")
+        st.dataframe(frame, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.4f") for c in frame.columns if c != "run"})
+        st.caption("T above 1: the run was over-confident (long SGD runs and large learning rates drift there); "
+                   "T below 1: under-confident (short runs, a heavily penalised model).")  # fmt: skip
+
+ceiling_section()

@@ -1,0 +1,254 @@
+r"""Temperature scaling: how confident a trained model is, and how one number fixes it.
+
+A model's confidence on an image is its largest softmax probability. It is
+*calibrated* when, among the images it gives confidence 0.8, 80 % are right.
+Temperature scaling (Guo et al., 2017, "On Calibration of Modern Neural
+Networks") divides every logit by one number T > 0 fitted to minimise the
+negative log-likelihood on held-out images. Dividing by T > 0 keeps the order
+of the logits, so the predicted class, and hence the accuracy, cannot change:
+only the confidences move.
+
+The 10,000 test images are split once, by a fixed seed, into a calibration half
+(T is fitted there) and an evaluation half (every metric is reported there):
+the chapter trains on all 60,000 training images, so none of those may be used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import numpy as np
+import torch
+
+from softmax_core.logit_presets import MAX_ABS_LOGIT, format_logits
+
+CALIBRATION_SEED = 2017  # the year of Guo et al.; fixed so every page and test sees the same halves
+NUM_BINS = 15  # Guo et al.'s 15 equal-width confidence bins
+T_RANGE = (1e-2, 1e2)  # fitted temperatures are kept inside this range (a separable set pushes T -> 0)
+SOFTMAX_PAGE_T_RANGE = (0.05, 20.0)  # what the softmax page's slider accepts
+
+
+@dataclass(frozen=True)
+class Split:
+    seed: int
+    calibration: np.ndarray  # sorted test-image indices used to fit T
+    evaluation: np.ndarray  # sorted test-image indices every metric is reported on
+
+
+def split_test_set(n: int = 10_000, seed: int = CALIBRATION_SEED) -> Split:
+    """Two disjoint halves of ``range(n)`` from one seeded permutation (first half calibrates)."""
+    if n < 2:
+        raise ValueError(f"need at least 2 test images to split, got {n}")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed))).numpy()
+    half = n // 2
+    return Split(int(seed), np.sort(order[:half]), np.sort(order[half:]))
+
+
+def _checked(logits, labels) -> tuple[torch.Tensor, torch.Tensor]:
+    z = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    if z.dim() != 2 or z.shape[1] < 2:
+        raise ValueError(f"logits must be (n, K) with K >= 2 classes, got shape {tuple(z.shape)}")
+    if y.shape != (z.shape[0],):
+        raise ValueError(f"{z.shape[0]} rows of logits but labels of shape {tuple(y.shape)}")
+    if z.shape[0] == 0:
+        raise ValueError("no images to evaluate")
+    if y.min() < 0 or y.max() >= z.shape[1]:
+        raise ValueError(f"labels must be class numbers 0 to {z.shape[1] - 1}")
+    if not torch.isfinite(z).all():
+        raise ValueError("some logits are inf or nan (a diverged model): there is no confidence to calibrate")
+    return z, y
+
+
+def nll(logits, labels, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood ``-log softmax(z / T)[y]`` = cross-entropy of the scaled logits."""
+    z, y = _checked(logits, labels)
+    scaled = z / float(temperature)
+    return float((torch.logsumexp(scaled, dim=1) - scaled.gather(1, y[:, None])[:, 0]).mean())
+
+
+def probabilities(logits, temperature: float = 1.0) -> np.ndarray:
+    """``softmax(z / T)`` row by row, in float64."""
+    z = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
+    return torch.softmax(z / float(temperature), dim=1).numpy()
+
+
+def brier(probs, labels) -> float:
+    """Brier score: mean over images of ``sum_k (p_k - onehot_k)^2`` (0 is perfect, 2 the worst)."""
+    p = np.asarray(probs, dtype=np.float64)
+    onehot = np.eye(p.shape[1])[np.asarray(labels)]
+    return float(((p - onehot) ** 2).sum(axis=1).mean())
+
+
+@dataclass(frozen=True)
+class ReliabilityBins:
+    """Equal-width confidence bins ``(lo, hi]``: how many images, their accuracy and mean confidence."""
+
+    edges: np.ndarray  # (M + 1,) from 0 to 1
+    counts: np.ndarray  # (M,) images per bin
+    accuracy: np.ndarray  # (M,) fraction correct; nan for an empty bin
+    confidence: np.ndarray  # (M,) mean confidence; nan for an empty bin
+
+    @property
+    def gaps(self) -> np.ndarray:
+        """|accuracy - confidence| per bin (nan when empty)."""
+        return np.abs(self.accuracy - self.confidence)
+
+    @property
+    def ece(self) -> float:
+        """Expected calibration error: the gaps weighted by each bin's share of the images."""
+        filled = self.counts > 0
+        return float((self.counts[filled] / self.counts.sum() * self.gaps[filled]).sum())
+
+    @property
+    def mce(self) -> float:
+        """Maximum calibration error: the largest gap over the non-empty bins."""
+        filled = self.counts > 0
+        return float(self.gaps[filled].max())
+
+
+def reliability_bins(confidences, correct, num_bins: int = NUM_BINS) -> ReliabilityBins:
+    """Bin ``m`` (1-based) holds the confidences in ``((m - 1) / M, m / M]``, as in Guo et al.; 0 goes to bin 1."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    right = np.asarray(correct, dtype=np.float64)
+    if conf.shape != right.shape or conf.ndim != 1 or len(conf) == 0:
+        raise ValueError("give one confidence and one correct/wrong flag per image (at least one image)")
+    if num_bins < 1:
+        raise ValueError(f"need at least one bin, got {num_bins}")
+    edges = np.linspace(0.0, 1.0, num_bins + 1)
+    which = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, num_bins - 1)  # edges[m] < c <= edges[m + 1]
+    counts = np.bincount(which, minlength=num_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = np.bincount(which, weights=right, minlength=num_bins) / counts
+        confidence = np.bincount(which, weights=conf, minlength=num_bins) / counts
+    return ReliabilityBins(edges, counts, accuracy, confidence)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    n: int
+    accuracy: float
+    nll: float
+    brier: float
+    ece: float
+    mce: float
+    bins: ReliabilityBins
+    confidences: np.ndarray  # (n,) the largest probability per image
+
+
+def evaluate(logits, labels, temperature: float = 1.0, num_bins: int = NUM_BINS) -> Metrics:
+    """Accuracy, NLL, Brier, ECE and MCE of ``softmax(z / T)`` against the labels."""
+    z, y = _checked(logits, labels)
+    probs = probabilities(z, temperature)
+    predicted = probs.argmax(axis=1)
+    correct = predicted == y.numpy()
+    confidences = probs.max(axis=1)
+    bins = reliability_bins(confidences, correct, num_bins)
+    return Metrics(len(y), float(correct.mean()), nll(z, y, temperature), brier(probs, y.numpy()),
+                   bins.ece, bins.mce, bins, confidences)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TemperatureFit:
+    temperature: float
+    start: float
+    nll_before: float  # at T = 1
+    nll_after: float  # at the fitted T
+    evaluations: int
+    at_bound: bool  # the optimum lies at the edge of T_RANGE (e.g. a perfectly separated set)
+
+
+def fit_temperature(logits, labels, start: float = 1.0) -> TemperatureFit:
+    """The T minimising the NLL, found by L-BFGS on ``log T`` (so T stays positive) in float64.
+
+    The NLL is convex in 1/T (a log-sum-exp of a linear function minus a linear
+    one), so it has one minimum and any start reaches it.
+    """
+    z, y = _checked(logits, labels)
+    if not (math.isfinite(start) and start > 0):
+        raise ValueError(f"the starting temperature must be a positive number, got {start!r}")
+    lo, hi = math.log(T_RANGE[0]), math.log(T_RANGE[1])
+    log_t = torch.tensor([math.log(start)], dtype=torch.float64, requires_grad=True)
+    true_logit = z.gather(1, y[:, None])[:, 0]
+    optimizer = torch.optim.LBFGS([log_t], lr=1.0, max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-14,
+                                  line_search_fn="strong_wolfe")  # fmt: skip
+    evaluations = 0
+
+    def closure():
+        nonlocal evaluations
+        evaluations += 1
+        optimizer.zero_grad()
+        scale = torch.exp(-log_t.clamp(lo, hi))
+        loss = (torch.logsumexp(z * scale, dim=1) - true_logit * scale).mean()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    fitted = float(torch.exp(log_t.detach().clamp(lo, hi)))
+    at_bound = math.isclose(fitted, T_RANGE[0], rel_tol=1e-6) or math.isclose(fitted, T_RANGE[1], rel_tol=1e-6)
+    return TemperatureFit(fitted, float(start), nll(z, y, 1.0), nll(z, y, fitted), evaluations, at_bound)
+
+
+def temperature_grid(fitted: float | None = None, points: int = 121) -> np.ndarray:
+    """Log-spaced temperatures from 0.1 to 10 (wider if the fitted T lies outside), plus the fitted T."""
+    lo, hi = 0.1, 10.0
+    if fitted is not None:
+        lo, hi = min(lo, fitted / 2), max(hi, fitted * 2)
+    grid = np.geomspace(lo, hi, points)
+    return np.unique(np.append(grid, fitted)) if fitted is not None else grid
+
+
+def curves_over_temperature(logits, labels, temperatures, num_bins: int = NUM_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """(NLL, ECE) at each temperature."""
+    z, y = _checked(logits, labels)
+    nlls, eces = [], []
+    for t in temperatures:
+        scaled = z / float(t)
+        nlls.append(float((torch.logsumexp(scaled, 1) - scaled.gather(1, y[:, None])[:, 0]).mean()))
+        probs = torch.softmax(scaled, 1)
+        conf, predicted = probs.max(1)
+        eces.append(reliability_bins(conf.numpy(), (predicted == y).numpy(), num_bins).ece)
+    return np.asarray(nlls), np.asarray(eces)
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    split: Split
+    fit: TemperatureFit
+    before: Metrics  # evaluation half, T = 1
+    after: Metrics  # evaluation half, fitted T
+    temperatures: np.ndarray  # the grid of the curves
+    nll_curve: np.ndarray  # evaluation-half NLL at each grid temperature
+    ece_curve: np.ndarray  # evaluation-half ECE at each grid temperature
+
+
+def calibrate(logits, labels, seed: int = CALIBRATION_SEED, num_bins: int = NUM_BINS) -> CalibrationReport:
+    """Split, fit T on the calibration half, and measure before/after on the evaluation half."""
+    z, y = _checked(logits, labels)
+    split = split_test_set(len(y), seed)
+    cal, ev = torch.as_tensor(split.calibration), torch.as_tensor(split.evaluation)
+    fit = fit_temperature(z[cal], y[cal])
+    grid = temperature_grid(fit.temperature)
+    nll_curve, ece_curve = curves_over_temperature(z[ev], y[ev], grid, num_bins)
+    return CalibrationReport(split, fit, evaluate(z[ev], y[ev], 1.0, num_bins),
+                             evaluate(z[ev], y[ev], fit.temperature, num_bins), grid, nll_curve, ece_curve)  # fmt: skip
+
+
+def logits_on_images(weight, bias, images) -> np.ndarray:
+    """The scores ``X W + b`` of a stored model on uint8 images, (n, 10) float64 (pixels / 255 as in training)."""
+    X = torch.as_tensor(images).reshape(len(images), -1).to(torch.float64) / 255.0
+    return (X @ torch.as_tensor(weight, dtype=torch.float64) + torch.as_tensor(bias, dtype=torch.float64)).numpy()
+
+
+def softmax_page_link(logits_row, temperature: float, label_set: str = "fashion", digits: int = 3) -> str:
+    """``/softmax_temperature?...``: one image's logits and a temperature on the softmax page.
+
+    The logits are rounded to ``digits`` decimals and T is clamped to the page's
+    range; the page snaps T to the nearest stop of its slider.
+    """
+    rounded = [max(-MAX_ABS_LOGIT, min(MAX_ABS_LOGIT, round(float(v), digits))) for v in logits_row]
+    t = min(max(float(temperature), SOFTMAX_PAGE_T_RANGE[0]), SOFTMAX_PAGE_T_RANGE[1])
+    query = {"sm_preset": "custom", "sm_labels": label_set, "sm_logits": format_logits(rounded), "sm_T": f"{t:.3g}"}
+    return "/softmax_temperature?" + urlencode(query)

@@ -1,0 +1,115 @@
+"""Figures of the calibration page: reliability diagrams, confidence histograms, NLL / ECE over T, run comparison.
+
+Pure functions, data in and a plotly figure out. No colours of our own: traces
+take the theme's palette in order, told apart by dash and marker too.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from softmax_core.calibration import ReliabilityBins
+from softmax_core.figures.style import apply_layout
+
+# Figures with subplot titles keep the legend under the plot, where it cannot cover a title.
+BELOW = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
+
+
+def _centres(bins: ReliabilityBins) -> np.ndarray:
+    return (bins.edges[:-1] + bins.edges[1:]) / 2
+
+
+def _none_for_nan(values) -> list:
+    return [None if not np.isfinite(v) else float(v) for v in values]
+
+
+def reliability_diagram(before: ReliabilityBins, after: ReliabilityBins, temperature: float,
+                        height: int = 440) -> go.Figure:  # fmt: skip
+    """Accuracy against confidence per bin, before (T = 1) and after scaling, beside the diagonal.
+
+    Each bar is one confidence bin; the number above it is how many images fell
+    in it (empty bins have no bar). Bars below the diagonal: over-confident.
+    """
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=("Before: T = 1", f"After: T = {temperature:.3g}"))  # fmt: skip
+    width = float(before.edges[1] - before.edges[0])
+    for col, (bins, name) in enumerate(((before, "accuracy, T = 1"), (after, f"accuracy, T = {temperature:.3g}")), 1):
+        counts = [f"{int(n):,}" if n else "" for n in bins.counts]
+        fig.add_trace(go.Bar(
+            x=_centres(bins), y=_none_for_nan(bins.accuracy), width=width * 0.92, name=name,
+            text=counts, textposition="outside", textangle=-90, cliponaxis=False, textfont_size=12,
+            customdata=np.stack([bins.edges[:-1], bins.edges[1:], bins.counts, np.nan_to_num(bins.confidence)], 1),
+            hovertemplate="confidence in (%{customdata[0]:.3f}, %{customdata[1]:.3f}]<br>%{customdata[2]:,} images"
+                          "<br>accuracy %{y:.3f}<br>mean confidence %{customdata[3]:.3f}<extra></extra>",
+        ), row=1, col=col)  # fmt: skip
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", width=2),
+                                 name="perfect calibration", showlegend=col == 1, legendgroup="diag",
+                                 hoverinfo="skip"), row=1, col=col)  # fmt: skip
+    fig.update_xaxes(title_text="confidence (largest probability)", range=[0, 1.0], dtick=0.2)
+    fig.update_yaxes(title_text="accuracy in the bin", range=[0, 1.18], dtick=0.2, row=1, col=1)
+    fig.update_yaxes(range=[0, 1.18], dtick=0.2, row=1, col=2)
+    return apply_layout(fig, height=height, bargap=0.05).update_layout(legend=BELOW)
+
+
+def confidence_histogram(before: ReliabilityBins, after: ReliabilityBins, temperature: float,
+                         accuracy: float, height: int = 360) -> go.Figure:  # fmt: skip
+    """Share of images per confidence bin, before and after, with the accuracy marked."""
+    fig = go.Figure()
+    total = max(int(before.counts.sum()), 1)
+    for bins, name in ((before, "T = 1"), (after, f"T = {temperature:.3g}")):
+        fig.add_trace(go.Bar(x=_centres(bins), y=bins.counts / total, name=name, customdata=bins.counts,
+                             hovertemplate="confidence ≈ %{x:.2f}: %{customdata:,} images (%{y:.1%})<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[accuracy, accuracy], y=[0, 1], mode="lines", line=dict(dash="dash", width=2),
+                             name=f"accuracy {accuracy:.3f}", yaxis="y", hoverinfo="skip"))  # fmt: skip
+    top = float(max((b.counts / total).max() for b in (before, after)))
+    fig.update_xaxes(title_text="confidence (largest probability)", range=[0, 1.0], dtick=0.2)
+    fig.update_yaxes(title_text="share of images", tickformat=".0%", range=[0, top * 1.08])
+    return apply_layout(fig, height=height, barmode="group", bargap=0.1)
+
+
+def temperature_curves(temperatures, nll, ece, fitted: float, current: float, height: int = 380) -> go.Figure:
+    """Evaluation-half NLL and ECE over T (log axis), the fitted T and the slider's T marked."""
+    t = np.asarray(temperatures, dtype=float)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=("NLL over T", "ECE over T"))
+    for col, (values, name, fmt) in enumerate(((nll, "NLL", ".4f"), (ece, "ECE", ".4f")), 1):
+        values = np.asarray(values, dtype=float)
+        fig.add_trace(go.Scatter(x=t, y=values, mode="lines", line=dict(width=3), name=name,
+                                 hovertemplate=f"T = %{{x:.3g}}<br>{name} %{{y:{fmt}}}<extra></extra>"),
+                      row=1, col=col)  # fmt: skip
+        at_fit = float(np.interp(np.log(fitted), np.log(t), values))
+        at_now = float(np.interp(np.log(current), np.log(t), values))
+        fig.add_trace(go.Scatter(x=[fitted], y=[at_fit], mode="markers", marker=dict(size=14, symbol="star"),
+                                 name=f"fitted T = {fitted:.3g}", legendgroup="fit", showlegend=col == 1,
+                                 hovertemplate=f"fitted T = {fitted:.3g}<br>{name} {at_fit:{fmt}}<extra></extra>"),
+                      row=1, col=col)  # fmt: skip
+        fig.add_trace(go.Scatter(x=[current], y=[at_now], mode="markers", marker=dict(size=12, symbol="circle-open",
+                                 line=dict(width=3)), name=f"your T = {current:.3g}", legendgroup="now",
+                                 showlegend=col == 1,
+                                 hovertemplate=f"your T = {current:.3g}<br>{name} {at_now:{fmt}}<extra></extra>"),
+                      row=1, col=col)  # fmt: skip
+    fig.update_xaxes(type="log", title_text="temperature T (log scale)")
+    fig.update_yaxes(title_text="NLL", row=1, col=1)
+    fig.update_yaxes(title_text="ECE", row=1, col=2)
+    return apply_layout(fig, height=height).update_layout(legend=BELOW)
+
+
+def compare_runs_chart(labels: Sequence[str], ece_before, ece_after, fitted_t, height: int = 420) -> go.Figure:
+    """ECE before and after scaling, and the fitted T, for several runs (T > 1: the run was over-confident)."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=("ECE on the evaluation half",
+                                                                                 "fitted temperature T"))  # fmt: skip
+    names = list(labels)
+    fig.add_trace(go.Bar(y=names, x=list(ece_before), orientation="h", name="ECE, T = 1"), row=1, col=1)
+    fig.add_trace(go.Bar(y=names, x=list(ece_after), orientation="h", name="ECE, fitted T"), row=1, col=1)
+    fig.add_trace(go.Bar(y=names, x=list(fitted_t), orientation="h", name="fitted T", showlegend=False,
+                         text=[f"{t:.2f}" for t in fitted_t], textposition="auto"), row=1, col=2)  # fmt: skip
+    fig.add_trace(go.Scatter(x=[1, 1], y=[names[0], names[-1]] if names else [], mode="lines",
+                             line=dict(dash="dash", width=2), name="T = 1 (no change)"), row=1, col=2)  # fmt: skip
+    fig.update_yaxes(showticklabels=False, row=1, col=2)
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(title_text="ECE", row=1, col=1)
+    fig.update_xaxes(title_text="T", row=1, col=2)
+    return apply_layout(fig, height=max(height, 160 + 60 * len(names)), barmode="group").update_layout(legend=BELOW)

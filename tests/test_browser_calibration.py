@@ -1,0 +1,116 @@
+"""Real browser: the calibration page on a store holding a real SGD run, the linear ceiling and a diverged run."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import torch
+
+from softmax_core import linear_ceiling as lc
+from softmax_core import training
+from softmax_core.data import load_fashion_mnist
+from softmax_core.run_store import RunStore, run_key
+from softmax_core.training import TrainConfig, TrainResult
+from tests.browser import assert_no_error, move_slider, screenshot, start_streamlit, wait_for_rerun
+from tests.conftest import SHARED_DATA
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"1280x720": (1280, 720), "1400x1000": (1400, 1000), "390x844": (390, 844)}
+
+
+def _save(store, data, config, result):
+    confusion = training.confusion_matrix(result.weight, result.bias, data.test_images, data.test_labels)
+    return store.save(run_key(config, data.fingerprint), result, confusion, data.fingerprint)
+
+
+@pytest.fixture(scope="module")
+def calib_server(tmp_path_factory):
+    """A server whose store holds the chapter's run (really trained), the ceiling (60 iterations) and a diverged run."""
+    runs_dir = tmp_path_factory.mktemp("calib-runs")
+    data = load_fashion_mnist(SHARED_DATA)
+    store = RunStore(runs_dir)
+    chapter = TrainConfig(impl="concise")
+    _save(store, data, chapter, training.train(chapter, data))
+    lc.store_ceiling(store, data, lc.ceiling_config())
+    bad = TrainConfig(lr=50.0, epochs=1)
+    store.save(run_key(bad, data.fingerprint),
+               TrainResult(bad.validated(), (), "diverged", "Loss became inf in epoch 1 (batch 3): lower the "
+                           "learning rate.", torch.zeros(784, 10), torch.zeros(10), 0.1),
+               torch.zeros(10, 10, dtype=torch.int64), data.fingerprint)  # fmt: skip
+    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs_dir)})
+    yield url, {"chapter": run_key(chapter, data.fingerprint), "bad": run_key(bad, data.fingerprint)}
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except Exception:
+        proc.kill()
+
+
+SLOW_MS = 120_000  # a cold page (torch, the data, the first calibration) on a busy 2-core machine
+
+
+def goto(page, url: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    wait_for_rerun(page, timeout_ms=SLOW_MS)
+
+
+def open_calibration(page, url: str, query: str = "", charts: int = 3) -> None:
+    goto(page, url)  # the home page first: the app's navigation must have run once
+    goto(page, f"{url}/calibration{query}")
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {charts}", timeout=SLOW_MS)
+    wait_for_rerun(page, timeout_ms=SLOW_MS)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_page_renders_at_every_size(calib_server, chromium, scheme, size):
+    url, keys = calib_server
+    width, height = SIZES[size]
+    context = chromium.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+    page = context.new_page()
+    try:
+        open_calibration(page, url, "?train_impl=concise")
+        assert_no_error(page)
+        assert page.get_by_role("heading", name="Confidence and calibration").is_visible()
+        assert "cal_run" not in page.url  # the training page's run is the default, so not in the URL
+        if size == "1280x720":
+            box = page.locator(".js-plotly-plot").first.bounding_box()
+            assert box is not None and box["y"] < height, box  # the reliability diagram starts in the first screen
+        screenshot(page, f"calibration_{size}_{scheme}")
+        if size == "1400x1000":
+            screenshot(page, f"calibration_{size}_{scheme}_whole", whole_page=True)
+    finally:
+        context.close()
+
+
+def test_slider_link_and_softmax_page(calib_server, page):
+    url, keys = calib_server
+    open_calibration(page, url, "?train_impl=concise")
+    move_slider(page, "Your temperature T (log scale)", presses=3)
+    assert "cal_T=" in page.url
+    assert_no_error(page)
+    link = page.get_by_role("link", name=re.compile("Open this model on the softmax page")).first
+    href = link.get_attribute("href")
+    query = parse_qs(urlsplit(href).query)
+    assert urlsplit(href).path.endswith("/softmax_temperature")
+    assert len(query["sm_logits"][0].split(",")) == 10 and query["sm_labels"] == ["fashion"]
+    goto(page, f"{url}{href}" if href.startswith("/") else href)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
+    assert_no_error(page)
+    assert page.get_by_text("Ankle boot").first.is_visible() or page.get_by_text("T-shirt/top").first.is_visible()
+    screenshot(page, "calibration_to_softmax_page")
+
+
+def test_bad_links_are_explained(calib_server, page):
+    url, keys = calib_server
+    open_calibration(page, url, "?run=nonexistent-key", charts=1)
+    assert page.get_by_text("not in the run store").is_visible()
+    assert page.get_by_text("nonexistent-key").first.is_visible()
+    screenshot(page, "calibration_unknown_run")
+    goto(page, f"{url}/calibration?run={keys['bad']}")
+    assert page.get_by_text("This run diverged").is_visible()
+    assert_no_error(page)
+    screenshot(page, "calibration_diverged_run")
