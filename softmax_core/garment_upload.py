@@ -83,8 +83,8 @@ def _decode(image: Image.Image) -> Image.Image:
             image.draft("RGB", (WORK_SIDE, WORK_SIDE))
         image.load()
         image = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UploadError(f"The picture is damaged or cut off ({exc}): upload the whole file again.") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise UploadError("The picture is damaged or cut off (truncated): upload the whole file again.") from None
     if max(image.size) > WORK_SIDE:
         image = image.copy()
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)

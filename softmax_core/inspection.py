@@ -162,8 +162,8 @@ def random_mistake(true_labels, predicted, rng: np.random.Generator) -> int | No
 # ---------------------------------------------------------------- the link to the softmax page
 
 
-def softmax_page_link(scores: Sequence[float], temperature: float | None = None) -> str:
-    """A relative link that opens the softmax & temperature page on these ten logits and the Fashion-MNIST names.
+def softmax_page_query(scores: Sequence[float], temperature: float | None = None) -> dict[str, str]:
+    """Query parameters that open the softmax & temperature page on these logits and the Fashion-MNIST names.
 
     Each logit is written in the shortest decimal that reads back as the same float64
     (``format_logits``), so the page parses back exactly these ten numbers.
@@ -174,4 +174,9 @@ def softmax_page_link(scores: Sequence[float], temperature: float | None = None)
     query = {"sm_preset": "custom", "sm_logits": format_logits(logits), "sm_labels": FASHION_LABEL_SET}
     if temperature is not None:
         query["sm_T"] = f"{temperature:g}"
-    return f"{SOFTMAX_PAGE}?{urlencode(query)}"
+    return query
+
+
+def softmax_page_link(scores: Sequence[float], temperature: float | None = None) -> str:
+    """The same as a relative URL, e.g. to share or paste."""
+    return f"{SOFTMAX_PAGE}?{urlencode(softmax_page_query(scores, temperature))}"
