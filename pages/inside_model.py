@@ -1,7 +1,8 @@
 r"""Inside the model: the ten weight templates across epochs, why one image got its label, and your own picture.
 
 Shows one stored run: the ``run`` query parameter (a run key) if the link has one,
-else the run of the training page's current settings. Controls bind to the URL
+else the run of the training page's current settings (while the session holds them),
+else the newest stored run. Controls bind to the URL
 (``bind="query-params"``, keys prefixed ``in_``), so a link restores the view.
 """
 
@@ -60,18 +61,23 @@ def chart(fig, key: str) -> None:
     st.plotly_chart(fig, width="stretch", theme="streamlit", key=key)
 
 
-def training_page_config() -> TrainConfig:
-    """The training page's settings as they are in this session (the chapter's default otherwise)."""
+def training_page_config() -> TrainConfig | None:
+    """The training page's settings if this session still holds them (Streamlit drops them after some reruns)."""
+    if not any(key in st.session_state for key in TRAIN_KEYS.values()):
+        return None
     defaults = TrainConfig()
     values = {name: st.session_state.get(key, getattr(defaults, name)) for name, key in TRAIN_KEYS.items()}
     try:
         return TrainConfig(**values).validated()
     except ValueError:
-        return defaults
+        return None
 
 
 def pick_run(store: RunStore, fingerprint: str):
-    """The run of the link's ``run`` key, else of the training page's settings; None with a sentence if absent."""
+    """The link's ``run``, else the run of the training page's settings, else the newest stored run.
+
+    Returns None (after a sentence) when there is nothing to show.
+    """
     key = st.query_params.get("run")
     if key is not None:
         run = store.get(key)
@@ -81,11 +87,18 @@ def pick_run(store: RunStore, fingerprint: str):
             st.text(key[:100])
         return run
     config = training_page_config()
-    run = store.get(run_key(config, fingerprint))
-    if run is None:
-        st.info("There is no stored run for the training page's settings "
-                f"({config_label(config)}) yet. Train it first, then come back here.", icon=":material/model_training:")
+    if config is not None:
+        run = store.get(run_key(config, fingerprint))
+        if run is None:
+            st.info("There is no stored run for the training page's settings "
+                    f"({config_label(config)}) yet. Train it first, then come back here.",
+                    icon=":material/model_training:")
     else:
+        run = next((r for r in store.list_runs() if r.status == "finished"), None)
+        if run is None:
+            st.info("There is no trained model yet. Train one on the training page (one epoch takes seconds), "
+                    "then come back here.", icon=":material/model_training:")
+    if run is not None:
         st.query_params["run"] = run.key  # the link now names this run
     return run
 

@@ -78,13 +78,28 @@ def texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
-def test_no_stored_run_says_so_and_links_to_training(runs_dir):
+def test_empty_store_says_so_and_links_to_training(runs_dir):
     at = new_page().run()
+    assert not at.exception
+    assert "There is no trained model yet" in texts(at.info)
+    assert any("training" in link.proto.page for link in at.get("page_link"))
+
+
+def test_training_settings_without_a_stored_run_say_so(runs_dir, data):
+    store_run(runs_dir, data, TrainConfig(epochs=1), *parameters(0, 1))  # another run exists, not this one
+    at = new_page(session={"train_epochs": 10}).run()
     assert not at.exception
     assert "There is no stored run for the training page's settings" in texts(at.info)
     assert "scratch · lr 0.1 · batch 256 · 10 ep · seed 0" in texts(at.info)
-    links = [p.proto for p in at.get("page_link")]
-    assert any("training" in link.page for link in links)
+    assert any("training" in link.proto.page for link in at.get("page_link"))
+
+
+def test_without_settings_or_link_the_newest_run_shows(runs_dir, data):
+    store_run(runs_dir, data, TrainConfig(epochs=1), *parameters(0, 1))
+    newest = store_run(runs_dir, data, TrainConfig(epochs=2), *parameters(1, 2))
+    at = new_page().run()
+    assert not at.exception
+    assert at.query_params["run"] == newest.key
 
 
 def test_unknown_run_in_the_link_is_shown_as_text(runs_dir):
