@@ -56,7 +56,7 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     rerun_after(page, lambda: page.get_by_role("link", name="Inside the model").first.click())
     assert page.get_by_role("heading", name="Inside the trained model").is_visible()
     assert_no_error(page)
-    assert "run=" in page.url, page.locator("[data-testid=stMain]").inner_text()[:600]
+    assert "run=" in page.url
     assert page.get_by_text("Run: scratch · lr 0.1 · batch 4096 · 1 ep · seed 11").is_visible()
     screenshot(page, "inside_model_templates")
 
@@ -65,7 +65,6 @@ def test_train_then_look_inside_in_chromium(app_url, page):
         move_slider(page, SLIDER, presses=1, key="ArrowLeft")  # epoch 1 -> epoch 0, the initial noise
         assert "in_epoch=0" in page.url
         assert chart_z(page, "in_templates", 0) != before
-        assert page.get_by_text("W at initialisation (epoch 0)").count() >= 0
         move_slider(page, SLIDER, presses=1, key="ArrowRight")
     else:  # until the snapshot change is merged: the page explains why there is no slider
         assert page.get_by_text("kept only the final weights").is_visible()
@@ -101,7 +100,7 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     query = {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
     sent = parse_logits(query["sm_logits"])
     assert len(sent) == 10 and query["sm_labels"] == "fashion"
-    typed = page.get_by_label("Logits o (comma-separated, 2 to 10 classes)").input_value()
+    typed = page.get_by_role("textbox", name="Logits o (comma-separated, 2 to 10 classes)").input_value()
     assert parse_logits(typed) == sent
     assert_no_error(page)
 
