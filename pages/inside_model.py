@@ -146,7 +146,8 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
         st.info("This run was stored by an older version of the training code, which kept only the final weights, "
                 "so there is no epoch slider. Train the same settings again to see the templates form epoch by epoch.",
                 icon=":material/history:")
-    chart(weight_templates(weights[index], biases[index], names, limit=limit, title=title), "in_templates")
+    st.markdown(f"**{title}**")
+    chart(weight_templates(weights[index], biases[index], names, limit=limit), "in_templates")
     st.caption("Each picture is one column w_j of W (784 weights as 28 x 28), on one shared scale: blue pixels raise "
                "class j's score when bright, red ones lower it, white is 0. b is the class's bias.")
     return index
@@ -170,11 +171,11 @@ def compare_section(store, run, fingerprint, index, has_snapshots, weights, bias
     limit = inspection.symmetric_limit(mine[0], theirs[0])
     left, right = st.columns(2)
     with left:
-        chart(weight_templates(*mine, names, limit=limit, columns=5, height=330, title=run.config.impl),
-              "in_compare_this")
+        st.markdown(f"**{run.config.impl}**")
+        chart(weight_templates(*mine, names, limit=limit, columns=5, height=330), "in_compare_this")
     with right:
-        chart(weight_templates(*theirs, names, limit=limit, columns=5, height=330, title=other.config.impl),
-              "in_compare_other")
+        st.markdown(f"**{other.config.impl}**")
+        chart(weight_templates(*theirs, names, limit=limit, columns=5, height=330), "in_compare_other")
     place = (f"weight of pixel (row {diff.pixel // 28}, col {diff.pixel % 28}) for {names[diff.class_index]}"
              if diff.what == "weight" else f"bias of {names[diff.class_index]}")
     st.markdown(f"The same pictures {where}: the largest difference over all 7,850 parameters is "
@@ -268,7 +269,7 @@ def export_section(run, weights, biases) -> None:
                           key="in_download_weights", on_click="ignore")
     st.caption("Load the weights into the chapter's concise `net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))` "
                "(`weights_only=True` executes nothing from the file):")
-    st.code(export.load_snippet(weights_name), language="python")
+    st.code(export.load_snippet(weights_name), language="python", wrap_lines=True)
     st.caption(export.SCRATCH_NOTE + " Every chart downloads as PNG from the camera icon in its toolbar.")
 
 

@@ -29,7 +29,7 @@ GRAY = "gray"
 
 def _diverging_axis(limit: float, title: str, show: bool = True) -> dict:
     return dict(colorscale=DIVERGING, cmin=-limit, cmax=limit, cmid=0, showscale=show,
-                colorbar=dict(title=dict(text=title, side="right"), thickness=14, len=0.9))
+                colorbar=dict(title=dict(text=title), thickness=14, len=0.9))
 
 
 def _square_pixels(fig: go.Figure, count: int) -> None:
@@ -70,7 +70,7 @@ def weight_templates(weight, bias, class_names: Sequence[str], limit: float | No
     _square_pixels(fig, len(pictures))
     _small_titles(fig)
     apply_layout(fig, title, height or 190 * rows + 70)
-    fig.update_layout(coloraxis=_diverging_axis(limit, "weight"), margin=dict(l=5, r=5, t=60 if title else 40, b=5))
+    fig.update_layout(coloraxis=_diverging_axis(limit, "weight"), margin=dict(l=5, r=5, t=100 if title else 45, b=5))
     return fig
 
 
@@ -82,9 +82,11 @@ def score_bars(scores, class_names: Sequence[str], true_label: int | None = None
     names = [f"<b>{name} (true)</b>" if k == true_label else name for k, name in enumerate(class_names)]
     fig = go.Figure(go.Bar(x=o.tolist(), y=names, orientation="h",
                            marker=dict(opacity=[1.0 if k == true_label else 0.55 for k in range(len(o))]),
-                           text=[f"{v:.2f}" for v in o], textposition="auto",
+                           text=[f"{v:.2f}" for v in o], textposition="outside", cliponaxis=False,
                            hovertemplate="%{y}: o = %{x:.4f}<extra></extra>"))
-    fig.update_xaxes(title_text="score o = x·w + b", zeroline=True, zerolinewidth=2)
+    pad = 0.25 * max(float(np.abs(o).max()), 1e-9)  # room for the labels outside the bars
+    fig.update_xaxes(title_text="score o = x·w + b", zeroline=True, zerolinewidth=2,
+                     range=[min(0.0, float(o.min())) - pad, max(0.0, float(o.max())) + pad])
     fig.update_yaxes(autorange="reversed")
     return apply_layout(fig, None, height, showlegend=False)
 
