@@ -180,3 +180,18 @@ def softmax_page_query(scores: Sequence[float], temperature: float | None = None
 def softmax_page_link(scores: Sequence[float], temperature: float | None = None) -> str:
     """The same as a relative URL, e.g. to share or paste."""
     return f"{SOFTMAX_PAGE}?{urlencode(softmax_page_query(scores, temperature))}"
+
+
+def selected_cell(selection, class_names: Sequence[str]) -> tuple[int, int] | None:
+    """(true class, predicted class) of the confusion cell a click selected, from Streamlit's plotly selection.
+
+    ``selection`` is ``event.selection`` of ``st.plotly_chart(..., on_select="rerun")``: a dict with
+    ``points``, each with ``x`` (predicted class name) and ``y`` (true class name). None if nothing valid.
+    """
+    points = (selection or {}).get("points") or []
+    names = list(class_names)
+    for point in points:
+        x, y = point.get("x"), point.get("y")
+        if x in names and y in names:
+            return names.index(y), names.index(x)
+    return None

@@ -40,6 +40,21 @@ def chart_z(page, key: str, trace: int) -> str:
                            return JSON.stringify(el && el.data ? el.data[i].z : null); }""", [key, trace])
 
 
+def click_confusion_cell(page, true_class: int, predicted_class: int) -> None:
+    """Click the centre of one cell of the training page's confusion matrix (10 x 10, true class down the side)."""
+    index = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+                                  .findIndex(p => p.data && p.data.length === 2 && p.data[0].type === 'heatmap')""")
+    assert index >= 0
+    plot = page.locator(".js-plotly-plot").nth(index)
+    plot.scroll_into_view_if_needed()
+    box = plot.locator(".nsewdrag").first.bounding_box()
+    x = box["x"] + (predicted_class + 0.5) / 10 * box["width"]
+    y = box["y"] + (true_class + 0.5) / 10 * box["height"]
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    rerun_after(page, lambda: page.mouse.click(x, y))
+
+
 def upload(page, name: str, data: bytes, mime: str) -> None:
     chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     rerun_after(page, lambda: chooser.set_input_files({"name": name, "mimeType": mime, "buffer": data}))
@@ -52,11 +67,28 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     page.get_by_text("Trained just now").wait_for(timeout=TRAIN_TIMEOUT_MS)
     wait_for_rerun(page)
 
-    # Follow the menu: the page opens the run of the training page's settings and names it in the URL.
-    rerun_after(page, lambda: page.get_by_role("link", name="Inside the model").first.click())
+    # Click a confusion cell (true Shirt, predicted T-shirt/top): its test images are listed, with a link inside.
+    page.get_by_role("tab", name="Confusion matrix").click()
+    wait_for_rerun(page)
+    click_confusion_cell(page, true_class=6, predicted_class=0)
+    listed = page.get_by_text("test images of Shirt predicted as T-shirt/top")
+    listed.wait_for(timeout=30_000)
+    count = int(listed.inner_text().split()[0].replace(",", ""))
+    assert count > 0
+    titles = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+                                   .map(p => (p.layout.annotations || []).map(a => a.text))
+                                   .find(t => t.length && t.every(x => x.startsWith('Shirt<br><i>T-shirt/top')))""")
+    assert titles and len(titles) == min(count, 18)
+    listed.scroll_into_view_if_needed()
+    screenshot(page, "training_confusion_click")
+
+    # The link opens that image inside the model, for the run just trained.
+    rerun_after(page, lambda: page.get_by_role("link", name="Why? Open the first one inside the model").click())
     assert page.get_by_role("heading", name="Inside the trained model").is_visible()
     assert_no_error(page)
-    assert "run=" in page.url
+    assert "run=" in page.url and "in_image=" in page.url
+    main_text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "is a Shirt; the model" in main_text and "says T-shirt/top" in main_text
     assert page.get_by_text("Run: scratch · lr 0.1 · batch 4096 · 1 ep · seed 11").is_visible()
     screenshot(page, "inside_model_templates")
 

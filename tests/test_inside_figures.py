@@ -100,3 +100,14 @@ def test_model_input_is_grey_zero_to_one():
     fig = figs.model_input(np.full((28, 28), 255, np.uint8))
     assert np.array(fig.data[0].z).max() == 1.0
     assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0, 1)
+
+
+def test_clickable_confusion_has_one_selectable_square_per_cell_over_the_heatmap():
+    confusion = np.arange(100).reshape(10, 10)
+    fig = figs.clickable_confusion(confusion, CLASS_NAMES)
+    heatmap, cells = fig.data
+    assert heatmap.type == "heatmap" and cells.type == "scatter" and cells.marker.symbol == "square"
+    assert len(cells.x) == 100
+    k = 4 * 10 + 2  # true Coat, predicted Pullover
+    assert (cells.y[k], cells.x[k], cells.customdata[k]) == ("Coat", "Pullover", 42)
+    assert cells.marker.opacity < 0.05  # invisible: the heatmap shows the numbers

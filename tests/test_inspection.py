@@ -177,3 +177,12 @@ def test_snapshot_k_equals_a_rerun_stopped_after_k_epochs(fmnist, tmp_path):
         torch.testing.assert_close(biases[k], shorter.bias, rtol=0, atol=0)
     g = torch.Generator().manual_seed(config.seed)
     torch.testing.assert_close(weights[0], torch.normal(0.0, 0.01, (784, 10), generator=g), rtol=0, atol=0)
+
+
+def test_selected_cell_reads_streamlits_selection():
+    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+    selection = {"points": [{"curve_number": 1, "point_index": 42, "x": "Pullover", "y": "Coat"}], "box": []}
+    assert inspection.selected_cell(selection, names) == (4, 2)
+    assert inspection.selected_cell({"points": []}, names) is None
+    assert inspection.selected_cell(None, names) is None
+    assert inspection.selected_cell({"points": [{"x": 3, "y": "Coat"}]}, names) is None  # a heatmap-like point

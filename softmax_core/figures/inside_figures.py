@@ -154,3 +154,30 @@ def upload_steps(steps: Sequence, columns: int = 6, height: int = 260) -> go.Fig
     apply_layout(fig, None, height * rows)
     fig.update_layout(margin=dict(l=5, r=5, t=40, b=5))
     return fig
+
+
+def clickable_confusion(confusion, class_names: Sequence[str], normalize: bool = False,
+                        height: int = 560) -> go.Figure:
+    """The training page's confusion heatmap plus one invisible square marker per cell, so a click selects a cell.
+
+    Streamlit's plotly selection reports no points for a heatmap click (checked in
+    Chromium), but it does for scatter markers: each cell gets a marker at its centre
+    (x = predicted, y = true), nearly transparent and big enough to cover the cell.
+    """
+    from softmax_core.figures.training_figures import confusion_heatmap
+
+    fig = confusion_heatmap(confusion, class_names, normalize=normalize, height=height)
+    fig.data[0].hoverinfo = "skip"
+    fig.data[0].hovertemplate = None
+    matrix = np.asarray(confusion, dtype=np.int64)
+    names = list(class_names)
+    xs = [names[p] for t in range(len(names)) for p in range(len(names))]
+    ys = [names[t] for t in range(len(names)) for p in range(len(names))]
+    counts = [int(matrix[t, p]) for t in range(len(names)) for p in range(len(names))]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="cells", showlegend=False, customdata=counts,
+                             marker=dict(symbol="square", size=42, opacity=0.01),
+                             selected=dict(marker=dict(opacity=0.01)), unselected=dict(marker=dict(opacity=0.01)),
+                             hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} images"
+                                           "<br>click to list them<extra></extra>"))
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    return fig
