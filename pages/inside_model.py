@@ -172,15 +172,15 @@ def compare_section(store, run, fingerprint, index, has_snapshots, weights, bias
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{run.config.impl}**")
-        chart(weight_templates(*mine, names, limit=limit, columns=5, height=330), "in_compare_this")
+        chart(weight_templates(*mine, names, limit=limit, height=360, compact=True), "in_compare_this")
     with right:
         st.markdown(f"**{other.config.impl}**")
-        chart(weight_templates(*theirs, names, limit=limit, columns=5, height=330), "in_compare_other")
+        chart(weight_templates(*theirs, names, limit=limit, height=360, compact=True), "in_compare_other")
     place = (f"weight of pixel (row {diff.pixel // 28}, col {diff.pixel % 28}) for {names[diff.class_index]}"
              if diff.what == "weight" else f"bias of {names[diff.class_index]}")
     st.markdown(f"The same pictures {where}: the largest difference over all 7,850 parameters is "
                 f"**{diff.largest:.2e}** (the {place}), against weights up to {diff.weight_scale:.3f}. "
-                "Same seed, same initial weights and batches; only float rounding differs.")
+                "Same seed, same initial weights and batches, one colour scale; only float rounding differs.")
 
 
 def pick_image(true, predicted) -> int:

@@ -27,9 +27,13 @@ DIVERGING = plotly.colors.diverging.RdBu  # ColorBrewer, red (negative) - white 
 GRAY = "gray"
 
 
-def _diverging_axis(limit: float, title: str, show: bool = True) -> dict:
-    return dict(colorscale=DIVERGING, cmin=-limit, cmax=limit, cmid=0, showscale=show,
-                colorbar=dict(title=dict(text=title), thickness=14, len=0.9))
+def _diverging_axis(limit: float, title: str, show: bool = True, below: bool = False) -> dict:
+    """One diverging colour axis; ``below`` puts its bar under the panels (so it takes no width)."""
+    bar = dict(title=dict(text=title), thickness=14, len=0.9)
+    if below:
+        bar.update(orientation="h", x=0.5, xanchor="center", y=-0.02, yanchor="top", len=0.8, thickness=12,
+                   title=dict(text=title, side="top"))
+    return dict(colorscale=DIVERGING, cmin=-limit, cmax=limit, cmid=0, showscale=show, colorbar=bar)
 
 
 def _square_pixels(fig: go.Figure, count: int) -> None:
@@ -48,11 +52,13 @@ def _small_titles(fig: go.Figure, size: int = FONT_SIZE - 2) -> None:
 
 
 def weight_templates(weight, bias, class_names: Sequence[str], limit: float | None = None, columns: int = 5,
-                     height: int | None = None, title: str | None = None) -> go.Figure:
+                     height: int | None = None, title: str | None = None, compact: bool = False,
+                     show_scale: bool = True) -> go.Figure:
     """The ten columns of W as 28x28 pictures, titled with the class and its bias, on one shared scale.
 
     ``limit`` fixes the scale (e.g. the largest |w| over all epochs, so a slider does not rescale);
-    default: the largest |w| of this W.
+    default: the largest |w| of this W. ``compact`` (half-width panels) titles with the class only,
+    the bias moves to the hover text.
     """
     pictures = templates(weight)
     b = np.asarray(bias, dtype=np.float64).reshape(-1)
@@ -60,17 +66,19 @@ def weight_templates(weight, bias, class_names: Sequence[str], limit: float | No
         raise ValueError(f"need {len(pictures)} class names and biases")
     limit = symmetric_limit(pictures) if limit is None else float(limit)
     rows = math.ceil(len(pictures) / columns)
-    titles = [f"{name}<br>b = {b[j]:+.3f}" for j, name in enumerate(class_names)]
+    titles = [name if compact else f"{name}<br>b = {b[j]:+.3f}" for j, name in enumerate(class_names)]
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.015,
-                        vertical_spacing=0.14)
+                        vertical_spacing=0.1 if compact else 0.14)
     for j, picture in enumerate(pictures):
         fig.add_trace(go.Heatmap(z=np.round(picture, 5).tolist(), coloraxis="coloraxis", name=class_names[j],
-                                 hovertemplate=f"{class_names[j]}<br>row %{{y}}, col %{{x}}<br>w = %{{z:.4f}}<extra></extra>"),
+                                 hovertemplate=f"{class_names[j]} (b = {b[j]:+.4f})<br>row %{{y}}, col %{{x}}"
+                                               "<br>w = %{z:.4f}<extra></extra>"),
                       row=j // columns + 1, col=j % columns + 1)
     _square_pixels(fig, len(pictures))
-    _small_titles(fig)
+    _small_titles(fig, FONT_SIZE - 4 if compact else FONT_SIZE - 2)
     apply_layout(fig, title, height or 190 * rows + 70)
-    fig.update_layout(coloraxis=_diverging_axis(limit, "weight"), margin=dict(l=5, r=5, t=100 if title else 45, b=5))
+    fig.update_layout(coloraxis=_diverging_axis(limit, "weight", show_scale, below=compact),
+                      margin=dict(l=5, r=5, t=(100 if title else 45) - (15 if compact else 0), b=60 if compact else 5))
     return fig
 
 
@@ -179,5 +187,8 @@ def clickable_confusion(confusion, class_names: Sequence[str], normalize: bool =
                              selected=dict(marker=dict(opacity=0.01)), unselected=dict(marker=dict(opacity=0.01)),
                              hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} images"
                                            "<br>click to list them<extra></extra>"))
+    n = len(names)  # fixed ranges: big markers would otherwise pad the axes and shrink the matrix
+    fig.update_xaxes(range=[-0.5, n - 0.5], autorange=False)
+    fig.update_yaxes(range=[n - 0.5, -0.5], autorange=False)
     fig.update_layout(clickmode="event+select", dragmode=False)
     return fig
