@@ -16,7 +16,14 @@ import streamlit as st
 from dashboard.deep_links import run_through_navigation
 from softmax_core import export, inspection
 from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
-from softmax_core.figures.inside_figures import contribution_maps, model_input, score_bars, upload_steps, weight_templates
+from softmax_core.figures.inside_figures import (
+    contribution_maps,
+    contribution_sums,
+    model_input,
+    score_bars,
+    upload_steps,
+    weight_templates,
+)
 from softmax_core.figures.training_figures import config_label, probability_bars
 from softmax_core.garment_upload import MAX_BYTES, UPLOAD_TYPES, UploadError, prepare
 from softmax_core.run_store import RunStore, default_runs_dir, run_key
@@ -226,10 +233,9 @@ def contribution_figure(why, true_label: int | None, names, key: str) -> None:
         runner_up = int(np.argsort(why.scores)[-2])
         classes = [(why.predicted, "predicted"), (runner_up, "runner-up")]
     chart(contribution_maps(why, classes, names), key)
-    total, b, score = why.check(why.predicted)
-    st.caption(f"Each map is x * w_j, pixel by pixel: blue pixels pushed towards that class, red ones away. "
-               f"Its 784 values add up, plus the bias, to the score: for {names[why.predicted]}, "
-               f"{total:.4f} {'+' if b >= 0 else '−'} {abs(b):.4f} = {score:.4f}, its score o (the bar above).")
+    st.caption("Each map is x * w_j, pixel by pixel: blue pixels pushed towards that class, red ones away. "
+               "Its 784 values add up, plus the bias b_j, to the class's score o_j (the bar above):")
+    st.text(contribution_sums(why, classes, names))
 
 
 def upload_section(weights, biases, index, names) -> None:

@@ -70,8 +70,9 @@ def test_contribution_maps_are_x_times_w_and_titles_add_up_to_the_score():
     x = image.reshape(784).double() / 255
     np.testing.assert_allclose(np.array(coat.z).reshape(784), (x * W[:, 4].double()).numpy(), atol=1e-5)
     score = float(x @ W[:, 2].double() + b[2])
-    assert fig.layout.annotations[2].text.endswith(f"= o {score:+.2f}")
-    assert fig.layout.annotations[2].text.startswith("Pullover (true)")
+    assert fig.layout.annotations[2].text == "Pullover<br>(true)"
+    sums = figs.contribution_sums(why, [(4, "predicted"), (2, "true")], CLASS_NAMES).splitlines()
+    assert sums[1].startswith("Pullover (true): Σ x·w = ") and sums[1].endswith(f"= o = {score:+.4f}")
     limit = max(np.abs(coat.z).max(), np.abs(pullover.z).max())
     assert fig.layout.coloraxis.cmax == pytest.approx(limit, abs=1e-5) and fig.layout.coloraxis.cmid == 0
     no_own_colours(fig)
@@ -86,14 +87,19 @@ def test_score_bars_carry_the_scores_and_mark_the_true_class():
         figs.score_bars(scores[:9], CLASS_NAMES)
 
 
-def test_upload_steps_are_crisp_inline_pngs_of_the_steps():
+def test_upload_steps_are_inline_pngs_of_the_steps_padded_square():
     gray = np.arange(64, dtype=np.uint8).reshape(8, 8) * 4
     rgb = np.stack([gray, gray // 2, 255 - gray], axis=2)
-    fig = figs.upload_steps([Step("a", rgb, ""), Step("b", gray, "")])
-    assert [a.text for a in fig.layout.annotations] == ["a", "b"]
+    tall = np.zeros((12, 4), np.uint8)
+    tall[2:10, 1:3] = 255
+    fig = figs.upload_steps([Step("a", rgb, ""), Step("b", gray, ""), Step("c", tall, "")])
+    assert [a.text for a in fig.layout.annotations] == ["a", "b", "c"]
     decoded = [np.asarray(Image.open(io.BytesIO(base64.b64decode(t.source.split(",", 1)[1])))) for t in fig.data]
     np.testing.assert_array_equal(decoded[0], rgb)
     np.testing.assert_array_equal(decoded[1][..., 0], gray)
+    assert decoded[2].shape == (12, 12, 3)  # padded with its border colour (black), the object centred
+    np.testing.assert_array_equal(decoded[2][:, 4:8, 0], tall)
+    assert decoded[2][:, :4].max() == 0 and decoded[2][:, 8:].max() == 0
 
 
 def test_model_input_is_grey_zero_to_one():

@@ -75,7 +75,7 @@ def weight_templates(weight, bias, class_names: Sequence[str], limit: float | No
                                                "<br>w = %{z:.4f}<extra></extra>"),
                       row=j // columns + 1, col=j % columns + 1)
     _square_pixels(fig, len(pictures))
-    _small_titles(fig, FONT_SIZE - 4 if compact else FONT_SIZE - 2)
+    _small_titles(fig, FONT_SIZE - 4 if compact else FONT_SIZE - 3)  # "T-shirt/top" fits a fifth of a phone
     apply_layout(fig, title, height or 190 * rows + 70)
     fig.update_layout(coloraxis=_diverging_axis(limit, "weight", show_scale, below=compact),
                       margin=dict(l=5, r=5, t=(100 if title else 45) - (15 if compact else 0), b=60 if compact else 5))
@@ -103,14 +103,12 @@ def contribution_maps(explanation: Explanation, classes: Sequence[tuple[int, str
                       height: int = 330) -> go.Figure:
     """The image, then x * w_j for each (class, role) given, on one diverging scale centred at 0.
 
-    Each map's title shows the bookkeeping: the sum of its pixels plus b_j is the score o_j.
+    Titles stay short (class and role) so three panels fit a phone; the sums go in the page's text
+    (:func:`contribution_sums`).
     """
     maps = [explanation.contributions[j] for j, _ in classes]
     limit = symmetric_limit(*maps)
-    titles = ["the image x"]
-    for j, role in classes:
-        total, b, score = explanation.check(j)
-        titles.append(f"{class_names[j]} ({role})<br>Σ {total:+.2f} + b {b:+.2f} = o {score:+.2f}")
+    titles = ["the image x"] + [f"{class_names[j]}<br>({role})" for j, role in classes]
     fig = make_subplots(rows=1, cols=1 + len(classes), subplot_titles=titles, horizontal_spacing=0.03)
     fig.add_trace(go.Heatmap(z=np.round(explanation.pixels.reshape(SIDE, SIDE), 4).tolist(), coloraxis="coloraxis2",
                              name="image", hovertemplate="row %{y}, col %{x}<br>x = %{z:.3f}<extra></extra>"),
@@ -127,6 +125,15 @@ def contribution_maps(explanation: Explanation, classes: Sequence[tuple[int, str
                       coloraxis2=dict(colorscale=GRAY, cmin=0, cmax=1, showscale=False),
                       margin=dict(l=5, r=5, t=70, b=5))
     return fig
+
+
+def contribution_sums(explanation: Explanation, classes: Sequence[tuple[int, str]], class_names: Sequence[str]) -> str:
+    """The bookkeeping under the maps, one line per class: sum of the map + b_j = o_j."""
+    lines = []
+    for j, role in classes:
+        total, b, score = explanation.check(j)
+        lines.append(f"{class_names[j]} ({role}): Σ x·w = {total:+.4f}, + b = {b:+.4f}, = o = {score:+.4f}")
+    return "\n".join(lines)
 
 
 def model_input(pixels, title: str | None = None, height: int = 300) -> go.Figure:
@@ -148,13 +155,26 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _square(rgb: np.ndarray) -> np.ndarray:
+    """Pad an (h, w, 3) picture to a square with its own border colour, so every panel has the same size."""
+    h, w = rgb.shape[:2]
+    side = max(h, w)
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    fill = np.median(border, axis=0).astype(np.uint8)
+    canvas = np.empty((side, side, 3), np.uint8)
+    canvas[:] = fill
+    top, left = (side - h) // 2, (side - w) // 2
+    canvas[top:top + h, left:left + w] = rgb
+    return canvas
+
+
 def upload_steps(steps: Sequence, columns: int = 6, height: int = 260) -> go.Figure:
     """Each step of the upload pipeline as a picture with its title, pixels crisp (no smoothing)."""
     rows = math.ceil(len(steps) / columns)
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=[s.title for s in steps],
                         horizontal_spacing=0.02, vertical_spacing=0.12)
     for i, step in enumerate(steps):
-        rgb = step.image if step.image.ndim == 3 else np.repeat(step.image[..., None], 3, axis=2)
+        rgb = _square(step.image if step.image.ndim == 3 else np.repeat(step.image[..., None], 3, axis=2))
         fig.add_trace(go.Image(source=png_data_uri(rgb), name=step.title, hoverinfo="skip"),
                       row=i // columns + 1, col=i % columns + 1)
     _square_pixels(fig, len(steps))
