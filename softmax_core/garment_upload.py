@@ -40,6 +40,7 @@ class Step:
     title: str
     image: np.ndarray  # uint8, (h, w) grayscale or (h, w, 3) RGB
     note: str
+    background: int | None = None  # the background's grey level once known (0 after "Light on dark")
 
 
 @dataclass(frozen=True)
@@ -141,23 +142,23 @@ def prepare(data: bytes) -> PreparedImage:
     stretched = np.clip((light - background) / (peak - background), 0, 1) * 255
     steps.append(Step("Light on dark", _preview(Image.fromarray(stretched.astype(np.uint8))),
                       ("Inverted (the background was light), " if inverted else "Kept (the background was already dark), ")
-                      + "then stretched so the background is 0, as in Fashion-MNIST."))
+                      + "then stretched so the background is 0, as in Fashion-MNIST.", 0))
 
     rows, cols = np.nonzero(stretched > 0.25 * 255)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     cropped = stretched[top:bottom, left:right]
     crop_image = Image.fromarray(cropped.astype(np.uint8))
-    steps.append(Step("Cropped", _preview(crop_image), f"To the object: {right - left} x {bottom - top} pixels."))
+    steps.append(Step("Cropped", _preview(crop_image), f"To the object: {right - left} x {bottom - top} pixels.", 0))
 
     height, width = cropped.shape
     scale = BOX / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     fitted = np.asarray(Image.fromarray(cropped.astype(np.float32)).resize(size, Image.Resampling.LANCZOS))
     fitted = np.clip(fitted, 0, 255).round().astype(np.uint8)
-    steps.append(Step("Fitted into 20 x 20", fitted, f"Scaled to {size[0]} x {size[1]}, keeping its aspect."))
+    steps.append(Step("Fitted into 20 x 20", fitted, f"Scaled to {size[0]} x {size[1]}, keeping its aspect.", 0))
 
     canvas = np.zeros((SIDE, SIDE), dtype=np.uint8)
     y0, x0 = (SIDE - size[1]) // 2, (SIDE - size[0]) // 2
     canvas[y0:y0 + size[1], x0:x0 + size[0]] = fitted
-    steps.append(Step("Centred in 28 x 28", canvas, "What the model gets: 784 pixels in [0, 1] after dividing by 255."))
+    steps.append(Step("Centred in 28 x 28", canvas, "What the model gets: 784 pixels in [0, 1] after dividing by 255.", 0))
     return PreparedImage(tuple(steps), canvas, inverted)

@@ -100,6 +100,10 @@ def test_upload_steps_are_inline_pngs_of_the_steps_padded_square():
     assert decoded[2].shape == (12, 12, 3)  # padded with its border colour (black), the object centred
     np.testing.assert_array_equal(decoded[2][:, 4:8, 0], tall)
     assert decoded[2][:, :4].max() == 0 and decoded[2][:, 8:].max() == 0
+    white_edged = np.full((4, 2), 255, np.uint8)  # an object touching its crop's edges: pad with the known background
+    padded = figs.upload_steps([Step("d", white_edged, "", 0)]).data[0].source
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(padded.split(",", 1)[1]))))
+    assert decoded[:, 0].max() == 0 and decoded[:, 1:3].min() == 255
 
 
 def test_model_input_is_grey_zero_to_one():

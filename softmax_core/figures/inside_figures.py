@@ -155,12 +155,15 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _square(rgb: np.ndarray) -> np.ndarray:
-    """Pad an (h, w, 3) picture to a square with its own border colour, so every panel has the same size."""
+def _square(rgb: np.ndarray, background: int | None = None) -> np.ndarray:
+    """Pad an (h, w, 3) picture to a square, so every panel has the same size.
+
+    The padding is ``background`` if given, else the picture's own border colour.
+    """
     h, w = rgb.shape[:2]
     side = max(h, w)
     border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
-    fill = np.median(border, axis=0).astype(np.uint8)
+    fill = np.median(border, axis=0).astype(np.uint8) if background is None else np.full(3, background, np.uint8)
     canvas = np.empty((side, side, 3), np.uint8)
     canvas[:] = fill
     top, left = (side - h) // 2, (side - w) // 2
@@ -174,7 +177,8 @@ def upload_steps(steps: Sequence, columns: int = 6, height: int = 260) -> go.Fig
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=[s.title for s in steps],
                         horizontal_spacing=0.02, vertical_spacing=0.12)
     for i, step in enumerate(steps):
-        rgb = _square(step.image if step.image.ndim == 3 else np.repeat(step.image[..., None], 3, axis=2))
+        rgb = step.image if step.image.ndim == 3 else np.repeat(step.image[..., None], 3, axis=2)
+        rgb = _square(rgb, getattr(step, "background", None))
         fig.add_trace(go.Image(source=png_data_uri(rgb), name=step.title, hoverinfo="skip"),
                       row=i // columns + 1, col=i % columns + 1)
     _square_pixels(fig, len(steps))
