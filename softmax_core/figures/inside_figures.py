@@ -58,7 +58,7 @@ def weight_templates(weight, bias, class_names: Sequence[str], limit: float | No
 
     ``limit`` fixes the scale (e.g. the largest |w| over all epochs, so a slider does not rescale);
     default: the largest |w| of this W. ``compact`` (half-width panels) titles with the class only,
-    the bias moves to the hover text.
+    the bias moves to the hover text. The colour bar lies below the panels.
     """
     pictures = templates(weight)
     b = np.asarray(bias, dtype=np.float64).reshape(-1)
@@ -76,9 +76,10 @@ def weight_templates(weight, bias, class_names: Sequence[str], limit: float | No
                       row=j // columns + 1, col=j % columns + 1)
     _square_pixels(fig, len(pictures))
     _small_titles(fig, FONT_SIZE - 4 if compact else FONT_SIZE - 3)  # "T-shirt/top" fits a fifth of a phone
-    apply_layout(fig, title, height or 190 * rows + 70)
-    fig.update_layout(coloraxis=_diverging_axis(limit, "weight", show_scale, below=compact),
-                      margin=dict(l=5, r=5, t=(100 if title else 45) - (15 if compact else 0), b=60 if compact else 5))
+    apply_layout(fig, title, height or 190 * rows + 110)
+    # The colour bar sits below the panels: beside them it would take a fifth of a phone's width.
+    fig.update_layout(coloraxis=_diverging_axis(limit, "weight", show_scale, below=True),
+                      margin=dict(l=5, r=5, t=(100 if title else 45) - (15 if compact else 0), b=60))
     return fig
 
 
