@@ -93,7 +93,7 @@ def score_bars(scores, class_names: Sequence[str], true_label: int | None = None
                            marker=dict(opacity=[1.0 if k == true_label else 0.55 for k in range(len(o))]),
                            text=[f"{v:.2f}" for v in o], textposition="outside", cliponaxis=False,
                            hovertemplate="%{y}: o = %{x:.4f}<extra></extra>"))
-    pad = 0.25 * max(float(np.abs(o).max()), 1e-9)  # room for the labels outside the bars
+    pad = 0.45 * max(float(np.abs(o).max()), 1e-9)  # room for the labels outside the bars
     fig.update_xaxes(title_text="score o = x·w + b", zeroline=True, zerolinewidth=2,
                      range=[min(0.0, float(o.min())) - pad, max(0.0, float(o.max())) + pad])
     fig.update_yaxes(autorange="reversed")
