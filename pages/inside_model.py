@@ -64,6 +64,16 @@ def test_predictions(runs_dir: str, key: str, index: int, data_dir: str) -> np.n
     return predicted_classes(weights[index], biases[index], load_data(data_dir).test_images).numpy()
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def templates_figure(runs_dir: str, key: str, index: int, names: tuple[str, ...], limit: float | None,
+                     compact: bool = False):
+    """The ten templates of one run at one epoch; cached whole, since ten subplots take plotly long to build."""
+    weights, biases, _ = run_parameters(runs_dir, key)
+    if compact:
+        return weight_templates(weights[index], biases[index], names, limit=limit, height=360, compact=True)
+    return weight_templates(weights[index], biases[index], names, limit=limit)
+
+
 def chart(fig, key: str) -> None:
     st.plotly_chart(fig, width="stretch", theme="streamlit", key=key)
 
@@ -154,7 +164,7 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
                 "so there is no epoch slider. Train the same settings again to see the templates form epoch by epoch.",
                 icon=":material/history:")
     st.markdown(f"**{title}**")
-    chart(weight_templates(weights[index], biases[index], names, limit=limit), "in_templates")
+    chart(templates_figure(str(default_runs_dir()), run.key, index, tuple(names), limit), "in_templates")
     st.caption("Each picture is one column w_j of W (784 weights as 28 x 28), on one shared scale: blue pixels raise "
                "class j's score when bright, red ones lower it, white is 0. b is the class's bias.")
     return index
@@ -176,13 +186,15 @@ def compare_section(store, run, fingerprint, index, has_snapshots, weights, bias
     mine, theirs = (weights[index], biases[index]), (other_weights[at], other_biases[at])
     diff = inspection.largest_difference(*mine, *theirs)
     limit = inspection.symmetric_limit(mine[0], theirs[0])
+    runs_dir = str(store.root)
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{run.config.impl}**")
-        chart(weight_templates(*mine, names, limit=limit, height=360, compact=True), "in_compare_this")
+        chart(templates_figure(runs_dir, run.key, index % len(weights), tuple(names), limit, True), "in_compare_this")
     with right:
         st.markdown(f"**{other.config.impl}**")
-        chart(weight_templates(*theirs, names, limit=limit, height=360, compact=True), "in_compare_other")
+        chart(templates_figure(runs_dir, other.key, at % len(other_weights), tuple(names), limit, True),
+              "in_compare_other")
     place = (f"weight of pixel (row {diff.pixel // 28}, col {diff.pixel % 28}) for {names[diff.class_index]}"
              if diff.what == "weight" else f"bias of {names[diff.class_index]}")
     st.markdown(f"The same pictures {where}: the largest difference over all 7,850 parameters is "
