@@ -152,7 +152,8 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
         epoch = st.slider("Epoch (0 = the random initial weights)", 0, epochs, epochs, key="in_epoch",
                           bind="query-params")
         rescale = st.toggle("Scale each epoch on its own", key="in_rescale", bind="query-params",
-                            help="Off: one scale for all epochs, so the templates visibly grow from the tiny N(0, 0.01²) "
+                            help="Off: one scale for all epochs, so the templates visibly grow from the tiny "
+                                 "N(0, 0.01²) "
                                  "noise. On: each epoch uses its own largest |w|, to see the noise's pattern.")
         limit = None if rescale else inspection.symmetric_limit(weights)
         index = epoch

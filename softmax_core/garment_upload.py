@@ -54,13 +54,15 @@ def _open(data: bytes) -> Image.Image:
     if not data:
         raise UploadError("The file is empty (0 bytes): choose a PNG, JPEG or WebP picture of a garment.")
     if len(data) > MAX_BYTES:
-        raise UploadError(f"The file is {len(data) / 2**20:.1f} MB; pictures up to {MAX_BYTES // 2**20} MB are accepted.")
+        raise UploadError(f"The file is {len(data) / 2**20:.1f} MB; pictures up to {MAX_BYTES // 2**20} MB "
+                          "are accepted.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadError("The picture is far too large (a decompression bomb?): it was refused before decoding.") from None
+        raise UploadError("The picture is far too large (a decompression bomb?): "
+                          "it was refused before decoding.") from None
     except UnidentifiedImageError:
         raise UploadError("This file is not a PNG, JPEG, WebP or GIF picture: choose a photo or drawing.") from None
     except Exception as exc:  # malformed headers raise various errors inside Pillow
@@ -131,7 +133,8 @@ def prepare(data: bytes) -> PreparedImage:
     steps = [Step("Your picture", _preview(rgb), transparency_note or f"{image.width} x {image.height} pixels.")]
 
     gray = np.asarray(rgb.convert("L"), dtype=np.float64)
-    steps.append(Step("Grayscale", _preview(Image.fromarray(gray.astype(np.uint8))), "Colour dropped: the model sees brightness only."))
+    steps.append(Step("Grayscale", _preview(Image.fromarray(gray.astype(np.uint8))),
+                      "Colour dropped: the model sees brightness only."))
 
     inverted = bool(np.median(_border(gray)) > 127)
     light = 255.0 - gray if inverted else gray
@@ -141,7 +144,8 @@ def prepare(data: bytes) -> PreparedImage:
         raise UploadError("The picture is almost one flat colour: no garment stands out from the background.")
     stretched = np.clip((light - background) / (peak - background), 0, 1) * 255
     steps.append(Step("Light on dark", _preview(Image.fromarray(stretched.astype(np.uint8))),
-                      ("Inverted (the background was light), " if inverted else "Kept (the background was already dark), ")
+                      ("Inverted (the background was light), " if inverted
+                       else "Kept (the background was already dark), ")
                       + "then stretched so the background is 0, as in Fashion-MNIST.", 0))
 
     rows, cols = np.nonzero(stretched > 0.25 * 255)
@@ -160,5 +164,6 @@ def prepare(data: bytes) -> PreparedImage:
     canvas = np.zeros((SIDE, SIDE), dtype=np.uint8)
     y0, x0 = (SIDE - size[1]) // 2, (SIDE - size[0]) // 2
     canvas[y0:y0 + size[1], x0:x0 + size[0]] = fitted
-    steps.append(Step("Centred in 28 x 28", canvas, "What the model gets: 784 pixels in [0, 1] after dividing by 255.", 0))
+    steps.append(Step("Centred in 28 x 28", canvas,
+                      "What the model gets: 784 pixels in [0, 1] after dividing by 255.", 0))
     return PreparedImage(tuple(steps), canvas, inverted)

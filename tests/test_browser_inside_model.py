@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -116,7 +115,8 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     steps = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
                                   .map(p => (p.layout.annotations || []).map(a => a.text))
                                   .find(t => t.includes('Centred in 28 x 28'))""")
-    assert steps == ["Your picture", "Grayscale", "Light on dark", "Cropped", "Fitted into 20 x 20", "Centred in 28 x 28"]
+    assert steps == ["Your picture", "Grayscale", "Light on dark", "Cropped", "Fitted into 20 x 20",
+                     "Centred in 28 x 28"]
     page.get_by_role("heading", name="Your own picture").scroll_into_view_if_needed()
     screenshot(page, "inside_model_upload")
     upload(page, "not-a-picture.png", b"just some text\n" * 10, "image/png")
@@ -162,4 +162,4 @@ def test_inside_model_screenshots_light_and_dark(app_url, chromium):
                 screenshot(page, f"inside_model_{scheme}_{name}_whole", whole_page=True)
             finally:
                 context.close()
-    assert json.dumps(key)
+    assert key is not None

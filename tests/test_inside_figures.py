@@ -121,4 +121,5 @@ def test_clickable_confusion_has_one_selectable_square_per_cell_over_the_heatmap
     k = 4 * 10 + 2  # true Coat, predicted Pullover
     assert (cells.y[k], cells.x[k], cells.customdata[k]) == ("Coat", "Pullover", 42)
     assert cells.marker.opacity < 0.05  # invisible: the heatmap shows the numbers
-    assert list(fig.layout.xaxis.range) == [-0.5, 9.5] and list(fig.layout.yaxis.range) == [9.5, -0.5]  # true class 0 on top
+    assert list(fig.layout.xaxis.range) == [-0.5, 9.5]
+    assert list(fig.layout.yaxis.range) == [9.5, -0.5]  # true class 0 on top
