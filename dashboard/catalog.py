@@ -35,6 +35,10 @@ PAGES: list[PageInfo] = [
              "Train the chapter's model with your own learning rate, batch size and epochs; watch the curves, "
              "see which clothes it confuses, and compare runs.",
              r"\mathbf{W} \leftarrow \mathbf{W} - \frac{\eta}{|\mathcal{B}|} \sum_{i \in \mathcal{B}} \partial_{\mathbf{W}} l^{(i)}"),
+    PageInfo("pages/inside_model.py", "Inside the model", ":material/visibility:",
+             "Look at what a trained model learned: each class's 784 weights as a picture forming epoch by epoch, "
+             "which pixels made an image a Coat rather than a Pullover, and what it says about your own photo.",
+             r"o_j = \mathbf{x} \cdot \mathbf{w}_j + b_j = \sum_{p} x_p W_{pj} + b_j"),
     PageInfo("pages/calibration.py", "Confidence and calibration", ":material/tune:",
              "See how confident a trained model really is (reliability diagram, ECE), fix it with one temperature "
              "fitted on held-out test images, and compare runs with the best linear model (L-BFGS).",

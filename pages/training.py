@@ -185,6 +185,9 @@ def predictions_tab(data, probs: np.ndarray) -> None:
 
 
 def confusion_tab(run: StoredRun, names) -> None:
+    from softmax_core.figures.inside_figures import clickable_confusion  # a heatmap click selects nothing
+    from softmax_core.inspection import selected_cell
+
     confusion = run.confusion.numpy()
     off = confusion - np.diag(np.diag(confusion))
     t, p = np.unravel_index(off.argmax(), off.shape)
@@ -192,11 +195,29 @@ def confusion_tab(run: StoredRun, names) -> None:
                           help="Divide each row by its class's 1,000 test images: the diagonal becomes per-class accuracy.")
     matrix, bars = st.columns([3, 2], gap="medium")
     with matrix:
-        chart(confusion_heatmap(confusion, names, normalize=normalize), "train_confusion")
+        event = st.plotly_chart(clickable_confusion(confusion, names, normalize=normalize), width="stretch",
+                                theme="streamlit", key="train_confusion", on_select="rerun", selection_mode="points")
     with bars:
         chart(per_class_accuracy_bars(confusion, names, height=560), "train_class_accuracy")
     st.caption(f"Rows are the true class, columns the prediction: the diagonal counts correct answers. "
-               f"The most common mistake: **{names[t]}** taken for **{names[p]}** ({off[t, p]} times).")
+               f"The most common mistake: **{names[t]}** taken for **{names[p]}** ({off[t, p]} times). "
+               "Click a cell to list its test images.")
+    cell = selected_cell(event.selection, names)
+    if cell is None:
+        return
+    data_dir = str(resolve_data_dir())
+    data = load_data(data_dir)
+    true = data.test_labels.numpy()
+    predicted = probabilities_on_test_set(str(default_runs_dir()), run.key, data_dir).argmax(1)
+    index = np.flatnonzero((true == cell[0]) & (predicted == cell[1]))
+    st.markdown(f"**{len(index):,}** test images of **{names[cell[0]]}** predicted as **{names[cell[1]]}**"
+                + (f"; the first {min(len(index), 18)}:" if len(index) else "."))
+    if len(index):
+        shown = index[:18]
+        chart(prediction_grid(data.test_images[shown].numpy(), true[shown], predicted[shown], names, columns=6,
+                              indices=shown), "train_confusion_grid")
+        st.page_link("pages/inside_model.py", label="Why? Open the first one inside the model",
+                     icon=":material/visibility:", query_params={"run": run.key, "in_image": str(int(shown[0]))})
 
 
 def next_mistake(true: np.ndarray, predicted: np.ndarray) -> None:

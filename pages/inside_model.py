@@ -1,0 +1,336 @@
+r"""Inside the model: the ten weight templates across epochs, why one image got its label, and your own picture.
+
+Shows one stored run: the ``run`` query parameter (a run key) if the link has one,
+else the run of the training page's current settings (while the session holds them),
+else the newest stored run. Controls bind to the URL
+(``bind="query-params"``, keys prefixed ``in_``), so a link restores the view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from dashboard.deep_links import run_through_navigation
+from softmax_core import export, inspection
+from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
+from softmax_core.figures.inside_figures import (
+    contribution_maps,
+    contribution_sums,
+    model_input,
+    score_bars,
+    upload_steps,
+    weight_templates,
+)
+from softmax_core.figures.training_figures import config_label, probability_bars
+from softmax_core.garment_upload import MAX_BYTES, UPLOAD_TYPES, UploadError, prepare
+from softmax_core.run_store import RunStore, default_runs_dir, run_key
+from softmax_core.training import TrainConfig, predicted_classes
+
+run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
+
+TRAINING_PAGE = "pages/training.py"
+SOFTMAX_PAGE = "pages/softmax_temperature.py"
+TRAIN_KEYS = {"impl": "train_impl", "lr": "train_lr", "batch_size": "train_batch_size", "epochs": "train_epochs",
+              "seed": "train_seed", "init_std": "train_init_std"}
+OTHER_IMPL = {"scratch": "concise", "concise": "scratch"}
+
+
+@st.cache_resource(show_spinner="Loading Fashion-MNIST (once per server)…")
+def load_data(data_dir: str):
+    """The dataset, read once per server process; ``data_dir`` only keys the cache."""
+    return load_fashion_mnist()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def run_parameters(runs_dir: str, key: str) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(W per epoch (E+1, 784, 10), b per epoch (E+1, 10), has snapshots); without snapshots only the final one."""
+    run = RunStore(runs_dir).get(key)
+    if run is None:
+        raise ValueError(f"Run {key} is no longer in the run store: train it again.")
+    snapshots = inspection.load_snapshots(run)
+    if snapshots is not None:
+        return snapshots[0].numpy(), snapshots[1].numpy(), True
+    weight, bias = run.load_weights()
+    return weight.numpy()[None], bias.numpy()[None], False
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def test_predictions(runs_dir: str, key: str, index: int, data_dir: str) -> np.ndarray:
+    """argmax(X W + b) of the 10,000 test images with the weights at position ``index``."""
+    weights, biases, _ = run_parameters(runs_dir, key)
+    return predicted_classes(weights[index], biases[index], load_data(data_dir).test_images).numpy()
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def templates_figure(runs_dir: str, key: str, index: int, names: tuple[str, ...], limit: float | None,
+                     compact: bool = False):
+    """The ten templates of one run at one epoch; cached whole, since ten subplots take plotly long to build."""
+    weights, biases, _ = run_parameters(runs_dir, key)
+    if compact:
+        return weight_templates(weights[index], biases[index], names, limit=limit, height=360, compact=True)
+    return weight_templates(weights[index], biases[index], names, limit=limit)
+
+
+def chart(fig, key: str) -> None:
+    st.plotly_chart(fig, width="stretch", theme="streamlit", key=key)
+
+
+def training_page_config() -> TrainConfig | None:
+    """The training page's settings if this session still holds them (Streamlit drops them after some reruns)."""
+    if not any(key in st.session_state for key in TRAIN_KEYS.values()):
+        return None
+    defaults = TrainConfig()
+    values = {name: st.session_state.get(key, getattr(defaults, name)) for name, key in TRAIN_KEYS.items()}
+    try:
+        return TrainConfig(**values).validated()
+    except ValueError:
+        return None
+
+
+def pick_run(store: RunStore, fingerprint: str):
+    """The link's ``run``, else the run of the training page's settings, else the newest stored run.
+
+    Returns None (after a sentence) when there is nothing to show.
+    """
+    key = st.query_params.get("run")
+    if key is not None:
+        run = store.get(key)
+        if run is None:
+            st.warning("The run named in this link is not in the run store (it may have been trained on another "
+                       "server, or by older code). The link carried this key:", icon=":material/link_off:")
+            st.text(key[:100])
+        return run
+    config = training_page_config()
+    if config is not None:
+        run = store.get(run_key(config, fingerprint))
+        if run is None:
+            st.info("There is no stored run for the training page's settings "
+                    f"({config_label(config)}) yet. Train it first, then come back here.",
+                    icon=":material/model_training:")
+    else:
+        run = next((r for r in store.list_runs() if r.status == "finished"), None)
+        if run is None:
+            st.info("There is no trained model yet. Train one on the training page (one epoch takes seconds), "
+                    "then come back here.", icon=":material/model_training:")
+    if run is not None:
+        st.query_params["run"] = run.key  # the link now names this run
+    return run
+
+
+def choose_other_run(store: RunStore, current) -> None:
+    runs = store.list_runs()
+    keys = [r.key for r in runs if r.status == "finished"]
+    if current is not None and current.key not in keys:
+        keys.insert(0, current.key)
+    if len(keys) < 2:
+        return
+    labels = {r.key: config_label(r.config, r.status) for r in runs}
+
+    def switch() -> None:
+        st.query_params["run"] = st.session_state.in_run_pick
+
+    st.selectbox("Stored run", keys, index=keys.index(current.key) if current is not None else 0,
+                 format_func=lambda k: labels.get(k, k), key="in_run_pick", on_change=switch)
+
+
+def counterpart(store: RunStore, run, fingerprint: str):
+    """The same settings trained by the other implementation, if stored."""
+    other = replace(run.config, impl=OTHER_IMPL[run.config.impl])
+    return store.get(run_key(other, fingerprint))
+
+
+# ---------------------------------------------------------------- sections
+
+
+def templates_section(run, weights, biases, has_snapshots, names) -> int:
+    """The ten templates at the chosen epoch; returns the position in ``weights`` shown."""
+    epochs = len(weights) - 1
+    if has_snapshots:
+        epoch = st.slider("Epoch (0 = the random initial weights)", 0, epochs, epochs, key="in_epoch",
+                          bind="query-params")
+        rescale = st.toggle("Scale each epoch on its own", key="in_rescale", bind="query-params",
+                            help="Off: one scale for all epochs, so the templates visibly grow from the tiny "
+                                 "N(0, 0.01²) "
+                                 "noise. On: each epoch uses its own largest |w|, to see the noise's pattern.")
+        limit = None if rescale else inspection.symmetric_limit(weights)
+        index = epoch
+        title = f"W after {epoch} epoch(s)" if epoch else "W at initialisation (epoch 0)"
+    else:
+        index, limit = 0, None
+        title = f"W after the last epoch ({len(run.history)})"
+        st.info("This run was stored by an older version of the training code, which kept only the final weights, "
+                "so there is no epoch slider. Train the same settings again to see the templates form epoch by epoch.",
+                icon=":material/history:")
+    st.markdown(f"**{title}**")
+    chart(templates_figure(str(default_runs_dir()), run.key, index, tuple(names), limit), "in_templates")
+    st.caption("Each picture is one column w_j of W (784 weights as 28 x 28), on one shared scale: blue pixels raise "
+               "class j's score when bright, red ones lower it, white is 0. b is the class's bias.")
+    return index
+
+
+def compare_section(store, run, fingerprint, index, has_snapshots, weights, biases, names) -> None:
+    other = counterpart(store, run, fingerprint)
+    st.subheader("Scratch against concise")
+    if other is None:
+        st.caption(f"Train the {OTHER_IMPL[run.config.impl]} implementation with the same settings on the training "
+                   "page to see both side by side here.")
+        return
+    other_weights, other_biases, other_snapshots = run_parameters(str(store.root), other.key)
+    if has_snapshots and other_snapshots and len(other_weights) == len(weights):
+        at, where = index, f"after {index} epoch(s)"
+    else:
+        at, where = -1, "after the last epoch"
+        index = -1
+    mine, theirs = (weights[index], biases[index]), (other_weights[at], other_biases[at])
+    diff = inspection.largest_difference(*mine, *theirs)
+    limit = inspection.symmetric_limit(mine[0], theirs[0])
+    runs_dir = str(store.root)
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**{run.config.impl}**")
+        chart(templates_figure(runs_dir, run.key, index % len(weights), tuple(names), limit, True), "in_compare_this")
+    with right:
+        st.markdown(f"**{other.config.impl}**")
+        chart(templates_figure(runs_dir, other.key, at % len(other_weights), tuple(names), limit, True),
+              "in_compare_other")
+    place = (f"weight of pixel (row {diff.pixel // 28}, col {diff.pixel % 28}) for {names[diff.class_index]}"
+             if diff.what == "weight" else f"bias of {names[diff.class_index]}")
+    st.markdown(f"The same pictures {where}: the largest difference over all 7,850 parameters is "
+                f"**{diff.largest:.2e}** (the {place}), against weights up to {diff.weight_scale:.3f}. "
+                "Same seed, same initial weights and batches, one colour scale; only float rounding differs.")
+
+
+def pick_image(true, predicted) -> int:
+    st.session_state.setdefault("in_image", 0)
+
+    def random_mistake() -> None:
+        chosen = inspection.random_mistake(true, predicted, np.random.default_rng())
+        if chosen is not None:
+            st.session_state.in_image = chosen
+
+    pick, jump = st.columns([1, 1], vertical_alignment="bottom")
+    i = pick.number_input("Test image #", min_value=0, max_value=len(true) - 1, step=1, key="in_image",
+                          bind="query-params")
+    jump.button("A random mistake", icon=":material/casino:", key="in_random_mistake", on_click=random_mistake)
+    return int(i)
+
+
+def explanation_section(weights, biases, index, data, predicted, names, where: str) -> None:
+    st.subheader("Why this image got its label")
+    true = data.test_labels.numpy()
+    i = pick_image(true, predicted)
+    label = int(true[i])
+    why = inspection.explain(weights[index], biases[index], data.test_images[i])
+    verdict = "right" if why.predicted == label else "a mistake"
+    st.markdown(f"Test image #{i} is a **{names[label]}**; the model ({where}) says **{names[why.predicted]}** "
+                f"({why.probs[why.predicted]:.1%}): {verdict}.")
+    image, scores, probs = st.columns([1, 1.3, 1.3], gap="small")
+    with image:
+        chart(model_input(why.pixels, title=f"#{i}: {names[label]}", height=330), "in_image_fig")
+    with scores:
+        chart(score_bars(why.scores, names, true_label=label, height=330), "in_scores")
+    with probs:
+        chart(probability_bars(why.probs, names, true_label=label, height=330), "in_probs")
+    contribution_figure(why, label, names, "in_contributions")
+    st.page_link(SOFTMAX_PAGE, label="Open these scores on the softmax page", icon=":material/thermostat:",
+                 query_params=inspection.softmax_page_query(why.scores))
+
+
+def contribution_figure(why, true_label: int | None, names, key: str) -> None:
+    if true_label is not None and true_label != why.predicted:
+        classes = [(why.predicted, "predicted"), (true_label, "true")]
+    else:
+        runner_up = int(np.argsort(why.scores)[-2])
+        classes = [(why.predicted, "predicted"), (runner_up, "runner-up")]
+    chart(contribution_maps(why, classes, names), key)
+    st.caption("Each map is x * w_j, pixel by pixel: blue pixels pushed towards that class, red ones away. "
+               "Its 784 values add up, plus the bias b_j, to the class's score o_j (the bar above):")
+    st.text(contribution_sums(why, classes, names))
+
+
+def upload_section(weights, biases, index, names) -> None:
+    st.subheader("Your own picture")
+    st.caption("A photo or drawing of one garment, PNG, JPEG or WebP. It is prepared in memory, shown step by step "
+               "and classified; nothing you upload is stored on the server.")
+    upload = st.file_uploader("Upload a picture of a garment", type=list(UPLOAD_TYPES), key="in_upload",
+                              max_upload_size=MAX_BYTES // 2**20)
+    if upload is None:
+        return
+    try:
+        prepared = prepare(upload.getvalue())
+    except UploadError as exc:
+        st.error(str(exc), icon=":material/broken_image:")
+        return
+    chart(upload_steps(prepared.steps), "in_upload_steps")
+    st.caption(" · ".join(f"{n}. {s.title}: {s.note}" for n, s in enumerate(prepared.steps, start=1)))
+    why = inspection.explain(weights[index], biases[index], prepared.pixels)
+    st.markdown(f"The model says **{names[why.predicted]}** ({why.probs[why.predicted]:.1%}).")
+    left, right = st.columns(2)
+    with left:
+        chart(score_bars(why.scores, names, height=330), "in_upload_scores")
+    with right:
+        chart(probability_bars(why.probs, names, height=330), "in_upload_probs")
+    contribution_figure(why, None, names, "in_upload_contributions")
+
+
+def export_section(run, weights, biases) -> None:
+    st.subheader("Take it home")
+    csv_name = export.file_name(run.config, "metrics", "csv")
+    weights_name = export.file_name(run.config, "weights", "pt")
+    left, right = st.columns(2)
+    left.download_button("Metrics (CSV)", export.metrics_csv(run.history), file_name=csv_name, mime="text/csv",
+                         icon=":material/table:", key="in_download_metrics", on_click="ignore")
+    right.download_button("Final weights (PyTorch state dict)", export.weights_bytes(weights[-1], biases[-1]),
+                          file_name=weights_name, mime="application/octet-stream", icon=":material/download:",
+                          key="in_download_weights", on_click="ignore")
+    st.caption("Load the weights into the chapter's concise `net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))` "
+               "(`weights_only=True` executes nothing from the file):")
+    st.code(export.load_snippet(weights_name), language="python", wrap_lines=True)
+    st.caption(export.SCRATCH_NOTE + " Every chart downloads as PNG from the camera icon in its toolbar.")
+
+
+# ---------------------------------------------------------------- the page
+
+st.title("Inside the trained model")
+st.markdown("Softmax regression scores an image with one weight per pixel and class, "
+            r"$o_j = \mathbf{x}\cdot\mathbf{w}_j + b_j$: each class's 784 weights form a picture of what it looks for.")
+
+data_dir = str(resolve_data_dir())
+try:
+    data = load_data(data_dir)
+except DataError as exc:
+    st.error(str(exc), icon=":material/folder_off:")
+    st.stop()
+
+runs_dir = str(default_runs_dir())
+store = RunStore(runs_dir)
+run = pick_run(store, data.fingerprint)
+choose_other_run(store, run)
+if run is None:
+    st.page_link(TRAINING_PAGE, label="Go to the training page", icon=":material/model_training:")
+    st.stop()
+if run.status != "finished":
+    st.warning("This run diverged, so its weights are not a trained model. Pick another run, or train with a lower "
+               "learning rate.", icon=":material/warning:")
+    st.stop()
+
+try:
+    weights, biases, has_snapshots = run_parameters(runs_dir, run.key)
+except ValueError as exc:  # damaged weights: the store's message says what to do
+    st.error(str(exc))
+    st.stop()
+
+names = list(data.class_names)
+last = run.history[-1] if run.history else None
+st.caption(f"Run: {config_label(run.config)}" + (f" · test accuracy {last.test_acc:.1%}" if last else ""))
+
+index = templates_section(run, weights, biases, has_snapshots, names)
+where = f"after {index} epoch(s)" if has_snapshots else "after the last epoch"
+compare_section(store, run, data.fingerprint, index, has_snapshots, weights, biases, names)
+predicted = test_predictions(runs_dir, run.key, index, data_dir)
+explanation_section(weights, biases, index, data, predicted, names, where)
+upload_section(weights, biases, index, names)
+export_section(run, weights, biases)
