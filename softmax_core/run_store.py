@@ -132,7 +132,8 @@ class StoredRun:
         weight, bias = self.load_weights()
         snapshots = self.load_snapshots()
         if self.status == "finished":
-            if len(self.history) != self.config.epochs:
+            # SGD runs log one row per epoch; an L-BFGS run logs every few iterations and may converge early.
+            if self.config.impl in training.IMPLS and len(self.history) != self.config.epochs:
                 raise ValueError(
                     f"Run {self.key} says it finished {self.config.epochs} epoch(s) but holds "
                     f"{len(self.history)} row(s) of metrics: train it again."

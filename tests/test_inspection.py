@@ -162,13 +162,12 @@ def test_load_snapshots_reads_the_run_or_says_none():
 
 def test_snapshot_k_equals_a_rerun_stopped_after_k_epochs(fmnist, tmp_path):
     """Once the run store keeps snapshots: epoch k's weights are those of the same training run for k epochs."""
-    from softmax_core.run_store import RunStore, StoredRun
+    from softmax_core.run_store import RunStore
+    from softmax_core.train_or_load import train_or_load
     from softmax_core.training import TrainConfig, train
 
-    if not hasattr(StoredRun, "load_snapshots"):
-        pytest.skip("StoredRun.load_snapshots is not on this branch yet (the run store's snapshot change)")
     config = TrainConfig(epochs=3, batch_size=4096)
-    run, _ = RunStore(tmp_path).train_or_load(config, fmnist)
+    run = train_or_load(RunStore(tmp_path), config, fmnist).run
     weights, biases = inspection.load_snapshots(run)
     assert weights.shape == (4, 784, 10)
     for k in (1, 2):

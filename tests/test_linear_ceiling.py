@@ -126,3 +126,17 @@ def test_cli_trains_and_stores_an_lbfgs_run(shared_data_dir, tmp_path, capsys):
     assert out["config"]["impl"] == "lbfgs" and out["config"]["l2"] == 1e-4 and out["config"]["epochs"] == 3
     assert out["config"]["batch_size"] == 60_000 and out["status"] == "finished"
     assert RunStore(tmp_path).get(out["key"]).config.l2 == 1e-4
+
+
+def test_a_stored_ceiling_run_is_served_from_the_store_not_refitted(fmnist, tmp_path):
+    """An L-BFGS run logs every few iterations, not one row per 'epoch': it must still validate as cached."""
+    from softmax_core.run_store import RunStore
+    from softmax_core.train_or_load import train_or_load
+
+    store = RunStore(tmp_path)
+    config = lc.ceiling_config(l2=1e-3, iterations=12)
+    first = train_or_load(store, config, fmnist)
+    assert first.run.status == "finished" and not first.cached
+    assert len(first.run.history) != config.epochs  # the case the check must allow
+    again = train_or_load(store, config, fmnist)
+    assert again.cached and again.replaced_broken == ""
