@@ -299,6 +299,7 @@ def best_linear_label(run) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global THREADS
     from softmax_core.data import DataError, load_fashion_mnist
     from softmax_core.run_store import RunStore
 
@@ -316,7 +317,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="torch threads for the fits (to measure one against two)")
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON line")
     args = parser.parse_args(argv)
-    global THREADS
     THREADS = args.threads
     try:
         data = load_fashion_mnist(args.data_dir)
