@@ -344,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
           + (f", test accuracy {last.test_acc:.4f}" if last else ""))  # fmt: skip
     if args.json:
         print(json.dumps({"l2": l2, "iterations": args.iterations, "cached": cached, "status": run.status,
-                          "test_acc": last.test_acc if last else None, "fit_seconds": run.train_seconds, "fit_cpu_seconds": None if cached else cpu,
+                          "test_acc": last.test_acc if last else None, "fit_seconds": run.train_seconds,
+                          "fit_cpu_seconds": None if cached else cpu,
                           "search_seconds": search.seconds if search else None,
                           "search": [t.__dict__ for t in search.trials] if search else None,
                           "key": getattr(run, "key", None)}))  # fmt: skip
