@@ -161,7 +161,7 @@ default_index = keys.index(default_key if default_key in by_key else fallback)
 pick, m_t, m_ece, m_nll = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
 key = pick.selectbox("Run", keys, index=default_index, key="cal_run", bind="query-params",
                      format_func=lambda k: label(by_key[k]),
-                     help="Any stored run. The default is the one of the training page's current settings.")  # fmt: skip
+                     help="Any stored run; the default is the training page's current settings.")  # fmt: skip
 run = by_key[key]
 split_seed = cal.CALIBRATION_SEED
 
