@@ -148,7 +148,7 @@ def ceiling_section() -> None:
 
 
 if not runs:
-    st.info("The run store is empty: train a model on the **Train on Fashion-MNIST** page first (for example the chapter's "
+    st.info("The run store is empty: train a model on the **Train on Fashion-MNIST** page first (e.g. the chapter's "
             "setting), or fit the best linear model below.", icon=":material/inventory_2:")  # fmt: skip
     ceiling_section()
     st.stop()
@@ -159,8 +159,9 @@ finished_keys = [k for k in keys if by_key[k].status == "finished"]
 fallback = finished_keys[0] if finished_keys else keys[0]  # the newest run that can be calibrated
 default_index = keys.index(default_key if default_key in by_key else fallback)
 pick, m_t, m_ece, m_nll = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
-key = pick.selectbox("Run", keys, index=default_index, key="cal_run", bind="query-params", format_func=lambda k: label(by_key[k]),
-                     help="Any stored run. The default is the one of the training page's current settings.")  # fmt: skip
+key = pick.selectbox("Run", keys, index=default_index, key="cal_run", bind="query-params",
+                     format_func=lambda k: label(by_key[k]),
+                     help="Any stored run; the default is the training page's current settings.")  # fmt: skip
 run = by_key[key]
 split_seed = cal.CALIBRATION_SEED
 
@@ -194,7 +195,8 @@ if report is not None:
                f"{len(report.split.evaluation):,}.")  # fmt: skip
 
     st.subheader("Before and after, on the evaluation half")
-    t_now = st.select_slider("Your temperature T (log scale)", options=TEMPERATURES, value=nearest_stop(fit.temperature),
+    t_now = st.select_slider("Your temperature T (log scale)", options=TEMPERATURES,
+                             value=nearest_stop(fit.temperature),
                              key="cal_T", bind="query-params", format_func=lambda t: f"{t:g}",
                              help="Move T by hand: the curves and the last column follow.")  # fmt: skip
     ev = report.split.evaluation
@@ -264,7 +266,8 @@ if chosen:
         chart(compare_runs_chart(frame["run"], frame["ECE, T = 1"], frame["ECE, fitted T"], frame["fitted T"]),
               "cal_compare_chart")
         st.dataframe(frame, hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.4f") for c in frame.columns if c != "run"})
+                     column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                    for c in frame.columns if c != "run"})  # fmt: skip
         st.caption("T above 1: the run was over-confident (long SGD runs and large learning rates drift there); "
                    "T below 1: under-confident (short runs, a heavily penalised model).")  # fmt: skip
 

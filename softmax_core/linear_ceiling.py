@@ -299,6 +299,7 @@ def best_linear_label(run) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global THREADS
     from softmax_core.data import DataError, load_fashion_mnist
     from softmax_core.run_store import RunStore
 
@@ -316,7 +317,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="torch threads for the fits (to measure one against two)")
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON line")
     args = parser.parse_args(argv)
-    global THREADS
     THREADS = args.threads
     try:
         data = load_fashion_mnist(args.data_dir)
@@ -344,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
           + (f", test accuracy {last.test_acc:.4f}" if last else ""))  # fmt: skip
     if args.json:
         print(json.dumps({"l2": l2, "iterations": args.iterations, "cached": cached, "status": run.status,
-                          "test_acc": last.test_acc if last else None, "fit_seconds": run.train_seconds, "fit_cpu_seconds": None if cached else cpu,
+                          "test_acc": last.test_acc if last else None, "fit_seconds": run.train_seconds,
+                          "fit_cpu_seconds": None if cached else cpu,
                           "search_seconds": search.seconds if search else None,
                           "search": [t.__dict__ for t in search.trials] if search else None,
                           "key": getattr(run, "key", None)}))  # fmt: skip

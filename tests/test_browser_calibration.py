@@ -100,7 +100,10 @@ def test_slider_link_and_softmax_page(calib_server, page):
     goto(page, f"{url}{href}" if href.startswith("/") else href)
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
     assert_no_error(page)
-    assert page.get_by_text("Ankle boot").first.is_visible() or page.get_by_text("T-shirt/top").first.is_visible()
+    logits = query["sm_logits"][0]
+    assert page.get_by_role("textbox", name="Logits o").first.input_value() == logits  # the model's ten logits
+    slider = page.get_by_role("slider", name=re.compile("Temperature T")).first
+    assert float(slider.get_attribute("aria-valuetext")) == pytest.approx(float(query["sm_T"][0]), rel=0.07)  # snapped
     screenshot(page, "calibration_to_softmax_page")
 
 

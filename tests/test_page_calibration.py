@@ -98,7 +98,8 @@ def test_the_slider_moves_the_last_column(env, data):
     w, b = weights(0, 0.05)
     split = cal.split_test_set()
     logits = cal.logits_on_images(w, b, data.test_images)[split.evaluation]
-    assert table["T = 4 (yours)"].iloc[1] == pytest.approx(cal.nll(logits, data.test_labels.numpy()[split.evaluation], 4.0))
+    labels = data.test_labels.numpy()[split.evaluation]
+    assert table["T = 4 (yours)"].iloc[1] == pytest.approx(cal.nll(logits, labels, 4.0))
 
 
 def test_a_run_link_selects_it_and_an_unknown_one_is_explained(env, data):

@@ -71,7 +71,7 @@ def confidence_histogram(before: ReliabilityBins, after: ReliabilityBins, temper
     return apply_layout(fig, height=height, barmode="group", bargap=0.1)
 
 
-def temperature_curves(temperatures, nll, ece, fitted: float, current: float, height: int = 380) -> go.Figure:
+def temperature_curves(temperatures, nll, ece, fitted: float, current: float, height: int = 420) -> go.Figure:
     """Evaluation-half NLL and ECE over T (log axis), the fitted T and the slider's T marked."""
     t = np.asarray(temperatures, dtype=float)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=("NLL over T", "ECE over T"))
@@ -94,7 +94,7 @@ def temperature_curves(temperatures, nll, ece, fitted: float, current: float, he
     fig.update_xaxes(type="log", title_text="temperature T (log scale)")
     fig.update_yaxes(title_text="NLL", row=1, col=1)
     fig.update_yaxes(title_text="ECE", row=1, col=2)
-    return apply_layout(fig, height=height).update_layout(legend=BELOW)
+    return apply_layout(fig, height=height).update_layout(legend=BELOW | dict(y=-0.32))
 
 
 def compare_runs_chart(labels: Sequence[str], ece_before, ece_after, fitted_t, height: int = 420) -> go.Figure:
