@@ -74,7 +74,7 @@ def confidence_histogram(before: ReliabilityBins, after: ReliabilityBins, temper
 def temperature_curves(temperatures, nll, ece, fitted: float, current: float, height: int = 420) -> go.Figure:
     """Evaluation-half NLL and ECE over T (log axis), the fitted T and the slider's T marked."""
     t = np.asarray(temperatures, dtype=float)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=("NLL over T", "ECE over T"))
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.15, subplot_titles=("NLL over T", "ECE over T"))
     for col, (values, name, fmt) in enumerate(((nll, "NLL", ".4f"), (ece, "ECE", ".4f")), 1):
         values = np.asarray(values, dtype=float)
         fig.add_trace(go.Scatter(x=t, y=values, mode="lines", line=dict(width=3), name=name,
