@@ -294,16 +294,8 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
     started = time.perf_counter()
     loads: list[PageLoad] = []
     wave_rss = []
-    storm: list[dict] = []
-    for wave in range(args.waves):
-        tasks = [run_wave(url, args.sessions, pages, args.timeout, args.spread)]
-        if args.storm and wave == 0:
-            storm = [{"query": q} for q in storm_configs(args.storm)]
-            tasks += [one_trainer(url, s["query"], args.timeout, s) for s in storm]
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        if isinstance(results[0], BaseException):
-            raise results[0]
-        loads += results[0]
+    for _ in range(args.waves):
+        loads += await run_wave(url, args.sessions, pages, args.timeout, args.spread)
         if pids:
             wave_rss.append(round(rss_mb(pids), 1))
     report["wall_seconds"] = time.perf_counter() - started
@@ -315,7 +307,13 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
         report["rss_mb_after"] = rss_mb(pids)
         report["rss_mb_after_each_wave"] = wave_rss
         report["rss_mb_per_session"] = (report["rss_mb_after"] - report["rss_mb_before"]) / args.sessions
-    if storm:
+    if args.storm:  # then K sessions press Train at once, and the class loads every page again meanwhile
+        storm = [{"query": q} for q in storm_configs(args.storm)]
+        trainers = [asyncio.create_task(one_trainer(url, s["query"], args.timeout, s)) for s in storm]
+        await asyncio.sleep(1.0)  # the presses are in: the first trainings compute, the rest queue
+        during = await run_wave(url, args.sessions, pages, args.timeout, args.spread)
+        await asyncio.gather(*trainers, return_exceptions=True)
+        report["during_storm"] = summarise(during)
         report["storm"] = [{k: v for k, v in s.items() if k != "texts"} for s in storm]
         report["storm_finished"] = sum(1 for s in storm if "done" in s)
     return report
@@ -341,15 +339,22 @@ def print_report(report: dict) -> None:
               f"({report['rss_mb_per_session']:+.2f} MB per session); after each wave: {report['rss_mb_after_each_wave']}")
     for error in report["first_errors"]:
         print(f"error: {error}")
-    if "storm" in report:
+    if "during_storm" in report:
+        d = report["during_storm"]
+        if d["overall"]["n"]:
+            print(f"page loads during the storm: {d['page_loads']}, {d['errors']} errors, median "
+                  f"{d['overall']['median']:.3f} s, p95 {d['overall']['p95']:.3f} s, max {d['overall']['max']:.3f} s "
+                  f"(idle p95 {report['overall'].get('p95', float('nan')):.3f} s)")
         done = [s for s in report["storm"] if "done" in s]
         print(f"storm: {report['storm_finished']} of {len(report['storm'])} trainings finished")
         for s in report["storm"]:
             took = f"{s['done'] - s['pressed']:.1f} s" if "done" in s else s.get("error", "not done")
             print(f"  {s['query']}: {took}")
         if done:
-            order = [s["query"] for s in sorted(done, key=lambda s: s["done"])]
-            print(f"  finish order: {[q.rsplit('=', 1)[1] for q in order]}")
+            seeds = {s["query"]: s["query"].rsplit("=", 1)[1] for s in report["storm"]}
+            pressed = [seeds[s["query"]] for s in sorted(report["storm"], key=lambda s: s.get("pressed", 0))]
+            finished = [seeds[s["query"]] for s in sorted(done, key=lambda s: s["done"])]
+            print(f"  seeds in the order pressed: {pressed}; in the order finished: {finished}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     print_report(report)
     if args.json:
         print(json.dumps(report))
-    return 1 if report["errors"] else 0
+    return 1 if report["errors"] or report.get("during_storm", {}).get("errors") else 0
 
 
 if __name__ == "__main__":
