@@ -286,7 +286,7 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
     pages = args.pages or PAGE_NAMES
     report: dict = {"url": url, "sessions": args.sessions, "pages": pages, "waves": args.waves}
     if args.warmup:  # the lecturer opens every page once before class: imports, data and caches are loaded
-        warm = await run_wave(url, 1, pages, args.timeout, 0.0)
+        warm = await run_wave(url, max(1, len(pids)), pages, args.timeout, 0.0)  # behind a balancer: each replica
         report["warmup_seconds"] = {x.page or "home": round(x.seconds, 3) for x in warm}
     if pids:
         report["rss_mb_before"] = rss_mb(pids)
