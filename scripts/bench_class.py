@@ -242,8 +242,9 @@ async def one_trainer(url: str, query: str, timeout: float, result: dict) -> Non
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             shown = await session.load("training", query, timeout=timeout)
-            if any(t.startswith(("Trained just now", "**Cached**")) for t in shown.texts):
-                result["done"] = time.perf_counter()
+            outcome = next((t for t in shown.texts if t.startswith(("Trained just now", "**Cached**"))), None)
+            if outcome is not None:
+                result["done"], result["shown"] = time.perf_counter(), outcome
                 return
             if shown.error:
                 result["error"] = shown.error
