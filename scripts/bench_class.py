@@ -249,7 +249,7 @@ async def one_trainer(url: str, query: str, timeout: float, result: dict) -> Non
             if shown.error:
                 result["error"] = shown.error
                 return
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)  # a full page load per check: the browser's fragment poll is lighter
         result["error"] = f"not done within {timeout:.0f} s"
     finally:
         await session.close()
@@ -320,6 +320,47 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
     return report
 
 
+def browser_latency(url: str, runs_dir: Path, repeats: int) -> list[dict]:
+    """In Chromium: click Train -> first progress on screen, and training's end -> final curves on screen.
+
+    The end of a training is the ``created_at`` its run store record was stamped with (same clock).
+    """
+    from datetime import datetime
+
+    from playwright.sync_api import sync_playwright
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    rows = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(url, wait_until="networkidle")
+        for i in range(repeats):
+            for impl in ("scratch", "concise"):
+                seed = 5000 + 2 * i + (impl == "concise") + int(time.time()) % 100_000 * 10
+                page.goto(f"{url}/training?train_impl={impl}&train_epochs=3&train_seed={seed}", wait_until="networkidle")
+                button = page.get_by_role("button", name="Train", exact=True)
+                button.wait_for(timeout=60_000)
+                page.wait_for_timeout(500)
+                clicked = time.time()
+                button.click()
+                page.wait_for_selector('[data-testid="stProgress"]', timeout=60_000)
+                progress = time.time()
+                page.get_by_text("Trained just now").wait_for(timeout=120_000)
+                page.wait_for_function("() => document.querySelector('[data-testid=\"stPlotlyChart\"] .main-svg')",
+                                       timeout=60_000)
+                final = time.time()
+                records = [json.loads(p.read_text()) for p in runs_dir.glob("*/run.json")]
+                [record] = [r for r in records if r["config"]["seed"] == seed]
+                ended = datetime.fromisoformat(record["created_at"]).timestamp()
+                rows.append({"impl": impl, "click_to_progress": progress - clicked, "end_to_curves": final - ended,
+                             "train_seconds": record["train_seconds"]})
+                print(f"{impl:<8} click -> first progress {progress - clicked:.2f} s; "
+                      f"end of training -> final curves {final - ended:.2f} s (trained {record['train_seconds']:.1f} s)")
+        browser.close()
+    return rows
+
+
 def print_report(report: dict) -> None:
     print(f"{report['sessions']} sessions x {len(report['pages'])} pages x {report['waves']} wave(s) "
           f"against {report['url']}: {report['page_loads']} page loads, {report['errors']} errors, "
@@ -376,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-dir", help="run store for the server this starts (default: a fresh temp folder)")
     parser.add_argument("--server-arg", action="append", default=[],
                         help="extra `streamlit run` option for the server this starts, e.g. --server-arg=--runner.postScriptGC=true")
+    parser.add_argument("--latency", type=int, default=0, metavar="R",
+                        help="instead: R times per model, Chromium clicks Train and times the first progress and the "
+                             "final curves (needs --runs-dir with --url)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)
 
@@ -389,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
             proc, url = start_server(env, args.server_arg)
             pids = [proc.pid]
         try:
+            if args.latency:
+                browser_latency(url, Path(args.runs_dir or tmp), args.latency)
+                return 0
             report = asyncio.run(run_class(args, url, pids))
         finally:
             if proc is not None:
