@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
 import torch
 
 from softmax_core import training
-from softmax_core.data import load_fashion_mnist
 from softmax_core.jobs import DEFAULT_MAX_COST, JobSnapshot, SessionBusy, TooCostly, TrainingJobs, training_cost
 from softmax_core.run_store import RunStore, StoredRun, run_key
 from softmax_core.training import Progress, TrainConfig, TrainResult
-from tests.test_run_store import make_result
-from tests.test_run_store import fake_data
+from tests.test_run_store import fake_data, make_result
 
 
 def _fake_data():
@@ -177,7 +176,7 @@ def test_thirty_configs_train_in_the_order_they_were_pressed_and_all_are_stored(
     places = [job.snapshot().place for job in started]
     assert places == [0, *range(1, 30)]  # the first computes, the others wait in order
     waits = [job.snapshot().wait_seconds for job in started[1:]]
-    assert all(a < b for a, b in zip(waits, waits[1:])), waits  # later in the queue, longer wait
+    assert all(a < b for a, b in itertools.pairwise(waits)), waits  # later in the queue, longer wait
     fake.release.set()
     assert all(job.wait(60) for job in started)
     assert fake.order == seeds
