@@ -42,6 +42,7 @@ MAX_COST_ENV = "SOFTMAX_MAX_TRAINING_COST"
 # 80 epochs at batch 256 fit, one epoch at batch 1 (3.7 million) fits, two do not.
 DEFAULT_MAX_COST = 6_000_000
 SECONDS_PER_COST = 3e-6  # the first guess for the wait, until this server has measured an epoch
+KEEP_ENDED = 256  # ended jobs kept for their page (a cancel or failure message); older ones are let go
 
 
 def training_cost(config: training.TrainConfig, n_train: int = training.MAX_TRAIN_SIZE) -> int:
@@ -164,6 +165,7 @@ class TrainingJob:
         if self._stop.is_set():
             self._finish("cancelled", result=None, error="")
             return
+        self._jobs._started(self)
         with self._lock:
             self._started = True
             # A first progress report at once: the page shows the bar before the first 20 batches are done.
@@ -181,6 +183,7 @@ class TrainingJob:
             if self._state != "running":
                 return
             self._state, self._result, self._error, self._cached = state, result, error, cached
+        self._jobs._ended(self)
         self._done.set()
 
 
@@ -195,9 +198,10 @@ class TrainingJobs:
         self._executor = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="training")
         self._jobs: dict[str, TrainingJob] = {}
         self._queue: deque[TrainingJob] = deque()  # submitted, not yet computing, in submission order
+        self._computing: set[TrainingJob] = set()
         self._by_session: dict[str, TrainingJob] = {}
         self._seconds_per_cost = SECONDS_PER_COST
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered when start() finishes a stored run's job at once
 
     def key_for(self, config: training.TrainConfig) -> str:
         return run_key(config.validated(), self.data.fingerprint)
@@ -264,7 +268,7 @@ class TrainingJobs:
             if job not in self._queue:
                 return 0, 0.0
             ahead = list(self._queue)[: self._queue.index(job)]
-            computing = [j for j in self._jobs.values() if j not in self._queue]
+            computing = list(self._computing)
             rate = self._seconds_per_cost
         work = sum(j.remaining_cost() for j in computing) + sum(j.cost for j in ahead)
         return len(ahead) + 1, rate * work / self.max_parallel
@@ -283,6 +287,21 @@ class TrainingJobs:
         with self._lock:
             if job in self._queue:
                 self._queue.remove(job)
+
+    def _started(self, job: TrainingJob) -> None:
+        with self._lock:
+            self._computing.add(job)
+
+    def _ended(self, job: TrainingJob) -> None:
+        """Forget the oldest ended jobs and sessions beyond ``KEEP_ENDED``, so a long lecture does not grow memory."""
+        with self._lock:
+            self._computing.discard(job)
+            ended = [key for key, j in self._jobs.items() if not j.is_active()]
+            for key in ended[: max(0, len(ended) - KEEP_ENDED)]:
+                del self._jobs[key]
+            if len(self._by_session) > KEEP_ENDED:
+                for session in [s for s, j in self._by_session.items() if not j.is_active()]:
+                    del self._by_session[session]
 
     def _measured_epoch(self, seconds: float, cost: float) -> None:
         """Fold one measured epoch into the seconds per unit of cost (a moving average)."""

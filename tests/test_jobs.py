@@ -8,6 +8,7 @@ import threading
 import pytest
 import torch
 
+from softmax_core import jobs as jobs_module
 from softmax_core import training
 from softmax_core.jobs import DEFAULT_MAX_COST, JobSnapshot, SessionBusy, TooCostly, TrainingJobs, training_cost
 from softmax_core.run_store import RunStore, StoredRun, run_key
@@ -294,3 +295,16 @@ def test_a_started_job_reports_progress_before_its_first_batches(tmp_path, monke
     release.set()
     assert progress is not None and (progress.epoch, progress.batch, progress.batches) == (1, 0, 60)
     assert job.wait(30)
+
+
+def test_ended_jobs_are_let_go_beyond_a_bound(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    fake.release.set()
+    monkeypatch.setattr(training, "train", fake)
+    monkeypatch.setattr(jobs_module, "KEEP_ENDED", 2)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    started = [jobs.start(TrainConfig(seed=seed), session=f"s{seed}") for seed in range(5)]
+    assert all(job.wait(30) for job in started)
+    assert jobs.get(started[0].key) is None and jobs.get(started[-1].key) is started[-1]
+    assert fake.calls == 5 and len(RunStore(tmp_path).list_runs()) == 5  # forgotten by the queue, kept in the store
+    assert jobs.start(TrainConfig(seed=0)).snapshot().cached
