@@ -18,6 +18,12 @@ from softmax_core.figures.loss_figures import (
 from softmax_core.gradient_step import gradient_steps, step_table
 from softmax_core.losses import LOSSES
 
+# A class opening this page draws the same figures: build each once per server, shared by every session
+# (cache_resource: never pickled, and st.plotly_chart only serialises it; bounded). Building them was the
+# largest share of this page's CPU in `scripts/bench_class.py --sessions 100` once postScriptGC was off.
+one_loss_figure, compare_figure, gradient_step_figure = (st.cache_resource(max_entries=64, show_spinner=False)(f)
+                                                         for f in (one_loss_figure, compare_figure, gradient_step_figure))
+
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
 VIEWS = {"each": "Each loss", "compare": "Compare the three"}
@@ -65,8 +71,8 @@ for column, name in zip(st.columns(3), LOSSES):
         st.markdown(f"**{LOSS_TITLES[name]}**")
         st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(loss_formulas(name, y_hat, y, delta)) + r"\end{gathered}")
 
-# Each view draws three figures; only the chosen one is built. No st.cache_data here on purpose:
-# a figure builds in ~4 ms, while unpickling a cached plotly figure takes ~20 ms (measured).
+# Each view draws three figures; only the chosen one is built (cached above, not with st.cache_data,
+# whose unpickling of a plotly figure costs more than building it).
 if st.session_state[VIEW.key] == "each":
     for column, name in zip(st.columns(3), LOSSES):
         fig = one_loss_figure(name, y_hat, y, delta, plot_range, axis)

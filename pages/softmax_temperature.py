@@ -90,6 +90,12 @@ def _apply_table_edits(table_key: str, base: tuple[float, ...]) -> None:
     _match_preset()
 
 
+# Shared by every session on the default view (cache_resource: never pickled, never mutated; bounded):
+# see the loss page and `scripts/bench_class.py`.
+probability_bars, temperature_curves = (st.cache_resource(max_entries=64, show_spinner=False)(f)
+                                        for f in (probability_bars, temperature_curves))
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def cached_sweep(logits: tuple[float, ...]):
     """p_j(T) over the whole T range: depends on the logits only, not on the slider."""

@@ -8,6 +8,7 @@ one. Finished runs live in the run store and show at once on the next visit.
 
 from __future__ import annotations
 
+import uuid
 import warnings
 from datetime import datetime
 
@@ -32,13 +33,13 @@ from softmax_core.figures.training_figures import (
     scratch_concise_pairs,
     training_curves,
 )
-from softmax_core.jobs import TrainingJobs
+from softmax_core.jobs import SessionBusy, TooCostly, TrainingJobs
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
 from softmax_core.training import IMPLS, MAX_EPOCHS, MAX_TRAIN_SIZE, TrainConfig, predict_probs
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.25  # the first progress and the final curves reach the screen within half a second
 IMPL_NAMES = {"scratch": "from scratch (d2l 3.6)", "concise": "concise, torch.nn (d2l 3.7)"}
 
 # The chapter's setting is the default; the keys are also the URL parameter names.
@@ -115,6 +116,10 @@ def chosen_config() -> TrainConfig | None:
 # ---------------------------------------------------------------- a training in progress
 
 
+# Polled four times a second by every training session: the figure is built once per epoch, not per poll.
+live_curves = st.cache_resource(max_entries=32, show_spinner=False)(training_curves)
+
+
 @st.fragment(run_every=POLL_SECONDS)
 def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
     """Polls the background job; when it ends, the whole page reruns to show the result."""
@@ -130,10 +135,11 @@ def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
         st.progress(done / (progress.epochs * progress.batches),
                     text=f"Epoch {progress.epoch} of {progress.epochs}, batch {progress.batch} of {progress.batches}")
     stop, note = st.columns([1, 5], vertical_alignment="center")
-    stop.button("Stop", icon=":material/stop:", key="train_stop", on_click=job.cancel, help="Stop after the current batch; nothing is stored.")
+    stop.button("Stop", icon=":material/stop:", key="train_stop", on_click=job.cancel,
+                help="Stop after the current batch, or leave the queue; nothing is stored.")
     note.caption("Training runs on the server: leaving or reloading the page does not stop it.")
     # The curves change once per epoch; the fragment redraws the same figure in between.
-    chart(training_curves(snap.history, epochs=epochs, title="Training (updates each epoch)"), "train_live_curves")
+    chart(live_curves(snap.history, epochs=epochs, title="Training (updates each epoch)"), "train_live_curves")
 
 
 # ---------------------------------------------------------------- a stored run
@@ -357,8 +363,15 @@ config = chosen_config()
 key = jobs.key_for(config) if config is not None else None
 started_here = st.session_state.setdefault("train_started_here", set())
 if submitted and config is not None:
-    jobs.start(config)
-    started_here.add(key)
+    try:  # one training per session, first come first served, within the server's cost bound
+        jobs.start(config, session=st.session_state.setdefault("train_session", uuid.uuid4().hex))
+        started_here.add(key)
+    except TooCostly as exc:
+        st.error(str(exc), icon=":material/timer_off:")
+    except SessionBusy as busy:
+        st.warning("You already have a training queued or running (" + config_label(busy.job.config) + "): one at a "
+                   "time per student. Wait for it, or cancel it and press **Train** again.", icon=":material/block:")
+        st.button("Cancel my other training", key="train_cancel_other", on_click=busy.job.cancel)
 
 if key is not None:
     job = jobs.get(key)

@@ -1,18 +1,26 @@
-"""Background trainings: one job per key, cancel, results land in the store, failures reported."""
+"""Background trainings: one job per key, FIFO queue, one job per session, a cost bound, cancel, failures."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
+import torch
 
+from softmax_core import jobs as jobs_module
 from softmax_core import training
-from softmax_core.data import load_fashion_mnist
-from softmax_core.jobs import JobSnapshot, TrainingJobs
+from softmax_core.jobs import DEFAULT_MAX_COST, JobSnapshot, SessionBusy, TooCostly, TrainingJobs, training_cost
 from softmax_core.run_store import RunStore, StoredRun, run_key
 from softmax_core.training import Progress, TrainConfig, TrainResult
-from tests.test_run_store import make_result
-from tests.test_run_store import fake_data as _fake_data
+from tests.test_run_store import fake_data, make_result
+
+
+def _fake_data():
+    """The store tests' fake dataset, plus the length of a full training set (the cost bound reads it)."""
+    data = fake_data()
+    data.train_images = range(60_000)
+    return data
 
 
 class ControlledTrain:
@@ -20,6 +28,7 @@ class ControlledTrain:
 
     def __init__(self):
         self.calls = 0
+        self.order = []
         self.started = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -27,6 +36,7 @@ class ControlledTrain:
     def __call__(self, config, data, progress=None, should_stop=None, progress_every=20):
         with self._lock:
             self.calls += 1
+            self.order.append(config.seed)
         first = make_result(config=config, losses=(0.9,)).history
         if progress is not None:
             progress(Progress(epoch=1, epochs=config.epochs, batch=10, batches=10, history=first))
@@ -128,7 +138,7 @@ def test_second_key_waits_for_a_slot_and_can_be_cancelled_while_waiting(tmp_path
     queued = jobs.start(TrainConfig(seed=2))
     assert queued is not first
     snap = queued.snapshot()
-    assert snap.state == "running" and snap.progress is None and "slot" in snap.waiting
+    assert snap.state == "running" and snap.progress is None and snap.place == 1 and "place 1" in snap.waiting
     assert {j.key for j in jobs.running()} == {first.key, queued.key}
     queued.cancel()
     assert queued.wait(30)
@@ -151,3 +161,150 @@ def test_snapshot_is_a_frozen_copy(tmp_path, monkeypatch):
     with pytest.raises(AttributeError):
         before.state = "done"
     assert int(job.snapshot().result.confusion.sum()) == 50  # the 50 fake test images
+
+
+# ---------------------------------------------------------------- a class on one server
+
+
+def test_thirty_configs_train_in_the_order_they_were_pressed_and_all_are_stored(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    store = RunStore(tmp_path)
+    jobs = TrainingJobs(store, _fake_data(), max_parallel=1)
+    seeds = [int(s) for s in torch.randperm(1000, generator=torch.Generator().manual_seed(3))[:30]]
+    started = [jobs.start(TrainConfig(seed=seed), session=f"student-{i}") for i, seed in enumerate(seeds)]
+    assert fake.started.wait(30)
+    places = [job.snapshot().place for job in started]
+    assert places == [0, *range(1, 30)]  # the first computes, the others wait in order
+    waits = [job.snapshot().wait_seconds for job in started[1:]]
+    assert all(a < b for a, b in itertools.pairwise(waits)), waits  # later in the queue, longer wait
+    fake.release.set()
+    assert all(job.wait(60) for job in started)
+    assert fake.order == seeds
+    assert all(job.snapshot().state == "done" for job in started)
+    assert {r.key for r in store.list_runs()} == {job.key for job in started}
+
+
+def test_identical_settings_join_one_training_from_other_sessions(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    first = jobs.start(TrainConfig(seed=5), session="a")
+    assert fake.started.wait(30)
+    assert jobs.start(TrainConfig(seed=5), session="b") is first
+    assert jobs.of_session("a") is first and jobs.of_session("b") is first
+    fake.release.set()
+    assert first.wait(30) and fake.calls == 1
+    assert jobs.of_session("a") is None  # ended: the session may start another
+    assert jobs.start(TrainConfig(seed=5), session="a").snapshot().cached  # now stored: shown at once
+
+
+def test_one_session_has_at_most_one_training_and_may_cancel_it(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    first = jobs.start(TrainConfig(seed=1), session="a")
+    assert fake.started.wait(30)
+    queued = jobs.start(TrainConfig(seed=2), session="b")
+    with pytest.raises(SessionBusy) as busy:
+        jobs.start(TrainConfig(seed=3), session="a")
+    assert busy.value.job is first
+    with pytest.raises(SessionBusy) as busy:
+        jobs.start(TrainConfig(seed=4), session="b")  # a queued job counts too
+    assert busy.value.job is queued
+    assert jobs.start(TrainConfig(seed=1), session="a") is first  # pressing Train again on the same settings
+    busy.value.job.cancel()  # "cancel the first": a queued job leaves the queue at once
+    assert queued.wait(5) and queued.snapshot().state == "cancelled"
+    other = jobs.start(TrainConfig(seed=4), session="b")
+    assert other.snapshot().place == 1
+    fake.release.set()
+    assert first.wait(30) and other.wait(30)
+    assert fake.order == [1, 4]
+
+
+def test_cost_bound_refuses_with_a_sentence_naming_the_bound(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    fake.release.set()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    assert jobs.max_cost == DEFAULT_MAX_COST
+    chapter = TrainConfig()  # 10 epochs of 235 steps of 256
+    assert training_cost(chapter) == 10 * (60_000 + 60 * 235)
+    assert training_cost(TrainConfig(batch_size=1, epochs=1)) > 10 * training_cost(TrainConfig(batch_size=256, epochs=1))
+    with pytest.raises(TooCostly, match=f"at most {DEFAULT_MAX_COST:,} per training"):
+        jobs.start(TrainConfig(batch_size=1, epochs=200), session="a")
+    assert jobs.running() == [] and fake.calls == 0
+    assert jobs.start(chapter, session="a").wait(30) and fake.calls == 1
+    monkeypatch.setenv("SOFTMAX_MAX_TRAINING_COST", "1000")
+    with pytest.raises(TooCostly, match="at most 1,000 per"):
+        TrainingJobs(RunStore(tmp_path / "other"), _fake_data()).start(TrainConfig(epochs=1))
+    # a stored run is shown whatever the bound: it costs nothing
+    assert TrainingJobs(RunStore(tmp_path), _fake_data(), max_cost=1).start(chapter).snapshot().cached
+
+
+def test_the_wait_counts_down_from_measured_epochs(tmp_path, monkeypatch):
+    gate = threading.Event()
+
+    def epochs_of_one_second_each(config, data, progress=None, should_stop=None, progress_every=20):
+        history = ()
+        for epoch in range(1, config.epochs + 1):
+            history = (*history, training.EpochMetrics(epoch, 0.5, 0.8, 0.8, seconds=1.0))
+            progress(Progress(epoch, config.epochs, 10, 10, history))
+            while not gate.wait(0.01):
+                if should_stop():
+                    return make_result(config=config, status="cancelled")
+            gate.clear()
+        return make_result(config=config, losses=(0.5,) * config.epochs)
+
+    monkeypatch.setattr(training, "train", epochs_of_one_second_each)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    running = jobs.start(TrainConfig(epochs=4, seed=1))
+    queued = jobs.start(TrainConfig(epochs=4, seed=2))
+    for _ in range(500):
+        if running.snapshot().history:
+            break
+        threading.Event().wait(0.01)
+    first = queued.snapshot().wait_seconds
+    gate.set()  # one more epoch done
+    for _ in range(500):
+        if len(running.snapshot().history) >= 2:
+            break
+        threading.Event().wait(0.01)
+    second = queued.snapshot().wait_seconds
+    assert 0 < second < first
+    assert queued.snapshot().waiting.startswith("Queued: place 1, starts in about ")
+    running.cancel()
+    queued.cancel()
+    assert running.wait(10) and queued.wait(10)
+
+
+def test_a_started_job_reports_progress_before_its_first_batches(tmp_path, monkeypatch):
+    release = threading.Event()
+
+    def silent_train(config, data, progress=None, should_stop=None, progress_every=20):
+        release.wait(30)
+        return make_result(config=config)
+
+    monkeypatch.setattr(training, "train", silent_train)
+    job = TrainingJobs(RunStore(tmp_path), _fake_data()).start(TrainConfig(epochs=2, batch_size=1000))
+    for _ in range(500):
+        if job.snapshot().progress is not None:
+            break
+        threading.Event().wait(0.01)
+    progress = job.snapshot().progress
+    release.set()
+    assert progress is not None and (progress.epoch, progress.batch, progress.batches) == (1, 0, 60)
+    assert job.wait(30)
+
+
+def test_ended_jobs_are_let_go_beyond_a_bound(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    fake.release.set()
+    monkeypatch.setattr(training, "train", fake)
+    monkeypatch.setattr(jobs_module, "KEEP_ENDED", 2)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    started = [jobs.start(TrainConfig(seed=seed), session=f"s{seed}") for seed in range(5)]
+    assert all(job.wait(30) for job in started)
+    assert jobs.get(started[0].key) is None and jobs.get(started[-1].key) is started[-1]
+    assert fake.calls == 5 and len(RunStore(tmp_path).list_runs()) == 5  # forgotten by the queue, kept in the store
+    assert jobs.start(TrainConfig(seed=0)).snapshot().cached

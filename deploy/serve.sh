@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Serve the dashboard from K Streamlit replicas behind HAProxy on one machine.
+#
+#   deploy/serve.sh K [PORT]        e.g. deploy/serve.sh 2 8501
+#
+# Replicas listen on 127.0.0.1:BASE_PORT.. (default PORT+10..), all on one run store
+# (SOFTMAX_RUNS_DIR, default ~/.cache/softmax-dashboard/runs): a run trained through one is
+# cached for all, and two asking for one new run at once train it once (the store's file lock).
+# HAProxy listens on BIND:PORT (default 0.0.0.0:8501). Ctrl-C (or SIGTERM) stops everything.
+# Settings from the environment: BIND, BASE_PORT, PYTHON, HAPROXY, SOFTMAX_DATA_DIR, SOFTMAX_RUNS_DIR.
+set -euo pipefail
+K=${1:?usage: deploy/serve.sh K [PORT]}
+export PORT=${2:-${PORT:-8501}}
+export BIND=${BIND:-0.0.0.0}
+BASE_PORT=${BASE_PORT:-$((PORT + 10))}
+PYTHON=${PYTHON:-python3}
+HAPROXY=${HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}
+HERE=$(cd "$(dirname "$0")" && pwd)
+cd "$HERE/.."
+
+pids=()
+work=$(mktemp -d)
+stop_all() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+  echo "serve.sh: stopped HAProxy and ${K} replica(s)"
+}
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
+
+cp deploy/haproxy.cfg "$work/haproxy.cfg"
+for i in $(seq 1 "$K"); do
+  port=$((BASE_PORT + i - 1))
+  "$PYTHON" -m streamlit run streamlit_app.py --server.port "$port" --server.address 127.0.0.1 \
+    --server.headless true >"$work/replica-$i.log" 2>&1 &
+  pids+=($!)
+  echo "serve.sh: replica r$i pid $! port $port"
+  echo "    server r$i 127.0.0.1:$port cookie r$i" >>"$work/haproxy.cfg"
+done
+
+"$HAPROXY" -c -q -f "$work/haproxy.cfg"
+"$HAPROXY" -db -f "$work/haproxy.cfg" &
+balancer=$!
+pids+=("$balancer")
+echo "serve.sh: haproxy pid $balancer on http://$BIND:$PORT (replica logs in $work)"
+# Runs until Ctrl-C or until HAProxy exits; a replica that dies is taken out by the health check.
+wait "$balancer"

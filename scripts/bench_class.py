@@ -1,0 +1,454 @@
+"""A class opening the dashboard at once: N sessions load every page over Streamlit's own websocket.
+
+Each session is what a browser's first visit is to the server: one websocket to
+``/_stcore/stream`` and, per page, a ``BackMsg.rerun_script`` with the page name
+and query string, then ``ForwardMsg``s until ``script_finished``. Prints page
+loads, errors (a failed connection, an exception element, a page not found),
+median / p95 / max seconds per page and overall, the server's CPU milliseconds
+per page load and its RSS (from ``/proc``), and the bytes received per page.
+
+    python scripts/bench_class.py --sessions 100                  # starts its own server
+    python scripts/bench_class.py --url http://127.0.0.1:8501 --server-pid 1234
+    python scripts/bench_class.py --sessions 100 --waves 10       # soak: 10 waves that load and leave
+    python scripts/bench_class.py --sessions 25 --storm 5         # 5 of them press Train with 5 configs
+
+Without ``--url`` it starts ``streamlit run`` on a free 127.0.0.1 port with the
+repository's settings and stops it at the end. ``--json`` prints one JSON
+object as the last line (the test reads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dashboard.catalog import PAGES  # noqa: E402
+
+# url_pathname of each page: st.Page names it after the file ("" is the default page).
+PAGE_NAMES = ["", *[Path(p.path).stem for p in PAGES]]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+FINISHED = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR)
+
+
+# ---------------------------------------------------------------- one session
+
+
+@dataclass
+class PageLoad:
+    page: str
+    seconds: float
+    bytes: int
+    error: str = ""
+    texts: list[str] = field(default_factory=list)
+    buttons: dict[str, str] = field(default_factory=dict)  # widget key (or label) -> widget id
+
+
+def _texts_of(element) -> tuple[str, str, str]:
+    """(kind, text, widget id) of one element, enough to find a message or a button."""
+    kind = element.WhichOneof("type")
+    if kind == "alert":
+        return kind, element.alert.body, ""
+    if kind == "markdown":
+        return kind, element.markdown.body, ""
+    if kind == "progress":
+        return kind, element.progress.text, ""
+    if kind == "exception":
+        return kind, f"{element.exception.type}: {element.exception.message}", ""
+    if kind == "button":
+        return kind, element.button.label, element.button.id
+    return kind or "", "", ""
+
+
+class Session:
+    """One browser tab's websocket: load pages, press a button, read what came back."""
+
+    def __init__(self, url: str):
+        parsed = urlparse(url)
+        scheme = "wss" if parsed.scheme == "https" else "ws"
+        self.ws_url = f"{scheme}://{parsed.netloc}{parsed.path.rstrip('/')}/_stcore/stream"
+        self.http_url = url.rstrip("/")
+        self.ws = None
+
+    async def connect(self, timeout: float) -> None:
+        cookie = await asyncio.to_thread(self._balancer_cookie, timeout)
+        headers = {"Cookie": cookie} if cookie else None
+        self.ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=None,
+                                           open_timeout=timeout, additional_headers=headers)
+
+    def _balancer_cookie(self, timeout: float) -> str:
+        """A browser first GETs the page; behind a balancer that answer sets the sticky cookie."""
+        with urllib.request.urlopen(self.http_url + "/", timeout=timeout) as response:
+            cookies = response.headers.get_all("Set-Cookie") or []
+        return "; ".join(c.split(";", 1)[0] for c in cookies)
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+    async def load(self, page: str, query: str = "", widgets=None, timeout: float = 300) -> PageLoad:
+        msg = BackMsg()
+        msg.rerun_script.page_name = page
+        msg.rerun_script.query_string = query
+        if widgets:
+            msg.rerun_script.widget_states.widgets.extend(widgets)
+        started = time.perf_counter()
+        received, load = 0, PageLoad(page, 0.0, 0)
+        await self.ws.send(msg.SerializeToString())
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    raw = await self.ws.recv()
+                    received += len(raw)
+                    fwd = ForwardMsg()
+                    fwd.ParseFromString(raw)
+                    kind = fwd.WhichOneof("type")
+                    if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                        what, text, wid = _texts_of(fwd.delta.new_element)
+                        if what == "exception":
+                            load.error = load.error or text
+                        if text:
+                            load.texts.append(text)
+                        if wid:
+                            load.buttons[text] = wid
+                    elif kind == "page_not_found":
+                        load.error = f"page not found: {page!r}"
+                    elif kind == "script_finished" and fwd.script_finished in FINISHED:
+                        break
+        except TimeoutError:
+            load.error = f"no script_finished within {timeout:.0f} s"
+        load.seconds = time.perf_counter() - started
+        load.bytes = received
+        return load
+
+
+# ---------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited early:\n{proc.stdout.read().decode(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer its health check within {timeout:.0f} s")
+
+
+def start_server(env_overrides: dict[str, str], extra_args: list[str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", *extra_args]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env_overrides},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, url
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / CLK_TCK
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+# ---------------------------------------------------------------- a class
+
+
+async def one_student(url: str, pages: list[str], timeout: float, loads: list[PageLoad],
+                      stagger: float = 0.0) -> None:
+    await asyncio.sleep(stagger)
+    session = Session(url)
+    try:
+        await session.connect(timeout)
+    except Exception as exc:  # a refused or timed-out connection is an error of every page
+        loads.extend(PageLoad(p, 0.0, 0, error=f"connect: {type(exc).__name__}: {exc}") for p in pages)
+        return
+    try:
+        for page in pages:
+            try:
+                loads.append(await session.load(page, timeout=timeout))
+            except Exception as exc:
+                loads.append(PageLoad(page, 0.0, 0, error=f"{type(exc).__name__}: {exc}"))
+                break
+    finally:
+        await session.close()
+
+
+def storm_configs(k: int) -> list[str]:
+    """K different short trainings (1 epoch, large batches, different seeds) as training-page query strings."""
+    return [f"train_epochs=1&train_batch_size=1024&train_seed={1000 + i}" for i in range(k)]
+
+
+async def one_trainer(url: str, query: str, timeout: float, result: dict) -> None:
+    """Open the training page with a config in its URL, press Train, then reload until the run shows."""
+    session = Session(url)
+    await session.connect(timeout)
+    try:
+        first = await session.load("training", query, timeout=timeout)
+        train_id = next((wid for label, wid in first.buttons.items() if label == "Train"), None)
+        if train_id is None:
+            result["error"] = first.error or "no Train button on the training page"
+            return
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        press = WidgetState(id=train_id, trigger_value=True)
+        result["pressed"] = time.perf_counter()
+        after = await session.load("training", query, widgets=[press], timeout=timeout)
+        result["texts"] = after.texts[-3:]
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            shown = await session.load("training", query, timeout=timeout)
+            outcome = next((t for t in shown.texts if t.startswith(("Trained just now", "**Cached**"))), None)
+            if outcome is not None:
+                result["done"], result["shown"] = time.perf_counter(), outcome
+                return
+            if shown.error:
+                result["error"] = shown.error
+                return
+            await asyncio.sleep(1.0)  # a full page load per check: the browser's fragment poll is lighter
+        result["error"] = f"not done within {timeout:.0f} s"
+    finally:
+        await session.close()
+
+
+def summarise(loads: list[PageLoad]) -> dict:
+    def stats(xs: list[float]) -> dict:
+        if not xs:
+            return {"n": 0}
+        xs = sorted(xs)
+        p95 = xs[min(len(xs) - 1, max(0, round(0.95 * len(xs)) - 1))]
+        return {"n": len(xs), "median": statistics.median(xs), "p95": p95, "max": xs[-1]}
+
+    ok = [x for x in loads if not x.error]
+    per_page = {}
+    for page in dict.fromkeys(x.page for x in loads):
+        mine = [x for x in ok if x.page == page]
+        per_page[page or "home"] = {
+            **stats([x.seconds for x in mine]),
+            "errors": sum(1 for x in loads if x.page == page and x.error),
+            "bytes": int(statistics.median([x.bytes for x in mine])) if mine else 0,
+        }
+    return {"page_loads": len(ok), "errors": len(loads) - len(ok), "overall": stats([x.seconds for x in ok]),
+            "per_page": per_page, "first_errors": sorted({x.error for x in loads if x.error})[:5]}
+
+
+async def run_wave(url: str, n: int, pages: list[str], timeout: float, spread: float) -> list[PageLoad]:
+    loads: list[PageLoad] = []
+    await asyncio.gather(*(one_student(url, pages, timeout, loads, stagger=spread * i / max(1, n))
+                           for i in range(n)))
+    return loads
+
+
+async def run_class(args, url: str, pids: list[int]) -> dict:
+    pages = args.pages or PAGE_NAMES
+    report: dict = {"url": url, "sessions": args.sessions, "pages": pages, "waves": args.waves}
+    if args.warmup:  # the lecturer opens every page once before class: imports, data and caches are loaded
+        warm = await run_wave(url, max(1, len(pids)), pages, args.timeout, 0.0)  # behind a balancer: each replica
+        report["warmup_seconds"] = {x.page or "home": round(x.seconds, 3) for x in warm}
+    if pids:
+        report["rss_mb_before"] = rss_mb(pids)
+    cpu0 = cpu_seconds(pids) if pids else 0.0
+    started = time.perf_counter()
+    loads: list[PageLoad] = []
+    wave_rss = []
+    for _ in range(args.waves):
+        loads += await run_wave(url, args.sessions, pages, args.timeout, args.spread)
+        if pids:
+            wave_rss.append(round(rss_mb(pids), 1))
+    report["wall_seconds"] = time.perf_counter() - started
+    report.update(summarise(loads))
+    if pids:
+        cpu = cpu_seconds(pids) - cpu0
+        report["server_cpu_seconds"] = cpu
+        report["server_cpu_ms_per_page_load"] = 1000 * cpu / max(1, report["page_loads"])
+        report["rss_mb_after"] = rss_mb(pids)
+        report["rss_mb_after_each_wave"] = wave_rss
+        report["rss_mb_per_session"] = (report["rss_mb_after"] - report["rss_mb_before"]) / args.sessions
+    if args.storm:  # then K sessions press Train at once, and the class loads every page again meanwhile
+        storm = [{"query": q} for q in storm_configs(args.storm)]
+        trainers = [asyncio.create_task(one_trainer(url, s["query"], args.timeout, s)) for s in storm]
+        await asyncio.sleep(1.0)  # the presses are in: the first trainings compute, the rest queue
+        during = await run_wave(url, args.sessions, pages, args.timeout, args.spread)
+        await asyncio.gather(*trainers, return_exceptions=True)
+        report["during_storm"] = summarise(during)
+        report["storm"] = [{k: v for k, v in s.items() if k != "texts"} for s in storm]
+        report["storm_finished"] = sum(1 for s in storm if "done" in s)
+    return report
+
+
+def browser_latency(url: str, runs_dir: Path, repeats: int) -> list[dict]:
+    """In Chromium: click Train -> first progress on screen, and training's end -> final curves on screen.
+
+    The end of a training is the ``created_at`` its run store record was stamped with (same clock).
+    """
+    from datetime import datetime
+
+    from playwright.sync_api import sync_playwright
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    rows = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(url, wait_until="networkidle")
+        for i in range(repeats):
+            for impl in ("scratch", "concise"):
+                seed = 5000 + 2 * i + (impl == "concise") + int(time.time()) % 100_000 * 10
+                page.goto(f"{url}/training?train_impl={impl}&train_epochs=3&train_seed={seed}", wait_until="networkidle")
+                button = page.get_by_role("button", name="Train", exact=True)
+                button.wait_for(timeout=60_000)
+                page.wait_for_timeout(500)
+                clicked = time.time()
+                button.click()
+                page.wait_for_selector('[data-testid="stProgress"]', timeout=60_000)
+                progress = time.time()
+                page.get_by_text("Trained just now").wait_for(timeout=120_000)
+                page.wait_for_function("() => document.querySelector('[data-testid=\"stPlotlyChart\"] .main-svg')",
+                                       timeout=60_000)
+                final = time.time()
+                records = [json.loads(p.read_text()) for p in runs_dir.glob("*/run.json")]
+                [record] = [r for r in records if r["config"]["seed"] == seed]
+                ended = datetime.fromisoformat(record["created_at"]).timestamp()
+                rows.append({"impl": impl, "click_to_progress": progress - clicked, "end_to_curves": final - ended,
+                             "train_seconds": record["train_seconds"]})
+                print(f"{impl:<8} click -> first progress {progress - clicked:.2f} s; "
+                      f"end of training -> final curves {final - ended:.2f} s (trained {record['train_seconds']:.1f} s)")
+        browser.close()
+    return rows
+
+
+def print_report(report: dict) -> None:
+    print(f"{report['sessions']} sessions x {len(report['pages'])} pages x {report['waves']} wave(s) "
+          f"against {report['url']}: {report['page_loads']} page loads, {report['errors']} errors, "
+          f"{report['wall_seconds']:.1f} s wall")
+    print(f"{'page':<22} {'loads':>6} {'median s':>9} {'p95 s':>8} {'max s':>8} {'KB':>8} {'errors':>7}")
+    for page, s in report["per_page"].items():
+        if s["n"]:
+            print(f"{page:<22} {s['n']:>6} {s['median']:>9.3f} {s['p95']:>8.3f} {s['max']:>8.3f} "
+                  f"{s['bytes'] / 1024:>8.1f} {s['errors']:>7}")
+        else:
+            print(f"{page:<22} {0:>6} {'-':>9} {'-':>8} {'-':>8} {'-':>8} {s['errors']:>7}")
+    o = report["overall"]
+    if o["n"]:
+        print(f"{'overall':<22} {o['n']:>6} {o['median']:>9.3f} {o['p95']:>8.3f} {o['max']:>8.3f}")
+    if "server_cpu_seconds" in report:
+        print(f"server CPU {report['server_cpu_seconds']:.1f} s = {report['server_cpu_ms_per_page_load']:.1f} ms "
+              f"per page load; RSS {report['rss_mb_before']:.0f} -> {report['rss_mb_after']:.0f} MB "
+              f"({report['rss_mb_per_session']:+.2f} MB per session); after each wave: {report['rss_mb_after_each_wave']}")
+    for error in report["first_errors"]:
+        print(f"error: {error}")
+    if "during_storm" in report:
+        d = report["during_storm"]
+        if d["overall"]["n"]:
+            print(f"page loads during the storm: {d['page_loads']}, {d['errors']} errors, median "
+                  f"{d['overall']['median']:.3f} s, p95 {d['overall']['p95']:.3f} s, max {d['overall']['max']:.3f} s "
+                  f"(idle p95 {report['overall'].get('p95', float('nan')):.3f} s)")
+        done = [s for s in report["storm"] if "done" in s]
+        print(f"storm: {report['storm_finished']} of {len(report['storm'])} trainings finished")
+        for s in report["storm"]:
+            took = f"{s['done'] - s['pressed']:.1f} s" if "done" in s else s.get("error", "not done")
+            print(f"  {s['query']}: {took}")
+        if done:
+            seeds = {s["query"]: s["query"].rsplit("=", 1)[1] for s in report["storm"]}
+            pressed = [seeds[s["query"]] for s in sorted(report["storm"], key=lambda s: s.get("pressed", 0))]
+            finished = [seeds[s["query"]] for s in sorted(done, key=lambda s: s["done"])]
+            print(f"  seeds in the order pressed: {pressed}; in the order finished: {finished}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="an already running server (or a balancer); else one is started")
+    parser.add_argument("--server-pid", type=int, action="append", default=[],
+                        help="with --url: the server process(es) whose CPU and RSS to read (repeatable)")
+    parser.add_argument("--sessions", "-n", type=int, default=25, help="sessions opened at once (default 25)")
+    parser.add_argument("--waves", type=int, default=1, help="soak: this many waves of --sessions, one after another")
+    parser.add_argument("--storm", type=int, default=0, help="K more sessions press Train with K configs at once")
+    parser.add_argument("--pages", nargs="*", help=f"page names (default all: {PAGE_NAMES})")
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="measure the very first visit too (default: one session loads every page first, unmeasured)")
+    parser.add_argument("--spread", type=float, default=0.0, help="seconds over which a wave's sessions arrive")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per page load before it is an error")
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "fashion-mnist"),
+                        help="Fashion-MNIST for the server this starts")
+    parser.add_argument("--runs-dir", help="run store for the server this starts (default: a fresh temp folder)")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="extra `streamlit run` option for the server this starts, e.g. --server-arg=--runner.postScriptGC=true")
+    parser.add_argument("--latency", type=int, default=0, metavar="R",
+                        help="instead: R times per model, Chromium clicks Train and times the first progress and the "
+                             "final curves (needs --runs-dir with --url)")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
+    args = parser.parse_args(argv)
+
+    proc = None
+    with tempfile.TemporaryDirectory(prefix="bench-class-runs-") as tmp:
+        if args.url:
+            url, pids = args.url.rstrip("/"), args.server_pid
+            wait_healthy(url)
+        else:
+            env = {"SOFTMAX_DATA_DIR": args.data_dir, "SOFTMAX_RUNS_DIR": args.runs_dir or tmp}
+            proc, url = start_server(env, args.server_arg)
+            pids = [proc.pid]
+        try:
+            if args.latency:
+                browser_latency(url, Path(args.runs_dir or tmp), args.latency)
+                return 0
+            report = asyncio.run(run_class(args, url, pids))
+        finally:
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    print_report(report)
+    if args.json:
+        print(json.dumps(report))
+    return 1 if report["errors"] or report.get("during_storm", {}).get("errors") else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

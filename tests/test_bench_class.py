@@ -1,0 +1,31 @@
+"""The class benchmark keeps running: a tiny class (2 sessions, 2 waves, 1 training) against its own server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_bench_class_reports_every_page_of_every_session(shared_data_dir, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "scripts/bench_class.py", "--sessions", "2", "--waves", "2", "--storm", "1",
+         "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path), "--json"],
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    pages = report["pages"]
+    assert len(pages) == 5 and "training" in pages
+    assert report["errors"] == 0 and report["page_loads"] == 2 * 2 * len(pages)
+    assert set(report["per_page"]) == {p or "home" for p in pages}
+    assert all(s["n"] == 4 and s["bytes"] > 1000 and s["median"] <= s["p95"] <= s["max"]
+               for s in report["per_page"].values())
+    assert report["server_cpu_seconds"] > 0 and report["rss_mb_after"] > 100
+    assert len(report["rss_mb_after_each_wave"]) == 2
+    assert report["during_storm"]["errors"] == 0 and report["during_storm"]["page_loads"] == 2 * len(pages)
+    assert report["storm_finished"] == 1
+    assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 1  # the storm's run was stored
+    assert "page loads during the storm" in out.stdout
