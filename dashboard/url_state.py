@@ -1,10 +1,16 @@
-"""Widget state that lives in the URL, so a link restores exactly what is on screen.
+"""URL state: what Streamlit's ``bind="query-params"`` does not do for us.
 
-Each page declares its controls as ``Param``s. Before the widgets are drawn,
-``restore`` seeds ``st.session_state`` from ``st.query_params`` (bad values fall
-back to the default with a warning); after them, ``publish`` writes the current
-values back, leaving out the ones at their default so links stay short.
-Widgets then take ``key=param.key`` and no ``value=``.
+Widgets bind to the URL themselves (``key=param.key, bind="query-params"``, ``value=param.default``):
+Streamlit seeds them from the link, writes changes back and leaves defaults out. What it cannot do,
+and this module does:
+
+- say why a link value was dropped: the binding drops a bad value silently, so :func:`check_link`
+  reads the raw value before the widget is drawn and shows "Link parameter ... was ignored: ...";
+- read the old short values of choices (``loss_view=compare``; the binding only knows the labels
+  on screen, ``loss_view=Compare the three``), ``all=1`` and temperatures between slider stops;
+- the editable tables, which have no binding: :func:`restore` seeds them, :func:`publish` writes them;
+- "Share this view" (a link built from the session state, so it is right even before the browser's
+  URL has caught up) and "Reset".
 """
 
 from __future__ import annotations
@@ -16,59 +22,145 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from dashboard import user_text
+
+
+class ReadAs(ValueError):
+    """The binding will read this link value as ``value`` (e.g. it truncates 1.5 to 1): say so."""
+
+    def __init__(self, value: Any, reason: str) -> None:
+        super().__init__(reason)
+        self.value = value
+
 
 @dataclass(frozen=True)
 class Param:
-    """One control: its session-state key, default, and how it reads/writes as text."""
+    """One control in the link: its key (= URL name), default, and how its value reads and writes as text."""
 
     key: str
     default: Any
-    parse: Callable[[str], Any]
-    dump: Callable[[Any], str] = str
+    parse: Callable[[str], Any]  # link text -> value, or ValueError saying why it is ignored
+    dump: Callable[[Any], str] = str  # value -> link text, exactly as the bound widget writes it
+    bound: bool = True  # False: no widget binding (editable tables): restore() / publish() do it
+    labels: dict | None = None  # choices: option -> the label on screen (and in the link)
+
+    @property
+    def options(self) -> list:
+        return list(self.labels or ())
+
+    @property
+    def index(self) -> int:
+        """The default's position among the options, for ``st.radio`` / ``st.selectbox``'s ``index=``."""
+        return self.options.index(self.default)
+
+    def label(self, option) -> str:
+        return self.labels[option]
+
+
+def _number_text(value: float) -> str:
+    return f"{value:.6g}"
 
 
 def float_param(key: str, default: float, lo: float, hi: float) -> Param:
     def parse(text: str) -> float:
-        value = float(text)
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("it is not a number") from None
         if not (math.isfinite(value) and lo <= value <= hi):
             raise ValueError(f"must be between {lo:g} and {hi:g}")
         return value
 
-    return Param(key, default, parse, lambda v: f"{v:.6g}")
+    return Param(key, default, parse, _number_text)
 
 
 def int_param(key: str, default: int, lo: int, hi: int) -> Param:
     def parse(text: str) -> int:
-        value = int(text)
-        if not lo <= value <= hi:
-            raise ValueError(f"must be between {lo} and {hi}")
-        return value
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError("it is not a number") from None
+        if not (math.isfinite(number) and lo <= number <= hi):
+            raise ValueError(f"must be a whole number between {lo} and {hi}")
+        if number != int(number):  # the binding truncates it: say so instead of hiding it
+            raise ReadAs(int(number), "must be a whole number")
+        return int(number)
 
     return Param(key, default, parse)
 
 
-def choice_param(key: str, default: str, choices: list[str] | tuple[str, ...]) -> Param:
+def choice_param(key: str, default: str, labels: dict[str, str]) -> Param:
+    """A radio / selectbox / tabs: the link holds the label on screen; the option's name is read too."""
+    by_label = {text: option for option, text in labels.items()}
+
     def parse(text: str) -> str:
-        if text not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
-        return text
+        if text in by_label:
+            return by_label[text]
+        if text in labels:
+            return text
+        raise ValueError(f"must be one of {', '.join(labels.values())}")
 
-    return Param(key, default, parse)
+    return Param(key, default, parse, labels.__getitem__, labels=dict(labels))
 
 
 def bool_param(key: str, default: bool) -> Param:
     def parse(text: str) -> bool:
-        if text not in ("0", "1"):
-            raise ValueError("must be 0 or 1")
-        return text == "1"
+        lower = text.lower()
+        if lower not in ("true", "false", "1", "0"):
+            raise ValueError("must be true or false")
+        return lower in ("true", "1")
 
-    return Param(key, default, parse, lambda v: "1" if v else "0")
+    return Param(key, default, parse, lambda v: "true" if v else "false")
+
+
+def text_param(key: str, default: str) -> Param:
+    """Free text (the page explains what is wrong with it, in words)."""
+    return Param(key, default, str)
+
+
+def tab_param(key: str, tabs: list[str] | tuple[str, ...]) -> Param:
+    """``st.tabs(..., key=, bind=)``: the open tab's label, the first by default."""
+    return choice_param(key, tabs[0], {tab: tab for tab in tabs})
+
+
+# ----------------------------------------------------------------------------- reading the link
+
+
+def _ignored(param: Param, text: str, reason: str, read_as: str | None = None) -> None:
+    what = f"was read as {user_text.code(read_as)}" if read_as is not None else "was ignored"
+    st.warning(f"Link parameter {user_text.code(f'{param.key}={text}')} {what}: {user_text.literal(reason)}.",
+               icon=":material/link:")
+
+
+def check_link(params: list[Param]) -> None:
+    """Before the widgets: explain link values the binding would drop silently, read the old forms.
+
+    Once per session and page: later reruns carry the browser's own URL, which the widgets wrote.
+    """
+    marker = f"_link_checked:{params[0].key}"
+    if st.session_state.get(marker):
+        return
+    st.session_state[marker] = True
+    for param in params:
+        if not param.bound or param.key not in st.query_params:
+            continue
+        text = st.query_params[param.key]  # a repeated key: the last one, as the binding reads it
+        try:
+            value = param.parse(text)
+        except ReadAs as exc:
+            _ignored(param, text, str(exc), read_as=param.dump(exc.value))
+            continue
+        except (TypeError, ValueError) as exc:
+            _ignored(param, text, str(exc))
+            continue
+        if param.dump(value) != text:  # a form the binding does not read (alias, between slider stops)
+            st.session_state[param.key] = value
 
 
 def restore(params: list[Param]) -> None:
-    """Seed session state from the URL once per session; warn about values that do not parse."""
+    """Seed the unbound controls (the editable tables) from the link, once per session."""
     for param in params:
-        if param.key in st.session_state:
+        if param.bound or param.key in st.session_state:
             continue
         value = param.default
         if param.key in st.query_params:
@@ -76,12 +168,12 @@ def restore(params: list[Param]) -> None:
             try:
                 value = param.parse(text)
             except (TypeError, ValueError) as exc:
-                st.warning(f"Link parameter `{param.key}={text}` was ignored: {exc}.", icon=":material/link:")
+                _ignored(param, text, str(exc))
         st.session_state[param.key] = value
 
 
 def current_query(params: list[Param]) -> dict[str, str]:
-    """The non-default values as URL text."""
+    """Every non-default value as link text: what "Share this view" puts in the link."""
     query = {}
     for param in params:
         value = st.session_state.get(param.key, param.default)
@@ -91,12 +183,12 @@ def current_query(params: list[Param]) -> dict[str, str]:
 
 
 def publish(params: list[Param]) -> None:
-    """Mirror the current values into the URL (only what changed, to avoid needless writes)."""
-    wanted = current_query(params)
-    owned = {param.key for param in params}
-    for key in list(st.query_params):
-        if key in owned and key not in wanted:
-            del st.query_params[key]
+    """Mirror the unbound controls into the URL (only what changed, to avoid needless writes)."""
+    unbound = [param for param in params if not param.bound]
+    wanted = current_query(unbound)
+    for param in unbound:
+        if param.key in st.query_params and param.key not in wanted:
+            del st.query_params[param.key]
     for key, text in wanted.items():
         if st.query_params.get(key) != text:
             st.query_params[key] = text
@@ -104,9 +196,8 @@ def publish(params: list[Param]) -> None:
 
 def _reset(params: list[Param]) -> None:
     for param in params:
-        st.session_state[param.key] = param.default
-    for param in params:
-        if param.key in st.query_params:
+        st.session_state[param.key] = param.default  # a bound widget then clears its own URL entry
+        if not param.bound and param.key in st.query_params:
             del st.query_params[param.key]
 
 
@@ -118,4 +209,5 @@ def share_and_reset(params: list[Param]) -> None:
         query = urlencode(current_query(params))
         st.caption("Copy this link: it opens the page with every control as it is now.")
         st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
-    reset.button(":material/restart_alt: Reset", on_click=_reset, args=(params,), help="Back to the default settings", width="stretch")
+    reset.button(":material/restart_alt: Reset", on_click=_reset, args=(params,), help="Back to the default settings",
+                 width="stretch")

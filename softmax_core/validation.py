@@ -11,6 +11,19 @@ import math
 
 import torch
 
+SHORT_TEXT = 80  # characters of a user's text quoted in a message: a 10,000-character link stays one line
+
+
+def shorten(text, limit: int = SHORT_TEXT) -> str:
+    """User text for a message: one line (control characters become spaces), at most ``limit`` characters."""
+    one_line = "".join(" " if ch.isspace() or not ch.isprintable() else ch for ch in str(text))
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def quoted(text, limit: int = SHORT_TEXT) -> str:
+    """“text”, shortened: how a message quotes what the student typed (plain text, never markup)."""
+    return f"“{shorten(text, limit)}”"
+
 
 def as_float_tensor(values, name: str = "input") -> torch.Tensor:
     """A floating tensor from a tensor, list or numpy array.
