@@ -19,7 +19,7 @@ from softmax_core.validation import SHORT_TEXT, shorten
 # markup: emphasis, code, links and images, HTML, math ($), Streamlit's :red[..] directives and
 # :icon: shortcodes, tables, and (with "www." and "@") GFM's autolinks. Commas, dots and quotes
 # stay plain so the sentence reads (and tests search it) as written.
-_MARKUP = re.compile(r"""([\\`*_\[\]<>!$:~|#&{}()@^])""")
+_MARKUP = re.compile(r"""([\\`*_\[\]<>!$~|#&{}()@^]|:(?=\S))""")  # ":" before a space stays plain
 _LINE_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
 
 
