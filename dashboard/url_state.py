@@ -89,15 +89,13 @@ def int_param(key: str, default: int, lo: int, hi: int) -> Param:
     return Param(key, default, parse)
 
 
-def choice_param(key: str, default: str, labels: dict[str, str]) -> Param:
+def choice_param(key: str, default, labels: dict) -> Param:
     """A radio / selectbox / tabs: the link holds the label on screen; the option's name is read too."""
-    by_label = {text: option for option, text in labels.items()}
+    by_text = {str(option): option for option in labels} | {text: option for option, text in labels.items()}
 
-    def parse(text: str) -> str:
-        if text in by_label:
-            return by_label[text]
-        if text in labels:
-            return text
+    def parse(text: str):
+        if text in by_text:
+            return by_text[text]
         raise ValueError(f"must be one of {', '.join(labels.values())}")
 
     return Param(key, default, parse, labels.__getitem__, labels=dict(labels))

@@ -4,7 +4,8 @@
 ``[Log in](https://evil.example)`` or ``![x](http://host/pixel.png)`` would become a link or an image
 inside the app's own message. Every message that may hold user text goes through :func:`warning`,
 :func:`error` or :func:`info` here, which show it literally, one line, cut to a readable length.
-Messages from ``softmax_core`` are plain text (they quote user text with :func:`softmax_core.validation.quoted`).
+Messages from ``softmax_core`` quote user text with :func:`softmax_core.validation.quoted` (plain-text
+messages, shown through :func:`literal`) or :func:`softmax_core.validation.code_span` (markdown messages).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 
 import streamlit as st
 
-from softmax_core.validation import SHORT_TEXT, shorten
+from softmax_core.validation import code_span, shorten
 
 # Backslash-escaping makes a character literal in CommonMark. These are the ones that can start
 # markup: emphasis, code, links and images, HTML, math ($), Streamlit's :red[..] directives and
@@ -32,17 +33,7 @@ def literal(text, limit: int | None = None) -> str:
                            escaped)
 
 
-def code(text) -> str:
-    """A user's value as an inline code span (literal by definition), cut to about 80 characters.
-
-    The fence is one backtick longer than the longest run of backticks inside, so a backtick in the
-    value cannot close the span early.
-    """
-    content = shorten(text)
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", content)), default=0) + 1)
-    if content.startswith("`") or content.endswith("`") or not content.strip():
-        content = f" {content} "
-    return f"{fence}{content}{fence}"
+code = code_span  # a user's value inside an app sentence: an inline code span, cut to about 80 characters
 
 
 def warning(message: str, icon: str | None = ":material/warning:") -> None:
