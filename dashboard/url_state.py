@@ -21,6 +21,7 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import user_text
 
@@ -124,21 +125,25 @@ def tab_param(key: str, tabs: list[str] | tuple[str, ...]) -> Param:
 # ----------------------------------------------------------------------------- reading the link
 
 
-def _ignored(param: Param, text: str, reason: str, read_as: str | None = None) -> None:
+def _ignored(param: Param, text: str, reason: str, read_as: str | None = None) -> str:
+    """The sentence for a link value the page did not take as it stands (markdown; the value as a code span)."""
     what = f"was read as {user_text.code(read_as)}" if read_as is not None else "was ignored"
-    st.warning(f"Link parameter {user_text.code(f'{param.key}={text}')} {what}: {user_text.literal(reason)}.",
-               icon=":material/link:")
+    return f"Link parameter {user_text.code(f'{param.key}={text}')} {what}: {user_text.literal(reason)}."
 
 
 def check_link(params: list[Param]) -> None:
     """Before the widgets: explain link values the binding would drop silently, read the old forms.
 
-    Once per session and page: later reruns carry the browser's own URL, which the widgets wrote.
+    On the page's first run in a session; later reruns carry the browser's own URL, which the widgets
+    wrote. A value read from an old form (``step=3``, ``sm_T=0.33``) is set through the session state:
+    the page shows it, but Streamlit 1.67 drops that form from the address bar (the Share link then
+    holds the label form).
     """
     marker = f"_link_checked:{params[0].key}"
-    if st.session_state.get(marker):
+    if marker in st.session_state:
         return
     st.session_state[marker] = True
+    messages = []
     for param in params:
         if not param.bound or param.key not in st.query_params:
             continue
@@ -146,13 +151,19 @@ def check_link(params: list[Param]) -> None:
         try:
             value = param.parse(text)
         except ReadAs as exc:
-            _ignored(param, text, str(exc), read_as=param.dump(exc.value))
+            messages.append(_ignored(param, text, str(exc), read_as=param.dump(exc.value)))
             continue
         except (TypeError, ValueError) as exc:
-            _ignored(param, text, str(exc))
+            messages.append(_ignored(param, text, str(exc)))
             continue
         if param.dump(value) != text:  # a form the binding does not read (alias, between slider stops)
             st.session_state[param.key] = value
+    _show(messages)
+
+
+def _show(messages: list[str]) -> None:
+    for message in messages:
+        st.warning(message, icon=":material/link:")
 
 
 def restore(params: list[Param]) -> None:
@@ -166,7 +177,7 @@ def restore(params: list[Param]) -> None:
             try:
                 value = param.parse(text)
             except (TypeError, ValueError) as exc:
-                _ignored(param, text, str(exc))
+                _show([_ignored(param, text, str(exc))])
         st.session_state[param.key] = value
 
 
@@ -194,18 +205,35 @@ def publish(params: list[Param]) -> None:
 
 def _reset(params: list[Param]) -> None:
     for param in params:
-        st.session_state[param.key] = param.default  # a bound widget then clears its own URL entry
+        st.session_state[param.key] = param.default
         if not param.bound and param.key in st.query_params:
             del st.query_params[param.key]
 
 
 def share_and_reset(params: list[Param]) -> None:
-    """A 'share this view' link (with a copy button) and a 'reset to defaults' button."""
+    """A 'share this view' link (with a copy button) and a 'reset to defaults' control. Call it last.
+
+    Reset in the browser is a link to the page with an empty query (a fresh load): setting the widgets
+    to their defaults from Python resets them, but Streamlit 1.67 then clears a bound URL entry only
+    if the server saw it in the URL, which it does not for values changed since the page loaded, so
+    the address bar would keep (and a reload bring back) the old values. Outside the app's navigation
+    (AppTest of one page) it is a button that sets the defaults.
+    """
     share, reset = st.columns([4, 1], vertical_alignment="bottom")
     with share.popover(":material/link: Share this view", width="stretch"):
         base = (st.context.url or "").split("?")[0]
         query = urlencode(current_query(params))
         st.caption("Copy this link: it opens the page with every control as it is now.")
         st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
-    reset.button(":material/restart_alt: Reset", on_click=_reset, args=(params,), help="Back to the default settings",
-                 width="stretch")
+    if _in_navigation():  # a real browser: reload the page with an empty query (see the docstring)
+        reset.markdown('<a href="?" target="_self" title="Back to the default settings">Reset to defaults</a>',
+                       unsafe_allow_html=True)
+    else:
+        reset.button(":material/restart_alt: Reset", on_click=_reset, args=(params,), help="Back to the default settings",
+                     width="stretch")
+
+
+def _in_navigation() -> bool:
+    """True when the page runs inside streamlit_app.py's navigation (a server), not alone in AppTest."""
+    ctx = get_script_run_ctx()
+    return ctx is not None and len(ctx.pages_manager.get_pages()) > 1

@@ -20,7 +20,7 @@ def test_home_page_in_chromium(app_url, page):
     [
         ("softmax_temperature?sm_T=2", "Softmax & temperature", "sm_T=2"),
         ("loss_curves?loss_y_hat=3", "L1, L2 & Huber losses", "loss_y_hat=3"),
-        ("cross_entropy_steps?step=3", "Cross-entropy, step by step", "step=3"),
+        ("cross_entropy_steps?step=3.+Take+%E2%88%92log", "Cross-entropy, step by step", "step=3."),
         ("training?train_epochs=3", "Train on Fashion-MNIST", "train_epochs=3"),
     ],
 )
