@@ -87,7 +87,7 @@ def int_param(key: str, default: int, lo: int, hi: int) -> Param:
             raise ReadAs(int(number), "must be a whole number")
         return int(number)
 
-    return Param(key, default, parse)
+    return Param(key, default, parse, lambda v: str(int(v)))
 
 
 def choice_param(key: str, default, labels: dict) -> Param:

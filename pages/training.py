@@ -96,9 +96,10 @@ def settings_form() -> bool:
         impl, lr, batch, epochs, seed, std = st.columns([1.6, 1, 1, 1, 1, 1])
         impl.radio("Implementation", IMPL.options, IMPL.index, key=IMPL.key, format_func=IMPL.label, **URL)
         lr.number_input("Learning rate η", 0.0, 100.0, LR.default, step=0.01, format="%g", key=LR.key, **URL)
-        batch.number_input("Batch size", 1, MAX_TRAIN_SIZE, BATCH.default, step=1, key=BATCH.key, **URL)
-        epochs.number_input("Epochs", 1, MAX_EPOCHS, EPOCHS.default, step=1, key=EPOCHS.key, **URL)
-        seed.number_input("Seed", 0, 2**31 - 1, SEED.default, step=1, key=SEED.key, **URL)
+        # Whole numbers in float inputs: 1.67's int input raises on a link value such as 1e400 (OverflowError).
+        batch.number_input("Batch size", 1.0, float(MAX_TRAIN_SIZE), float(BATCH.default), 1.0, "%d", BATCH.key, **URL)
+        epochs.number_input("Epochs", 1.0, float(MAX_EPOCHS), float(EPOCHS.default), 1.0, "%d", EPOCHS.key, **URL)
+        seed.number_input("Seed", 0.0, float(2**31 - 1), float(SEED.default), 1.0, "%d", SEED.key, **URL)
         std.number_input("Init std σ", 0.0, 10.0, INIT_STD.default, step=0.005, format="%g", key=INIT_STD.key, **URL,
                          help="The initial weights are drawn from N(0, σ²); the bias starts at 0.")
         return st.form_submit_button("Train", type="primary", key="train_submit",
@@ -108,6 +109,7 @@ def settings_form() -> bool:
 def chosen_config() -> TrainConfig | None:
     values = {name: st.session_state[p.key] for name, p in
               zip(("impl", "lr", "batch_size", "epochs", "seed", "init_std"), PARAMS)}
+    values |= {name: int(values[name]) for name in ("batch_size", "epochs", "seed")}  # whole numbers in float inputs
     try:
         return TrainConfig(**values).validated()
     except ValueError as exc:

@@ -174,7 +174,8 @@ def _check_label(i: int, text: str, k: int, problems: list[Problem]) -> int | No
     if not 0 <= label < k:
         problems.append(Problem(
             "label_out_of_range",
-            f"Row {i}: the label `y = {label}` is out of range: {valid}, so `y_hat[{i}, {label}]` does not exist "
+            f"Row {i}: the label {code_span(f'y = {text}')} is out of range: {valid}, so "
+            f"{code_span(f'y_hat[{i}, {text}]')} does not exist "
             "(torch would raise an IndexError).",
             True,
             row=i,
