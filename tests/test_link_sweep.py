@@ -53,6 +53,25 @@ def sentences(at: AppTest) -> list[str]:
     return [m.value for m in [*at.error, *at.warning, *at.info]]
 
 
+def live_markup(markdown: str) -> list[str]:
+    """Link, image, HTML or autolink syntax that would render: outside code spans and not backslash-escaped."""
+    import re
+
+    outside = re.sub(r"(`+)(.+?)\1", "", markdown)  # a code span shows its content literally
+    return re.findall(r"(?<!\\)\]\(|(?<!\\)<[A-Za-z/!]|https?://|(?<!\\)www\.", outside)
+
+
+def test_live_markup_finds_what_would_render():
+    from dashboard.user_text import literal
+    from softmax_core.validation import code_span
+
+    hostile = HOSTILE["markdown link"]
+    assert live_markup(f"Link parameter loss_y: could not convert {hostile!r}")  # the old warning's reason
+    assert not live_markup(f"Link parameter {code_span(hostile)}: {literal(hostile)}")
+    # the old sentence put the value in one pair of backticks: a backtick in the value ends the span early
+    assert not live_markup(code_span(HOSTILE["backtick"])) and live_markup(f"`y={HOSTILE['backtick']}` was ignored")
+
+
 def accepts(page: str, key: str, text: str) -> bool:
     """Whether the page takes this link value as it stands (then no sentence is owed)."""
     return _PARAM_CHECKS[page](key, text)
@@ -106,6 +125,7 @@ def test_every_parameter_with_a_hostile_value(page, name):
     assert not at.exception, at.exception
     messages = sentences(at)
     assert all(len(m) < MAX_MESSAGE for m in messages), max(messages, key=len)[:200]
+    assert not [m for m in messages if live_markup(m)], [m for m in messages if live_markup(m)]
     if page == "cross_entropy_steps":
         assert messages  # no hostile table is a valid table: a problem is always explained
         return
@@ -123,6 +143,7 @@ def test_training_page_with_a_hostile_value_in_every_parameter(env, name):
     assert not at.exception, at.exception
     messages = sentences(at)
     assert all(len(m) < MAX_MESSAGE for m in messages)
+    assert not [m for m in messages if live_markup(m)], [m for m in messages if live_markup(m)]
     for key in PAGES["training"]:
         if not _training_accepts(key, value):
             assert any(f"{key}=" in m for m in messages), (key, messages)

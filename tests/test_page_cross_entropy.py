@@ -299,3 +299,29 @@ def test_probability_above_one_blocks_and_can_be_normalised():
     assert any("Row 0, class 0 is 2: a probability is at most 1" in e.value for e in at.error)
     at.button(key="ce_normalise").click().run()
     assert not at.error and at.query_params["yhat"] == "0.5,0.25,0.25;0.3,0.2,0.5"
+
+
+# ----------------------------------------------------------------------------- issue 8: huge and tiny numbers
+
+
+def test_huge_cells_get_a_sentence_and_normalise_without_overflow():
+    """1e308 + 1e308 passes the largest float: fsum raised OverflowError; now it is said, and normalising works."""
+    at = run({"yhat": "1e308,1e308,0", "y": "0"})
+    assert any("more than the largest float" in e.value for e in at.error)
+    at.button(key="ce_normalise").click().run()
+    assert not at.exception and not at.error
+    assert at.query_params["yhat"] == "0.5,0.5,0"
+
+
+def test_a_probability_below_float32_gives_its_true_loss_in_float64():
+    """1e-50 rounds to 0 in float32 (loss inf); the page runs the steps in float64 and says why: -log 1e-50 = 115.1."""
+    at = run({"yhat": "1e-50,0.4,0.6;0.3,0.2,0.5", "y": "0,2", "all": "1"})
+    expected = -torch.log(torch.tensor([1e-50, 0.5], dtype=torch.float64))
+    assert float(expected[0]) == pytest.approx(115.129, abs=1e-3)
+    text = code(at)
+    assert f">>> -torch.log(y_hat[range(len(y_hat)), y])\n{expected}" in text
+    assert "dtype=torch.float64" in text.split(">>> y_hat = torch.tensor(")[1].split("\n")[0]
+    assert any("float64" in w.value and "115.1" in w.value for w in at.warning)
+    reference = F.cross_entropy(torch.log(torch.tensor([[1e-50, 0.4, 0.6], [0.3, 0.2, 0.5]], dtype=torch.float64)),
+                                torch.tensor([0, 2]))
+    assert f">>> F.cross_entropy(o, y)\n{str(reference)}" in text

@@ -253,3 +253,21 @@ def test_share_link_holds_the_current_view(app):
     at.select_slider(key="sm_T").set_value(2.0).run()
     shared = share_link(at)
     assert "sm_logits=2%2C+0" in shared and "sm_T=2" in shared and "sm_preset=Your+own+logits" in shared
+
+
+def test_table_logit_cells_are_text_so_1e308_keeps_its_e(app):
+    """The grid's number editor dropped the "e" (1e308 became 1308): the logit column is text now."""
+    at = app.run()
+    config = json.loads(at.data_editor[0].proto.columns)
+    assert config["logit"]["type_config"]["type"] == "text"
+    assert at.data_editor[0].value["logit"].tolist() == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("cell, words", [("1e308", "too large"), ("1e400", "too large"), ("abc", "is not a number")])
+def test_table_cells_refuse_huge_numbers_with_a_sentence(app, cell, words):
+    """An edited cell reaches the logits as typed (the table's callback), and the logits parser explains it."""
+    at = app.run()
+    at.text_input(key="sm_logits").set_value(f"1, {cell}, 3").run()  # what the table's callback writes
+    assert not at.exception
+    assert len(at.error) == 1 and words in at.error[0].value
+    assert_shows(at, (1.0, 2.0, 3.0), 1.0)  # the last valid logits stay on screen
