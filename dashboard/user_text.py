@@ -18,7 +18,7 @@ from softmax_core.validation import code_span, shorten
 
 # Backslash-escaping makes a character literal in CommonMark. These are the ones that can start
 # markup: emphasis, code, links and images, HTML, math ($), Streamlit's :red[..] directives and
-# :icon: shortcodes, tables, and (with "www." and "@") GFM's autolinks. Commas, dots and quotes
+# :icon: shortcodes and tables. Commas, dots and quotes
 # stay plain so the sentence reads (and tests search it) as written.
 _MARKUP = re.compile(r"""([\\`*_\[\]<>!$~|#&{}()@^]|:(?=\S))""")  # ":" before a space stays plain
 _LINE_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
@@ -27,7 +27,10 @@ _LINE_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
 def literal(text, limit: int | None = None) -> str:
     """Markdown that displays ``text`` exactly as written: one line, cut to ``limit`` characters if given."""
     plain = shorten(text, limit if limit else max(len(str(text)), 1))
-    escaped = _MARKUP.sub(r"\\\1", plain).replace("www.", "www\\.")
+    # GFM finds autolinks in the text after escapes are resolved, so escaping cannot stop them: an
+    # invisible zero-width space breaks "://", "www." and "@" instead.
+    plain = plain.replace("://", ":\u200b//").replace("www.", "www\u200b.").replace("@", "\u200b@")
+    escaped = _MARKUP.sub(r"\\\1", plain)
     # A line that starts like a list item or heading underline: escape its marker.
     return _LINE_START.sub(lambda m: m.group(0) + "\\" if m.group(2)[0].isdigit() else m.group(1) + "\\" + m.group(2),
                            escaped)
