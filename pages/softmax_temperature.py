@@ -43,7 +43,10 @@ def nearest_temperature(value: float) -> float:
 
 
 def _parse_temperature(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("it is not a number") from None
     if not (math.isfinite(value) and TEMPERATURES[0] <= value <= TEMPERATURES[-1]):
         raise ValueError(f"must be between {TEMPERATURES[0]:g} and {TEMPERATURES[-1]:g}")
     return nearest_temperature(value)
