@@ -229,8 +229,8 @@ def share_and_reset(params: list[Param]) -> None:
         reset.markdown('<a href="?" target="_self" title="Back to the default settings">Reset to defaults</a>',
                        unsafe_allow_html=True)
     else:
-        reset.button(":material/restart_alt: Reset", on_click=_reset, args=(params,), help="Back to the default settings",
-                     width="stretch")
+        reset.button(":material/restart_alt: Reset", on_click=_reset, args=(params,),
+                     help="Back to the default settings", width="stretch")
 
 
 def _in_navigation() -> bool:

@@ -53,7 +53,8 @@ def _parse_temperature(text: str) -> float:
 
 
 # The link keeps the logits as typed (the page says what is wrong with them, in words).
-PRESET = choice_param("sm_preset", "chapter", {name: p.title for name, p in PRESETS.items()} | {CUSTOM: "Your own logits"})
+PRESET = choice_param("sm_preset", "chapter",
+                      {name: p.title for name, p in PRESETS.items()} | {CUSTOM: "Your own logits"})
 LABELS = choice_param("sm_labels", PRESETS["chapter"].labels, {name: text for name, (text, _) in LABEL_SETS.items()})
 LOGITS = text_param("sm_logits", format_logits(PRESETS["chapter"].logits))
 TEMPERATURE = Param("sm_T", 1.0, _parse_temperature, lambda v: f"{v:g}")

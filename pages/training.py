@@ -35,7 +35,7 @@ from softmax_core.figures.training_figures import (
 )
 from softmax_core.jobs import TrainingJobs
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
-from softmax_core.training import IMPLS, MAX_EPOCHS, MAX_TRAIN_SIZE, TrainConfig, predict_probs
+from softmax_core.training import MAX_EPOCHS, MAX_TRAIN_SIZE, TrainConfig, predict_probs
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 

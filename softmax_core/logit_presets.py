@@ -105,7 +105,9 @@ def parse_logits(text: str) -> tuple[float, ...]:
         try:
             value = float(part)
         except ValueError:
-            raise ValueError(f"Entry {position}, {quoted(part)}, is not a number: logits are real numbers, {example}.") from None
+            raise ValueError(
+                f"Entry {position}, {quoted(part)}, is not a number: logits are real numbers, {example}."
+            ) from None
         if math.isnan(value):
             raise ValueError(f"Entry {position} is NaN (not a number): every logit must be a real number.")
         if not abs(value) <= MAX_ABS_LOGIT:

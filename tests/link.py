@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl
 def share_link(at) -> str:
     """The text of the "Share this view" code block (in AppTest the base URL is empty)."""
     for block in at.code:
-        if block.proto.language == "plaintext" and (block.value.startswith("?") or "://" in block.value or not block.value):
+        text = block.value
+        if block.proto.language == "plaintext" and (text.startswith("?") or "://" in text or not text):
             return block.value
     raise AssertionError("no Share this view link on the page")
 
