@@ -29,11 +29,13 @@ CHAPTER_ROWS = (("0.1", "0.3", "0.6"), ("0.3", "0.2", "0.5"))
 CHAPTER_LABELS = ("0", "2")
 STEPS = {1: "Pick the cells", 2: "Read them out", 3: "Take −log", 4: "Average", 5: "From logits"}
 
-YHAT = url_state.Param("yhat", CHAPTER_ROWS, table.text_to_rows, table.rows_to_text)
-Y = url_state.Param("y", CHAPTER_LABELS, table.text_to_labels, table.labels_to_text)
-STEP = url_state.int_param("step", 1, 1, len(STEPS))
+# The table has no URL binding (st.data_editor has none): url_state restores and publishes it.
+YHAT = url_state.Param("yhat", CHAPTER_ROWS, table.text_to_rows, table.rows_to_text, bound=False)
+Y = url_state.Param("y", CHAPTER_LABELS, table.text_to_labels, table.labels_to_text, bound=False)
+STEP = url_state.choice_param("step", 1, {step: f"{step}. {title}" for step, title in STEPS.items()})
 SHOW_ALL = url_state.bool_param("all", False)
 PARAMS = [YHAT, Y, STEP, SHOW_ALL]
+URL = {"bind": "query-params"}
 
 ss = st.session_state
 
@@ -144,7 +146,8 @@ def step_pick(data, with_figure: bool) -> None:
     )
     st.latex(r"(i,\ y_i)\ \text{ for } i = 0, \dots, n-1 \quad\longrightarrow\quad \hat{y}_{i,\,y_i}")
     t = data["trace"]
-    repl((f"y = torch.tensor({t.y.tolist()})", ""), (f"y_hat = torch.tensor({literal(t.y_hat)})", ""),
+    dtype = "" if t.y_hat.dtype == torch.float32 else f", dtype=torch.{str(t.y_hat.dtype).removeprefix('torch.')}"
+    repl((f"y = torch.tensor({t.y.tolist()})", ""), (f"y_hat = torch.tensor({literal(t.y_hat)}{dtype})", ""),
          ("list(zip(range(len(y_hat)), y.tolist()))", repr(t.index_pairs)))
     if with_figure:
         heatmap(data, "pick")
@@ -239,19 +242,21 @@ def compute(checked: table.CheckedTable) -> dict:
 
 
 def stepper() -> None:
-    show_all = ss[SHOW_ALL.key]
+    show_all = ss.get(SHOW_ALL.key, SHOW_ALL.default)  # the toggle is drawn below the step buttons
     prev, radio, nxt = st.columns([1, 5, 1], vertical_alignment="center")
-    prev.button(":material/chevron_left:", key="ce_prev", on_click=_move, args=(-1,), disabled=show_all or ss[STEP.key] <= 1,
+    step = ss.get(STEP.key, STEP.default)
+    prev.button(":material/chevron_left:", key="ce_prev", on_click=_move, args=(-1,), disabled=show_all or step <= 1,
                 help="Previous step", width="stretch")
-    radio.radio("Step", options=list(STEPS), format_func=lambda s: f"{s}. {STEPS[s]}", key=STEP.key,
+    radio.radio("Step", STEP.options, STEP.index, format_func=STEP.label, key=STEP.key, **URL,
                 horizontal=True, label_visibility="collapsed", disabled=show_all)
-    nxt.button(":material/chevron_right:", key="ce_next", on_click=_move, args=(1,), disabled=show_all or ss[STEP.key] >= len(STEPS),
+    nxt.button(":material/chevron_right:", key="ce_next", on_click=_move, args=(1,), disabled=show_all or step >= len(STEPS),
                help="Next step", width="stretch")
-    st.toggle("Show all steps", key=SHOW_ALL.key)
+    st.toggle("Show all steps", SHOW_ALL.default, key=SHOW_ALL.key, **URL)
 
 
 # ----------------------------------------------------------------------------- the page
 
+url_state.check_link(PARAMS)
 url_state.restore(PARAMS)
 st.title("Cross-entropy, step by step")
 st.markdown(

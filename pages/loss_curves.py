@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
+from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
-from dashboard.url_state import choice_param, float_param, publish, restore, share_and_reset
+from dashboard.url_state import check_link, choice_param, float_param, share_and_reset
 from softmax_core.figures.loss_figures import (
     LOSS_TITLES,
     QUANTITIES,
@@ -34,8 +35,8 @@ Y_HAT = float_param("loss_y_hat", 2.5, -5.0, 5.0)
 DELTA = float_param("loss_delta", 1.0, 0.1, 5.0)
 RANGE = float_param("loss_range", 4.0, 1.0, 10.0)
 LR = float_param("loss_lr", 0.5, 0.05, 2.5)
-VIEW = choice_param("loss_view", "each", tuple(VIEWS))
-AXIS = choice_param("loss_axis", "residual", tuple(AXIS_LABELS))
+VIEW = choice_param("loss_view", "each", VIEWS)
+AXIS = choice_param("loss_axis", "residual", AXIS_LABELS)
 PARAMS = [Y, Y_HAT, DELTA, RANGE, LR, VIEW, AXIS]
 
 st.title("L1, L2 & Huber losses")
@@ -45,18 +46,21 @@ st.markdown(
     "Gaussian noise, L1 under Laplace noise. Move the prediction $\\hat y$ and watch the markers."
 )
 
-restore(PARAMS)
+check_link(PARAMS)
+URL = {"bind": "query-params"}  # each control lives in the link under its key
 
 c1, c2, c3, c4 = st.columns(4)
-c1.slider("target y", -5.0, 5.0, step=0.1, key=Y.key)
-c2.slider("prediction ŷ", -5.0, 5.0, step=0.1, key=Y_HAT.key)
-c3.slider("Huber δ", 0.1, 5.0, step=0.1, key=DELTA.key, help="Huber is quadratic for |d| ≤ δ and linear beyond")
-c4.slider("plotted range ±", 1.0, 10.0, step=0.5, key=RANGE.key, help="Half-width of the horizontal axis, around the target")
+c1.slider("target y", -5.0, 5.0, Y.default, step=0.1, key=Y.key, **URL)
+c2.slider("prediction ŷ", -5.0, 5.0, Y_HAT.default, step=0.1, key=Y_HAT.key, **URL)
+c3.slider("Huber δ", 0.1, 5.0, DELTA.default, step=0.1, key=DELTA.key, **URL,
+          help="Huber is quadratic for |d| ≤ δ and linear beyond")
+c4.slider("plotted range ±", 1.0, 10.0, RANGE.default, step=0.5, key=RANGE.key, **URL,
+          help="Half-width of the horizontal axis, around the target")
 c1, c2 = st.columns(2)
-c1.radio("view", list(VIEWS), format_func=VIEWS.get, horizontal=True, key=VIEW.key,
+c1.radio("view", VIEW.options, VIEW.index, format_func=VIEW.label, horizontal=True, key=VIEW.key, **URL,
          help="Each loss: its loss, gradient and likelihood stacked. Compare: the three losses overlaid.")
-c2.radio("horizontal axis", list(AXIS_LABELS), format_func=AXIS_LABELS.get, horizontal=True, key=AXIS.key)
-share_and_reset(PARAMS)
+c2.radio("horizontal axis", AXIS.options, AXIS.index, format_func=AXIS.label, horizontal=True, key=AXIS.key, **URL)
+share_slot = st.container()  # filled last: the link needs every control's value, the learning rate's too
 
 y, y_hat, delta = st.session_state[Y.key], st.session_state[Y_HAT.key], st.session_state[DELTA.key]
 plot_range, axis = st.session_state[RANGE.key], st.session_state[AXIS.key]
@@ -85,7 +89,7 @@ else:
 st.divider()
 st.subheader("One gradient step")
 left, right = st.columns([1, 2], vertical_alignment="center")
-left.slider("learning rate η", 0.05, 2.5, step=0.05, key=LR.key)
+left.slider("learning rate η", 0.05, 2.5, LR.default, step=0.05, key=LR.key, **URL)
 lr = st.session_state[LR.key]
 right.latex(
     r"\begin{gathered}\hat y \leftarrow \hat y - \eta\,\partial_{\hat y}\ell \\[4pt]"
@@ -95,7 +99,7 @@ right.latex(
 try:
     steps = gradient_steps(y_hat, y, lr, delta)
 except ValueError as exc:
-    st.error(f"Cannot take the step: {exc}")
+    user_text.error(f"Cannot take the step: {exc}")
 else:
     st.table(pd.DataFrame(step_table(steps)).style.format(precision=3).hide(axis="index"))
     if d != 0:
@@ -108,4 +112,5 @@ else:
     st.plotly_chart(fig, width="stretch", theme="streamlit", key="loss_gradient_step")
     st.caption("Circle: the current prediction. Arrow: one step, its tip at the new prediction and its loss.")
 
-publish(PARAMS)
+with share_slot:
+    share_and_reset(PARAMS)

@@ -13,8 +13,9 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
-from dashboard.url_state import Param, choice_param, publish, restore, share_and_reset
+from dashboard.url_state import Param, check_link, choice_param, share_and_reset, tab_param, text_param
 from softmax_core import confidence, entropy, hardmax, margin, max_entropy, softmax
 from softmax_core.figures.softmax_figures import probability_bars, temperature_curves, temperature_sweep
 from softmax_core.logit_presets import (
@@ -42,24 +43,24 @@ def nearest_temperature(value: float) -> float:
 
 
 def _parse_temperature(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("it is not a number") from None
     if not (math.isfinite(value) and TEMPERATURES[0] <= value <= TEMPERATURES[-1]):
         raise ValueError(f"must be between {TEMPERATURES[0]:g} and {TEMPERATURES[-1]:g}")
     return nearest_temperature(value)
 
 
-def _parse_logits_text(text: str) -> str:
-    """The link keeps the text as typed (the page reports what is wrong with it); only its length is capped."""
-    if len(text) > 400:
-        raise ValueError("is too long for at most 10 logits")
-    return text
-
-
-PRESET = choice_param("sm_preset", "chapter", list(PRESETS) + [CUSTOM])
-LABELS = choice_param("sm_labels", PRESETS["chapter"].labels, list(LABEL_SETS))
-LOGITS = Param("sm_logits", format_logits(PRESETS["chapter"].logits), _parse_logits_text)
+# The link keeps the logits as typed (the page says what is wrong with them, in words).
+PRESET = choice_param("sm_preset", "chapter",
+                      {name: p.title for name, p in PRESETS.items()} | {CUSTOM: "Your own logits"})
+LABELS = choice_param("sm_labels", PRESETS["chapter"].labels, {name: text for name, (text, _) in LABEL_SETS.items()})
+LOGITS = text_param("sm_logits", format_logits(PRESETS["chapter"].logits))
 TEMPERATURE = Param("sm_T", 1.0, _parse_temperature, lambda v: f"{v:g}")
-PARAMS = [PRESET, LABELS, LOGITS, TEMPERATURE]
+DTYPE_TAB = tab_param("sm_dtype", list(DTYPES))
+PARAMS = [PRESET, LABELS, LOGITS, TEMPERATURE, DTYPE_TAB]
+URL = {"bind": "query-params"}  # each control lives in the link under its key
 LAST_VALID = "sm_last_valid_logits"  # not in the URL: what to keep showing while the input is invalid
 
 
@@ -81,12 +82,16 @@ def _match_preset() -> None:
         st.session_state[PRESET.key] = CUSTOM
 
 
-def _apply_table_edits(table_key: str, base: tuple[float, ...]) -> None:
-    """Fold the table's edits into the logits text, once no edited cell is left empty."""
-    values = apply_table_edits(base, st.session_state.get(table_key) or {})
-    if any(v is None for v in values):
+def _apply_table_edits(table_key: str, base: tuple[str, ...]) -> None:
+    """Fold the table's edits into the logits text, once no edited cell is left empty.
+
+    The cells are text, read by the same parser as the typed logits: every notation (1e308, -0.5)
+    is read as written, and what is not a number gets the same sentence.
+    """
+    cells = apply_table_edits(base, st.session_state.get(table_key) or {})
+    if any(cell is None for cell in cells):
         return  # keep the edit pending in the table until the cell has a number
-    st.session_state[LOGITS.key] = format_logits(values)
+    st.session_state[LOGITS.key] = ", ".join(str(cell) for cell in cells)
     _match_preset()
 
 
@@ -117,9 +122,16 @@ def _vector(values, digits: int) -> str:
 
 # ---------------------------------------------------------------- state from the link
 first_visit = LOGITS.key not in st.session_state
-restore(PARAMS)
+check_link(PARAMS)
 if first_visit and PRESET.key in st.query_params and LOGITS.key not in st.query_params:
-    _apply_preset()  # a link naming only a preset shows that preset's logits
+    try:  # a link naming only a preset shows that preset's logits (and names, unless it names them too)
+        linked = PRESETS.get(PRESET.parse(st.query_params[PRESET.key]))
+    except ValueError:
+        linked = None
+    if linked is not None:
+        st.session_state[LOGITS.key] = format_logits(linked.logits)
+        if LABELS.key not in st.query_params:
+            st.session_state[LABELS.key] = linked.labels
 
 st.title("Softmax, temperature and confidence")
 st.markdown(
@@ -127,22 +139,20 @@ st.markdown(
     "$T$ before softmax makes the prediction sharper ($T<1$) or flatter ($T>1$), without changing which "
     "class wins."
 )
-share_and_reset(PARAMS)
+share_slot = st.container()  # filled once every control has its value
 
 # ---------------------------------------------------------------- controls
 controls, main = st.columns([1, 2], gap="large")
 with controls:
-    st.selectbox(
-        "Preset", list(PRESETS) + [CUSTOM], key=PRESET.key, on_change=_apply_preset,
-        format_func=lambda k: PRESETS[k].title if k in PRESETS else "Your own logits",
-    )
+    st.selectbox("Preset", PRESET.options, PRESET.index, key=PRESET.key, on_change=_apply_preset,
+                 format_func=PRESET.label, **URL)
     preset = PRESETS.get(st.session_state[PRESET.key])
     if preset is not None:
         st.caption(preset.lesson)
-    st.selectbox("Class names", list(LABEL_SETS), key=LABELS.key, format_func=lambda k: LABEL_SETS[k][0])
+    st.selectbox("Class names", LABELS.options, LABELS.index, key=LABELS.key, format_func=LABELS.label, **URL)
     st.text_input(
-        f"Logits o (comma-separated, 2 to {MAX_CLASSES} classes)", key=LOGITS.key, on_change=_match_preset,
-        help="Type or paste numbers such as 1, 2, 3, or edit them in the table below.",
+        f"Logits o (comma-separated, 2 to {MAX_CLASSES} classes)", LOGITS.default, key=LOGITS.key,
+        on_change=_match_preset, help="Type or paste numbers such as 1, 2, 3, or edit them in the table below.", **URL,
     )
 
 try:
@@ -151,33 +161,34 @@ try:
 except ValueError as exc:
     logits = st.session_state.get(LAST_VALID, PRESETS["chapter"].logits)
     with controls:
-        st.error(str(exc), icon="✋")
+        user_text.error(str(exc), icon="✋")
         st.info(f"Still showing the last valid logits: {format_logits(logits)}.")
 
 labels = class_labels(st.session_state[LABELS.key], len(logits))
 
 with controls:
     table_key = f"sm_table:{st.session_state[LABELS.key]}:{format_logits(logits)}"
+    cells = tuple(format_logits([value]) for value in logits)
     edited = st.data_editor(
-        pd.DataFrame({"class": labels, "logit": logits}),
+        pd.DataFrame({"class": labels, "logit": cells}, dtype=object),
         key=table_key, num_rows="dynamic", hide_index=True, width="stretch", height="content",
-        on_change=_apply_table_edits, args=(table_key, logits),
+        on_change=_apply_table_edits, args=(table_key, cells),
         column_config={
             "class": st.column_config.TextColumn("class", disabled=True),
-            "logit": st.column_config.NumberColumn("logit o", help="Edit a score; add or delete rows"),
+            "logit": st.column_config.TextColumn("logit o", help="Edit a score (1.5, -2, 1e3); add or delete rows"),
         },
     )
-    if edited["logit"].isna().any():
-        rows = ", ".join(str(i + 1) for i in edited.index[edited["logit"].isna()])
+    empty = [i for i, cell in enumerate(apply_table_edits(edited["logit"].tolist(), {})) if cell is None]
+    if empty:
+        rows = ", ".join(str(i + 1) for i in empty)
         st.warning(f"Row {rows} of the table has no logit yet: type a number there (it is left out until then).")
 
 with main:
     st.select_slider(
         "Temperature T (log scale: each step multiplies T by about 1.12)", options=TEMPERATURES,
-        key=TEMPERATURE.key, format_func=lambda t: f"{t:g}",
+        value=TEMPERATURE.default, key=TEMPERATURE.key, format_func=TEMPERATURE.dump, **URL,
     )
 temperature = st.session_state[TEMPERATURE.key]
-publish(PARAMS)
 
 # ---------------------------------------------------------------- numbers
 o = torch.tensor(logits, dtype=torch.float64)
@@ -241,7 +252,10 @@ st.caption(
     "Same numbers on paper, not in a computer: each precision has a largest number, and exp passes it "
     "quickly. The table computes both ways in float32 and float16 with the logits and T above."
 )
-for tab, dtype in zip(st.tabs(list(DTYPES)), DTYPES):
+# Only the open tab's body runs: the hidden precision costs nothing until it is opened.
+for tab, dtype in zip(st.tabs(DTYPE_TAB.options, key=DTYPE_TAB.key, **URL), DTYPES):
+    if not tab.open:
+        continue
     with tab:
         report = cached_stability(logits, temperature, dtype)
         st.dataframe(report.table(labels), hide_index=True, width="stretch", height="content")
@@ -252,3 +266,6 @@ for tab, dtype in zip(st.tabs(list(DTYPES)), DTYPES):
         )
         for line in explain(report):
             st.markdown(line)
+
+with share_slot:
+    share_and_reset(PARAMS)

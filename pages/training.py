@@ -17,7 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.deep_links import run_through_navigation
-from dashboard.url_state import choice_param, float_param, int_param, publish, restore, share_and_reset
+from dashboard import user_text
+from dashboard.url_state import check_link, choice_param, float_param, int_param, share_and_reset, tab_param
 from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
 from softmax_core.figures.training_figures import (
     METRIC_NAMES,
@@ -35,7 +36,7 @@ from softmax_core.figures.training_figures import (
 )
 from softmax_core.jobs import SessionBusy, TooCostly, TrainingJobs
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
-from softmax_core.training import IMPLS, MAX_EPOCHS, MAX_TRAIN_SIZE, TrainConfig, predict_probs
+from softmax_core.training import MAX_EPOCHS, MAX_TRAIN_SIZE, TrainConfig, predict_probs
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
@@ -43,13 +44,15 @@ POLL_SECONDS = 0.25  # the first progress and the final curves reach the screen 
 IMPL_NAMES = {"scratch": "from scratch (d2l 3.6)", "concise": "concise, torch.nn (d2l 3.7)"}
 
 # The chapter's setting is the default; the keys are also the URL parameter names.
-IMPL = choice_param("train_impl", "scratch", IMPLS)
+IMPL = choice_param("train_impl", "scratch", IMPL_NAMES)
 LR = float_param("train_lr", 0.1, 0.0, 100.0)
 BATCH = int_param("train_batch_size", 256, 1, MAX_TRAIN_SIZE)
 EPOCHS = int_param("train_epochs", 10, 1, MAX_EPOCHS)
 SEED = int_param("train_seed", 0, 0, 2**31 - 1)
 INIT_STD = float_param("train_init_std", 0.01, 0.0, 10.0)
-PARAMS = [IMPL, LR, BATCH, EPOCHS, SEED, INIT_STD]
+EVAL_TAB = tab_param("train_tab", ["Predictions", "Confusion matrix", "One test image"])
+PARAMS = [IMPL, LR, BATCH, EPOCHS, SEED, INIT_STD, EVAL_TAB]
+URL = {"bind": "query-params"}  # each setting lives in the link under its key
 
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST (once per server)…")
@@ -92,12 +95,13 @@ def settings_form() -> bool:
     """The hyperparameters; one submit trains (or loads) once."""
     with st.form("train_form"):
         impl, lr, batch, epochs, seed, std = st.columns([1.6, 1, 1, 1, 1, 1])
-        impl.radio("Implementation", IMPLS, key=IMPL.key, format_func=IMPL_NAMES.get)
-        lr.number_input("Learning rate η", min_value=0.0, max_value=100.0, step=0.01, format="%g", key=LR.key)
-        batch.number_input("Batch size", min_value=1, max_value=MAX_TRAIN_SIZE, step=1, key=BATCH.key)
-        epochs.number_input("Epochs", min_value=1, max_value=MAX_EPOCHS, step=1, key=EPOCHS.key)
-        seed.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=SEED.key)
-        std.number_input("Init std σ", min_value=0.0, max_value=10.0, step=0.005, format="%g", key=INIT_STD.key,
+        impl.radio("Implementation", IMPL.options, IMPL.index, key=IMPL.key, format_func=IMPL.label, **URL)
+        lr.number_input("Learning rate η", 0.0, 100.0, LR.default, step=0.01, format="%g", key=LR.key, **URL)
+        # Whole numbers in float inputs: 1.67's int input raises on a link value such as 1e400 (OverflowError).
+        batch.number_input("Batch size", 1.0, float(MAX_TRAIN_SIZE), float(BATCH.default), 1.0, "%d", BATCH.key, **URL)
+        epochs.number_input("Epochs", 1.0, float(MAX_EPOCHS), float(EPOCHS.default), 1.0, "%d", EPOCHS.key, **URL)
+        seed.number_input("Seed", 0.0, float(2**31 - 1), float(SEED.default), 1.0, "%d", SEED.key, **URL)
+        std.number_input("Init std σ", 0.0, 10.0, INIT_STD.default, step=0.005, format="%g", key=INIT_STD.key, **URL,
                          help="The initial weights are drawn from N(0, σ²); the bias starts at 0.")
         return st.form_submit_button("Train", type="primary", key="train_submit",
                                      help="Trains with these settings, or shows the stored run at once if there is one.")
@@ -106,10 +110,11 @@ def settings_form() -> bool:
 def chosen_config() -> TrainConfig | None:
     values = {name: st.session_state[p.key] for name, p in
               zip(("impl", "lr", "batch_size", "epochs", "seed", "init_std"), PARAMS)}
+    values |= {name: int(values[name]) for name in ("batch_size", "epochs", "seed")}  # whole numbers in float inputs
     try:
         return TrainConfig(**values).validated()
     except ValueError as exc:
-        st.error(f"These settings cannot be trained: {exc}.", icon=":material/error:")
+        user_text.error(f"These settings cannot be trained: {exc}.")
         return None
 
 
@@ -263,13 +268,16 @@ def evaluation(run: StoredRun, data, runs_dir: str, data_dir: str) -> None:
         st.error(str(exc))
         return
     st.subheader("Evaluate on the test set")
-    grid, confusion, one = st.tabs(["Predictions", "Confusion matrix", "One test image"])
-    with grid:
-        predictions_tab(data, probs)
-    with confusion:
-        confusion_tab(run, data.class_names)
-    with one:
-        one_image_tab(data, probs)
+    grid, confusion, one = st.tabs(EVAL_TAB.options, key=EVAL_TAB.key, **URL)  # only the open tab runs
+    if grid.open:
+        with grid:
+            predictions_tab(data, probs)
+    if confusion.open:
+        with confusion:
+            confusion_tab(run, data.class_names)
+    if one.open:
+        with one:
+            one_image_tab(data, probs)
 
 
 # ---------------------------------------------------------------- compare stored runs
@@ -354,10 +362,9 @@ except DataError as exc:
 runs_dir = str(default_runs_dir())
 jobs = training_jobs(runs_dir, data.fingerprint, data)
 
-restore(PARAMS)
+check_link(PARAMS)
 submitted = settings_form()
-publish(PARAMS)
-share_and_reset(PARAMS)
+share_slot = st.container()  # filled last, once the evaluation tab has its value too
 
 config = chosen_config()
 key = jobs.key_for(config) if config is not None else None
@@ -395,3 +402,5 @@ if key is not None:
 
 st.divider()
 compare(jobs.store, key)
+with share_slot:
+    share_and_reset(PARAMS)

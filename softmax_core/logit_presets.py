@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from softmax_core.classes import FASHION_MNIST_CLASSES
+from softmax_core.validation import quoted
 
 MAX_CLASSES = 10
 MAX_ABS_LOGIT = 10_000.0  # exp(1000) already overflows float64; beyond this nothing new happens
@@ -101,12 +102,14 @@ def parse_logits(text: str) -> tuple[float, ...]:
         try:
             value = float(part)
         except ValueError:
-            raise ValueError(f"Entry {position}, “{part}”, is not a number: logits are real numbers, {example}.") from None
+            raise ValueError(
+                f"Entry {position}, {quoted(part)}, is not a number: logits are real numbers, {example}."
+            ) from None
         if math.isnan(value):
             raise ValueError(f"Entry {position} is NaN (not a number): every logit must be a real number.")
         if not abs(value) <= MAX_ABS_LOGIT:
             raise ValueError(
-                f"Entry {position} ({part}) is too large: keep logits between -{MAX_ABS_LOGIT:,.0f} and "
+                f"Entry {position} ({quoted(part)}) is too large: keep logits between -{MAX_ABS_LOGIT:,.0f} and "
                 f"{MAX_ABS_LOGIT:,.0f} (exp already overflows at 1000)."
             )
         values.append(value)
@@ -117,16 +120,27 @@ def parse_logits(text: str) -> tuple[float, ...]:
     return tuple(values)
 
 
-def apply_table_edits(base, edits, column: str = "logit") -> list[float | None]:
-    """The logits after a table edit: ``edits`` is st.data_editor's state (edited, deleted, added rows).
+def _cell(value):
+    """A number stays a float; text (a text column, read later by parse_logits) stays text; empty is None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    return float(value)
+
+
+def apply_table_edits(base, edits, column: str = "logit") -> list[float | str | None]:
+    """The logit cells after a table edit: ``edits`` is st.data_editor's state (edited, deleted, added rows).
 
     Cells still empty come back as None, so the caller can wait for a number instead of failing.
+    Text cells stay text, so ``1e308`` reaches :func:`parse_logits` as typed (a number editor would
+    have turned it into 1308).
     """
-    values: list[float | None] = [float(v) for v in base]
+    values = [_cell(v) for v in base]
     for row, change in (edits.get("edited_rows") or {}).items():
         if column in change:
             values[int(row)] = change[column]
     deleted = {int(row) for row in edits.get("deleted_rows") or []}
     values = [v for i, v in enumerate(values) if i not in deleted]
     values += [row.get(column) for row in edits.get("added_rows") or []]
-    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values]
+    return [_cell(v) for v in values]

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 from urllib.parse import quote, unquote
 
 import pandas as pd
 import torch
+
+from softmax_core.validation import code_span
 
 Rows = tuple[tuple[str, ...], ...]
 Labels = tuple[str, ...]
@@ -31,6 +32,7 @@ MAX_ROWS = 12  # examples: a table a class can read from the back row
 MAX_CLASSES = 10  # Fashion-MNIST has ten
 SUM_TOLERANCE = 1e-4  # 0.333 + 0.333 + 0.334 is fine; 0.3 + 0.3 + 0.3 is not
 NORMALISE = "normalise"  # the one automatic fix on offer
+FLOAT32_TINY = float(torch.finfo(torch.float32).tiny)  # smaller probabilities are rounded away in float32
 
 LABEL_COLUMN = "y"
 
@@ -43,17 +45,25 @@ def class_column(j: int) -> str:
 
 
 def parse_number(text: str) -> float:
-    """A finite number from ``0.25``, ``2.5e-1`` or a fraction like ``1/4``; else ValueError in words."""
+    """A finite number from ``0.25``, ``2.5e-1`` or a fraction like ``1/4``; else ValueError in words.
+
+    The message is markdown that quotes the cell as a code span (never as markup, cut to a readable length).
+    A fraction is two floats divided (``Fraction("1e999999/1")`` would build a million-digit integer).
+    """
     text = str(text).strip()
     if not text:
         raise ValueError("is empty")
     try:
-        value = float(Fraction(text)) if "/" in text else float(text)
+        if "/" in text:
+            numerator, denominator = text.split("/")
+            value = float(numerator) / float(denominator)
+        else:
+            value = float(text)
     except (ValueError, ZeroDivisionError):
-        hint = f" (write decimals with a dot: `{text.replace(',', '.')}`)" if "," in text else ""
-        raise ValueError(f"`{text}` is not a number{hint}") from None
+        hint = f" (write decimals with a dot: {code_span(text.replace(',', '.'))})" if "," in text else ""
+        raise ValueError(f"{code_span(text)} is not a number{hint}") from None
     if not math.isfinite(value):
-        raise ValueError(f"`{text}` is not a finite number")
+        raise ValueError(f"{code_span(text)} is not a finite number")
     return value
 
 
@@ -65,7 +75,7 @@ class Problem:
     """One thing wrong with the table, said so a student can fix it."""
 
     kind: str  # short code for tests: empty_table, empty_cell, not_a_number, ...
-    message: str  # markdown
+    message: str  # markdown; the student's text appears only inside code spans (validation.code_span)
     blocking: bool  # True: no loss can be computed until it is fixed
     row: int | None = None
     fix: str | None = None  # NORMALISE when normalise_rows would repair it
@@ -73,7 +83,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class CheckedTable:
-    y_hat: torch.Tensor | None  # (n, K) float32, None when a blocking problem remains
+    y_hat: torch.Tensor | None  # (n, K) float32 (float64 if float32 would lose a cell), None when blocked
     y: torch.Tensor | None  # (n,) int64
     problems: tuple[Problem, ...] = field(default=())
 
@@ -127,7 +137,20 @@ def check_table(rows: Rows, labels: Labels) -> CheckedTable:
 
     if any(p.blocking for p in problems):
         return CheckedTable(None, None, tuple(problems))
-    y_hat = torch.tensor(values, dtype=torch.float32)
+    dtype = torch.float32  # torch's default, as in the chapter
+    lost = [(i, j, v) for i, row in enumerate(values) for j, v in enumerate(row) if 0 < v < FLOAT32_TINY]
+    if lost:
+        i, j, v = lost[0]
+        dtype = torch.float64
+        problems.append(Problem(
+            "float64",
+            f"Row {i}, class {j} is {v:g}, below float32's smallest normal number ({FLOAT32_TINY:.2g}): in torch's "
+            f"default float32 it would lose its digits or round to 0 (and -log 0 is inf). So these steps run in "
+            f"float64, where -log {v:g} = {-math.log(v):.4g}.",
+            False,
+            row=i,
+        ))
+    y_hat = torch.tensor(values, dtype=dtype)
     y = torch.tensor(label_values, dtype=torch.int64)
     return CheckedTable(y_hat, y, tuple(problems))
 
@@ -145,13 +168,14 @@ def _check_label(i: int, text: str, k: int, problems: list[Problem]) -> int | No
             problems.append(Problem("empty_label", msg, True, row=i))
         return None
     if value != int(value):
-        problems.append(Problem("label_not_whole", f"Row {i}: the label `y = {text}` is not a whole number: a label is the index of the true class ({valid}).", True, row=i))
+        problems.append(Problem("label_not_whole", f"Row {i}: the label {code_span(f'y = {text}')} is not a whole number: a label is the index of the true class ({valid}).", True, row=i))
         return None
     label = int(value)
     if not 0 <= label < k:
         problems.append(Problem(
             "label_out_of_range",
-            f"Row {i}: the label `y = {label}` is out of range: {valid}, so `y_hat[{i}, {label}]` does not exist "
+            f"Row {i}: the label {code_span(f'y = {text}')} is out of range: {valid}, so "
+            f"{code_span(f'y_hat[{i}, {text}]')} does not exist "
             "(torch would raise an IndexError).",
             True,
             row=i,
@@ -160,8 +184,16 @@ def _check_label(i: int, text: str, k: int, problems: list[Problem]) -> int | No
     return label
 
 
+def _row_sum(row: list[float]) -> float:
+    """The exact sum, or inf when it passes the largest float (1e308 + 1e308): fsum raises there."""
+    try:
+        return math.fsum(row)
+    except OverflowError:
+        return math.inf
+
+
 def _check_row(i: int, row: list[float], label: int | None, problems: list[Problem]) -> None:
-    total = math.fsum(row)
+    total = _row_sum(row)
     negative = [j for j, v in enumerate(row) if v < 0]
     if negative:
         j = negative[0]
@@ -173,9 +205,10 @@ def _check_row(i: int, row: list[float], label: int | None, problems: list[Probl
     above = [j for j, v in enumerate(row) if v > 1]
     if above:
         j = above[0]
+        total_text = f"{total:g}" if math.isfinite(total) else "more than the largest float, about 1.8e308"
         problems.append(Problem(
             "above_one",
-            f"Row {i}, class {j} is {row[j]:g}: a probability is at most 1. Normalising divides the row by its sum ({total:g}).",
+            f"Row {i}, class {j} is {row[j]:g}: a probability is at most 1. Normalising divides the row by its sum ({total_text}).",
             True,
             row=i,
             fix=NORMALISE,
@@ -219,11 +252,13 @@ def normalise_rows(rows: Rows) -> Rows:
         except ValueError:
             out.append(tuple(row))
             continue
-        total = math.fsum(values)
-        if total <= 0 or any(v < 0 for v in values):
+        if not values or any(v < 0 for v in values) or max(values) == 0:
             out.append(tuple(row))
             continue
-        out.append(tuple(_format(v / total) for v in values))
+        largest = max(values)  # divide by the largest first: the sum of 1e308 and 1e308 would overflow
+        scaled = [v / largest for v in values]
+        total = math.fsum(scaled)
+        out.append(tuple(_format(v / total) for v in scaled))
     return tuple(out)
 
 

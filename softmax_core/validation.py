@@ -8,8 +8,35 @@ silent garbage or a torch traceback.
 from __future__ import annotations
 
 import math
+import re
 
 import torch
+
+SHORT_TEXT = 80  # characters of a user's text quoted in a message: a 10,000-character link stays one line
+
+
+def shorten(text, limit: int = SHORT_TEXT) -> str:
+    """User text for a message: one line (control characters become spaces), at most ``limit`` characters."""
+    one_line = "".join(" " if ch.isspace() or not ch.isprintable() else ch for ch in str(text))
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def code_span(text, limit: int = SHORT_TEXT) -> str:
+    """User text inside a markdown message, as an inline code span: shown literally, never as markup.
+
+    The fence is one backtick longer than the longest run of backticks inside, so a backtick in the
+    text cannot close the span early (CommonMark's rule); the text is shortened to one line first.
+    """
+    content = shorten(text, limit)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", content)), default=0) + 1)
+    if content.startswith("`") or content.endswith("`") or not content.strip():
+        content = f" {content} "
+    return f"{fence}{content}{fence}"
+
+
+def quoted(text, limit: int = SHORT_TEXT) -> str:
+    """“text”, shortened: how a message quotes what the student typed (plain text, never markup)."""
+    return f"“{shorten(text, limit)}”"
 
 
 def as_float_tensor(values, name: str = "input") -> torch.Tensor:

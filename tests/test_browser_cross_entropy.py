@@ -75,7 +75,7 @@ def test_step_through_edit_and_share(app_url, page):
     expect(page.get_by_role("heading", name="5. From logits")).to_be_visible(timeout=30_000)
     wait_for_rerun(page)
     expect(page.locator(".js-plotly-plot")).to_have_count(3)
-    assert "all=1" in page.url
+    assert "all=true" in page.url  # the bound toggle writes true
     screenshot(page, "cross_entropy_all_steps")
 
     # The link restores the same view in a fresh page.

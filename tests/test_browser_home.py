@@ -20,7 +20,7 @@ def test_home_page_in_chromium(app_url, page):
     [
         ("softmax_temperature?sm_T=2", "Softmax & temperature", "sm_T=2"),
         ("loss_curves?loss_y_hat=3", "L1, L2 & Huber losses", "loss_y_hat=3"),
-        ("cross_entropy_steps?step=3", "Cross-entropy, step by step", "step=3"),
+        ("cross_entropy_steps?step=3.+Take+%E2%88%92log", "Cross-entropy, step by step", "step=3."),
         ("training?train_epochs=3", "Train on Fashion-MNIST", "train_epochs=3"),
     ],
 )
@@ -43,6 +43,34 @@ def test_deep_link_as_first_request_after_a_server_start(chromium, tmp_path, lin
         assert nav_title in current.inner_text()
         assert query in page.url
         assert_no_error(page)
+    finally:
+        context.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_without_the_deep_link_guard_a_first_deep_link_misses_the_navigation(chromium, tmp_path):
+    """What dashboard/deep_links.py still guards against, shown with the guard off.
+
+    On a fresh server a deep link as the first request runs the page file on its own (Streamlit's
+    old pages/ folder mode): no app navigation, file names in the sidebar. If this test fails,
+    Streamlit resolves such links itself and the guard can be deleted.
+    """
+    from tests.browser import start_streamlit
+    from tests.conftest import SHARED_DATA
+
+    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path),
+                                 "SOFTMAX_NO_DEEP_LINK_GUARD": "1"})
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/loss_curves?loss_y_hat=3", wait_until="domcontentloaded")
+        page.get_by_role("heading", name="L1, L2 & Huber losses").wait_for(timeout=60_000)
+        page.locator('[data-testid="stSidebarNav"] a').first.wait_for()
+        nav = [item.inner_text() for item in page.locator('[data-testid="stSidebarNav"] a').all()]
+        assert "loss curves" in nav and "streamlit app" in nav, nav  # file names: the old pages/ folder mode
+        assert not any("L1, L2 & Huber losses" in item for item in nav), nav  # not the app's navigation
+        assert page.title() != "Softmax regression, live"  # streamlit_app.py's page config never ran
     finally:
         context.close()
         proc.terminate()

@@ -31,7 +31,7 @@ def test_losses_page_follows_the_prediction_slider(app_url, page):
 
     rerun_after(page, lambda: page.get_by_text("Compare the three").click())
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=30_000)
-    assert "loss_view=compare" in page.url
+    assert "loss_view=Compare+the+three" in page.url  # the bound radio writes its label
     assert_no_error(page)
     screenshot(page, "losses_compare")
 

@@ -52,7 +52,7 @@ def test_bad_logits_show_a_message_not_a_traceback(app_url, page):
     rerun_after(page, lambda: box.press("Enter"))
     assert_no_error(page)
     assert plot_signature(page, 0) != bars
-    assert "sm_logits=4" in page.url and "sm_preset=custom" in page.url
+    assert "sm_logits=4" in page.url and "sm_preset=Your+own+logits" in page.url
 
 
 def test_editing_the_table_updates_the_logits(app_url, page):
@@ -71,9 +71,31 @@ def test_editing_the_table_updates_the_logits(app_url, page):
         "() => [...document.querySelectorAll('input')].some(i => i.value === '5, 2, 3')", timeout=15_000
     )
     assert plot_signature(page, 0) != bars
-    assert "sm_logits=5" in page.url and "sm_preset=custom" in page.url
+    assert "sm_logits=5" in page.url and "sm_preset=Your+own+logits" in page.url
     assert_no_error(page)
     screenshot(page, "softmax_temperature_table_edit")
+
+
+def test_typing_1e308_in_a_table_cell_keeps_the_e_and_gets_a_sentence(app_url, page):
+    """The number editor read 1e308 as 1308; the text cell passes it to the logits parser as typed."""
+    open_softmax_page(page, app_url)
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + box["width"] - 30, box["y"] + 35 + 35 + 17)  # row 2's logit
+    page.wait_for_timeout(400)
+    page.keyboard.press("Enter")  # open the cell's editor (typing into a closed one can lose the first key)
+    page.wait_for_timeout(400)
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type("1e308")
+    rerun_after(page, lambda: page.keyboard.press("Enter"))
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('input')].some(i => i.value === '1, 1e308, 3')", timeout=15_000
+    )
+    errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+    assert any("too large" in text for text in errors), errors
+    assert page.get_by_text("Still showing the last valid logits: 1, 2, 3").is_visible()
+    assert_no_error(page)
 
 
 def test_link_opens_the_large_logits_view_with_the_stability_story(app_url, page):

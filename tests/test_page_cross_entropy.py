@@ -9,8 +9,10 @@ import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from tests.link import link, share_link
 
 PAGE = str(ROOT / "pages" / "cross_entropy_steps.py")
+STEP_TITLES = {1: "Pick the cells", 2: "Read them out", 3: "Take −log", 4: "Average", 5: "From logits"}
 
 
 def run(query: dict | None = None) -> AppTest:
@@ -61,7 +63,7 @@ def test_default_is_the_chapter_example_on_step_one():
     heat = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     assert heat["text"][0][0] == "<b>0.10</b>" and heat["text"][1][2] == "<b>0.50</b>"
     assert not at.error and not at.warning
-    assert dict(at.query_params) == {}  # defaults keep the link short
+    assert link(at) == {}  # defaults keep the link short
 
 
 @pytest.mark.parametrize("step, expected", [
@@ -80,7 +82,7 @@ def test_each_step_shows_its_line_and_the_chapter_values(step, expected):
     text = code(at)
     for snippet in expected:
         assert snippet in text
-    assert at.query_params["step"] == str(step)
+    assert link(at)["step"] == f"{step}. {STEP_TITLES[step]}"  # the binding's link holds the label on screen
 
 
 def test_the_printed_values_are_torchs():
@@ -109,7 +111,7 @@ def test_show_all_renders_every_step_with_figures_and_the_side_by_side_table():
     assert table["torch"].round(4).tolist() == [2.3026, 0.6931]
     assert table["ours"].round(4).tolist() == [2.3026, 0.6931]
     assert table["max"].round(4).tolist() == [-0.5108, -0.6931]
-    assert at.query_params["all"] == "1"
+    assert link(at)["all"] == "true"
     assert at.button(key="ce_next").disabled and at.button(key="ce_prev").disabled
 
 
@@ -125,7 +127,7 @@ def test_next_and_previous_step_and_stop_at_the_ends():
     assert at.button(key="ce_next").disabled
     assert at.subheader[-1].value == "5. From logits"
     at.button(key="ce_prev").click().run()
-    assert at.radio(key="step").value == 4 and at.query_params["step"] == "4"
+    assert at.radio(key="step").value == 4 and link(at)["step"] == "4. Average"
     assert "tensor(1.4979)" in code(at)
 
 
@@ -136,7 +138,7 @@ def test_reset_returns_to_the_chapter_example():
     assert not at.exception
     assert at.data_editor[0].value.values.tolist() == [["0.1", "0.3", "0.6", "0"], ["0.3", "0.2", "0.5", "2"]]
     assert at.radio(key="step").value == 1 and at.toggle(key="all").value is False
-    assert dict(at.query_params) == {}
+    assert link(at) == {}
 
 
 # ----------------------------------------------------------------------------- the URL
@@ -153,9 +155,9 @@ def test_link_restores_table_step_and_mode():
     assert not at.error and not at.warning
     # What was restored is what gets published: the link reproduces itself.
     assert at.query_params["yhat"] == "0.7,0.2,0.1;0.1,0.1,0.8;1/3,1/3,1/3"
-    assert at.query_params["y"] == "1,2,0" and at.query_params["step"] == "3"
-    share_link = at.code[0].value  # the "Share this view" popover
-    assert "yhat=0.7%2C0.2%2C0.1%3B0.1%2C0.1%2C0.8%3B1%2F3%2C1%2F3%2C1%2F3" in share_link and "step=3" in share_link
+    assert at.query_params["y"] == "1,2,0" and link(at)["step"] == "3. Take −log"
+    shared = share_link(at)  # the "Share this view" popover
+    assert "yhat=0.7%2C0.2%2C0.1%3B0.1%2C0.1%2C0.8%3B1%2F3%2C1%2F3%2C1%2F3" in shared and "step=3." in shared
 
 
 def test_editing_the_table_writes_the_link():
@@ -297,3 +299,29 @@ def test_probability_above_one_blocks_and_can_be_normalised():
     assert any("Row 0, class 0 is 2: a probability is at most 1" in e.value for e in at.error)
     at.button(key="ce_normalise").click().run()
     assert not at.error and at.query_params["yhat"] == "0.5,0.25,0.25;0.3,0.2,0.5"
+
+
+# ----------------------------------------------------------------------------- issue 8: huge and tiny numbers
+
+
+def test_huge_cells_get_a_sentence_and_normalise_without_overflow():
+    """1e308 + 1e308 passes the largest float: fsum raised OverflowError; now it is said, and normalising works."""
+    at = run({"yhat": "1e308,1e308,0", "y": "0"})
+    assert any("more than the largest float" in e.value for e in at.error)
+    at.button(key="ce_normalise").click().run()
+    assert not at.exception and not at.error
+    assert at.query_params["yhat"] == "0.5,0.5,0"
+
+
+def test_a_probability_below_float32_gives_its_true_loss_in_float64():
+    """1e-50 rounds to 0 in float32 (loss inf); the page runs the steps in float64 and says why: -log 1e-50 = 115.1."""
+    at = run({"yhat": "1e-50,0.4,0.6;0.3,0.2,0.5", "y": "0,2", "all": "1"})
+    expected = -torch.log(torch.tensor([1e-50, 0.5], dtype=torch.float64))
+    assert float(expected[0]) == pytest.approx(115.129, abs=1e-3)
+    text = code(at)
+    assert f">>> -torch.log(y_hat[range(len(y_hat)), y])\n{expected}" in text
+    assert "dtype=torch.float64" in text.split(">>> y_hat = torch.tensor(")[1].split("\n")[0]
+    assert any("float64" in w.value and "115.1" in w.value for w in at.warning)
+    reference = F.cross_entropy(torch.log(torch.tensor([[1e-50, 0.4, 0.6], [0.3, 0.2, 0.5]], dtype=torch.float64)),
+                                torch.tensor([0, 2]))
+    assert f">>> F.cross_entropy(o, y)\n{str(reference)}" in text

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from softmax_core.gradient_step import gradient_steps
 from tests.conftest import ROOT
+from tests.link import link
 
 PAGE = str(ROOT / "pages" / "loss_curves.py")
 SLIDERS = {  # key: (min, max, default)
@@ -67,7 +68,7 @@ def test_default_view_shows_three_stacked_figures_formulas_table_and_step_figure
     table = at.table[0].value
     assert list(table["loss"]) == ["L2", "L1", "Huber"]
     assert list(table["new ŷ"]) == pytest.approx([1.25, 2.0, 2.0])
-    assert dict(at.query_params) == {}
+    assert link(at) == {}
 
 
 def test_moving_the_prediction_moves_every_marker_and_writes_the_url():
@@ -79,9 +80,9 @@ def test_moving_the_prediction_moves_every_marker_and_writes_the_url():
         for trace in spec["data"]:
             assert markers(trace)[0][0] == pytest.approx(-3.5)
     assert markers(specs[2]["data"][0])[0][1] == pytest.approx(torch_huber(-3.5, 0.0, 1.0))
-    assert at.query_params["loss_y_hat"] == "-3.5"
+    assert link(at)["loss_y_hat"] == "-3.5"
     at.slider(key="loss_y_hat").set_value(2.5).run()  # back to the default: the link gets shorter again
-    assert "loss_y_hat" not in at.query_params
+    assert "loss_y_hat" not in link(at)
 
 
 @pytest.mark.parametrize("key", list(SLIDERS))
@@ -99,7 +100,7 @@ def test_every_slider_at_its_extremes(key, end):
     assert x == pytest.approx(y_hat - y) and loss == pytest.approx(torch_huber(y_hat, y, delta))
     steps = gradient_steps(y_hat, y, lr, delta)
     assert list(at.table[0].value["new ŷ"]) == pytest.approx([s.y_hat_new for s in steps])
-    assert at.query_params[key] == f"{value:.6g}"
+    assert link(at)[key] == f"{value:.6g}"
 
 
 def test_compare_view_on_the_prediction_axis():
@@ -116,12 +117,15 @@ def test_compare_view_on_the_prediction_axis():
     assert [t["name"].split(":")[0] for t in loss["data"]] == ["L2", "L1", "Huber"]
     assert markers(loss["data"][2])[0] == pytest.approx((2.5, torch_huber(2.5, 1.0, 1.0)))
     assert loss["layout"]["xaxis"]["title"]["text"] == "prediction ŷ (target y = 1)"
-    assert dict(at.query_params) == {"loss_view": "compare", "loss_axis": "prediction", "loss_y": "1"}
+    # the link holds each choice as its label on screen (what the widget's URL binding reads)
+    assert link(at) == {"loss_view": "Compare the three", "loss_axis": "prediction ŷ", "loss_y": "1"}
 
 
-def test_a_shared_link_restores_every_control():
+@pytest.mark.parametrize("view, axis", [("compare", "prediction"), ("Compare the three", "prediction ŷ")])
+def test_a_shared_link_restores_every_control(view, axis):
+    """The choices read both as their labels (what the binding writes) and as the older short names."""
     query = {"loss_y": "-1", "loss_y_hat": "4.2", "loss_delta": "0.5", "loss_range": "7", "loss_lr": "1.5",
-             "loss_view": "compare", "loss_axis": "prediction"}
+             "loss_view": view, "loss_axis": axis}
     at = run(query)
     assert not at.exception and not at.warning
     assert at.slider(key="loss_y").value == -1.0
@@ -136,7 +140,7 @@ def test_a_shared_link_restores_every_control():
     assert specs[0]["layout"]["xaxis"]["range"] == pytest.approx([-1 - 7, -1 + 7])
     steps = gradient_steps(4.2, -1.0, 1.5, 0.5)
     assert list(at.table[0].value["new ŷ"]) == pytest.approx([s.y_hat_new for s in steps])
-    assert dict(at.query_params) == query
+    assert link(at) == {**query, "loss_view": "Compare the three", "loss_axis": "prediction ŷ"}
 
 
 def test_bad_link_values_warn_and_fall_back_to_defaults():
@@ -168,4 +172,4 @@ def test_reset_returns_to_defaults_and_clears_the_link():
     assert not at.exception
     assert at.slider(key="loss_y_hat").value == 2.5
     assert at.radio(key="loss_view").value == "each"
-    assert dict(at.query_params) == {}
+    assert link(at) == {}

@@ -10,8 +10,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from softmax_core.stability import DTYPES
 from softmax_core.logit_presets import FASHION_MNIST_CLASSES, PRESETS, format_logits
 from tests.conftest import ROOT
+from tests.link import link, share_link
 
 PAGE = str(ROOT / "pages" / "softmax_temperature.py")
 
@@ -72,8 +74,29 @@ def test_default_view(app):
     assert "Prediction: dog" in json.dumps(charts(at)[0]["layout"]["title"])
     assert any(r"\operatorname{hardmax}" in latex.value and "0.67" in latex.value for latex in at.latex)
     assert not at.error and not at.warning
-    assert dict(at.query_params) == {}  # defaults stay out of the link
-    assert len(at.dataframe) == 3  # the editable logits table and the float32 / float16 stability tables
+    assert link(at) == {}  # defaults stay out of the link
+    # the editable logits table and the open tab's stability table: the hidden float16 tab is not computed
+    assert len(at.dataframe) == 2
+    float32, float16 = at.tabs
+    assert len(float32.dataframe) == 1 and len(float16.children) == 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_only_the_open_precision_tab_runs_and_it_is_in_the_link(app, monkeypatch, dtype):
+    """A hidden tab's work is not done: compare_stability runs for the open tab's dtype only."""
+    import softmax_core.stability
+
+    calls = []
+    real = softmax_core.stability.compare_stability
+    monkeypatch.setattr(softmax_core.stability, "compare_stability", lambda *a: calls.append(a[2]) or real(*a))
+    if dtype != "float32":
+        app.query_params["sm_dtype"] = dtype
+    at = app.run()
+    assert not at.exception and not at.warning
+    assert calls == [dtype]
+    opened = at.tabs[list(DTYPES).index(dtype)]
+    assert len(opened.dataframe) == 1 and f"in {dtype}, exp(z) overflows" in opened.markdown[0].value
+    assert link(at) == ({} if dtype == "float32" else {"sm_dtype": dtype})
 
 
 @pytest.mark.parametrize("temperature", [0.05, 20.0])
@@ -81,7 +104,7 @@ def test_temperature_extremes(app, temperature):
     at = app.run()
     at.select_slider(key="sm_T").set_value(temperature).run()
     assert_shows(at, (1.0, 2.0, 3.0), temperature)
-    assert at.query_params["sm_T"] == f"{temperature:g}"
+    assert link(at)["sm_T"] == f"{temperature:g}"
     if temperature == 0.05:  # T -> 0: hardmax
         assert metrics(at)["Confidence"] == "1.000" and metrics(at)["H / log K"] == "0%"
     else:  # T -> infinity: nearly uniform
@@ -105,8 +128,8 @@ def test_each_preset_sets_logits_and_names_and_lands_in_the_link(app, name):
     assert at.selectbox(key="sm_labels").value == preset.labels
     assert_shows(at, preset.logits, 1.0)
     if name != "chapter":
-        assert at.query_params["sm_preset"] == name
-        assert at.query_params["sm_logits"] == format_logits(preset.logits)
+        assert link(at)["sm_preset"] == preset.title  # the binding's link holds the label on screen
+        assert link(at)["sm_logits"] == format_logits(preset.logits)
 
 
 def test_large_logits_preset_shows_the_naive_failure_and_the_same_probabilities(app):
@@ -129,7 +152,7 @@ def test_fashion_names_label_the_classes(app):
     assert "Prediction: Shirt" in json.dumps(charts(at)[0]["layout"]["title"])
     at.selectbox(key="sm_labels").set_value("numbers").run()
     assert charts(at)[0]["data"][0]["x"] == [f"class {j}" for j in range(10)]
-    assert at.query_params["sm_labels"] == "numbers"
+    assert link(at)["sm_labels"] == "class 0, class 1, …"
 
 
 def test_typed_logits_become_your_own_and_go_into_the_link(app):
@@ -137,8 +160,8 @@ def test_typed_logits_become_your_own_and_go_into_the_link(app):
     at.text_input(key="sm_logits").set_value("4, 1, 0, -2").run()
     assert_shows(at, (4.0, 1.0, 0.0, -2.0), 1.0)
     assert at.selectbox(key="sm_preset").value == "custom"
-    assert at.query_params["sm_logits"] == "4, 1, 0, -2"
-    assert at.query_params["sm_preset"] == "custom"
+    assert link(at)["sm_logits"] == "4, 1, 0, -2"
+    assert link(at)["sm_preset"] == "Your own logits"
     assert charts(at)[0]["data"][0]["x"] == ["cat", "chicken", "dog", "class 3"]
 
 
@@ -216,11 +239,11 @@ def test_reset_returns_to_defaults_and_clears_the_link(app):
     at = app.run()
     at.selectbox(key="sm_preset").set_value("fashion").run()
     at.select_slider(key="sm_T").set_value(4.0).run()
-    assert dict(at.query_params)
-    at.button[0].click().run()
+    assert link(at)
+    next(b for b in at.button if "Reset" in b.label).click().run()
     assert at.selectbox(key="sm_preset").value == "chapter"
     assert at.select_slider(key="sm_T").value == 1.0
-    assert dict(at.query_params) == {}
+    assert link(at) == {}
     assert_shows(at, (1.0, 2.0, 3.0), 1.0)
 
 
@@ -228,5 +251,23 @@ def test_share_link_holds_the_current_view(app):
     at = app.run()
     at.text_input(key="sm_logits").set_value("2, 0").run()
     at.select_slider(key="sm_T").set_value(2.0).run()
-    link = at.code[0].value
-    assert "sm_logits=2%2C+0" in link and "sm_T=2" in link and "sm_preset=custom" in link
+    shared = share_link(at)
+    assert "sm_logits=2%2C+0" in shared and "sm_T=2" in shared and "sm_preset=Your+own+logits" in shared
+
+
+def test_table_logit_cells_are_text_so_1e308_keeps_its_e(app):
+    """The grid's number editor dropped the "e" (1e308 became 1308): the logit column is text now."""
+    at = app.run()
+    config = json.loads(at.data_editor[0].proto.columns)
+    assert config["logit"]["type_config"]["type"] == "text"
+    assert at.data_editor[0].value["logit"].tolist() == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("cell, words", [("1e308", "too large"), ("1e400", "too large"), ("abc", "is not a number")])
+def test_table_cells_refuse_huge_numbers_with_a_sentence(app, cell, words):
+    """An edited cell reaches the logits as typed (the table's callback), and the logits parser explains it."""
+    at = app.run()
+    at.text_input(key="sm_logits").set_value(f"1, {cell}, 3").run()  # what the table's callback writes
+    assert not at.exception
+    assert len(at.error) == 1 and words in at.error[0].value
+    assert_shows(at, (1.0, 2.0, 3.0), 1.0)  # the last valid logits stay on screen

@@ -14,6 +14,7 @@ from softmax_core.data import load_fashion_mnist
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
 from tests.conftest import ROOT, SHARED_DATA
+from tests.link import link
 
 PAGE = str(ROOT / "pages" / "training.py")
 SMALL = {"train_epochs": "1", "train_batch_size": "1024"}  # one quick epoch
@@ -78,7 +79,7 @@ def test_defaults_are_the_chapters_setting(env):
     assert at.number_input(key="train_seed").value == 0
     assert at.number_input(key="train_init_std").value == pytest.approx(0.01)
     assert "No stored run for these settings yet" in texts(at.info)
-    assert dict(at.query_params) == {}  # defaults stay out of the URL
+    assert link(at) == {}  # defaults stay out of the URL
 
 
 def test_train_a_small_run_through_the_form_then_it_is_cached(env):
@@ -90,7 +91,7 @@ def test_train_a_small_run_through_the_form_then_it_is_cached(env):
     poll_until(at, lambda at: len(at.success) > 0)
     assert not at.exception
     assert "Trained just now: 1 epoch(s)" in at.success[0].value
-    assert dict(at.query_params) == SMALL  # the link now opens this run
+    assert link(at) == SMALL  # the link now opens this run
 
     [run] = RunStore(env).list_runs()
     assert run.config == TrainConfig(batch_size=1024, epochs=1)
@@ -104,6 +105,8 @@ def test_train_a_small_run_through_the_form_then_it_is_cached(env):
     assert curves[0]["y"] == [last.train_loss] and curves[2]["y"] == [last.test_acc]
 
     # The evaluation shows this run's confusion matrix, and its accuracy agrees with the history.
+    at.session_state["train_tab"] = "Confusion matrix"  # open its tab: hidden tabs are not built
+    at.run()
     heat = next(c for c in charts(at) if c["data"][0]["type"] == "heatmap" and c["data"][0].get("x"))
     z = np.array(heat["data"][0]["z"])
     assert np.array_equal(z, run.confusion.numpy())
@@ -176,7 +179,23 @@ def test_link_restores_the_config_and_shows_the_stored_run(env, data):
     assert "**Cached**" in texts(at.info) and "in 1.5 s" in texts(at.info)
     curves = charts(at)[0]["data"]
     assert curves[2]["y"] == pytest.approx([0.61, 0.62, 0.63])
-    assert dict(at.query_params) == query
+    assert link(at) == {**query, "train_impl": "concise, torch.nn (d2l 3.7)"}  # the label on screen, as bound
+
+
+@pytest.mark.parametrize("tab", ["Predictions", "Confusion matrix", "One test image"])
+def test_only_the_open_evaluation_tab_runs_and_it_is_in_the_link(env, data, tab):
+    """A hidden evaluation tab builds nothing: its charts are absent until it is opened (the tab is in the link)."""
+    store_fake_run(env, data, TrainConfig(epochs=1))
+    at = new_page({"train_epochs": "1"} | ({"train_tab": tab} if tab != "Predictions" else {})).run()
+    assert not at.exception and not at.warning
+    keys = {c.proto.id for c in at.get("plotly_chart")}
+    built = {name: any(key in chart_id for chart_id in keys for key in keys_of)
+             for name, keys_of in {"Predictions": ["train_grid"], "Confusion matrix": ["train_confusion"],
+                                   "One test image": ["train_image_fig"]}.items()}
+    assert built == {name: name == tab for name in built}
+    opened = [t for t in at.tabs if t.label == tab][0]
+    assert opened.children and all(not t.children for t in at.tabs if t.label != tab)
+    assert link(at).get("train_tab") == (tab if tab != "Predictions" else None)
 
 
 def test_a_diverged_training_shows_its_message_not_a_crash(env):
@@ -236,4 +255,4 @@ def test_reset_returns_to_the_chapters_setting(env):
     assert not at.exception
     assert at.number_input(key="train_lr").value == pytest.approx(0.1)
     assert at.number_input(key="train_epochs").value == 10
-    assert dict(at.query_params) == {}
+    assert link(at) == {}

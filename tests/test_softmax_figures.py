@@ -100,6 +100,16 @@ def test_apply_table_edits_changes_deletes_and_adds_rows():
     assert apply_table_edits((1.0, 2.0), {}) == [1.0, 2.0]
 
 
+def test_apply_table_edits_keeps_text_cells_as_typed_for_the_logits_parser():
+    """Text cells stay text: 1e308 reaches parse_logits as written (and is refused there with a sentence)."""
+    edits = {"edited_rows": {"1": {"logit": " 1e308 "}}, "added_rows": [{"logit": "-2.5E-1"}, {"logit": ""}]}
+    cells = apply_table_edits(("1", "2", "3"), edits)
+    assert cells == ["1", "1e308", "3", "-2.5E-1", None]
+    with pytest.raises(ValueError, match="too large"):
+        parse_logits(", ".join(cells[:3]))
+    assert parse_logits(", ".join([cells[0], cells[3]])) == (1.0, -0.25)
+
+
 # ---------------------------------------------------------------- numeric stability
 
 def test_large_logits_break_naive_softmax_but_not_the_shifted_one():
