@@ -35,8 +35,8 @@ PARAMS = [Y, Y_HAT, DELTA, RANGE, LR, VIEW, AXIS]
 st.title("L1, L2 & Huber losses")
 st.markdown(
     "A regression loss scores the residual $d = \\hat y - y$. Its gradient is the pull gradient descent feels, "
-    "and $\\exp(-\\ell)$ is the noise model the loss assumes: minimising L2 is maximum likelihood under "
-    "Gaussian noise, L1 under Laplace noise. Move the prediction $\\hat y$ and watch the markers."
+    "and the density $p(d) = \\exp(-\\ell)/Z$ (normalised: each integrates to 1) is the noise model the loss "
+    "assumes: minimising L2 is maximum likelihood under Gaussian noise, L1 under Laplace noise. Colour is the loss."
 )
 
 restore(PARAMS)

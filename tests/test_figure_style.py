@@ -29,3 +29,26 @@ def test_style_sets_no_colour():
     layout.pop("template")  # plotly's default; Streamlit's theme replaces it in the page
     layout = json.dumps(layout)
     assert "color" not in layout and "bgcolor" not in layout
+
+
+def test_palette_size_is_the_number_of_theme_colours_in_both_modes():
+    import tomllib
+    from pathlib import Path
+
+    from softmax_core.figures.style import PALETTE_SIZE
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    for mode in ("light", "dark"):
+        assert len(config["theme"][mode]["chartCategoricalColors"]) == PALETTE_SIZE
+
+
+def test_in_colour_slot_puts_every_trace_on_the_same_theme_colour():
+    from softmax_core.figures.style import PALETTE_SIZE, drawn_traces, in_colour_slot
+
+    for slot in range(3):
+        traces = in_colour_slot([dict(type="scatter", x=[0, 1], y=[0, 1], name=n) for n in "abc"], slot)
+        positions = [i for i, t in enumerate(traces) if t["name"]]
+        assert [i % PALETTE_SIZE for i in positions] == [slot] * 3
+        fig = go.Figure(data=traces)
+        assert [t.name for t in drawn_traces(fig)] == ["a", "b", "c"]
+        assert not any(t.showlegend for t in fig.data if not t.name)

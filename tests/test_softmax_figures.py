@@ -254,8 +254,8 @@ def test_temperature_curves_carry_the_sweep_and_mark_the_current_t(temperature):
             assert math.isclose(y, float(torch_softmax(logits, x)[j]), rel_tol=1e-9, abs_tol=1e-15)
     assert fig.layout.xaxis.type == "log"
     notes = " | ".join(a.text for a in fig.layout.annotations)
-    assert "hardmax" in notes and "uniform" in notes and "1/K = 0.1" in notes and f"T = {temperature:g}" in notes
-    assert [trace.line.dash for trace in fig.data][8:] == ["dash", "dash"]  # past the 8 theme colours
+    assert "hardmax" in notes and "uniform" in notes and "1/q = 0.1" in notes and f"T = {temperature:g}" in notes
+    assert {trace.line.dash for trace in fig.data} == {"solid"}  # ten classes, ten theme colours
     assert not _has_colour(fig.to_plotly_json())
 
 
