@@ -183,14 +183,14 @@ h_max = max_entropy(len(logits))
 
 with main:
     st.latex(
-        r"\hat{y}_j = \mathrm{softmax}(\mathbf{o}/T)_j = \frac{\exp(o_j/T)}{\sum_{k=1}^{K} \exp(o_k/T)},"
-        rf"\qquad T = {temperature:g},\ K = {len(logits)}"
+        r"\hat{y}_j = \mathrm{softmax}(\mathbf{o}/T)_j = \frac{\exp(o_j/T)}{\sum_{k=1}^{q} \exp(o_k/T)},"
+        rf"\qquad T = {temperature:g},\ q = {len(logits)}"
     )
     m = st.columns(4)
     m[0].metric("Confidence", f"{float(confidence(probs)):.3f}", help="max_j p_j: the probability of the top class")
     m[1].metric("Margin", f"{float(margin(probs)):.3f}", help="top-1 minus top-2 probability")
-    m[2].metric("Entropy H", f"{h:.3f}", help="H = −Σ p_j log p_j in nats: 0 when certain, log K when uniform")
-    m[3].metric("H / log K", f"{h / h_max:.0%}", help=f"entropy relative to the uniform maximum log {len(logits)} = {h_max:.3f}")
+    m[2].metric("Entropy H", f"{h:.3f}", help="H = −Σ p_j log p_j in nats: 0 when certain, log q when uniform (q classes)")
+    m[3].metric("H / log q", f"{h / h_max:.0%}", help=f"entropy relative to the uniform maximum log {len(logits)} = {h_max:.3f}")
     bars = probability_bars(labels, probs.tolist(), one_hot.tolist(), title=f"Prediction: {labels[top]}")
     st.plotly_chart(bars, width="stretch", theme="streamlit", key="sm_bars")
 
@@ -219,8 +219,8 @@ with words:
         "Only the **gaps** between logits matter, and $T$ scales them.\n\n"
         "- $T \\to 0$: gaps blow up, the top class takes everything: softmax becomes **hardmax**, the one-hot "
         "argmax.\n"
-        "- $T \\to \\infty$: gaps vanish, every class gets $1/K$: the **uniform** distribution, entropy "
-        "$\\log K$.\n"
+        "- $T \\to \\infty$: gaps vanish, every class gets $1/q$: the **uniform** distribution, entropy "
+        "$\\log q$.\n"
         "- The order of the classes never changes, so the prediction (argmax) is the same at every $T$."
     )
 

@@ -73,7 +73,7 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
     """One line per class, p_j against T (log axis); the current T marked on each line.
 
     The limits are labelled where they happen: hardmax at the left edge (top class at 1),
-    uniform 1/K beyond the right edge, outside the plot so no curve runs through the text.
+    uniform 1/q beyond the right edge, outside the plot so no curve runs through the text.
     """
     labels = list(labels)
     temps = list(sweep.temperatures)
