@@ -24,11 +24,14 @@ from softmax_core.figures.training_figures import (
     compare_curves,
     config_label,
     confusion_heatmap,
+    epoch_time_sentence,
     final_gap,
     image_figure,
     per_class_accuracy_bars,
     prediction_grid,
     probability_bars,
+    recent_epoch_seconds,
+    run_row,
     scratch_concise_pairs,
     training_curves,
 )
@@ -276,15 +279,9 @@ def compare(store: RunStore, current_key: str | None) -> None:
         chosen = [by_key[k] for k in picked]
         chart(compare_curves([LabelledHistory(config_label(r.config, r.status), r.history) for r in chosen], metric),
               "train_compare_chart")
-        st.dataframe(pd.DataFrame([{
-            "run": config_label(r.config, r.status),
-            "train loss": r.history[-1].train_loss if r.history else None,
-            "train acc": r.history[-1].train_acc if r.history else None,
-            "test acc": r.history[-1].test_acc if r.history else None,
-            "seconds": r.train_seconds,
-        } for r in chosen]), hide_index=True, width="stretch",
-            column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("train loss", "train acc", "test acc")}
-            | {"seconds": st.column_config.NumberColumn(format="%.1f")})
+        st.dataframe(pd.DataFrame([run_row(config_label(r.config, r.status), r.history, r.train_seconds, r.status,
+                                           getattr(r, "diverged_at", None)) for r in chosen]),
+                     hide_index=True, width="stretch")
     pairs = scratch_concise_pairs(runs)
     st.markdown("**Scratch against concise.** Same seed, same initial weights, same batches: "
                 "how far apart do the two implementations end?")
@@ -355,9 +352,11 @@ if key is not None:
     elif snap is not None and snap.state == "failed":
         st.error(snap.error)
     else:
-        st.info("No stored run for these settings yet: press **Train**. "
-                "The chapter's setting (10 epochs of 235 minibatches) takes one to a few seconds per epoch, "
-                "depending on how busy the server is.", icon=":material/model_training:")
+        with warnings.catch_warnings():  # a damaged run is reported by the comparison below
+            warnings.simplefilter("ignore")
+            timed = recent_epoch_seconds([r.history for r in jobs.store.list_runs()])
+        st.info("No stored run for these settings yet: press **Train**. " + epoch_time_sentence(timed, config.epochs),
+                icon=":material/model_training:")
 
 st.divider()
 compare(jobs.store, key)

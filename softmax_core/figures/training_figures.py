@@ -261,3 +261,92 @@ def scratch_concise_pairs(runs: Sequence) -> list[tuple]:
     concise = {settings(run.config): run for run in runs if run.config.impl == "concise"}
     return [(run, concise[settings(run.config)]) for run in runs
             if run.config.impl == "scratch" and settings(run.config) in concise]
+
+
+# ---------------------------------------------------------------- diverged runs and epoch times
+
+
+def diverged_label(diverged_at: tuple[int, int] | None) -> str:
+    """Where a diverged run blew up, for tables and headers: never ``None``."""
+    if diverged_at is None:
+        return "diverged (batch not recorded)"
+    epoch, batch = diverged_at
+    return f"diverged in epoch {int(epoch)}, batch {int(batch)}"
+
+
+def run_outcome(status: str, epochs_done: int, diverged_at: tuple[int, int] | None = None) -> str:
+    """One short cell: how a stored run ended."""
+    if status == "diverged":
+        return diverged_label(diverged_at)
+    return f"{status}, {epochs_done} epoch{'s' if epochs_done != 1 else ''}"
+
+
+def run_row(label: str, history: Sequence, train_seconds: float, status: str,
+            diverged_at: tuple[int, int] | None = None) -> dict[str, object]:
+    """A row of the compare table: metrics of the last finished epoch as text ("–" where there is none)."""
+    last = history[-1] if history else None
+
+    def cell(attr: str) -> str:
+        value = getattr(last, attr) if last is not None else None
+        return f"{value:.4f}" if value is not None and math.isfinite(value) else "–"
+
+    return {"run": label, "outcome": run_outcome(status, len(history), diverged_at),
+            "train loss": cell("train_loss"), "train acc": cell("train_acc"), "test acc": cell("test_acc"),
+            "seconds": f"{train_seconds:.1f}"}
+
+
+def batch_loss_figure(batch_losses: Sequence[float], diverged_at: tuple[int, int] | None = None,
+                      batches_per_epoch: int | None = None, height: int = 360) -> go.Figure:
+    """The mean loss of every batch up to the blow-up, on a log axis, the blow-up batch marked.
+
+    A diverged run has no finished epoch, so the per-epoch curves are empty: this is
+    what happened instead. Non-finite losses (inf, nan) cannot be drawn; the batch
+    where the loss stopped being a number is named in the title.
+    """
+    losses = [float(v) for v in batch_losses]
+    if not losses:
+        raise ValueError("no batch losses to draw")
+    x = list(range(1, len(losses) + 1))
+    finite = _finite_or_none(losses)
+    fig = go.Figure(go.Scatter(x=x, y=finite, mode="lines+markers", name="mean loss of the batch",
+                               line=dict(width=3), marker=dict(size=7),
+                               hovertemplate="batch %{x}: loss %{y:.4g}<extra></extra>"))
+    positive = [v for v in finite if v is not None and v > 0]
+    if positive and max(positive) / min(positive) > 100:
+        fig.update_yaxes(type="log")
+    if batches_per_epoch:  # a dotted grid line at every epoch start beyond the first
+        for start in range(batches_per_epoch + 1, len(losses) + 1, batches_per_epoch):
+            fig.add_vline(x=start - 0.5, line_dash="dot", line_width=1)
+    title = "Loss per batch until it " + ("blew up: " + diverged_label(diverged_at) if diverged_at else "blew up")
+    fig.update_xaxes(title_text="batch (counted from the start)", rangemode="tozero")
+    fig.update_yaxes(title_text="mean cross-entropy of the batch")
+    return apply_layout(fig, title, height, showlegend=False)
+
+
+def recent_epoch_seconds(histories: Sequence[Sequence], limit: int = 30) -> list[float]:
+    """Seconds of the most recent epochs, newest run first (histories in that order), at most ``limit``."""
+    seconds = []
+    for history in histories:
+        for metrics in reversed(list(history)):
+            value = getattr(metrics, "seconds", None)
+            if value is not None and math.isfinite(value) and value > 0:
+                seconds.append(float(value))
+            if len(seconds) >= limit:
+                return seconds
+    return seconds
+
+
+def epoch_time_sentence(seconds: Sequence[float], epochs: int) -> str:
+    """What this server measured per epoch (training plus test pass), and what ``epochs`` epochs take at that pace."""
+    if not seconds:
+        return "This server has not timed an epoch yet: the first run shows how long one takes here."
+    values = sorted(seconds)
+    median = float(np.median(values))
+    if len(values) == 1:
+        measured = f"the last epoch took {median:.2g} s (training plus the test pass)"
+    else:
+        spread = f"{values[0]:.2g} to {values[-1]:.2g} s" if values[0] != values[-1] else f"{median:.2g} s"
+        measured = (f"the last {len(values)} epochs took {spread} each "
+                    f"(median {median:.2g} s, training plus the test pass)")
+    total = f"{epochs} epochs take" if epochs != 1 else "1 epoch takes"
+    return f"On this server {measured}, so {total} about {epochs * median:.2g} s."
