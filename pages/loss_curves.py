@@ -4,13 +4,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.deep_links import run_through_navigation
+from dashboard.presenter import caption, chart, share_row
 from dashboard.url_state import choice_param, float_param, publish, restore, share_and_reset
 from softmax_core.figures.loss_figures import (
     LOSS_TITLES,
     QUANTITIES,
     compare_figure,
     fmt,
-    gradient_step_figure,
+    gradient_step_figures,
     loss_formulas,
     one_loss_figure,
     view_half_width,
@@ -50,31 +51,31 @@ c1, c2 = st.columns(2)
 c1.radio("view", list(VIEWS), format_func=VIEWS.get, horizontal=True, key=VIEW.key,
          help="Each loss: its loss, gradient and likelihood stacked. Compare: the three losses overlaid.")
 c2.radio("horizontal axis", list(AXIS_LABELS), format_func=AXIS_LABELS.get, horizontal=True, key=AXIS.key)
-share_and_reset(PARAMS)
+share_row(share_and_reset, PARAMS)
 
 y, y_hat, delta = st.session_state[Y.key], st.session_state[Y_HAT.key], st.session_state[DELTA.key]
 plot_range, axis = st.session_state[RANGE.key], st.session_state[AXIS.key]
 
 d = y_hat - y
 if view_half_width(plot_range, d) > plot_range:
-    st.caption(f"The residual d = {fmt(d)} lies outside ±{fmt(plot_range)}: the plots widen to keep the marker in view.")
-
-# Formulas above their curves: one column per loss, with the current numbers plugged in.
-for column, name in zip(st.columns(3), LOSSES):
-    with column:
-        st.markdown(f"**{LOSS_TITLES[name]}**")
-        st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(loss_formulas(name, y_hat, y, delta)) + r"\end{gathered}")
+    caption(f"The residual d = {fmt(d)} lies outside ±{fmt(plot_range)}: the plots widen to keep the marker in view.")
 
 # Each view draws three figures; only the chosen one is built. No st.cache_data here on purpose:
 # a figure builds in ~4 ms, while unpickling a cached plotly figure takes ~20 ms (measured).
 if st.session_state[VIEW.key] == "each":
     for column, name in zip(st.columns(3), LOSSES):
         fig = one_loss_figure(name, y_hat, y, delta, plot_range, axis)
-        column.plotly_chart(fig, width="stretch", theme="streamlit", key=f"loss_each_{name}")
+        chart(fig, f"loss_each_{name}", column)
 else:
     for column, q in zip(st.columns(3), QUANTITIES):
         fig = compare_figure(q, y_hat, y, delta, plot_range, axis)
-        column.plotly_chart(fig, width="stretch", theme="streamlit", key=f"loss_compare_{q}")
+        chart(fig, f"loss_compare_{q}", column)
+
+# Formulas under their curves: one column per loss, with the current numbers plugged in.
+for column, name in zip(st.columns(3), LOSSES):
+    with column:
+        st.markdown(f"**{LOSS_TITLES[name]}**")
+        st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(loss_formulas(name, y_hat, y, delta)) + r"\end{gathered}")
 
 st.divider()
 st.subheader("One gradient step")
@@ -93,13 +94,13 @@ except ValueError as exc:
 else:
     st.table(pd.DataFrame(step_table(steps)).style.format(precision=3).hide(axis="index"))
     if d != 0:
-        st.caption(
+        caption(
             f"From d = {fmt(d)}: L2's step is |d| = {fmt(abs(d))} times L1's. "
             + ("Huber is outside its quadratic zone (|d| > δ), so it steps like L1 scaled by δ."
                if abs(d) > delta else "Huber is inside its quadratic zone (|d| ≤ δ), so it steps like L2.")
         )
-    fig = gradient_step_figure(steps, delta, plot_range, axis)
-    st.plotly_chart(fig, width="stretch", theme="streamlit", key="loss_gradient_step")
-    st.caption("Circle: the current prediction. Arrow: one step, its tip at the new prediction and its loss.")
+    for column, step, fig in zip(st.columns(3), steps, gradient_step_figures(steps, delta, plot_range, axis)):
+        chart(fig, f"loss_gradient_step_{step.loss}", column)
+    caption("Circle: the current prediction. Arrow: one step, its tip at the new prediction and its loss.")
 
 publish(PARAMS)

@@ -16,7 +16,7 @@ from softmax_core.figures.loss_figures import (
     compare_figure,
     curve_x,
     fmt,
-    gradient_step_figure,
+    gradient_step_figures,
     loss_formulas,
     one_loss_figure,
     view_half_width,
@@ -139,9 +139,10 @@ def test_compare_overlays_three_losses_with_values_in_the_legend(quantity, axis)
 def test_gradient_step_figure_marks_both_ends_of_each_step(axis, lr):
     y_hat, y, delta = 3.0, 0.5, 1.0
     steps = gradient_steps(y_hat, y, lr, delta)
-    fig = gradient_step_figure(steps, delta, 4.0, axis)
+    figures = gradient_step_figures(steps, delta, 4.0, axis)
     shift = y if axis == "residual" else 0.0
-    for trace, step in zip(fig.data, steps):
+    for fig, step in zip(figures, steps):
+        [trace] = drawn_traces(fig)
         param = torch.tensor([y_hat], dtype=torch.float64, requires_grad=True)  # the torch reference step
         optimizer = torch.optim.SGD([param], lr=lr)
         TORCH_LOSSES[step.loss](param, torch.tensor([y], dtype=torch.float64), delta).sum().backward()
@@ -156,7 +157,7 @@ def test_gradient_step_figure_marks_both_ends_of_each_step(axis, lr):
         curve_x, curve_y = trace.x[:-4], trace.y[:-4]  # the curve, a gap, then the step: start, start, end
         assert np.isnan(trace.x[-4]) and np.isnan(trace.y[-4]) and trace.selectedpoints == (len(trace.x) - 2, len(trace.x) - 1)
         np.testing.assert_allclose(curve_y, reference(step.loss, "loss", curve_x, y - shift, delta), rtol=1e-12, atol=1e-12)
-        lo, hi = getattr(fig.layout, "xaxis" + trace.xaxis[1:]).range
+        lo, hi = fig.layout.xaxis.range
         assert lo <= min(x0, x1) and max(x0, x1) <= hi  # the landing point is on screen, even far away
 
 
@@ -174,7 +175,7 @@ def _colour_keys(node, path=""):
 def test_figures_leave_every_colour_to_the_theme():
     steps = gradient_steps(2.0, 0.0, 0.5, 1.0)
     figures = [one_loss_figure("Huber", 2.0, 0.0, 1.0, 4.0), compare_figure("gradient", 2.0, 0.0, 1.0, 4.0),
-               gradient_step_figure(steps, 1.0, 4.0)]
+               *gradient_step_figures(steps, 1.0, 4.0)]
     for fig in figures:
         spec = fig.to_plotly_json()
         spec["layout"].pop("template", None)  # plotly's default template, not ours
@@ -218,8 +219,8 @@ def test_colour_means_the_loss_in_every_figure_of_the_page(name):
     assert [i % PALETTE_SIZE for i, t in enumerate(one.data) if t in drawn_traces(one)] == [slot] * 3
     compare = compare_figure("loss", 1.0, 0.0, 1.0, 4.0)
     assert compare.data[slot].name.startswith(name)
-    step = gradient_step_figure(gradient_steps(1.0, 0.0, 0.5, 1.0), 1.0, 4.0)
-    assert step.data[slot].name == name
+    step = gradient_step_figures(gradient_steps(1.0, 0.0, 0.5, 1.0), 1.0, 4.0)[slot]
+    assert step.data[slot].name == name and drawn_traces(step) == [step.data[slot]]
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

@@ -188,36 +188,42 @@ def compare_figure(quantity_name: str, y_hat: float, y: float, delta: float, plo
     )
 
 
-def gradient_step_figure(steps: tuple[GradientStep, ...], delta: float, plot_range: float,
-                         axis: str = "residual", height: int = 400) -> go.Figure:
-    """Each loss's curve with the step drawn as an arrow from the old prediction (circle) to the new one.
+def _step_trace(step: GradientStep, center: float, half_width: float, delta: float, axis: str) -> dict:
+    """The loss curve, then after a gap the step: circle at the old prediction, arrow tip at the new one."""
+    start, end = frame(step.y_hat, step.y, axis)[1], frame(step.y_hat_new, step.y, axis)[1]
+    trace = _curve(step.loss, "loss", axis, center, half_width, delta, (), name=step.loss)
+    # After the gap the start comes twice: a marker right after a gap gets no angle and is not drawn.
+    n = len(trace["x"])
+    trace["x"] = np.concatenate([trace["x"], [np.nan, start, start, end]])
+    trace["y"] = np.concatenate([trace["y"], [np.nan, step.loss_before, step.loss_before, step.loss_after]])
+    trace["selectedpoints"] = [n + 2, n + 3]
+    symbols, sizes = np.full(n + 4, CIRCLE), np.full(n + 4, MARKER_SIZE)
+    symbols[n + 3], sizes[n + 3] = ARROW, ARROW_SIZE
+    trace["marker"] = dict(size=sizes, symbol=symbols, angleref="previous")  # the tip points along the step
+    return trace
 
-    The arrow is part of the curve's own trace, after a gap, so it takes the curve's theme
-    colour (an annotation arrow would be a fixed grey, faint on a dark background).
+
+def gradient_step_figures(steps: tuple[GradientStep, ...], delta: float, plot_range: float,
+                          axis: str = "residual", height: int = 300) -> tuple[go.Figure, ...]:
+    """One figure per loss: its curve with the step drawn as an arrow from the old prediction (circle) to the new.
+
+    Separate figures, not subplots, so the page can put them in columns that stack on a
+    phone instead of squeezing three sets of axes into 390 px. The arrow is part of the
+    curve's own trace, after a gap, so it takes the loss's theme colour (an annotation
+    arrow would be a fixed grey, faint on a dark background); all three share one x range.
     """
     center, _ = frame(steps[0].y_hat, steps[0].y, axis)
     half_width = view_half_width(plot_range, steps[0].residual, *(s.residual_new for s in steps))
-    data, layout, titles = [], {}, []
-    for col, (step, domain) in enumerate(zip(steps, _column_domains(len(steps), 0.06)), start=1):
-        suffix = "" if col == 1 else str(col)
-        start, end = frame(step.y_hat, step.y, axis)[1], frame(step.y_hat_new, step.y, axis)[1]
-        trace = _curve(step.loss, "loss", axis, center, half_width, delta, (), name=step.loss,
-                       xaxis=f"x{suffix}", yaxis=f"y{suffix}")
-        # After the gap the start comes twice: a marker right after a gap gets no angle and is not drawn.
-        n = len(trace["x"])
-        trace["x"] = np.concatenate([trace["x"], [np.nan, start, start, end]])
-        trace["y"] = np.concatenate([trace["y"], [np.nan, step.loss_before, step.loss_before, step.loss_after]])
-        trace["selectedpoints"] = [n + 2, n + 3]
-        symbols, sizes = np.full(n + 4, CIRCLE), np.full(n + 4, MARKER_SIZE)
-        symbols[n + 3], sizes[n + 3] = ARROW, ARROW_SIZE
-        trace["marker"] = dict(size=sizes, symbol=symbols, angleref="previous")  # the tip points along the step
-        data.append(trace)
-        layout[f"xaxis{suffix}"] = dict(domain=domain, anchor=f"y{suffix}", title=dict(text=_axis_title(axis, step.y)),
-                                        range=[center - half_width, center + half_width])
-        layout[f"yaxis{suffix}"] = dict(anchor=f"x{suffix}", rangemode="tozero")
-        titles.append(_subplot_title(f"{step.loss}: step {fmt(step.step)}", f"x{suffix}", f"y{suffix}"))
-    return _figure(data, None, height, showlegend=False, annotations=titles, margin=dict(l=10, r=10, t=30, b=10),
-                   **layout)
+    figures = []
+    for step in steps:
+        title = _subplot_title(f"{step.loss}: step {fmt(step.step)}", "x", "y")
+        figures.append(_figure(
+            in_colour_slot([_step_trace(step, center, half_width, delta, axis)], LOSS_SLOTS[step.loss]),
+            None, height, showlegend=False, annotations=[title], margin=dict(l=10, r=10, t=30, b=10),
+            xaxis=dict(title=dict(text=_axis_title(axis, step.y)), range=[center - half_width, center + half_width]),
+            yaxis=dict(rangemode="tozero"),
+        ))
+    return tuple(figures)
 
 
 def loss_formulas(name: str, y_hat: float, y: float, delta: float) -> list[str]:
@@ -237,7 +243,8 @@ def loss_formulas(name: str, y_hat: float, y: float, delta: float) -> list[str]:
         inside = abs(d) <= delta
         numbers = rf"\tfrac12 \cdot {ds}^2" if inside else rf"{fmt(delta)}\,(|{fmt(d)}| - \tfrac12 \cdot {fmt(delta)})"
         return [
-            r"\ell(d) = \begin{cases} \tfrac12 d^2 & |d| \le \delta \\ \delta\,(|d| - \tfrac12\delta) & \text{else} \end{cases}",
+            # two short lines, so a third of a 1280 px projector screen does not clip the condition
+            r"\ell(d) = \tfrac12 d^2 \ \text{if } |d| \le \delta, \\ \text{else } \delta\,(|d| - \tfrac12\delta)",
             rf"\ell({fmt(d)}) = {numbers} = {fmt(value)}",
             rf"{gradient} = \operatorname{{clip}}(d, -\delta, \delta) = {fmt(grad)}",
             rf"p(d) = e^{{-\ell(d)}} / {fmt(normaliser('Huber', delta))}", r"\text{Gaussian middle, Laplace tails}",

@@ -61,3 +61,29 @@ def in_colour_slot(traces: list[dict], slot: int) -> list[dict]:
 def drawn_traces(fig: go.Figure) -> list:
     """The figure's traces without the empty colour-slot padding."""
     return [t for t in fig.data if not (t.x is not None and len(t.x) == 0 and t.hoverinfo == "skip")]
+
+
+def scaled_text(fig: go.Figure, factor: float) -> go.Figure:
+    """A copy of ``fig`` with every text size set by this project multiplied by ``factor`` (e.g. for a projector).
+
+    Sizes left unset stay unset (the theme's); only the copy changes, so a cached figure is safe.
+    """
+    out = go.Figure(fig)
+
+    def grow(font) -> None:
+        if font is not None and font.size is not None:
+            font.size = round(font.size * factor, 1)
+
+    layout = out.layout
+    for font in (layout.font, layout.title.font, layout.legend.font, layout.hoverlabel.font):
+        grow(font)
+    for name in list(layout):
+        if name.startswith(("xaxis", "yaxis")):
+            grow(layout[name].tickfont)
+            grow(layout[name].title.font)
+    for note in layout.annotations:
+        grow(note.font)
+    for trace in out.data:
+        if "textfont" in trace:
+            grow(trace.textfont)
+    return out
