@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from dashboard import url_state
 from dashboard.deep_links import run_through_navigation
+from dashboard.presenter import caption, chart, share_row
 from softmax_core import cross_entropy_trace, logits_trace
 from softmax_core import prediction_table as table
 from softmax_core.figures import cross_entropy_figures as figs
@@ -103,13 +104,13 @@ def table_editor() -> tuple[table.Rows, table.Labels]:
 
 def class_buttons(rows: table.Rows) -> None:
     k = table.num_classes(rows)
-    left, right, note = st.columns([1, 1, 2], vertical_alignment="center")
+    left, right = st.columns(2, vertical_alignment="center")  # wide enough for "+ class" on a projector
     left.button("+ class", key="ce_add_class", on_click=_change_rows, args=(table.add_class,),
                 disabled=not rows or k >= table.MAX_CLASSES, help="Add a class with probability 0 in every row",
                 width="stretch")
     right.button("− class", key="ce_remove_class", on_click=_change_rows, args=(table.remove_class,),
                  disabled=not rows or k <= 2, help="Remove the last class", width="stretch")
-    note.caption(f"{len(rows)} examples × {k} classes. Type decimals or fractions (`1/3`); add or delete rows in the table.")
+    caption(f"{len(rows)} examples × {k} classes. Type decimals or fractions (`1/3`); add or delete rows in the table.")
 
 
 def show_problems(checked: table.CheckedTable) -> None:
@@ -153,7 +154,7 @@ def step_pick(data, with_figure: bool) -> None:
 def heatmap(data, where: str) -> None:
     t = data["trace"]
     fig = heatmap_figure(tuple(map(tuple, t.y_hat.tolist())), tuple(t.y.tolist()))
-    st.plotly_chart(fig, width="stretch", theme="streamlit", key=f"ce_heatmap_{where}")
+    chart(fig, f"ce_heatmap_{where}")
 
 
 def step_read(data, with_figure: bool) -> None:
@@ -177,7 +178,7 @@ def step_log(data, with_figure: bool) -> None:
     repl(("-torch.log(y_hat[range(len(y_hat)), y])", str(t.losses)))
     if with_figure:
         fig = neg_log_figure(tuple(t.picked.tolist()))
-        st.plotly_chart(fig, width="stretch", theme="streamlit", key="ce_neglog")
+        chart(fig, "ce_neglog")
 
 
 def step_mean(data, with_figure: bool) -> None:
@@ -191,10 +192,10 @@ def step_mean(data, with_figure: bool) -> None:
     repl(("l = -torch.log(y_hat[range(len(y_hat)), y])", ""), ("l.mean()", str(t.losses.mean())),
          (f"F.one_hot(y, {k}).float()", str(t.one_hot)),
          (f"-torch.special.xlogy(F.one_hot(y, {k}).float(), y_hat).sum(1)", str(t.one_hot_losses)))
-    st.caption("`xlogy(a, b)` is `a * log(b)` with `0 · log 0 = 0`, so a 0 in a wrong class does not turn the sum into `nan`.")
+    caption("`xlogy(a, b)` is `a * log(b)` with `0 · log 0 = 0`, so a 0 in a wrong class does not turn the sum into `nan`.")
     if with_figure:
         fig = loss_figure(tuple(t.losses.tolist()))
-        st.plotly_chart(fig, width="stretch", theme="streamlit", key="ce_losses")
+        chart(fig, "ce_losses")
 
 
 def step_logits(data, with_figure: bool) -> None:
@@ -212,11 +213,11 @@ def step_logits(data, with_figure: bool) -> None:
          ("-(o - lse[:, None])[range(len(o)), y]", str(lt.losses)),
          ("F.cross_entropy(o, y, reduction='none')", str(data["torch_losses"])),
          ("F.cross_entropy(o, y)", str(data["torch_mean"])))
-    st.caption("`lse` is log 1 = 0 up to float rounding when the rows of `y_hat` sum to 1: "
+    caption("`lse` is log 1 = 0 up to float rounding when the rows of `y_hat` sum to 1: "
                "then `o` is already log-normalised and the shift changes nothing.")
     if with_figure:
         st.dataframe(figs.logits_side_by_side(lt, data["torch_losses"]), hide_index=True, width="stretch")
-        st.caption("Per example: **ours** = logsumexp − o_y, **torch** = `F.cross_entropy(o, y, reduction='none')`.")
+        caption("Per example: **ours** = logsumexp − o_y, **torch** = `F.cross_entropy(o, y, reduction='none')`.")
     if data["unnormalised"]:
         st.info("Some rows do not sum to 1. `softmax(log y_hat)` divides each row by its sum, so this route "
                 "scores the normalised rows and differs from step 3 by the log of the row sum.")
@@ -260,7 +261,7 @@ st.markdown(
 )
 share_slot = st.container()
 
-left, right = st.columns([2, 3], gap="large")
+left, right = st.columns([1, 1], gap="large")  # the table keeps its y column at 1280 px
 with left:
     st.subheader("The batch: ŷ and y")
     rows, labels = table_editor()
@@ -280,5 +281,5 @@ with right:
             RENDER[step](data, with_figure=not (ss[SHOW_ALL.key] and step == 2))
 
 with share_slot:
-    url_state.share_and_reset(PARAMS)
+    share_row(url_state.share_and_reset, PARAMS)
 url_state.publish(PARAMS)

@@ -82,10 +82,10 @@ st.subheader("One gradient step")
 left, right = st.columns([1, 2], vertical_alignment="center")
 left.slider("learning rate η", 0.05, 2.5, step=0.05, key=LR.key)
 lr = st.session_state[LR.key]
-right.latex(
+right.latex(  # one short line each: fits a phone's 390 px
     r"\begin{gathered}\hat y \leftarrow \hat y - \eta\,\partial_{\hat y}\ell \\[4pt]"
-    r"\text{step: } -\eta\, d \ \text{(L2)}, \quad -\eta\,\operatorname{sign}(d) \ \text{(L1)}, \quad"
-    r"-\eta\,\operatorname{clip}(d, -\delta, \delta) \ \text{(Huber)}\end{gathered}"
+    r"\text{L2: } -\eta\, d, \quad \text{L1: } -\eta\,\operatorname{sign}(d), \\"
+    r"\text{Huber: } -\eta\,\operatorname{clip}(d, -\delta, \delta)\end{gathered}"
 )
 try:
     steps = gradient_steps(y_hat, y, lr, delta)

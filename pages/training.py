@@ -16,6 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.deep_links import run_through_navigation
+from dashboard.presenter import caption, share_row
+from dashboard.presenter import chart as present_chart
 from dashboard.url_state import choice_param, float_param, int_param, publish, restore, share_and_reset
 from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
 from softmax_core.figures.training_figures import (
@@ -77,7 +79,7 @@ def probabilities_on_test_set(runs_dir: str, key: str, data_dir: str) -> np.ndar
 
 
 def chart(fig, key: str) -> None:
-    st.plotly_chart(fig, width="stretch", theme="streamlit", key=key)
+    present_chart(fig, key)
 
 
 def when(created_at: str) -> str:
@@ -301,7 +303,7 @@ def compare(store: RunStore, current_key: str | None) -> None:
                                 "test acc, concise": st.column_config.NumberColumn(format="%.4f"),
                                 "Δ test acc": st.column_config.NumberColumn(format="%.2e"),
                                 "Δ train loss": st.column_config.NumberColumn(format="%.2e")})
-    st.caption("Δ is scratch minus concise after the last epoch. The two compute the same function; they differ "
+    caption("Δ is scratch minus concise after the last epoch. The two compute the same function; they differ "
                "only in float rounding (sum-then-divide against mean, softmax-then-log against fused log-softmax).")
 
 
@@ -310,9 +312,10 @@ def compare(store: RunStore, current_key: str | None) -> None:
 st.title("Train on Fashion-MNIST")
 st.markdown("Softmax regression on 60,000 clothing images, trained with minibatch SGD as in the chapter, "
             "then evaluated on the 10,000 test images.")
-st.latex(r"\hat{\mathbf{y}} = \mathrm{softmax}(\mathbf{X}\mathbf{W} + \mathbf{b}), \qquad "
-         r"(\mathbf{W}, \mathbf{b}) \leftarrow (\mathbf{W}, \mathbf{b}) - \frac{\eta}{|\mathcal{B}|}"
-         r"\sum_{i \in \mathcal{B}} \partial_{(\mathbf{W}, \mathbf{b})}\, l(\mathbf{y}^{(i)}, \hat{\mathbf{y}}^{(i)})")
+model, update = st.columns([2, 3])  # side by side on a screen, stacked on a phone
+model.latex(r"\hat{\mathbf{y}} = \mathrm{softmax}(\mathbf{X}\mathbf{W} + \mathbf{b})")
+update.latex(r"(\mathbf{W}, \mathbf{b}) \leftarrow (\mathbf{W}, \mathbf{b}) - \frac{\eta}{|\mathcal{B}|}"
+             r"\sum_{i \in \mathcal{B}} \partial_{(\mathbf{W}, \mathbf{b})} l^{(i)}")
 
 data_dir = str(resolve_data_dir())
 try:
@@ -327,7 +330,7 @@ jobs = training_jobs(runs_dir, data.fingerprint, data)
 restore(PARAMS)
 submitted = settings_form()
 publish(PARAMS)
-share_and_reset(PARAMS)
+share_row(share_and_reset, PARAMS)
 
 config = chosen_config()
 key = jobs.key_for(config) if config is not None else None

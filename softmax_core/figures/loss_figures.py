@@ -37,7 +37,8 @@ QUANTITIES = ("loss", "gradient", "likelihood")
 QUANTITY_LABELS = {"loss": "loss ℓ", "gradient": "gradient ∂ℓ/∂ŷ", "likelihood": "density p = exp(−ℓ)/Z"}
 QUANTITY_SYMBOLS = {"loss": "ℓ", "gradient": "∂ℓ/∂ŷ", "likelihood": "p"}
 LOSS_SLOTS = {name: slot for slot, name in enumerate(LOSSES)}  # colour = the loss, on every figure of the page
-LOSS_TITLES = {"L2": "L2 (squared)", "L1": "L1 (absolute)", "Huber": "Huber"}
+LOSS_TITLES = {"L2": "L2 (squared): Gaussian noise", "L1": "L1 (absolute): Laplace noise",
+               "Huber": "Huber: Gaussian middle, Laplace tails"}
 AXES = ("residual", "prediction")
 POINTS = 301  # per curve: smooth at any width, light enough to redraw on every slider move
 MARKER_SIZE = 14
@@ -235,10 +236,10 @@ def loss_formulas(name: str, y_hat: float, y: float, delta: float) -> list[str]:
     gradient = r"\partial_{\hat y}\ell"
     if name == "L2":
         return [r"\ell(d) = \tfrac12 d^2", rf"\ell({fmt(d)}) = \tfrac12 \cdot {ds}^2 = {fmt(value)}",
-                rf"{gradient} = d = {fmt(grad)}", r"p(d) = e^{-d^2/2} / \sqrt{2\pi}\ \text{(Gaussian)}"]
+                rf"{gradient} = d = {fmt(grad)}", r"p(d) = e^{-d^2/2} / \sqrt{2\pi}"]
     if name == "L1":
         return [r"\ell(d) = |d|", rf"\ell({fmt(d)}) = |{fmt(d)}| = {fmt(value)}",
-                rf"{gradient} = \operatorname{{sign}}(d) = {fmt(grad)}", r"p(d) = \tfrac12 e^{-|d|}\ \text{(Laplace)}"]
+                rf"{gradient} = \operatorname{{sign}}(d) = {fmt(grad)}", r"p(d) = \tfrac12 e^{-|d|}"]
     if name == "Huber":
         inside = abs(d) <= delta
         numbers = rf"\tfrac12 \cdot {ds}^2" if inside else rf"{fmt(delta)}\,(|{fmt(d)}| - \tfrac12 \cdot {fmt(delta)})"
@@ -246,7 +247,7 @@ def loss_formulas(name: str, y_hat: float, y: float, delta: float) -> list[str]:
             # two short lines, so a third of a 1280 px projector screen does not clip the condition
             r"\ell(d) = \tfrac12 d^2 \ \text{if } |d| \le \delta, \\ \text{else } \delta\,(|d| - \tfrac12\delta)",
             rf"\ell({fmt(d)}) = {numbers} = {fmt(value)}",
-            rf"{gradient} = \operatorname{{clip}}(d, -\delta, \delta) = {fmt(grad)}",
-            rf"p(d) = e^{{-\ell(d)}} / {fmt(normaliser('Huber', delta))}", r"\text{Gaussian middle, Laplace tails}",
+            rf"{gradient} = \operatorname{{clip}}(d, \pm\delta) = {fmt(grad)}",
+            rf"p(d) = e^{{-\ell(d)}} / {fmt(normaliser('Huber', delta))}",
         ]
     raise ValueError(f"unknown loss {name!r}: choose one of {', '.join(LOSSES)}")

@@ -6,8 +6,9 @@ without a browser or a trained model. A history is any sequence of objects with
 ``epoch, train_loss, train_acc, test_acc`` (``softmax_core.training.EpochMetrics``).
 
 No colours of our own: lines are told apart by the theme's palette plus dash and
-marker symbol; images are grey because pixel intensity is data; the confusion
-matrix uses the colour-blind-safe sequential scale ``Blues``.
+marker symbol; the confusion matrix and the images use the theme's sequential
+scale (no colour scale of ours), so in dark mode they are dark with light ink,
+like the cross-entropy heatmap, instead of white blocks.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from softmax_core.figures.style import apply_layout
+from softmax_core.figures.style import FONT_SIZE, apply_layout
 
 # (attribute, legend name, dash, marker symbol), as d2l's Animator labels them
 CURVES = (
@@ -29,7 +30,7 @@ CURVES = (
     ("test_acc", "test acc", "dot", "diamond"),
 )
 METRIC_NAMES = {attr: name for attr, name, _, _ in CURVES}
-IMAGE_SCALE = "gray_r"  # ink dark on a light background, like the d2l figures
+CELL_FONT_SIZE = FONT_SIZE - 2  # confusion counts: fixed, so plotly never shrinks them below ~12 px on a phone
 
 
 def _finite_or_none(values) -> list[float | None]:
@@ -136,8 +137,9 @@ def confusion_heatmap(confusion, class_names: Sequence[str], normalize: bool = F
     else:
         z = matrix
         text, hover = "%{z}", "true %{y}<br>predicted %{x}<br>%{z} images<extra></extra>"
-    fig = go.Figure(go.Heatmap(z=z.tolist(), x=list(class_names), y=list(class_names), colorscale="Blues",
-                               texttemplate=text, hovertemplate=hover, colorbar=dict(thickness=14)))
+    fig = go.Figure(go.Heatmap(z=z.tolist(), x=list(class_names), y=list(class_names), texttemplate=text,
+                               textfont=dict(size=CELL_FONT_SIZE), hovertemplate=hover, showscale=False,
+                               xgap=1, ygap=1))
     fig.update_xaxes(title_text="predicted class", tickangle=-40, side="bottom")
     fig.update_yaxes(title_text="true class", autorange="reversed")
     return apply_layout(fig, None, height)
@@ -176,7 +178,7 @@ def _image_axes(fig: go.Figure) -> None:
     fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, autorange="reversed",
                      scaleanchor="x", constrain="domain")
-    fig.update_layout(coloraxis=dict(colorscale=IMAGE_SCALE, cmin=0, cmax=255, showscale=False))
+    fig.update_layout(coloraxis=dict(cmin=0, cmax=255, showscale=False))  # the theme's sequential scale
 
 
 def prediction_title(true_name: str, predicted_name: str) -> str:
@@ -208,7 +210,7 @@ def prediction_grid(images, true_labels, predicted_labels, class_names: Sequence
         fig.add_trace(_image_heatmap(image, name=f"test image {indices[i]}"), row=i // columns + 1, col=i % columns + 1)
     _image_axes(fig)
     for annotation in fig.layout.annotations:
-        annotation.font = dict(size=14)
+        annotation.font = dict(size=FONT_SIZE)  # readable on a projector: the class names are the point
     apply_layout(fig, None, 190 * rows + 30)
     fig.update_layout(margin=dict(l=5, r=5, t=50, b=5))
     return fig
