@@ -139,16 +139,16 @@ def literal(values: torch.Tensor) -> str:
 
 
 def step_pick(data, with_figure: bool) -> None:
+    if with_figure:  # the picture first: it is what the room looks at
+        heatmap(data, "pick")
     st.markdown(
         "Each row of `y_hat` is one example's predicted distribution over the classes; `y[i]` is its true class. "
-        "The loss reads exactly **one cell per row**: the pairs `(i, y[i])`, outlined below."
+        "The loss reads exactly **one cell per row**: the pairs `(i, y[i])`, outlined above."
     )
     st.latex(r"(i,\ y_i)\ \text{ for } i = 0, \dots, n-1 \quad\longrightarrow\quad \hat{y}_{i,\,y_i}")
     t = data["trace"]
     repl((f"y = torch.tensor({t.y.tolist()})", ""), (f"y_hat = torch.tensor({literal(t.y_hat)})", ""),
          ("list(zip(range(len(y_hat)), y.tolist()))", repr(t.index_pairs)))
-    if with_figure:
-        heatmap(data, "pick")
 
 
 def heatmap(data, where: str) -> None:
@@ -158,32 +158,33 @@ def heatmap(data, where: str) -> None:
 
 
 def step_read(data, with_figure: bool) -> None:
+    if with_figure:
+        heatmap(data, "read")
     st.markdown(
         "Fancy indexing with two index lists reads all the picked cells at once: row `range(len(y_hat))`, "
         "column `y`. The result is each example's probability of its **true** class."
     )
     st.latex(r"p_i = \hat{y}_{i,\,y_i}")
     repl(("y_hat[range(len(y_hat)), y]", str(data["trace"].picked)))
-    if with_figure:
-        heatmap(data, "read")
 
 
 def step_log(data, with_figure: bool) -> None:
+    t = data["trace"]
+    if with_figure:
+        chart(neg_log_figure(tuple(t.picked.tolist())), "ce_neglog")
     st.markdown(
         "Cross-entropy with a one-hot label is minus the log of that probability: near 0 when the model was "
         "confident and right, large when it gave the right answer a small probability."
     )
     st.latex(r"l_i = -\log \hat{y}_{i,\,y_i}")
-    t = data["trace"]
     repl(("-torch.log(y_hat[range(len(y_hat)), y])", str(t.losses)))
-    if with_figure:
-        fig = neg_log_figure(tuple(t.picked.tolist()))
-        chart(fig, "ce_neglog")
 
 
 def step_mean(data, with_figure: bool) -> None:
     t = data["trace"]
     k = t.y_hat.shape[1]
+    if with_figure:
+        chart(loss_figure(tuple(t.losses.tolist())), "ce_losses")
     st.markdown(
         "The batch loss is the mean over examples. The same per-example numbers come from the general formula "
         "with a one-hot label: every term but the true class's is multiplied by 0."
@@ -193,9 +194,6 @@ def step_mean(data, with_figure: bool) -> None:
          (f"F.one_hot(y, {k}).float()", str(t.one_hot)),
          (f"-torch.special.xlogy(F.one_hot(y, {k}).float(), y_hat).sum(1)", str(t.one_hot_losses)))
     caption("`xlogy(a, b)` is `a * log(b)` with `0 · log 0 = 0`, so a 0 in a wrong class does not turn the sum into `nan`.")
-    if with_figure:
-        fig = loss_figure(tuple(t.losses.tolist()))
-        chart(fig, "ce_losses")
 
 
 def step_logits(data, with_figure: bool) -> None:
@@ -256,8 +254,7 @@ def stepper() -> None:
 url_state.restore(PARAMS)
 st.title("Cross-entropy, step by step")
 st.markdown(
-    "The chapter's loss for a batch: pick each example's probability of its true class, take $-\\log$, "
-    "average. Edit the predictions on the left, then step through the torch code on the right."
+    "The chapter's loss: pick each example's probability of its true class, take $-\\log$, average."
 )
 share_slot = st.container()
 

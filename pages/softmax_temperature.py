@@ -187,13 +187,13 @@ with main:
         r"\hat{y}_j = \frac{\exp(o_j/T)}{\sum_{k=1}^{q} \exp(o_k/T)},"
         rf"\quad T = {temperature:g},\ q = {len(logits)}"
     )
+    bars = probability_bars(labels, probs.tolist(), one_hot.tolist(), title=f"Prediction: {labels[top]}")
+    chart(bars, "sm_bars")  # the chart before the numbers: in the first screen of a 1280x720 projector
     m = st.columns(4)
     m[0].metric("Confidence", f"{float(confidence(probs)):.3f}", help="max_j p_j: the probability of the top class")
     m[1].metric("Margin", f"{float(margin(probs)):.3f}", help="top-1 minus top-2 probability")
     m[2].metric("Entropy H", f"{h:.3f}", help="H = −Σ p_j log p_j in nats: 0 when certain, log q when uniform (q classes)")
     m[3].metric("H / log q", f"{h / h_max:.0%}", help=f"entropy relative to the uniform maximum log {len(logits)} = {h_max:.3f}")
-    bars = probability_bars(labels, probs.tolist(), one_hot.tolist(), title=f"Prediction: {labels[top]}")
-    chart(bars, "sm_bars")
 
 st.latex(
     r"\begin{aligned}\hat{\mathbf{y}} &= " + _vector(probs.tolist(), 2)

@@ -310,12 +310,12 @@ def compare(store: RunStore, current_key: str | None) -> None:
 # ---------------------------------------------------------------- the page
 
 st.title("Train on Fashion-MNIST")
-st.markdown("Softmax regression on 60,000 clothing images, trained with minibatch SGD as in the chapter, "
-            "then evaluated on the 10,000 test images.")
+st.markdown("Softmax regression on 60,000 clothing images, trained with minibatch SGD as in the chapter "
+            "(the bias $\\mathbf{b}$ takes the same step as $\\mathbf{W}$), then evaluated on the 10,000 test images.")
 model, update = st.columns([2, 3])  # side by side on a screen, stacked on a phone
 model.latex(r"\hat{\mathbf{y}} = \mathrm{softmax}(\mathbf{X}\mathbf{W} + \mathbf{b})")
-update.latex(r"(\mathbf{W}, \mathbf{b}) \leftarrow (\mathbf{W}, \mathbf{b}) - \frac{\eta}{|\mathcal{B}|}"
-             r"\sum_{i \in \mathcal{B}} \partial_{(\mathbf{W}, \mathbf{b})} l^{(i)}")
+update.latex(r"\mathbf{W} \leftarrow \mathbf{W} - \frac{\eta}{|\mathcal{B}|}"
+             r"\sum_{i \in \mathcal{B}} \partial_{\mathbf{W}}\, l(\mathbf{y}^{(i)}, \hat{\mathbf{y}}^{(i)})")
 
 data_dir = str(resolve_data_dir())
 try:
