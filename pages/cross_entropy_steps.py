@@ -258,7 +258,7 @@ st.markdown(
 )
 share_slot = st.container()
 
-left, right = st.columns([1, 1], gap="large")  # the table keeps its y column at 1280 px
+left, right = st.columns([1, 1], gap="medium")  # the table keeps its y column at 1280 px
 with left:
     st.subheader("The batch: ŷ and y")
     rows, labels = table_editor()
