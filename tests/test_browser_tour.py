@@ -122,3 +122,22 @@ def test_tour(chromium, tour_url, name, path, theme):
         context.close()
     problems += [f"{name} {theme}: uncaught browser error: {e}" for e in uncaught]
     assert not problems, "\n".join(problems)
+
+
+def test_presenter_mode_on_a_projector(chromium, tour_url):
+    """?present=1: no sidebar, no share row, the charts in the first screen; a page link keeps the flag."""
+    context = chromium.new_context(viewport={"width": PROJECTOR[0], "height": PROJECTOR[1]})
+    page = context.new_page()
+    try:
+        page.goto(f"{tour_url}/loss_curves?present=1", wait_until="domcontentloaded")
+        page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
+        wait_for_rerun(page, timeout_ms=60_000)
+        found = page.evaluate(_PROBLEMS, MIN_CHART_VISIBLE)
+        screenshot(page, "tour_presenter_loss_curves_1280x720")
+        assert not found["problems"], found["problems"]
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        assert page.get_by_text("Share this view").count() == 0
+        assert found["chartTop"] < PROJECTOR[1] - 250  # at least 250 px of the picture (about 190 without)
+        assert "present=1" in page.url
+    finally:
+        context.close()
