@@ -192,7 +192,7 @@ with main:
     m = st.columns(4)
     m[0].metric("Confidence", f"{float(confidence(probs)):.3f}", help="max_j p_j: the probability of the top class")
     m[1].metric("Margin", f"{float(margin(probs)):.3f}", help="top-1 minus top-2 probability")
-    m[2].metric("Entropy H", f"{h:.3f}", help="H = −Σ p_j log p_j in nats: 0 when certain, log q when uniform (q classes)")
+    m[2].metric("Entropy H", f"{h:.3f}", help="H = −Σ p_j log p_j in nats: 0 when certain, log q when uniform")
     m[3].metric("H / log q", f"{h / h_max:.0%}", help=f"entropy relative to the uniform maximum log {len(logits)} = {h_max:.3f}")
 
 st.latex(
