@@ -3,8 +3,10 @@
 import streamlit as st
 
 from dashboard.catalog import PAGES
+from dashboard.presenter import presenting
 
 st.set_page_config(page_title="Softmax regression, live", page_icon=":material/functions:", layout="wide")
 
 home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
-st.navigation([home] + [st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES]).run()
+pages = [home] + [st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES]
+st.navigation(pages, position="hidden" if presenting() else "sidebar").run()  # ?present=1: no sidebar

@@ -25,7 +25,7 @@ PAGES: list[PageInfo] = [
              r"\hat{y}_j = \frac{\exp(o_j/T)}{\sum_k \exp(o_k/T)}"),
     PageInfo("pages/loss_curves.py", "L1, L2 & Huber losses", ":material/show_chart:",
              "Drag a prediction along the L2, L1 and Huber curves: see each loss, its gradient and its "
-             "likelihood exp(−loss), and take one gradient step under each to see why L2 leaps and L1 creeps.",
+             "noise density exp(−loss)/Z, and take one gradient step under each to see why L2 leaps and L1 creeps.",
              r"\ell_{\text{Huber}}(d) = \begin{cases} \tfrac12 d^2 & |d| \le \delta \\ \delta(|d| - \tfrac12\delta) & \text{else} \end{cases}"),
     PageInfo("pages/cross_entropy_steps.py", "Cross-entropy, step by step", ":material/stairs:",
              "Run the chapter's loss one line of torch at a time on a table you can edit: pick each example's "

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from dashboard import url_state
 from dashboard.deep_links import run_through_navigation
+from dashboard.presenter import caption, chart, share_row
 from softmax_core import cross_entropy_trace, logits_trace
 from softmax_core import prediction_table as table
 from softmax_core.figures import cross_entropy_figures as figs
@@ -105,13 +106,13 @@ def table_editor() -> tuple[table.Rows, table.Labels]:
 
 def class_buttons(rows: table.Rows) -> None:
     k = table.num_classes(rows)
-    left, right, note = st.columns([1, 1, 2], vertical_alignment="center")
+    left, right = st.columns(2, vertical_alignment="center")  # wide enough for "+ class" on a projector
     left.button("+ class", key="ce_add_class", on_click=_change_rows, args=(table.add_class,),
                 disabled=not rows or k >= table.MAX_CLASSES, help="Add a class with probability 0 in every row",
                 width="stretch")
     right.button("− class", key="ce_remove_class", on_click=_change_rows, args=(table.remove_class,),
                  disabled=not rows or k <= 2, help="Remove the last class", width="stretch")
-    note.caption(f"{len(rows)} examples × {k} classes. Type decimals or fractions (`1/3`); add or delete rows in the table.")
+    caption(f"{len(rows)} examples × {k} classes. Type decimals or fractions (`1/3`); add or delete rows in the table.")
 
 
 def show_problems(checked: table.CheckedTable) -> None:
@@ -140,52 +141,53 @@ def literal(values: torch.Tensor) -> str:
 
 
 def step_pick(data, with_figure: bool) -> None:
+    if with_figure:  # the picture first: it is what the room looks at
+        heatmap(data, "pick")
     st.markdown(
         "Each row of `y_hat` is one example's predicted distribution over the classes; `y[i]` is its true class. "
-        "The loss reads exactly **one cell per row**: the pairs `(i, y[i])`, outlined below."
+        "The loss reads exactly **one cell per row**: the pairs `(i, y[i])`, outlined above."
     )
     st.latex(r"(i,\ y_i)\ \text{ for } i = 0, \dots, n-1 \quad\longrightarrow\quad \hat{y}_{i,\,y_i}")
     t = data["trace"]
     dtype = "" if t.y_hat.dtype == torch.float32 else f", dtype=torch.{str(t.y_hat.dtype).removeprefix('torch.')}"
     repl((f"y = torch.tensor({t.y.tolist()})", ""), (f"y_hat = torch.tensor({literal(t.y_hat)}{dtype})", ""),
          ("list(zip(range(len(y_hat)), y.tolist()))", repr(t.index_pairs)))
-    if with_figure:
-        heatmap(data, "pick")
 
 
 def heatmap(data, where: str) -> None:
     t = data["trace"]
     fig = heatmap_figure(tuple(map(tuple, t.y_hat.tolist())), tuple(t.y.tolist()))
-    st.plotly_chart(fig, width="stretch", theme="streamlit", key=f"ce_heatmap_{where}")
+    chart(fig, f"ce_heatmap_{where}")
 
 
 def step_read(data, with_figure: bool) -> None:
+    if with_figure:
+        heatmap(data, "read")
     st.markdown(
         "Fancy indexing with two index lists reads all the picked cells at once: row `range(len(y_hat))`, "
         "column `y`. The result is each example's probability of its **true** class."
     )
     st.latex(r"p_i = \hat{y}_{i,\,y_i}")
     repl(("y_hat[range(len(y_hat)), y]", str(data["trace"].picked)))
-    if with_figure:
-        heatmap(data, "read")
 
 
 def step_log(data, with_figure: bool) -> None:
+    t = data["trace"]
+    if with_figure:
+        chart(neg_log_figure(tuple(t.picked.tolist())), "ce_neglog")
     st.markdown(
         "Cross-entropy with a one-hot label is minus the log of that probability: near 0 when the model was "
         "confident and right, large when it gave the right answer a small probability."
     )
     st.latex(r"l_i = -\log \hat{y}_{i,\,y_i}")
-    t = data["trace"]
     repl(("-torch.log(y_hat[range(len(y_hat)), y])", str(t.losses)))
-    if with_figure:
-        fig = neg_log_figure(tuple(t.picked.tolist()))
-        st.plotly_chart(fig, width="stretch", theme="streamlit", key="ce_neglog")
 
 
 def step_mean(data, with_figure: bool) -> None:
     t = data["trace"]
     k = t.y_hat.shape[1]
+    if with_figure:
+        chart(loss_figure(tuple(t.losses.tolist())), "ce_losses")
     st.markdown(
         "The batch loss is the mean over examples. The same per-example numbers come from the general formula "
         "with a one-hot label: every term but the true class's is multiplied by 0."
@@ -194,10 +196,7 @@ def step_mean(data, with_figure: bool) -> None:
     repl(("l = -torch.log(y_hat[range(len(y_hat)), y])", ""), ("l.mean()", str(t.losses.mean())),
          (f"F.one_hot(y, {k}).float()", str(t.one_hot)),
          (f"-torch.special.xlogy(F.one_hot(y, {k}).float(), y_hat).sum(1)", str(t.one_hot_losses)))
-    st.caption("`xlogy(a, b)` is `a * log(b)` with `0 · log 0 = 0`, so a 0 in a wrong class does not turn the sum into `nan`.")
-    if with_figure:
-        fig = loss_figure(tuple(t.losses.tolist()))
-        st.plotly_chart(fig, width="stretch", theme="streamlit", key="ce_losses")
+    caption("`xlogy(a, b)` is `a * log(b)` with `0 · log 0 = 0`, so a 0 in a wrong class does not turn the sum into `nan`.")
 
 
 def step_logits(data, with_figure: bool) -> None:
@@ -215,11 +214,11 @@ def step_logits(data, with_figure: bool) -> None:
          ("-(o - lse[:, None])[range(len(o)), y]", str(lt.losses)),
          ("F.cross_entropy(o, y, reduction='none')", str(data["torch_losses"])),
          ("F.cross_entropy(o, y)", str(data["torch_mean"])))
-    st.caption("`lse` is log 1 = 0 up to float rounding when the rows of `y_hat` sum to 1: "
+    caption("`lse` is log 1 = 0 up to float rounding when the rows of `y_hat` sum to 1: "
                "then `o` is already log-normalised and the shift changes nothing.")
     if with_figure:
         st.dataframe(figs.logits_side_by_side(lt, data["torch_losses"]), hide_index=True, width="stretch")
-        st.caption("Per example: **ours** = logsumexp − o_y, **torch** = `F.cross_entropy(o, y, reduction='none')`.")
+        caption("Per example: **ours** = logsumexp − o_y, **torch** = `F.cross_entropy(o, y, reduction='none')`.")
     if data["unnormalised"]:
         st.info("Some rows do not sum to 1. `softmax(log y_hat)` divides each row by its sum, so this route "
                 "scores the normalised rows and differs from step 3 by the log of the row sum.")
@@ -260,12 +259,11 @@ url_state.check_link(PARAMS)
 url_state.restore(PARAMS)
 st.title("Cross-entropy, step by step")
 st.markdown(
-    "The chapter's loss for a batch: pick each example's probability of its true class, take $-\\log$, "
-    "average. Edit the predictions on the left, then step through the torch code on the right."
+    "The chapter's loss: pick each example's probability of its true class, take $-\\log$, average."
 )
 share_slot = st.container()
 
-left, right = st.columns([2, 3], gap="large")
+left, right = st.columns([1, 1], gap="medium")  # the table keeps its y column at 1280 px
 with left:
     st.subheader("The batch: ŷ and y")
     rows, labels = table_editor()
@@ -285,5 +283,5 @@ with right:
             RENDER[step](data, with_figure=not (ss[SHOW_ALL.key] and step == 2))
 
 with share_slot:
-    url_state.share_and_reset(PARAMS)
+    share_row(url_state.share_and_reset, PARAMS)
 url_state.publish(PARAMS)

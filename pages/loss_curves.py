@@ -5,13 +5,14 @@ import streamlit as st
 
 from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
+from dashboard.presenter import caption, chart, share_row
 from dashboard.url_state import check_link, choice_param, float_param, share_and_reset
 from softmax_core.figures.loss_figures import (
     LOSS_TITLES,
     QUANTITIES,
     compare_figure,
     fmt,
-    gradient_step_figure,
+    gradient_step_figures,
     loss_formulas,
     one_loss_figure,
     view_half_width,
@@ -22,8 +23,8 @@ from softmax_core.losses import LOSSES
 # A class opening this page draws the same figures: build each once per server, shared by every session
 # (cache_resource: never pickled, and st.plotly_chart only serialises it; bounded). Building them was the
 # largest share of this page's CPU in `scripts/bench_class.py --sessions 100` once postScriptGC was off.
-one_loss_figure, compare_figure, gradient_step_figure = (st.cache_resource(max_entries=64, show_spinner=False)(f)
-                                                         for f in (one_loss_figure, compare_figure, gradient_step_figure))
+one_loss_figure, compare_figure, gradient_step_figures = (st.cache_resource(max_entries=64, show_spinner=False)(f)
+                                                         for f in (one_loss_figure, compare_figure, gradient_step_figures))
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
@@ -42,8 +43,8 @@ PARAMS = [Y, Y_HAT, DELTA, RANGE, LR, VIEW, AXIS]
 st.title("L1, L2 & Huber losses")
 st.markdown(
     "A regression loss scores the residual $d = \\hat y - y$. Its gradient is the pull gradient descent feels, "
-    "and $\\exp(-\\ell)$ is the noise model the loss assumes: minimising L2 is maximum likelihood under "
-    "Gaussian noise, L1 under Laplace noise. Move the prediction $\\hat y$ and watch the markers."
+    "and the density $p(d) = \\exp(-\\ell)/Z$ (normalised: each integrates to 1) is the noise model the loss "
+    "assumes: minimising L2 is maximum likelihood under Gaussian noise, L1 under Laplace noise. Colour is the loss."
 )
 
 check_link(PARAMS)
@@ -67,34 +68,34 @@ plot_range, axis = st.session_state[RANGE.key], st.session_state[AXIS.key]
 
 d = y_hat - y
 if view_half_width(plot_range, d) > plot_range:
-    st.caption(f"The residual d = {fmt(d)} lies outside ±{fmt(plot_range)}: the plots widen to keep the marker in view.")
-
-# Formulas above their curves: one column per loss, with the current numbers plugged in.
-for column, name in zip(st.columns(3), LOSSES):
-    with column:
-        st.markdown(f"**{LOSS_TITLES[name]}**")
-        st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(loss_formulas(name, y_hat, y, delta)) + r"\end{gathered}")
+    caption(f"The residual d = {fmt(d)} lies outside ±{fmt(plot_range)}: the plots widen to keep the marker in view.")
 
 # Each view draws three figures; only the chosen one is built (cached above, not with st.cache_data,
 # whose unpickling of a plotly figure costs more than building it).
 if st.session_state[VIEW.key] == "each":
     for column, name in zip(st.columns(3), LOSSES):
         fig = one_loss_figure(name, y_hat, y, delta, plot_range, axis)
-        column.plotly_chart(fig, width="stretch", theme="streamlit", key=f"loss_each_{name}")
+        chart(fig, f"loss_each_{name}", column)
 else:
     for column, q in zip(st.columns(3), QUANTITIES):
         fig = compare_figure(q, y_hat, y, delta, plot_range, axis)
-        column.plotly_chart(fig, width="stretch", theme="streamlit", key=f"loss_compare_{q}")
+        chart(fig, f"loss_compare_{q}", column)
+
+# Formulas under their curves: one column per loss, with the current numbers plugged in.
+for column, name in zip(st.columns(3), LOSSES):
+    with column:
+        st.markdown(f"**{LOSS_TITLES[name]}**")
+        st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(loss_formulas(name, y_hat, y, delta)) + r"\end{gathered}")
 
 st.divider()
 st.subheader("One gradient step")
 left, right = st.columns([1, 2], vertical_alignment="center")
 left.slider("learning rate η", 0.05, 2.5, LR.default, step=0.05, key=LR.key, **URL)
 lr = st.session_state[LR.key]
-right.latex(
+right.latex(  # one short line each: fits a phone's 390 px
     r"\begin{gathered}\hat y \leftarrow \hat y - \eta\,\partial_{\hat y}\ell \\[4pt]"
-    r"\text{step: } -\eta\, d \ \text{(L2)}, \quad -\eta\,\operatorname{sign}(d) \ \text{(L1)}, \quad"
-    r"-\eta\,\operatorname{clip}(d, -\delta, \delta) \ \text{(Huber)}\end{gathered}"
+    r"\text{L2: } -\eta\, d, \quad \text{L1: } -\eta\,\operatorname{sign}(d), \\"
+    r"\text{Huber: } -\eta\,\operatorname{clip}(d, -\delta, \delta)\end{gathered}"
 )
 try:
     steps = gradient_steps(y_hat, y, lr, delta)
@@ -103,14 +104,14 @@ except ValueError as exc:
 else:
     st.table(pd.DataFrame(step_table(steps)).style.format(precision=3).hide(axis="index"))
     if d != 0:
-        st.caption(
+        caption(
             f"From d = {fmt(d)}: L2's step is |d| = {fmt(abs(d))} times L1's. "
             + ("Huber is outside its quadratic zone (|d| > δ), so it steps like L1 scaled by δ."
                if abs(d) > delta else "Huber is inside its quadratic zone (|d| ≤ δ), so it steps like L2.")
         )
-    fig = gradient_step_figure(steps, delta, plot_range, axis)
-    st.plotly_chart(fig, width="stretch", theme="streamlit", key="loss_gradient_step")
-    st.caption("Circle: the current prediction. Arrow: one step, its tip at the new prediction and its loss.")
+    for column, step, fig in zip(st.columns(3), steps, gradient_step_figures(steps, delta, plot_range, axis)):
+        chart(fig, f"loss_gradient_step_{step.loss}", column)
+    caption("Circle: the current prediction. Arrow: one step, its tip at the new prediction and its loss.")
 
 with share_slot:
-    share_and_reset(PARAMS)
+    share_row(share_and_reset, PARAMS)

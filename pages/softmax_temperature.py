@@ -15,6 +15,7 @@ import torch
 
 from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
+from dashboard.presenter import caption, chart, share_row
 from dashboard.url_state import Param, check_link, choice_param, share_and_reset, tab_param, text_param
 from softmax_core import confidence, entropy, hardmax, margin, max_entropy, softmax
 from softmax_core.figures.softmax_figures import probability_bars, temperature_curves, temperature_sweep
@@ -133,7 +134,7 @@ if first_visit and PRESET.key in st.query_params and LOGITS.key not in st.query_
         if LABELS.key not in st.query_params:
             st.session_state[LABELS.key] = linked.labels
 
-st.title("Softmax, temperature and confidence")
+st.title("Softmax, temperature and confidence", anchor=False)  # no link icon wrapping to an empty second line
 st.markdown(
     "Softmax turns any scores (logits) into probabilities. Dividing the logits by a **temperature** "
     "$T$ before softmax makes the prediction sharper ($T<1$) or flatter ($T>1$), without changing which "
@@ -148,7 +149,7 @@ with controls:
                  format_func=PRESET.label, **URL)
     preset = PRESETS.get(st.session_state[PRESET.key])
     if preset is not None:
-        st.caption(preset.lesson)
+        caption(preset.lesson)
     st.selectbox("Class names", LABELS.options, LABELS.index, key=LABELS.key, format_func=LABELS.label, **URL)
     st.text_input(
         f"Logits o (comma-separated, 2 to {MAX_CLASSES} classes)", LOGITS.default, key=LOGITS.key,
@@ -200,22 +201,22 @@ h_max = max_entropy(len(logits))
 
 with main:
     st.latex(
-        r"\hat{y}_j = \mathrm{softmax}(\mathbf{o}/T)_j = \frac{\exp(o_j/T)}{\sum_{k=1}^{K} \exp(o_k/T)},"
-        rf"\qquad T = {temperature:g},\ K = {len(logits)}"
+        r"\hat{y}_j = \frac{\exp(o_j/T)}{\sum_{k=1}^{q} \exp(o_k/T)},"
+        rf"\quad T = {temperature:g},\ q = {len(logits)}"
     )
+    bars = probability_bars(labels, probs.tolist(), one_hot.tolist(), title=f"Prediction: {labels[top]}")
+    chart(bars, "sm_bars")  # the chart before the numbers: in the first screen of a 1280x720 projector
     m = st.columns(4)
     m[0].metric("Confidence", f"{float(confidence(probs)):.3f}", help="max_j p_j: the probability of the top class")
     m[1].metric("Margin", f"{float(margin(probs)):.3f}", help="top-1 minus top-2 probability")
-    m[2].metric("Entropy H", f"{h:.3f}", help="H = −Σ p_j log p_j in nats: 0 when certain, log K when uniform")
-    m[3].metric("H / log K", f"{h / h_max:.0%}", help=f"entropy relative to the uniform maximum log {len(logits)} = {h_max:.3f}")
-    bars = probability_bars(labels, probs.tolist(), one_hot.tolist(), title=f"Prediction: {labels[top]}")
-    st.plotly_chart(bars, width="stretch", theme="streamlit", key="sm_bars")
+    m[2].metric("Entropy H", f"{h:.3f}", help="H = −Σ p_j log p_j in nats: 0 when certain, log q when uniform")
+    m[3].metric("H / log q", f"{h / h_max:.0%}", help=f"entropy relative to the uniform maximum log {len(logits)} = {h_max:.3f}")
 
 st.latex(
     r"\begin{aligned}\hat{\mathbf{y}} &= " + _vector(probs.tolist(), 2)
     + r"\\ \operatorname{hardmax}(\mathbf{o}) &= " + _vector(one_hot.tolist(), 0) + r"\end{aligned}"
 )
-st.caption(
+caption(
     "The soft distribution says how sure the model is; the one-hot vector of the argmax is the hard decision "
     "(and what a label looks like). Cross-entropy compares the two."
 )
@@ -225,8 +226,8 @@ st.subheader("Every class probability as T changes")
 curves, words = st.columns([2, 1], gap="large")
 with curves:
     fig = temperature_curves(cached_sweep(logits), labels, temperature, probs.tolist())
-    st.plotly_chart(fig, width="stretch", theme="streamlit", key="sm_curves")
-    st.caption(
+    chart(fig, "sm_curves")
+    caption(
         f"The curves run from T = 0.01 to 100, past the slider's {TEMPERATURES[0]:g} to {TEMPERATURES[-1]:g}, "
         "to show both limits. The dots mark the current T."
     )
@@ -236,19 +237,18 @@ with words:
         "Only the **gaps** between logits matter, and $T$ scales them.\n\n"
         "- $T \\to 0$: gaps blow up, the top class takes everything: softmax becomes **hardmax**, the one-hot "
         "argmax.\n"
-        "- $T \\to \\infty$: gaps vanish, every class gets $1/K$: the **uniform** distribution, entropy "
-        "$\\log K$.\n"
+        "- $T \\to \\infty$: gaps vanish, every class gets $1/q$: the **uniform** distribution, entropy "
+        "$\\log q$.\n"
         "- The order of the classes never changes, so the prediction (argmax) is the same at every $T$."
     )
 
 # ---------------------------------------------------------------- numeric stability
 st.subheader("Numeric stability: why softmax subtracts the maximum")
-st.latex(
-    r"\frac{\exp(z_j)}{\sum_k \exp(z_k)} = \frac{\exp(z_j - \bar z)}{\sum_k \exp(z_k - \bar z)},\quad "
-    r"\bar z = \max_k z_k,\ z = \mathbf{o}/T \qquad "
-    r"\log \hat{y}_j = (z_j - \bar z) - \log \sum_k \exp(z_k - \bar z)"
-)
-st.caption(
+shift, log_softmax = st.columns(2)  # side by side on a screen, stacked on a phone
+shift.latex(r"\frac{\exp(z_j)}{\sum_k \exp(z_k)} = \frac{\exp(z_j - \bar z)}{\sum_k \exp(z_k - \bar z)}")
+log_softmax.latex(r"\log \hat{y}_j = (z_j - \bar z) - \log \sum_k \exp(z_k - \bar z)")
+st.latex(r"\bar z = \max_k z_k,\quad z = \mathbf{o}/T")
+caption(
     "Same numbers on paper, not in a computer: each precision has a largest number, and exp passes it "
     "quickly. The table computes both ways in float32 and float16 with the logits and T above."
 )
@@ -268,4 +268,4 @@ for tab, dtype in zip(st.tabs(DTYPE_TAB.options, key=DTYPE_TAB.key, **URL), DTYP
             st.markdown(line)
 
 with share_slot:
-    share_and_reset(PARAMS)
+    share_row(share_and_reset, PARAMS)

@@ -18,6 +18,8 @@ import streamlit as st
 
 from dashboard.deep_links import run_through_navigation
 from dashboard import user_text
+from dashboard.presenter import caption, share_row
+from dashboard.presenter import chart as present_chart
 from dashboard.url_state import check_link, choice_param, float_param, int_param, share_and_reset, tab_param
 from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
 from softmax_core.figures.training_figures import (
@@ -26,11 +28,14 @@ from softmax_core.figures.training_figures import (
     compare_curves,
     config_label,
     confusion_heatmap,
+    epoch_time_sentence,
     final_gap,
     image_figure,
     per_class_accuracy_bars,
     prediction_grid,
     probability_bars,
+    recent_epoch_seconds,
+    run_row,
     scratch_concise_pairs,
     training_curves,
 )
@@ -78,7 +83,7 @@ def probabilities_on_test_set(runs_dir: str, key: str, data_dir: str) -> np.ndar
 
 
 def chart(fig, key: str) -> None:
-    st.plotly_chart(fig, width="stretch", theme="streamlit", key=key)
+    present_chart(fig, key)
 
 
 def when(created_at: str) -> str:
@@ -311,15 +316,9 @@ def compare(store: RunStore, current_key: str | None) -> None:
         chosen = [by_key[k] for k in picked]
         chart(compare_curves([LabelledHistory(config_label(r.config, r.status), r.history) for r in chosen], metric),
               "train_compare_chart")
-        st.dataframe(pd.DataFrame([{
-            "run": config_label(r.config, r.status),
-            "train loss": r.history[-1].train_loss if r.history else None,
-            "train acc": r.history[-1].train_acc if r.history else None,
-            "test acc": r.history[-1].test_acc if r.history else None,
-            "seconds": r.train_seconds,
-        } for r in chosen]), hide_index=True, width="stretch",
-            column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("train loss", "train acc", "test acc")}
-            | {"seconds": st.column_config.NumberColumn(format="%.1f")})
+        st.dataframe(pd.DataFrame([run_row(config_label(r.config, r.status), r.history, r.train_seconds, r.status,
+                                           getattr(r, "diverged_at", None)) for r in chosen]),
+                     hide_index=True, width="stretch")
     pairs = scratch_concise_pairs(runs)
     st.markdown("**Scratch against concise.** Same seed, same initial weights, same batches: "
                 "how far apart do the two implementations end?")
@@ -339,18 +338,19 @@ def compare(store: RunStore, current_key: str | None) -> None:
                                 "test acc, concise": st.column_config.NumberColumn(format="%.4f"),
                                 "Δ test acc": st.column_config.NumberColumn(format="%.2e"),
                                 "Δ train loss": st.column_config.NumberColumn(format="%.2e")})
-    st.caption("Δ is scratch minus concise after the last epoch. The two compute the same function; they differ "
+    caption("Δ is scratch minus concise after the last epoch. The two compute the same function; they differ "
                "only in float rounding (sum-then-divide against mean, softmax-then-log against fused log-softmax).")
 
 
 # ---------------------------------------------------------------- the page
 
 st.title("Train on Fashion-MNIST")
-st.markdown("Softmax regression on 60,000 clothing images, trained with minibatch SGD as in the chapter, "
-            "then evaluated on the 10,000 test images.")
-st.latex(r"\hat{\mathbf{y}} = \mathrm{softmax}(\mathbf{X}\mathbf{W} + \mathbf{b}), \qquad "
-         r"(\mathbf{W}, \mathbf{b}) \leftarrow (\mathbf{W}, \mathbf{b}) - \frac{\eta}{|\mathcal{B}|}"
-         r"\sum_{i \in \mathcal{B}} \partial_{(\mathbf{W}, \mathbf{b})}\, l(\mathbf{y}^{(i)}, \hat{\mathbf{y}}^{(i)})")
+st.markdown("Softmax regression on 60,000 clothing images, trained with minibatch SGD as in the chapter "
+            "(the bias $\\mathbf{b}$ takes the same step as $\\mathbf{W}$), then evaluated on the 10,000 test images.")
+model, update = st.columns([2, 3])  # side by side on a screen, stacked on a phone
+model.latex(r"\hat{\mathbf{y}} = \mathrm{softmax}(\mathbf{X}\mathbf{W} + \mathbf{b})")
+update.latex(r"\mathbf{W} \leftarrow \mathbf{W} - \frac{\eta}{|\mathcal{B}|}"
+             r"\sum_{i \in \mathcal{B}} \partial_{\mathbf{W}}\, l(\mathbf{y}^{(i)}, \hat{\mathbf{y}}^{(i)})")
 
 data_dir = str(resolve_data_dir())
 try:
@@ -396,11 +396,13 @@ if key is not None:
     elif snap is not None and snap.state == "failed":
         st.error(snap.error)
     else:
-        st.info("No stored run for these settings yet: press **Train**. "
-                "The chapter's setting (10 epochs of 235 minibatches) takes one to a few seconds per epoch, "
-                "depending on how busy the server is.", icon=":material/model_training:")
+        with warnings.catch_warnings():  # a damaged run is reported by the comparison below
+            warnings.simplefilter("ignore")
+            timed = recent_epoch_seconds([r.history for r in jobs.store.list_runs()])
+        st.info("No stored run for these settings yet: press **Train**. " + epoch_time_sentence(timed, config.epochs),
+                icon=":material/model_training:")
 
 st.divider()
 compare(jobs.store, key)
 with share_slot:
-    share_and_reset(PARAMS)
+    share_row(share_and_reset, PARAMS)

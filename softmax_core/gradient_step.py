@@ -14,6 +14,7 @@ With residual :math:`d = \hat y - y` the three losses pull differently:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -59,16 +60,25 @@ class GradientStep:
 
     @property
     def outcome(self) -> str:
-        """A few words for the table: what the step did."""
+        """A few words for the table: what the step did to the loss.
+
+        Three outcomes a lecturer names: the loss falls, stays the same (the prediction
+        jumps to the mirror point and back: it oscillates), or rises. A rising L2 loss
+        diverges when the step is repeated (the residual grows by |1 - lr| > 1 each time);
+        L1's and Huber's steps are capped at lr (times delta), so a rise there bounces
+        around the target instead of running away.
+        """
         if self.step == 0:
             return "no move (gradient 0)"
         if self.residual_new == 0:
-            return "lands on the target"
+            return "loss falls to 0: lands on the target"
+        if math.isclose(self.loss_after, self.loss_before, rel_tol=1e-9, abs_tol=1e-12):
+            return "loss stays the same: oscillates"
         if self.loss_after > self.loss_before:
-            return "overshoots: loss goes up"
+            return "loss rises: diverges" if self.loss == "L2" else "loss rises: bounces (capped step)"
         if self.crosses_target:
-            return "overshoots, loss still falls"
-        return "moves closer"
+            return "loss falls (overshoots the target)"
+        return "loss falls"
 
 
 def gradient_step(loss_name: str, y_hat, y, lr, delta: float = 1.0) -> GradientStep:

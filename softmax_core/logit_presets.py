@@ -36,11 +36,11 @@ class LogitPreset:
 
 PRESETS: dict[str, LogitPreset] = {
     "chapter": LogitPreset(
-        "Chapter example: 1, 2, 3",
+        "Small logits: 1, 2, 3",
         (1.0, 2.0, 3.0),
         "animals",
-        "The row [1, 2, 3] the chapter feeds to its softmax: bigger logit, bigger share, "
-        "but no class gets everything at T = 1.",
+        "Bigger logit, bigger share, but no class gets everything at T = 1. (d2l 3.6 uses [[1, 2, 3], [4, 5, 6]] "
+        "to show X.sum(0) and X.sum(1), then feeds a random 2×5 normal matrix to softmax: each row sums to 1.)",
     ),
     "tied": LogitPreset(
         "Nearly tied logits",

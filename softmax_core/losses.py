@@ -8,14 +8,20 @@ With residual :math:`d = \hat y - y`:
   :math:`\delta(|d| - \tfrac12\delta)`; derivative :math:`d` clipped to
   :math:`[-\delta, \delta]`
 
-Each loss is a negative log-likelihood up to a constant, so the chapter plots
-the likelihood :math:`\exp(-\mathrm{loss})`: Gaussian for L2, Laplace for L1.
+Each loss is a negative log-likelihood up to a constant: the noise density it assumes is
+:math:`p(d) = \exp(-\ell(d)) / Z`, Gaussian for L2 (:math:`Z = \sqrt{2\pi}`), Laplace for L1
+(:math:`Z = 2`), and for Huber a Gaussian middle with Laplace tails
+(:math:`Z_\delta = \sqrt{2\pi}\,\mathrm{erf}(\delta/\sqrt2) + 2 e^{-\delta^2/2}/\delta`).
+Dividing by Z makes each integrate to 1, so the three curves can be compared on one axis;
+``exp(-loss)`` alone cannot (L1's integrates to 2, L2's to 2.507).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
+
+import math
 
 import torch
 
@@ -76,6 +82,27 @@ def likelihood(loss) -> torch.Tensor:
     return torch.exp(-as_float_tensor(loss, "loss"))
 
 
+def huber_normaliser(delta: float = 1.0) -> float:
+    r"""Huber's :math:`Z_\delta = \int \exp(-\ell_\delta(d))\,dd`: the Gaussian middle plus two exponential tails.
+
+    :math:`\int_{-\delta}^{\delta} e^{-d^2/2} = \sqrt{2\pi}\,\mathrm{erf}(\delta/\sqrt2)` and each tail
+    :math:`\int_\delta^\infty e^{-\delta(d - \delta/2)} = e^{-\delta^2/2}/\delta`.
+    """
+    delta = _check_delta(delta)
+    return math.sqrt(2 * math.pi) * math.erf(delta / math.sqrt(2)) + 2 * math.exp(-delta**2 / 2) / delta
+
+
+def normaliser(name: str, delta: float = 1.0) -> float:
+    """Z with ``exp(-loss) / Z`` a probability density over the residual."""
+    if name == "L2":
+        return math.sqrt(2 * math.pi)
+    if name == "L1":
+        return 2.0
+    if name == "Huber":
+        return huber_normaliser(delta)
+    raise ValueError(f"unknown loss {name!r}: choose one of L2, L1, Huber")
+
+
 @dataclass(frozen=True)
 class Loss:
     """A loss with its derivative, so pages can loop over the three alike."""
@@ -92,7 +119,12 @@ class Loss:
         return self.grad(y_hat, y, delta) if self.uses_delta else self.grad(y_hat, y)
 
     def likelihood(self, y_hat, y, delta: float = 1.0) -> torch.Tensor:
+        """Unnormalised ``exp(-loss)``: proportional to the density, peak 1."""
         return likelihood(self(y_hat, y, delta))
+
+    def density(self, y_hat, y, delta: float = 1.0) -> torch.Tensor:
+        """The noise density ``exp(-loss) / Z``: integrates to 1 over the residual, like any density."""
+        return likelihood(self(y_hat, y, delta)) / normaliser(self.name, delta)
 
 
 LOSSES: dict[str, Loss] = {

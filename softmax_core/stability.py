@@ -188,13 +188,23 @@ def explain(report: StabilityReport) -> list[str]:
     lead = "Subtracting the max gives the same answer, safely" if r.naive_ok else "Subtracting the max fixes it"
     lines.append(
         f"**{lead}.** After z − max z every exponent is ≤ 0, so each exp lies in (0, 1] "
-        f"(the top class gives exp(0) = 1) and the sum is {r.shifted_sum:.4g}, between 1 and K = {len(r.scaled)}. "
+        f"(the top class gives exp(0) = 1) and the sum is {r.shifted_sum:.4g}, between 1 and q = {len(r.scaled)}. "
         "Nothing can overflow, and since exp(−max z) cancels between numerator and denominator the "
         "probabilities are mathematically unchanged."
     )
     if r.log_of_softmax_ok:
+        gaps = [abs(a - b) for a, b in zip(r.log_of_softmax, r.log_softmax)]
+        j = max(range(len(gaps)), key=gaps.__getitem__)
+        eps = torch.finfo(DTYPES[r.dtype]).eps
+        digits = round(-math.log10(eps))  # float16: 3, float32: 7
         lines.append(
-            "**log(softmax) and log-softmax agree here**: no probability underflowed to 0."
+            f"**log(softmax p) and log-softmax agree exactly** in {r.dtype}: no probability underflowed to 0."
+            if gaps[j] == 0 else
+            f"**log(softmax p) and log-softmax differ by up to {gaps[j]:.2g}** ({r.log_of_softmax[j]:.{digits + 2}g} "
+            f"against {r.log_softmax[j]:.{digits + 2}g}): {r.dtype} keeps about {digits} significant decimal digits "
+            f"(spacing {eps:.2g} near 1), and the two routes round at different places (log(softmax p) rounds p "
+            "first; log-softmax rounds z − max z and the log-sum), so they land on neighbouring numbers. Both stay "
+            "finite: no probability underflowed to 0."
         )
     else:
         lines.append(

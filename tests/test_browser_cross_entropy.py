@@ -29,7 +29,10 @@ def click(page, key: str) -> None:
 def type_in_cell(page, row: int, column: int, text: str) -> None:
     """The editor is a canvas: double-click the cell by position, then fill the text box it opens."""
     box = page.locator('[data-testid="stDataFrame"] canvas').first.bounding_box()
-    x = box["x"] + MARKER_WIDTH + SMALL_COLUMN * column + SMALL_COLUMN / 2
+    # A stretched editor shares its spare width evenly between the columns.
+    columns = page.locator('[data-testid="stDataFrame"] [role="columnheader"]').count()
+    width = max(SMALL_COLUMN, (box["width"] - MARKER_WIDTH) / max(columns, 1))
+    x = box["x"] + MARKER_WIDTH + width * column + width / 2
     y = box["y"] + ROW_HEIGHT * (row + 1) + ROW_HEIGHT / 2
     page.mouse.move(x, y)  # the grid needs to see the pointer arrive before it takes a double-click
     page.wait_for_timeout(200)

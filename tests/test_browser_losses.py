@@ -40,7 +40,7 @@ def test_losses_link_restores_the_view(app_url, page):
     open_losses(page, app_url, "?loss_y_hat=-4&loss_lr=2.2&loss_axis=prediction")
     assert page.get_by_role("slider", name="prediction ŷ").first.input_value() == "-4"
     assert page.get_by_role("slider", name="learning rate η").first.input_value() == "2.2"
-    assert page.get_by_text("overshoots: loss goes up").is_visible()
+    assert page.get_by_text("loss rises: diverges").is_visible()
     assert_no_error(page)
     page.get_by_role("heading", name="One gradient step").scroll_into_view_if_needed()
     wait_for_rerun(page)

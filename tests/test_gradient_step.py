@@ -86,13 +86,60 @@ def test_far_from_the_target_l2_takes_the_big_step():
 
 @pytest.mark.parametrize(
     "lr, outcome",
-    [(0.5, "moves closer"), (1.0, "lands on the target"), (1.5, "overshoots, loss still falls"),
-     (2.5, "overshoots: loss goes up")],
+    [(0.5, "loss falls"), (1.0, "loss falls to 0: lands on the target"),
+     (1.5, "loss falls (overshoots the target)"), (2.0, "loss stays the same: oscillates"),
+     (2.5, "loss rises: diverges")],
 )
 def test_l2_outcome_depends_on_the_learning_rate(lr, outcome):
     step = gradient_step("L2", 2.0, 0.0, lr)
     assert step.outcome == outcome
     assert step.crosses_target == (lr > 1.0)
+
+
+def _torch_outcome(name, y_hat, y, lr, delta):
+    """The three outcomes from the reference's losses alone: falls, stays the same, rises."""
+    _, _, before, after = torch_sgd_step(name, y_hat, y, lr, delta)
+    return "same" if after == pytest.approx(before, rel=1e-9, abs=1e-12) else ("rises" if after > before else "falls")
+
+
+def test_the_issue_case_equal_losses_is_named_oscillation_not_a_fall():
+    """y_hat = 0.5, delta = 2, lr = 2: L2 and Huber go from 0.125 to 0.125; L1 jumps from 0.5 to 1.5."""
+    l2, l1, hub = gradient_steps(0.5, 0.0, 2.0, 2.0)
+    for step in (l2, hub):
+        assert step.loss_before == pytest.approx(0.125) and step.loss_after == pytest.approx(0.125)
+        assert _torch_outcome(step.loss, 0.5, 0.0, 2.0, 2.0) == "same"
+        assert step.outcome == "loss stays the same: oscillates"
+    assert _torch_outcome("L1", 0.5, 0.0, 2.0, 2.0) == "rises"
+    assert l1.outcome == "loss rises: bounces (capped step)"
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("lr, expected", [(1.9, "falls"), (2.0, "same"), (2.1, "rises")])
+def test_each_outcome_at_the_l2_and_huber_boundary_lr_2(name, lr, expected):
+    """Inside Huber's zone (|d| <= delta) L2 and Huber flip at lr = 2; L1 flips where lr = 2|d|."""
+    y_hat = 0.5 if name != "L1" else 1.0  # L1: |d| = 1 puts its boundary at lr = 2 too
+    assert _torch_outcome(name, y_hat, 0.0, lr, 2.0) == expected
+    words = {"falls": "loss falls", "same": "loss stays the same", "rises": "loss rises"}[expected]
+    assert gradient_step(name, y_hat, 0.0, lr, 2.0).outcome.startswith(words)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(list(LOSSES)), st.floats(-20, 20), st.floats(-20, 20), st.floats(0.01, 5), st.floats(0.05, 5))
+def test_outcome_agrees_with_the_torch_losses(name, y_hat, y, lr, delta):
+    step = gradient_step(name, y_hat, y, lr, delta)
+    expected = _torch_outcome(name, y_hat, y, lr, delta)
+    words = {"falls": "loss falls", "same": "loss stays the same", "rises": "loss rises"}[expected]
+    assert step.outcome.startswith(words) or step.outcome == "no move (gradient 0)"
+
+
+def test_a_rising_l2_loss_keeps_rising_when_the_step_is_repeated():
+    """'diverges' is true of L2: three more steps at lr 2.5 from a rise keep growing the loss."""
+    losses, y_hat = [], 0.5
+    for _ in range(4):
+        step = gradient_step("L2", y_hat, 0.0, 2.5)
+        losses.append(step.loss_after)
+        y_hat = step.y_hat_new
+    assert losses == sorted(losses) and losses[-1] > 10 * losses[0]
 
 
 def test_at_the_target_nothing_moves():

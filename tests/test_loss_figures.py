@@ -16,11 +16,12 @@ from softmax_core.figures.loss_figures import (
     compare_figure,
     curve_x,
     fmt,
-    gradient_step_figure,
+    gradient_step_figures,
     loss_formulas,
     one_loss_figure,
     view_half_width,
 )
+from softmax_core.figures.style import PALETTE_SIZE, drawn_traces
 from softmax_core.gradient_step import gradient_steps
 from softmax_core.losses import LOSSES, huber
 
@@ -32,14 +33,25 @@ TORCH_LOSSES = {
 
 
 def reference(name, quantity, x, target, delta):
-    """Loss from torch.nn.functional, gradient from torch.autograd, likelihood = exp(-loss)."""
+    """Loss from torch.nn.functional, gradient from torch.autograd, likelihood = torch's Normal / Laplace density.
+
+    Huber's density has no torch distribution: exp(-loss) divided by its integral, taken numerically here.
+    """
     x = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
     y = torch.full_like(x, float(target))
     loss = TORCH_LOSSES[name](x, y, delta)
     if quantity == "loss":
         return loss.detach().numpy()
     if quantity == "likelihood":
-        return torch.exp(-loss).detach().numpy()
+        d = (x - y).detach()
+        zero, one = torch.zeros((), dtype=torch.float64), torch.ones((), dtype=torch.float64)
+        if name == "L2":
+            return torch.distributions.Normal(zero, one).log_prob(d).exp().numpy()
+        if name == "L1":
+            return torch.distributions.Laplace(zero, one).log_prob(d).exp().numpy()
+        grid = torch.linspace(-80 - 200 / delta, 80 + 200 / delta, 800_001, dtype=torch.float64)
+        z = torch.trapezoid(torch.exp(-F.huber_loss(grid, torch.zeros_like(grid), reduction="none", delta=delta)), grid)
+        return (torch.exp(-loss) / z).detach().numpy()
     (grad,) = torch.autograd.grad(loss.sum(), x)
     return grad.numpy()
 
@@ -54,9 +66,10 @@ def marker(trace, which=0):
 def test_one_loss_curves_equal_torch_at_their_x(name, axis, target):
     y_hat, y, delta = 3.1, 1.3, 0.7
     fig = one_loss_figure(name, y_hat, y, delta, 4.0, axis)
-    assert [t.name for t in fig.data] == list(QUANTITIES)
-    for trace in fig.data:
-        np.testing.assert_allclose(trace.y, reference(name, trace.name, trace.x, target, delta), rtol=1e-12, atol=1e-12)
+    assert [t.name for t in drawn_traces(fig)] == list(QUANTITIES)
+    for trace in drawn_traces(fig):
+        tol = 1e-7 if trace.name == "likelihood" else 1e-12  # Huber's reference Z is a numeric integral
+        np.testing.assert_allclose(trace.y, reference(name, trace.name, trace.x, target, delta), rtol=tol, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -65,11 +78,11 @@ def test_one_loss_markers_show_the_current_values(name, axis):
     y_hat, y, delta = -2.4, 0.5, 1.5
     fig = one_loss_figure(name, y_hat, y, delta, 4.0, axis)
     expected_x = y_hat - y if axis == "residual" else y_hat
-    for trace in fig.data:
+    for trace in drawn_traces(fig):
         x, value = marker(trace)
         assert x == pytest.approx(expected_x, abs=1e-12)
         truth = reference(name, trace.name, [y_hat], y, delta)[0]  # at the real (y_hat, y), not at the plotted x
-        assert value == pytest.approx(truth, abs=1e-12)
+        assert value == pytest.approx(truth, rel=1e-7, abs=1e-12)
         title = next(a.text for a in fig.layout.annotations if a.yref == trace.yaxis + " domain")
         assert title.endswith(f"<b>{fmt(truth)}</b>")
 
@@ -77,7 +90,7 @@ def test_one_loss_markers_show_the_current_values(name, axis):
 def test_huber_marker_equals_huber_of_the_prediction():
     y_hat, y, delta = 2.7, -0.4, 1.2
     fig = one_loss_figure("Huber", y_hat, y, delta, 5.0)
-    _, value = marker(fig.data[0])
+    _, value = marker(drawn_traces(fig)[0])
     assert value == float(huber(torch.tensor(y_hat, dtype=torch.float64), torch.tensor(y, dtype=torch.float64), delta))
     assert value == pytest.approx(float(F.huber_loss(torch.tensor(y_hat), torch.tensor(y), delta=delta)), rel=1e-6)
 
@@ -87,10 +100,10 @@ def test_huber_marker_equals_huber_of_the_prediction():
 def test_marker_is_on_screen_and_on_its_curve(name, y_hat, y, delta, plot_range):
     fig = one_loss_figure(name, y_hat, y, delta, plot_range)
     lo, hi = fig.layout.xaxis.range
-    for trace in fig.data:
+    for trace in drawn_traces(fig):
         x, value = marker(trace)
         assert lo <= x <= hi
-        assert value == pytest.approx(reference(name, trace.name, [y_hat], y, delta)[0], abs=1e-12)
+        assert value == pytest.approx(reference(name, trace.name, [y_hat], y, delta)[0], rel=1e-7, abs=1e-12)
         assert np.all(np.diff(trace.x) > 0)  # sorted, so the line is drawn left to right
 
 
@@ -126,9 +139,10 @@ def test_compare_overlays_three_losses_with_values_in_the_legend(quantity, axis)
 def test_gradient_step_figure_marks_both_ends_of_each_step(axis, lr):
     y_hat, y, delta = 3.0, 0.5, 1.0
     steps = gradient_steps(y_hat, y, lr, delta)
-    fig = gradient_step_figure(steps, delta, 4.0, axis)
+    figures = gradient_step_figures(steps, delta, 4.0, axis)
     shift = y if axis == "residual" else 0.0
-    for trace, step in zip(fig.data, steps):
+    for fig, step in zip(figures, steps):
+        [trace] = drawn_traces(fig)
         param = torch.tensor([y_hat], dtype=torch.float64, requires_grad=True)  # the torch reference step
         optimizer = torch.optim.SGD([param], lr=lr)
         TORCH_LOSSES[step.loss](param, torch.tensor([y], dtype=torch.float64), delta).sum().backward()
@@ -143,7 +157,7 @@ def test_gradient_step_figure_marks_both_ends_of_each_step(axis, lr):
         curve_x, curve_y = trace.x[:-4], trace.y[:-4]  # the curve, a gap, then the step: start, start, end
         assert np.isnan(trace.x[-4]) and np.isnan(trace.y[-4]) and trace.selectedpoints == (len(trace.x) - 2, len(trace.x) - 1)
         np.testing.assert_allclose(curve_y, reference(step.loss, "loss", curve_x, y - shift, delta), rtol=1e-12, atol=1e-12)
-        lo, hi = getattr(fig.layout, "xaxis" + trace.xaxis[1:]).range
+        lo, hi = fig.layout.xaxis.range
         assert lo <= min(x0, x1) and max(x0, x1) <= hi  # the landing point is on screen, even far away
 
 
@@ -161,7 +175,7 @@ def _colour_keys(node, path=""):
 def test_figures_leave_every_colour_to_the_theme():
     steps = gradient_steps(2.0, 0.0, 0.5, 1.0)
     figures = [one_loss_figure("Huber", 2.0, 0.0, 1.0, 4.0), compare_figure("gradient", 2.0, 0.0, 1.0, 4.0),
-               gradient_step_figure(steps, 1.0, 4.0)]
+               *gradient_step_figures(steps, 1.0, 4.0)]
     for fig in figures:
         spec = fig.to_plotly_json()
         spec["layout"].pop("template", None)  # plotly's default template, not ours
@@ -195,3 +209,25 @@ def test_bad_axis_or_quantity_is_refused():
         compare_figure("curvature", 1.0, 0.0, 1.0, 3.0)
     with pytest.raises(ValueError, match="delta"):
         one_loss_figure("Huber", 1.0, 0.0, -1.0, 3.0)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_colour_means_the_loss_in_every_figure_of_the_page(name):
+    """One loss's three quantities share its colour slot, the slot its curve has in the overlays and step plot."""
+    slot = list(LOSSES).index(name)
+    one = one_loss_figure(name, 1.0, 0.0, 1.0, 4.0)
+    assert [i % PALETTE_SIZE for i, t in enumerate(one.data) if t in drawn_traces(one)] == [slot] * 3
+    compare = compare_figure("loss", 1.0, 0.0, 1.0, 4.0)
+    assert compare.data[slot].name.startswith(name)
+    step = gradient_step_figures(gradient_steps(1.0, 0.0, 0.5, 1.0), 1.0, 4.0)[slot]
+    assert step.data[slot].name == name and drawn_traces(step) == [step.data[slot]]
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_the_likelihood_plot_shows_the_whole_normalised_peak(name):
+    delta = 0.7
+    fig = one_loss_figure(name, 0.0, 0.0, delta, 4.0)
+    density = drawn_traces(fig)[2]
+    low, high = fig.layout.yaxis3.range
+    assert low < 0 < max(density.y) < high
+    assert "density" in " ".join(a.text for a in fig.layout.annotations)

@@ -1,12 +1,14 @@
 """L2 / L1 / Huber, their derivatives (vs autograd) and likelihoods (vs torch losses)."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from softmax_core.losses import LOSSES, huber, huber_grad, l1, l1_grad, l2, l2_grad, likelihood
+from softmax_core.losses import LOSSES, huber, huber_grad, huber_normaliser, l1, l1_grad, l2, l2_grad, likelihood
 
 Y_HAT = torch.linspace(-5, 5, 41, dtype=torch.float64)
 Y = torch.full_like(Y_HAT, 0.3)
@@ -83,3 +85,39 @@ def test_shape_mismatch_raises():
 def test_non_numbers_raise():
     with pytest.raises(ValueError, match="numbers"):
         l1(["a"], [1.0])
+
+
+def _integral(f, half_width=60.0, points=600_001) -> float:
+    """Trapezoid rule on a fine grid, far into the tails (float64): an independent check of Z."""
+    d = torch.linspace(-half_width, half_width, points, dtype=torch.float64)
+    return float(torch.trapezoid(f(d), d))
+
+
+@pytest.mark.parametrize("name, delta", [("L2", 1.0), ("L1", 1.0), ("Huber", 1.0), ("Huber", 0.1), ("Huber", 2.0),
+                                         ("Huber", 5.0)])
+def test_each_density_integrates_to_one(name, delta):
+    loss = LOSSES[name]
+    total = _integral(lambda d: loss.density(d, torch.zeros_like(d), delta), half_width=60 + 200 / delta)
+    assert total == pytest.approx(1.0, abs=1e-6)
+
+
+def test_unnormalised_likelihoods_do_not_integrate_to_one():
+    """The issue's numbers: exp(-|d|) integrates to 2, exp(-d^2/2) to sqrt(2 pi)."""
+    assert _integral(lambda d: LOSSES["L1"].likelihood(d, torch.zeros_like(d))) == pytest.approx(2.0, abs=1e-6)
+    assert _integral(lambda d: LOSSES["L2"].likelihood(d, torch.zeros_like(d))) == pytest.approx(math.sqrt(2 * math.pi))
+
+
+def test_l2_and_l1_densities_are_torch_gaussian_and_laplace():
+    d = torch.linspace(-6, 6, 121, dtype=torch.float64)
+    zero = torch.zeros_like(d)
+    gaussian = torch.distributions.Normal(0.0, 1.0).log_prob(d).exp()
+    laplace = torch.distributions.Laplace(0.0, 1.0).log_prob(d).exp()
+    torch.testing.assert_close(LOSSES["L2"].density(d, zero), gaussian)
+    torch.testing.assert_close(LOSSES["L1"].density(d, zero), laplace)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0.05, 8))
+def test_huber_normaliser_matches_numeric_integration(delta):
+    numeric = _integral(lambda d: torch.exp(-huber(d, 0.0, delta)), half_width=60 + 200 / delta, points=400_001)
+    assert huber_normaliser(delta) == pytest.approx(numeric, rel=1e-6)

@@ -57,7 +57,7 @@ def assert_shows(at, logits, temperature):
     assert m["Margin"] == f"{float(top2[0] - top2[1]):.3f}"
     h = float(torch.distributions.Categorical(probs=p).entropy())
     assert m["Entropy H"] == f"{h:.3f}"
-    assert m["H / log K"] == f"{h / math.log(len(logits)):.0%}"
+    assert m["H / log q"] == f"{h / math.log(len(logits)):.0%}"
     for j, trace in enumerate(charts(at)[1]["data"]):
         marked = [i for i, size in enumerate(values(trace["marker"]["size"])) if size]
         assert len(marked) == 1
@@ -106,9 +106,9 @@ def test_temperature_extremes(app, temperature):
     assert_shows(at, (1.0, 2.0, 3.0), temperature)
     assert link(at)["sm_T"] == f"{temperature:g}"
     if temperature == 0.05:  # T -> 0: hardmax
-        assert metrics(at)["Confidence"] == "1.000" and metrics(at)["H / log K"] == "0%"
+        assert metrics(at)["Confidence"] == "1.000" and metrics(at)["H / log q"] == "0%"
     else:  # T -> infinity: nearly uniform
-        assert metrics(at)["H / log K"] == "100%"
+        assert metrics(at)["H / log q"] == "100%"
 
 
 def test_slider_is_log_spaced_from_005_to_20(app):

@@ -256,3 +256,24 @@ def test_reset_returns_to_the_chapters_setting(env):
     assert at.number_input(key="train_lr").value == pytest.approx(0.1)
     assert at.number_input(key="train_epochs").value == 10
     assert link(at) == {}
+
+
+def test_the_untrained_setting_states_the_epoch_time_this_server_measured(env, data):
+    store_fake_run(env, data, TrainConfig(impl="scratch", lr=0.5, epochs=3),
+                   history=tuple(EpochMetrics(e, 1.0, 0.5, 0.5, s) for e, s in ((1, 0.14), (2, 0.18), (3, 0.16))))
+    at = new_page().run()
+    assert not at.exception
+    info = texts(at.info)
+    assert "a few seconds" not in info
+    assert "the last 3 epochs took 0.14 to 0.18 s each (median 0.16 s" in info and "10 epochs take about 1.6 s" in info
+
+
+def test_a_diverged_run_in_the_compare_table_says_where_and_never_none(env, data):
+    store_fake_run(env, data, TrainConfig(impl="scratch", lr=50.0, epochs=1), status="diverged",
+                   message="Loss became inf.", history=())
+    at = new_page({"train_lr": "50", "train_epochs": "1"}).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    cells = " ".join(str(v) for v in table.to_numpy().ravel())
+    assert "None" not in cells and "nan" not in cells
+    assert table["outcome"].iloc[0].startswith("diverged")

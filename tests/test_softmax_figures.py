@@ -264,11 +264,32 @@ def test_temperature_curves_carry_the_sweep_and_mark_the_current_t(temperature):
             assert math.isclose(y, float(torch_softmax(logits, x)[j]), rel_tol=1e-9, abs_tol=1e-15)
     assert fig.layout.xaxis.type == "log"
     notes = " | ".join(a.text for a in fig.layout.annotations)
-    assert "hardmax" in notes and "uniform" in notes and "1/K = 0.1" in notes and f"T = {temperature:g}" in notes
-    assert [trace.line.dash for trace in fig.data][8:] == ["dash", "dash"]  # past the 8 theme colours
+    assert "hardmax" in notes and "uniform" in notes and "1/q = 0.1" in notes and f"T = {temperature:g}" in notes
+    assert {trace.line.dash for trace in fig.data} == {"solid"}  # ten classes, ten theme colours
     assert not _has_colour(fig.to_plotly_json())
 
 
 def test_temperature_curves_reject_mismatched_classes():
     with pytest.raises(ValueError, match="same classes"):
         temperature_curves(temperature_sweep((1.0, 2.0)), ["a", "b", "c"], 1.0, [0.2, 0.3, 0.5])
+
+
+def test_float16_log_of_softmax_and_log_softmax_are_said_to_differ_and_why():
+    """The issue's case: logits 1, 2, 3 at T = 2 in float16 give -1.6807 against -1.6797 for the middle class."""
+    report = compare_stability((1.0, 2.0, 3.0), 2.0, "float16")
+    assert report.log_of_softmax_ok and report.log_softmax_ok
+    z = torch.tensor([0.5, 1.0, 1.5], dtype=torch.float64)
+    reference = torch.log_softmax(z, 0)  # float64: what both float16 routes try to compute
+    gap = max(abs(a - b) for a, b in zip(report.log_of_softmax, report.log_softmax))
+    assert 5e-4 < gap < 5e-3  # about 0.001 apart: the third decimal, float16's last digit
+    for route in (report.log_of_softmax, report.log_softmax):  # both are float16 roundings of the same number
+        assert max(abs(a - float(r)) for a, r in zip(route, reference)) < 3 * torch.finfo(torch.float16).eps
+    text = " ".join(explain(report))
+    assert "agree" not in text
+    assert f"differ by up to {gap:.2g}" in text and "-1.6807 against -1.6797" in text
+    assert "about 3 significant decimal digits" in text
+    # float32 keeps about 7 digits: the same logits agree to far more places there
+    single = compare_stability((1.0, 2.0, 3.0), 2.0, "float32")
+    single_gap = max(abs(a - b) for a, b in zip(single.log_of_softmax, single.log_softmax))
+    assert single_gap < 1e-6
+    assert single_gap == 0 or "about 7 significant decimal digits" in " ".join(explain(single))

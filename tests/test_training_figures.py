@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.utils
 import pytest
 import torch
 from hypothesis import given, settings
@@ -190,7 +191,8 @@ def test_prediction_grid_shows_each_image_with_its_labels():
     assert titles[2] == "Pullover<br><i>Shirt</i> ✗"
     assert titles[7] == "Sneaker<br><i>Ankle boot</i> ✗"
     assert sum("✗" in t for t in titles) == 2
-    assert fig.layout.coloraxis.colorscale[0][1] != fig.layout.coloraxis.colorscale[-1][1]
+    assert fig.layout.coloraxis.colorscale is None  # the theme's scale: dark tiles in dark mode
+    assert all(a.font.size >= 16 for a in fig.layout.annotations)  # labels readable on a projector
     assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0, 255)
     assert fig.layout.yaxis.autorange == "reversed"  # row 0 of the image at the top
     assert_json_safe(fig)
@@ -247,3 +249,70 @@ def test_scratch_concise_pairs_match_on_everything_but_the_implementation():
     pairs = scratch_concise_pairs(runs)
     assert [(a.config, b.config) for a, b in pairs] == [
         (Config(), Config(impl="concise")), (Config(lr=1.0), Config(impl="concise", lr=1.0))]
+
+
+# ---------------------------------------------------------------- diverged runs and epoch times
+
+from softmax_core.training import EpochMetrics  # noqa: E402
+from softmax_core.figures.training_figures import (  # noqa: E402
+    batch_loss_figure,
+    diverged_label,
+    epoch_time_sentence,
+    recent_epoch_seconds,
+    run_outcome,
+    run_row,
+)
+
+
+def test_diverged_label_names_epoch_and_batch_and_never_none():
+    assert diverged_label((1, 7)) == "diverged in epoch 1, batch 7"
+    assert "None" not in diverged_label(None) and diverged_label(None).startswith("diverged")
+    assert run_outcome("diverged", 0, (1, 7)) == "diverged in epoch 1, batch 7"
+    assert run_outcome("finished", 10) == "finished, 10 epochs"
+
+
+def test_a_diverged_run_row_has_no_none_and_says_where_it_blew_up():
+    row = run_row("scratch · lr 50", (), 0.4, "diverged", (1, 3))
+    assert "None" not in " ".join(map(str, row.values())) and "nan" not in " ".join(map(str, row.values()))
+    assert row["outcome"] == "diverged in epoch 1, batch 3"
+    assert row["train loss"] == row["test acc"] == "–"
+    done = run_row("scratch · lr 0.1", [EpochMetrics(1, 0.7861, 0.7477, 0.7913, 0.2)], 0.2, "finished")
+    assert (done["train loss"], done["test acc"], done["outcome"]) == ("0.7861", "0.7913", "finished, 1 epoch")
+
+
+def test_batch_loss_figure_draws_every_finite_batch_loss_and_names_the_blow_up():
+    losses = [2.30, 2.05, 9.7, 310.0, 5.2e4, math.inf]
+    fig = batch_loss_figure(losses, (1, 6), batches_per_epoch=235)
+    (trace,) = fig.data
+    assert list(trace.x) == [1, 2, 3, 4, 5, 6]
+    assert list(trace.y) == [2.30, 2.05, 9.7, 310.0, 5.2e4, None]  # inf cannot be drawn: a gap
+    assert fig.layout.yaxis.type == "log"  # four orders of magnitude
+    assert "diverged in epoch 1, batch 6" in fig.layout.title.text
+    json.dumps(fig.to_plotly_json(), cls=plotly.utils.PlotlyJSONEncoder)  # no nan/inf left to break the chart
+    with pytest.raises(ValueError):
+        batch_loss_figure([], None)
+
+
+def test_batch_loss_figure_marks_epoch_starts_and_keeps_a_linear_axis_for_small_ranges():
+    fig = batch_loss_figure([2.3, 2.2, 2.4, 2.1, 2.0], (2, 2), batches_per_epoch=3)
+    assert fig.layout.yaxis.type != "log"
+    assert [shape.x0 for shape in fig.layout.shapes] == [3.5]
+
+
+def test_epoch_seconds_are_the_newest_first_and_the_sentence_states_them():
+    old = [EpochMetrics(e, 1.0, 0.5, 0.5, 9.0) for e in (1, 2)]
+    new = [EpochMetrics(e, 1.0, 0.5, 0.5, s) for e, s in ((1, 0.12), (2, 0.2), (3, 0.15))]
+    seconds = recent_epoch_seconds([new, old], limit=4)
+    assert seconds == [0.15, 0.2, 0.12, 9.0]
+    text = epoch_time_sentence(recent_epoch_seconds([new]), 10)
+    assert "0.12 to 0.2 s" in text and "median 0.15 s" in text and "10 epochs take about 1.5 s" in text
+    assert "a few seconds" not in text
+    assert "not timed" in epoch_time_sentence([], 10)
+    assert epoch_time_sentence([1.234], 1).endswith("1 epoch takes about 1.2 s.")
+
+
+def test_confusion_heatmap_follows_the_theme_and_its_numbers_stay_readable():
+    fig = confusion_heatmap(CONFUSION, NAMES[:3])
+    (heat,) = fig.data
+    assert heat.colorscale is None and not heat.showscale  # the theme's sequential scale, like the cross-entropy map
+    assert heat.textfont.size >= 12  # fixed size: plotly would otherwise shrink the counts to ~6 px on a phone

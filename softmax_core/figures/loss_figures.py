@@ -6,8 +6,14 @@ marker always has its curve's theme colour. The horizontal axis is either the
 residual :math:`d = \hat y - y` (target at 0, as in the chapter) or the
 prediction :math:`\hat y` itself (target at :math:`y`).
 
-Trace order decides the theme colour, so every figure keeps one order: the
-rows of one loss are loss, gradient, likelihood; overlays are L2, L1, Huber.
+Colour means the loss on this page, everywhere: L2, L1, Huber take the theme's
+colours 0, 1, 2. Trace order decides the theme colour, so overlays keep the order
+L2, L1, Huber, and a figure of one loss's three quantities puts each curve in
+that loss's colour slot (``style.in_colour_slot``).
+
+The likelihood is the normalised noise density ``exp(-loss) / Z``
+(``Loss.density``): Gaussian, Laplace, and Huber's with Z computed from delta, so
+the three integrate to 1 and can be compared on one axis.
 
 Figures are built in one constructor call from plain dicts: plotly's
 ``update_layout`` costs ~15 ms a call, too much for a page that redraws on
@@ -23,14 +29,16 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from softmax_core.figures.style import apply_layout, projector_fonts
+from softmax_core.figures.style import apply_layout, in_colour_slot, projector_fonts
 from softmax_core.gradient_step import GradientStep
-from softmax_core.losses import LOSSES, likelihood
+from softmax_core.losses import LOSSES, normaliser
 
 QUANTITIES = ("loss", "gradient", "likelihood")
-QUANTITY_LABELS = {"loss": "loss ℓ", "gradient": "gradient ∂ℓ/∂ŷ", "likelihood": "likelihood exp(−ℓ)"}
-QUANTITY_SYMBOLS = {"loss": "ℓ", "gradient": "∂ℓ/∂ŷ", "likelihood": "exp(−ℓ)"}
-LOSS_TITLES = {"L2": "L2 (squared)", "L1": "L1 (absolute)", "Huber": "Huber"}
+QUANTITY_LABELS = {"loss": "loss ℓ", "gradient": "gradient ∂ℓ/∂ŷ", "likelihood": "density p = exp(−ℓ)/Z"}
+QUANTITY_SYMBOLS = {"loss": "ℓ", "gradient": "∂ℓ/∂ŷ", "likelihood": "p"}
+LOSS_SLOTS = {name: slot for slot, name in enumerate(LOSSES)}  # colour = the loss, on every figure of the page
+LOSS_TITLES = {"L2": "L2 (squared): Gaussian noise", "L1": "L1 (absolute): Laplace noise",
+               "Huber": "Huber: Gaussian middle, Laplace tails"}
 AXES = ("residual", "prediction")
 POINTS = 301  # per curve: smooth at any width, light enough to redraw on every slider move
 MARKER_SIZE = 14
@@ -75,10 +83,16 @@ def quantity(name: str, quantity_name: str, x, target, delta: float) -> np.ndarr
     elif quantity_name == "gradient":
         values = loss.gradient(x, target, delta)
     elif quantity_name == "likelihood":
-        values = likelihood(loss(x, target, delta))
+        values = loss.density(x, target, delta)
     else:
         raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}, got {quantity_name!r}")
     return values.numpy()
+
+
+def density_range(name: str, delta: float) -> list[float]:
+    """y range of a density plot: its peak 1/Z plus room above, and room for a marker at 0 below."""
+    peak = 1.0 / normaliser(name, delta)
+    return [-0.06 * peak, 1.1 * peak]
 
 
 def _curve(loss_name: str, quantity_name: str, axis: str, center: float, half_width: float, delta: float,
@@ -149,11 +163,11 @@ def one_loss_figure(name: str, y_hat: float, y: float, delta: float, plot_range:
         value = quantity(name, q, [mark], center, delta)[0]
         notes.append(_subplot_title(f"{QUANTITY_LABELS[q]} = <b>{fmt(value)}</b>", "x", yaxis))
         layout[f"yaxis{row if row > 1 else ''}"] = dict(domain=domain, anchor="x", zeroline=True)
-    layout["yaxis3"]["range"] = [-0.06, 1.1]  # the likelihood peaks at exp(0) = 1; room for a marker at 0
+    layout["yaxis3"]["range"] = density_range(name, delta)
     layout["xaxis"] = dict(anchor="y3", title=dict(text=_axis_title(axis, y)),
                            range=[center - half_width, center + half_width])
-    return _figure(data, None, height, showlegend=False, margin=dict(l=10, r=10, t=30, b=10),
-                   annotations=notes, **layout)
+    return _figure(in_colour_slot(data, LOSS_SLOTS[name]), None, height, showlegend=False,
+                   margin=dict(l=10, r=10, t=30, b=10), annotations=notes, **layout)
 
 
 def compare_figure(quantity_name: str, y_hat: float, y: float, delta: float, plot_range: float,
@@ -165,7 +179,8 @@ def compare_figure(quantity_name: str, y_hat: float, y: float, delta: float, plo
     for name in LOSSES:
         value = quantity(name, quantity_name, [mark], center, delta)[0]
         data.append(_curve(name, quantity_name, axis, center, half_width, delta, (mark,), name=f"{name}: {fmt(value)}"))
-    yaxis = dict(zeroline=True, **({"range": [-0.06, 1.1]} if quantity_name == "likelihood" else {}))
+    peak = max(density_range(name, delta)[1] for name in LOSSES)
+    yaxis = dict(zeroline=True, **({"range": [-0.06 * peak, peak]} if quantity_name == "likelihood" else {}))
     return _figure(
         data, QUANTITY_LABELS[quantity_name], height,
         xaxis=dict(title=dict(text=_axis_title(axis, y)), range=[center - half_width, center + half_width]),
@@ -174,36 +189,42 @@ def compare_figure(quantity_name: str, y_hat: float, y: float, delta: float, plo
     )
 
 
-def gradient_step_figure(steps: tuple[GradientStep, ...], delta: float, plot_range: float,
-                         axis: str = "residual", height: int = 400) -> go.Figure:
-    """Each loss's curve with the step drawn as an arrow from the old prediction (circle) to the new one.
+def _step_trace(step: GradientStep, center: float, half_width: float, delta: float, axis: str) -> dict:
+    """The loss curve, then after a gap the step: circle at the old prediction, arrow tip at the new one."""
+    start, end = frame(step.y_hat, step.y, axis)[1], frame(step.y_hat_new, step.y, axis)[1]
+    trace = _curve(step.loss, "loss", axis, center, half_width, delta, (), name=step.loss)
+    # After the gap the start comes twice: a marker right after a gap gets no angle and is not drawn.
+    n = len(trace["x"])
+    trace["x"] = np.concatenate([trace["x"], [np.nan, start, start, end]])
+    trace["y"] = np.concatenate([trace["y"], [np.nan, step.loss_before, step.loss_before, step.loss_after]])
+    trace["selectedpoints"] = [n + 2, n + 3]
+    symbols, sizes = np.full(n + 4, CIRCLE), np.full(n + 4, MARKER_SIZE)
+    symbols[n + 3], sizes[n + 3] = ARROW, ARROW_SIZE
+    trace["marker"] = dict(size=sizes, symbol=symbols, angleref="previous")  # the tip points along the step
+    return trace
 
-    The arrow is part of the curve's own trace, after a gap, so it takes the curve's theme
-    colour (an annotation arrow would be a fixed grey, faint on a dark background).
+
+def gradient_step_figures(steps: tuple[GradientStep, ...], delta: float, plot_range: float,
+                          axis: str = "residual", height: int = 300) -> tuple[go.Figure, ...]:
+    """One figure per loss: its curve with the step drawn as an arrow from the old prediction (circle) to the new.
+
+    Separate figures, not subplots, so the page can put them in columns that stack on a
+    phone instead of squeezing three sets of axes into 390 px. The arrow is part of the
+    curve's own trace, after a gap, so it takes the loss's theme colour (an annotation
+    arrow would be a fixed grey, faint on a dark background); all three share one x range.
     """
     center, _ = frame(steps[0].y_hat, steps[0].y, axis)
     half_width = view_half_width(plot_range, steps[0].residual, *(s.residual_new for s in steps))
-    data, layout, titles = [], {}, []
-    for col, (step, domain) in enumerate(zip(steps, _column_domains(len(steps), 0.06)), start=1):
-        suffix = "" if col == 1 else str(col)
-        start, end = frame(step.y_hat, step.y, axis)[1], frame(step.y_hat_new, step.y, axis)[1]
-        trace = _curve(step.loss, "loss", axis, center, half_width, delta, (), name=step.loss,
-                       xaxis=f"x{suffix}", yaxis=f"y{suffix}")
-        # After the gap the start comes twice: a marker right after a gap gets no angle and is not drawn.
-        n = len(trace["x"])
-        trace["x"] = np.concatenate([trace["x"], [np.nan, start, start, end]])
-        trace["y"] = np.concatenate([trace["y"], [np.nan, step.loss_before, step.loss_before, step.loss_after]])
-        trace["selectedpoints"] = [n + 2, n + 3]
-        symbols, sizes = np.full(n + 4, CIRCLE), np.full(n + 4, MARKER_SIZE)
-        symbols[n + 3], sizes[n + 3] = ARROW, ARROW_SIZE
-        trace["marker"] = dict(size=sizes, symbol=symbols, angleref="previous")  # the tip points along the step
-        data.append(trace)
-        layout[f"xaxis{suffix}"] = dict(domain=domain, anchor=f"y{suffix}", title=dict(text=_axis_title(axis, step.y)),
-                                        range=[center - half_width, center + half_width])
-        layout[f"yaxis{suffix}"] = dict(anchor=f"x{suffix}", rangemode="tozero")
-        titles.append(_subplot_title(f"{step.loss}: step {fmt(step.step)}", f"x{suffix}", f"y{suffix}"))
-    return _figure(data, None, height, showlegend=False, annotations=titles, margin=dict(l=10, r=10, t=30, b=10),
-                   **layout)
+    figures = []
+    for step in steps:
+        title = _subplot_title(f"{step.loss}: step {fmt(step.step)}", "x", "y")
+        figures.append(_figure(
+            in_colour_slot([_step_trace(step, center, half_width, delta, axis)], LOSS_SLOTS[step.loss]),
+            None, height, showlegend=False, annotations=[title], margin=dict(l=10, r=10, t=30, b=10),
+            xaxis=dict(title=dict(text=_axis_title(axis, step.y)), range=[center - half_width, center + half_width]),
+            yaxis=dict(rangemode="tozero"),
+        ))
+    return tuple(figures)
 
 
 def loss_formulas(name: str, y_hat: float, y: float, delta: float) -> list[str]:
@@ -215,17 +236,18 @@ def loss_formulas(name: str, y_hat: float, y: float, delta: float) -> list[str]:
     gradient = r"\partial_{\hat y}\ell"
     if name == "L2":
         return [r"\ell(d) = \tfrac12 d^2", rf"\ell({fmt(d)}) = \tfrac12 \cdot {ds}^2 = {fmt(value)}",
-                rf"{gradient} = d = {fmt(grad)}", r"e^{-\ell} = e^{-d^2/2}\ \text{(Gaussian)}"]
+                rf"{gradient} = d = {fmt(grad)}", r"p(d) = e^{-d^2/2} / \sqrt{2\pi}"]
     if name == "L1":
         return [r"\ell(d) = |d|", rf"\ell({fmt(d)}) = |{fmt(d)}| = {fmt(value)}",
-                rf"{gradient} = \operatorname{{sign}}(d) = {fmt(grad)}", r"e^{-\ell} = e^{-|d|}\ \text{(Laplace)}"]
+                rf"{gradient} = \operatorname{{sign}}(d) = {fmt(grad)}", r"p(d) = \tfrac12 e^{-|d|}"]
     if name == "Huber":
         inside = abs(d) <= delta
         numbers = rf"\tfrac12 \cdot {ds}^2" if inside else rf"{fmt(delta)}\,(|{fmt(d)}| - \tfrac12 \cdot {fmt(delta)})"
         return [
-            r"\ell(d) = \begin{cases} \tfrac12 d^2 & |d| \le \delta \\ \delta\,(|d| - \tfrac12\delta) & \text{else} \end{cases}",
+            # two short lines, so a third of a 1280 px projector screen does not clip the condition
+            r"\ell(d) = \tfrac12 d^2 \ \text{if } |d| \le \delta, \\ \text{else } \delta\,(|d| - \tfrac12\delta)",
             rf"\ell({fmt(d)}) = {numbers} = {fmt(value)}",
-            rf"{gradient} = \operatorname{{clip}}(d, -\delta, \delta) = {fmt(grad)}",
-            r"e^{-\ell}:\ \text{Gaussian middle,}", r"\text{Laplace tails}",
+            rf"{gradient} = \operatorname{{clip}}(d, \pm\delta) = {fmt(grad)}",
+            rf"p(d) = e^{{-\ell(d)}} / {fmt(normaliser('Huber', delta))}",
         ]
     raise ValueError(f"unknown loss {name!r}: choose one of {', '.join(LOSSES)}")

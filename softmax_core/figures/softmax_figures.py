@@ -2,7 +2,7 @@ r"""Figures of the softmax-and-temperature page: data in, plotly figure out.
 
 * :func:`probability_bars`: :math:`\mathrm{softmax}(\mathbf{o}/T)` next to the one-hot argmax.
 * :func:`temperature_curves`: every :math:`p_j(T)` against T on a log axis, with the limits
-  T -> 0 (hardmax) and T -> infinity (uniform 1/K) marked.
+  T -> 0 (hardmax) and T -> infinity (uniform 1/q) marked.
 
 No colours are set: the Streamlit theme colours the traces.
 """
@@ -16,11 +16,10 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from softmax_core.figures.style import FONT_SIZE, apply_layout, projector_fonts
+from softmax_core.figures.style import FONT_SIZE, PALETTE_SIZE, apply_layout, projector_fonts
 from softmax_core.softmax import softmax
 
 SWEEP_T_MIN, SWEEP_T_MAX, SWEEP_POINTS = 0.01, 100.0, 300
-PALETTE_SIZE = 8  # the theme's categorical colours; classes past it get dashed lines
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ def temperature_sweep(
 ) -> TemperatureSweep:
     r"""softmax(o / T) for ``points`` log-spaced T in [t_min, t_max]: one batched softmax.
 
-    Dividing row t of a (points, K) batch by :math:`T_t` is the same as calling
+    Dividing row t of a (points, q) batch by :math:`T_t` is the same as calling
     ``softmax(o, temperature=T_t)`` for each T.
     """
     temps = np.geomspace(t_min, t_max, points)
@@ -74,7 +73,7 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
     """One line per class, p_j against T (log axis); the current T marked on each line.
 
     The limits are labelled where they happen: hardmax at the left edge (top class at 1),
-    uniform 1/K beyond the right edge, outside the plot so no curve runs through the text.
+    uniform 1/q beyond the right edge, outside the plot so no curve runs through the text.
     """
     labels = list(labels)
     temps = list(sweep.temperatures)
@@ -104,7 +103,7 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
     )
     fig.add_annotation(
         x=1.0, y=uniform, xref="paper", yref="y", xanchor="left", yanchor="middle", showarrow=False,
-        text=f"T → ∞:<br>uniform<br>1/K = {uniform:.3g}", align="left", xshift=6,
+        text=f"T → ∞:<br>uniform<br>1/q = {uniform:.3g}", align="left", xshift=6,
     )
     fig.add_annotation(
         x=math.log10(t), y=1.2, xref="x", yref="y", xanchor="center", yanchor="top", showarrow=False,

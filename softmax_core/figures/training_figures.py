@@ -6,8 +6,9 @@ without a browser or a trained model. A history is any sequence of objects with
 ``epoch, train_loss, train_acc, test_acc`` (``softmax_core.training.EpochMetrics``).
 
 No colours of our own: lines are told apart by the theme's palette plus dash and
-marker symbol; images are grey because pixel intensity is data; the confusion
-matrix uses the colour-blind-safe sequential scale ``Blues``.
+marker symbol; the confusion matrix and the images use the theme's sequential
+scale (no colour scale of ours), so in dark mode they are dark with light ink,
+like the cross-entropy heatmap, instead of white blocks.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from softmax_core.figures.style import apply_layout
+from softmax_core.figures.style import FONT_SIZE, apply_layout
 
 # (attribute, legend name, dash, marker symbol), as d2l's Animator labels them
 CURVES = (
@@ -29,7 +30,7 @@ CURVES = (
     ("test_acc", "test acc", "dot", "diamond"),
 )
 METRIC_NAMES = {attr: name for attr, name, _, _ in CURVES}
-IMAGE_SCALE = "gray_r"  # ink dark on a light background, like the d2l figures
+CELL_FONT_SIZE = FONT_SIZE - 2  # confusion counts: fixed, so plotly never shrinks them below ~12 px on a phone
 
 
 def _finite_or_none(values) -> list[float | None]:
@@ -136,8 +137,9 @@ def confusion_heatmap(confusion, class_names: Sequence[str], normalize: bool = F
     else:
         z = matrix
         text, hover = "%{z}", "true %{y}<br>predicted %{x}<br>%{z} images<extra></extra>"
-    fig = go.Figure(go.Heatmap(z=z.tolist(), x=list(class_names), y=list(class_names), colorscale="Blues",
-                               texttemplate=text, hovertemplate=hover, colorbar=dict(thickness=14)))
+    fig = go.Figure(go.Heatmap(z=z.tolist(), x=list(class_names), y=list(class_names), texttemplate=text,
+                               textfont=dict(size=CELL_FONT_SIZE), hovertemplate=hover, showscale=False,
+                               xgap=1, ygap=1))
     fig.update_xaxes(title_text="predicted class", tickangle=-40, side="bottom")
     fig.update_yaxes(title_text="true class", autorange="reversed")
     return apply_layout(fig, None, height)
@@ -176,7 +178,7 @@ def _image_axes(fig: go.Figure) -> None:
     fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, autorange="reversed",
                      scaleanchor="x", constrain="domain")
-    fig.update_layout(coloraxis=dict(colorscale=IMAGE_SCALE, cmin=0, cmax=255, showscale=False))
+    fig.update_layout(coloraxis=dict(cmin=0, cmax=255, showscale=False))  # the theme's sequential scale
 
 
 def prediction_title(true_name: str, predicted_name: str) -> str:
@@ -208,7 +210,7 @@ def prediction_grid(images, true_labels, predicted_labels, class_names: Sequence
         fig.add_trace(_image_heatmap(image, name=f"test image {indices[i]}"), row=i // columns + 1, col=i % columns + 1)
     _image_axes(fig)
     for annotation in fig.layout.annotations:
-        annotation.font = dict(size=14)
+        annotation.font = dict(size=FONT_SIZE)  # readable on a projector: the class names are the point
     apply_layout(fig, None, 190 * rows + 30)
     fig.update_layout(margin=dict(l=5, r=5, t=50, b=5))
     return fig
@@ -264,3 +266,92 @@ def scratch_concise_pairs(runs: Sequence) -> list[tuple]:
     concise = {settings(run.config): run for run in runs if run.config.impl == "concise"}
     return [(run, concise[settings(run.config)]) for run in runs
             if run.config.impl == "scratch" and settings(run.config) in concise]
+
+
+# ---------------------------------------------------------------- diverged runs and epoch times
+
+
+def diverged_label(diverged_at: tuple[int, int] | None) -> str:
+    """Where a diverged run blew up, for tables and headers: never ``None``."""
+    if diverged_at is None:
+        return "diverged (batch not recorded)"
+    epoch, batch = diverged_at
+    return f"diverged in epoch {int(epoch)}, batch {int(batch)}"
+
+
+def run_outcome(status: str, epochs_done: int, diverged_at: tuple[int, int] | None = None) -> str:
+    """One short cell: how a stored run ended."""
+    if status == "diverged":
+        return diverged_label(diverged_at)
+    return f"{status}, {epochs_done} epoch{'s' if epochs_done != 1 else ''}"
+
+
+def run_row(label: str, history: Sequence, train_seconds: float, status: str,
+            diverged_at: tuple[int, int] | None = None) -> dict[str, object]:
+    """A row of the compare table: metrics of the last finished epoch as text ("–" where there is none)."""
+    last = history[-1] if history else None
+
+    def cell(attr: str) -> str:
+        value = getattr(last, attr) if last is not None else None
+        return f"{value:.4f}" if value is not None and math.isfinite(value) else "–"
+
+    return {"run": label, "outcome": run_outcome(status, len(history), diverged_at),
+            "train loss": cell("train_loss"), "train acc": cell("train_acc"), "test acc": cell("test_acc"),
+            "seconds": f"{train_seconds:.1f}"}
+
+
+def batch_loss_figure(batch_losses: Sequence[float], diverged_at: tuple[int, int] | None = None,
+                      batches_per_epoch: int | None = None, height: int = 360) -> go.Figure:
+    """The mean loss of every batch up to the blow-up, on a log axis, the blow-up batch marked.
+
+    A diverged run has no finished epoch, so the per-epoch curves are empty: this is
+    what happened instead. Non-finite losses (inf, nan) cannot be drawn; the batch
+    where the loss stopped being a number is named in the title.
+    """
+    losses = [float(v) for v in batch_losses]
+    if not losses:
+        raise ValueError("no batch losses to draw")
+    x = list(range(1, len(losses) + 1))
+    finite = _finite_or_none(losses)
+    fig = go.Figure(go.Scatter(x=x, y=finite, mode="lines+markers", name="mean loss of the batch",
+                               line=dict(width=3), marker=dict(size=7),
+                               hovertemplate="batch %{x}: loss %{y:.4g}<extra></extra>"))
+    positive = [v for v in finite if v is not None and v > 0]
+    if positive and max(positive) / min(positive) > 100:
+        fig.update_yaxes(type="log")
+    if batches_per_epoch:  # a dotted grid line at every epoch start beyond the first
+        for start in range(batches_per_epoch + 1, len(losses) + 1, batches_per_epoch):
+            fig.add_vline(x=start - 0.5, line_dash="dot", line_width=1)
+    title = "Loss per batch until it " + ("blew up: " + diverged_label(diverged_at) if diverged_at else "blew up")
+    fig.update_xaxes(title_text="batch (counted from the start)", rangemode="tozero")
+    fig.update_yaxes(title_text="mean cross-entropy of the batch")
+    return apply_layout(fig, title, height, showlegend=False)
+
+
+def recent_epoch_seconds(histories: Sequence[Sequence], limit: int = 30) -> list[float]:
+    """Seconds of the most recent epochs, newest run first (histories in that order), at most ``limit``."""
+    seconds = []
+    for history in histories:
+        for metrics in reversed(list(history)):
+            value = getattr(metrics, "seconds", None)
+            if value is not None and math.isfinite(value) and value > 0:
+                seconds.append(float(value))
+            if len(seconds) >= limit:
+                return seconds
+    return seconds
+
+
+def epoch_time_sentence(seconds: Sequence[float], epochs: int) -> str:
+    """What this server measured per epoch (training plus test pass), and what ``epochs`` epochs take at that pace."""
+    if not seconds:
+        return "This server has not timed an epoch yet: the first run shows how long one takes here."
+    values = sorted(seconds)
+    median = float(np.median(values))
+    if len(values) == 1:
+        measured = f"the last epoch took {median:.2g} s (training plus the test pass)"
+    else:
+        spread = f"{values[0]:.2g} to {values[-1]:.2g} s" if values[0] != values[-1] else f"{median:.2g} s"
+        measured = (f"the last {len(values)} epochs took {spread} each "
+                    f"(median {median:.2g} s, training plus the test pass)")
+    total = f"{epochs} epochs take" if epochs != 1 else "1 epoch takes"
+    return f"On this server {measured}, so {total} about {epochs * median:.2g} s."

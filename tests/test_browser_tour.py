@@ -1,0 +1,143 @@
+"""A newcomer's tour: every page at a projector's 1280x720, a phone's 390x844 and 1400x1000, light and dark.
+
+Fails on what a student would trip over: a formula wider than its box (clipped or
+scrolled), a button whose label is cut to "…", no chart in the first screen at
+1280x720, or an uncaught exception. One server and one browser for the whole tour;
+a page is loaded once per theme and the window resized, as a user rotating a phone or
+moving to the projector would. The first screen of every stop lands in
+``test-artifacts/screenshots/tour_*.png``: look at them.
+
+The page list comes from ``dashboard/catalog.py``: a page added there joins the tour.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dashboard.catalog import PAGES
+from tests.browser import screenshot, start_streamlit, wait_for_rerun
+
+pytestmark = pytest.mark.browser
+
+SIZES = ((1280, 720), (390, 844), (1400, 1000))
+PROJECTOR = (1280, 720)
+MIN_CHART_VISIBLE = 150  # px of the main chart that must show in the first screen at 1280x720
+TOUR = [("home", "")] + [(Path(p.path).stem, Path(p.path).stem) for p in PAGES]
+NO_CHART = {"home"}  # pages whose first screen is text and formulas by design
+
+# What the browser measures on a page; every entry is one problem a student would see.
+_PROBLEMS = """(minVisible) => {
+    const problems = [];
+    const box = el => el.getBoundingClientRect();
+    const near = el => (el.innerText || el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 60);
+    // A formula is clipped when its rendered width passes its element's box (st.latex hides or scrolls it).
+    for (const k of document.querySelectorAll('.katex')) {
+        if (!k.offsetParent) continue;  // inside a closed tab or popover
+        const holder = k.closest('[data-testid="stElementContainer"]') || k.parentElement;
+        const inner = k.querySelector('.katex-html') || k;
+        const r = box(inner), h = box(holder);
+        const scroller = k.closest('.katex-display') || k.parentElement;  // glyph overhangs of 1-3 px are not clipping
+        if (r.right > h.right + 2 || r.left < h.left - 2 || scroller.scrollWidth > scroller.clientWidth + 4) {
+            const tex = (k.querySelector('annotation') || k).textContent.trim().slice(0, 60);
+            problems.push(`clipped formula (${Math.round(r.width)} px in ${Math.round(h.width)} px): ${tex}`);
+        }
+    }
+    // A button label is truncated when some text element inside it is wider than it shows.
+    for (const b of document.querySelectorAll('button')) {
+        if (!b.offsetParent || !b.closest('[data-testid="stMain"]')) continue;
+        for (const t of [b, ...b.querySelectorAll('*')]) {
+            if (t.children.length === 0 && t.scrollWidth > t.clientWidth + 1 && t.clientWidth > 0
+                && getComputedStyle(t).overflow !== 'visible') {
+                problems.push(`truncated button: "${near(b)}"`);
+                break;
+            }
+        }
+    }
+    for (const e of document.querySelectorAll('[data-testid="stException"]')) {
+        problems.push(`exception: ${near(e)}`);
+    }
+    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(c => c.offsetParent);
+    const main = document.querySelector('[data-testid="stMain"]');
+    const top = charts.length ? box(charts[0]).top - box(main).top : null;
+    return {problems, chartTop: top, charts: charts.length};
+}"""
+
+
+@pytest.fixture(scope="module")
+def tour_url(tmp_path_factory, fmnist):
+    """One server whose run store holds a run at the training page's default settings, so it has a chart."""
+    import torch
+
+    from softmax_core.run_store import RunStore, run_key
+    from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
+    from tests.conftest import SHARED_DATA
+
+    runs = tmp_path_factory.mktemp("tour-runs")
+    config = TrainConfig().validated()
+    history = tuple(EpochMetrics(e, 0.9 / e ** 0.5, 0.7 + 0.015 * e, 0.69 + 0.015 * e, 0.15)
+                    for e in range(1, config.epochs + 1))
+    result = TrainResult(config, history, "finished", "", torch.zeros(784, 10), torch.zeros(10), 1.5)
+    confusion = torch.eye(10, dtype=torch.int64) * 800 + 20
+    RunStore(runs).save(run_key(config, fmnist.fingerprint), result, confusion, fmnist.fingerprint)
+    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs)})
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except Exception:
+        proc.kill()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("name, path", TOUR, ids=[name for name, _ in TOUR])
+def test_tour(chromium, tour_url, name, path, theme):
+    context = chromium.new_context(viewport={"width": SIZES[0][0], "height": SIZES[0][1]}, color_scheme=theme)
+    page = context.new_page()
+    uncaught: list[str] = []
+    page.on("pageerror", lambda exc: uncaught.append(str(exc)))
+    problems: list[str] = []
+    try:
+        page.goto(f"{tour_url}/{path}", wait_until="domcontentloaded")
+        wait_for_rerun(page, timeout_ms=60_000)
+        if name not in NO_CHART:  # a first visit may rerun once more (theme, URL state) before its charts come
+            page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
+            wait_for_rerun(page, timeout_ms=60_000)
+        for width, height in SIZES:
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_timeout(500)  # the layout reflows and plotly redraws at the new width
+            found = page.evaluate(_PROBLEMS, MIN_CHART_VISIBLE)
+            where = f"{name} {width}x{height} {theme}"
+            problems += [f"{where}: {p}" for p in found["problems"]]
+            if (width, height) == PROJECTOR and name not in NO_CHART:
+                if found["chartTop"] is None:
+                    problems.append(f"{where}: no chart on the page")
+                elif found["chartTop"] > height - MIN_CHART_VISIBLE:
+                    problems.append(f"{where}: the main chart starts at {found['chartTop']:.0f} px, "
+                                    f"below the first screen of {height} px")
+            print(where, "first chart at", found["chartTop"], "of", found["charts"], "charts")
+            screenshot(page, f"tour_{name}_{width}x{height}_{theme}", whole_page=(width, height) == SIZES[-1])
+    finally:
+        context.close()
+    problems += [f"{name} {theme}: uncaught browser error: {e}" for e in uncaught]
+    assert not problems, "\n".join(problems)
+
+
+def test_presenter_mode_on_a_projector(chromium, tour_url):
+    """?present=1: no sidebar, no share row, the charts in the first screen; a page link keeps the flag."""
+    context = chromium.new_context(viewport={"width": PROJECTOR[0], "height": PROJECTOR[1]})
+    page = context.new_page()
+    try:
+        page.goto(f"{tour_url}/loss_curves?present=1", wait_until="domcontentloaded")
+        page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
+        wait_for_rerun(page, timeout_ms=60_000)
+        found = page.evaluate(_PROBLEMS, MIN_CHART_VISIBLE)
+        screenshot(page, "tour_presenter_loss_curves_1280x720")
+        assert not found["problems"], found["problems"]
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        assert page.get_by_text("Share this view").count() == 0
+        assert found["chartTop"] < PROJECTOR[1] - 250  # at least 250 px of the picture (about 190 without)
+        assert "present=1" in page.url
+    finally:
+        context.close()
