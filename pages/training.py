@@ -41,7 +41,16 @@ from softmax_core.figures.training_figures import (
 )
 from softmax_core.jobs import SessionBusy, TooCostly, TrainingJobs
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
-from softmax_core.training import MAX_EPOCHS, MAX_TRAIN_SIZE, TrainConfig, predict_probs
+from softmax_core.training import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_INIT_STD,
+    MAX_LR,
+    MAX_SEED,
+    MIN_LR,
+    TrainConfig,
+    predict_probs,
+)
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
@@ -50,11 +59,11 @@ IMPL_NAMES = {"scratch": "from scratch (d2l 3.6)", "concise": "concise, torch.nn
 
 # The chapter's setting is the default; the keys are also the URL parameter names.
 IMPL = choice_param("train_impl", "scratch", IMPL_NAMES)
-LR = float_param("train_lr", 0.1, 0.0, 100.0)
-BATCH = int_param("train_batch_size", 256, 1, MAX_TRAIN_SIZE)
+LR = float_param("train_lr", 0.1, MIN_LR, MAX_LR)
+BATCH = int_param("train_batch_size", 256, 1, MAX_BATCH_SIZE)
 EPOCHS = int_param("train_epochs", 10, 1, MAX_EPOCHS)
-SEED = int_param("train_seed", 0, 0, 2**31 - 1)
-INIT_STD = float_param("train_init_std", 0.01, 0.0, 10.0)
+SEED = int_param("train_seed", 0, 0, MAX_SEED)
+INIT_STD = float_param("train_init_std", 0.01, 0.0, MAX_INIT_STD)
 EVAL_TAB = tab_param("train_tab", ["Predictions", "Confusion matrix", "One test image"])
 PARAMS = [IMPL, LR, BATCH, EPOCHS, SEED, INIT_STD, EVAL_TAB]
 URL = {"bind": "query-params"}  # each setting lives in the link under its key
@@ -101,12 +110,13 @@ def settings_form() -> bool:
     with st.form("train_form"):
         impl, lr, batch, epochs, seed, std = st.columns([1.6, 1, 1, 1, 1, 1])
         impl.radio("Implementation", IMPL.options, IMPL.index, key=IMPL.key, format_func=IMPL.label, **URL)
-        lr.number_input("Learning rate η", 0.0, 100.0, LR.default, step=0.01, format="%g", key=LR.key, **URL)
+        lr.number_input("Learning rate η", MIN_LR, MAX_LR, LR.default, step=0.01, format="%g", key=LR.key, **URL)
         # Whole numbers in float inputs: 1.67's int input raises on a link value such as 1e400 (OverflowError).
-        batch.number_input("Batch size", 1.0, float(MAX_TRAIN_SIZE), float(BATCH.default), 1.0, "%d", BATCH.key, **URL)
-        epochs.number_input("Epochs", 1.0, float(MAX_EPOCHS), float(EPOCHS.default), 1.0, "%d", EPOCHS.key, **URL)
-        seed.number_input("Seed", 0.0, float(2**31 - 1), float(SEED.default), 1.0, "%d", SEED.key, **URL)
-        std.number_input("Init std σ", 0.0, 10.0, INIT_STD.default, step=0.005, format="%g", key=INIT_STD.key, **URL,
+        # "%.0f", not "%d": a float input with an integer format logs a warning with a stack trace on every run.
+        batch.number_input("Batch size", 1.0, float(MAX_BATCH_SIZE), float(BATCH.default), 1.0, "%.0f", BATCH.key, **URL)
+        epochs.number_input("Epochs", 1.0, float(MAX_EPOCHS), float(EPOCHS.default), 1.0, "%.0f", EPOCHS.key, **URL)
+        seed.number_input("Seed", 0.0, float(MAX_SEED), float(SEED.default), 1.0, "%.0f", SEED.key, **URL)
+        std.number_input("Init std σ", 0.0, MAX_INIT_STD, INIT_STD.default, step=0.005, format="%g", key=INIT_STD.key, **URL,
                          help="The initial weights are drawn from N(0, σ²); the bias starts at 0.")
         return st.form_submit_button("Train", type="primary", key="train_submit",
                                      help="Trains with these settings, or shows the stored run at once if there is one.")

@@ -153,7 +153,9 @@ def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the server exited early:\n{proc.stdout.read().decode(errors='replace')}")
+            log = getattr(proc, "log", None)
+            output = (log.seek(0), log.read())[1].decode(errors="replace") if log is not None else ""
+            raise RuntimeError(f"the server exited early:\n{output}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
@@ -167,8 +169,10 @@ def start_server(env_overrides: dict[str, str], extra_args: list[str]) -> tuple[
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", *extra_args]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env_overrides},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Log to a file, not an undrained pipe: a full pipe blocks the server's next log write.
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env_overrides}, stdout=log, stderr=subprocess.STDOUT)
+    proc.log = log
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)

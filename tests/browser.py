@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -53,12 +54,16 @@ def _start_on(port: int, env_overrides: dict[str, str]) -> tuple[subprocess.Pope
     env = {**os.environ, **env_overrides}
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # The log goes to a file, not a pipe: nobody drains a pipe while tests run, and a full pipe
+    # (64 KiB of log lines) blocks the server's next write, so it stops answering mid-test.
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            output = proc.stdout.read().decode()
+            log.seek(0)
+            output = log.read().decode(errors="replace")
             if f"Port {port} is already in use" in output or f"Port {port} is not available" in output:
                 return None
             raise RuntimeError(f"streamlit exited early:\n{output}")
