@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from dashboard.catalog import PAGES
 from tests.conftest import ROOT
 
 
@@ -18,7 +19,7 @@ def test_bench_class_reports_every_page_of_every_session(shared_data_dir, tmp_pa
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
     pages = report["pages"]
-    assert len(pages) == 5 and "training" in pages
+    assert len(pages) == len(PAGES) + 1 and "training" in pages  # home and every catalogued page
     assert report["errors"] == 0 and report["page_loads"] == 2 * 2 * len(pages)
     assert set(report["per_page"]) == {p or "home" for p in pages}
     assert all(s["n"] == 4 and s["bytes"] > 1000 and s["median"] <= s["p95"] <= s["max"]
