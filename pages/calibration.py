@@ -13,8 +13,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.deep_links import run_through_navigation
+from dashboard.fashion_data import data_dir as shared_data_dir
+from dashboard.fashion_data import fashion_mnist
+from dashboard.fashion_data import loaded as load_data
 from softmax_core import calibration as cal
-from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
 from softmax_core.figures.calibration_figures import (
     compare_runs_chart,
     confidence_histogram,
@@ -41,11 +43,6 @@ TEMPERATURES = tuple(round(m * 10.0**e, 4) for e in (-1, 0) for m in R20) + (10.
 # The training page's controls (session state, or its URL parameters): its current run is the default here.
 TRAINING_KEYS = {"train_impl": "impl", "train_lr": "lr", "train_batch_size": "batch_size",
                  "train_epochs": "epochs", "train_seed": "seed", "train_init_std": "init_std"}  # fmt: skip
-
-
-@st.cache_resource(show_spinner="Loading Fashion-MNIST (once per server)…")
-def load_data(data_dir: str):
-    return load_fashion_mnist(data_dir)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -96,12 +93,8 @@ st.markdown("A model's **confidence** is its largest softmax probability. It is 
             "gives 80 %, 80 % are right. Dividing every logit by one temperature $T$ fixes most miscalibration "
             "(Guo et al., 2017).")  # fmt: skip
 
-data_dir = str(resolve_data_dir())
-try:
-    data = load_data(data_dir)
-except DataError as exc:
-    st.error(str(exc), icon=":material/folder_off:")
-    st.stop()
+data_dir = shared_data_dir()
+data = fashion_mnist()  # or a message with the fixes, and the page stops
 runs_dir = str(default_runs_dir())
 store = RunStore(runs_dir)
 

@@ -200,7 +200,7 @@ def step_mean(data, with_figure: bool) -> None:
 
 
 def step_logits(data, with_figure: bool) -> None:
-    lt, t = data["logits"], data["trace"]
+    lt = data["logits"]
     st.markdown(
         "Models output logits `o`, not probabilities. With `o = log(y_hat)` we have `softmax(o) = y_hat`, "
         "so the loss from logits must match. It is computed without ever forming `exp(o)` unshifted: subtract "

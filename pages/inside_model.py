@@ -14,8 +14,10 @@ import numpy as np
 import streamlit as st
 
 from dashboard.deep_links import run_through_navigation
+from dashboard.fashion_data import data_dir as shared_data_dir
+from dashboard.fashion_data import fashion_mnist
+from dashboard.fashion_data import loaded as load_data
 from softmax_core import export, inspection
-from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
 from softmax_core.figures.inside_figures import (
     contribution_maps,
     contribution_sums,
@@ -36,12 +38,6 @@ SOFTMAX_PAGE = "pages/softmax_temperature.py"
 TRAIN_KEYS = {"impl": "train_impl", "lr": "train_lr", "batch_size": "train_batch_size", "epochs": "train_epochs",
               "seed": "train_seed", "init_std": "train_init_std"}
 OTHER_IMPL = {"scratch": "concise", "concise": "scratch"}
-
-
-@st.cache_resource(show_spinner="Loading Fashion-MNIST (once per server)…")
-def load_data(data_dir: str):
-    """The dataset, read once per server process; ``data_dir`` only keys the cache."""
-    return load_fashion_mnist()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -298,12 +294,8 @@ st.title("Inside the trained model")
 st.markdown("Softmax regression scores an image with one weight per pixel and class, "
             r"$o_j = \mathbf{x}\cdot\mathbf{w}_j + b_j$: each class's 784 weights form a picture of what it looks for.")
 
-data_dir = str(resolve_data_dir())
-try:
-    data = load_data(data_dir)
-except DataError as exc:
-    st.error(str(exc), icon=":material/folder_off:")
-    st.stop()
+data_dir = shared_data_dir()
+data = fashion_mnist()  # or a message with the fixes, and the page stops
 
 runs_dir = str(default_runs_dir())
 store = RunStore(runs_dir)

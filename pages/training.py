@@ -8,26 +8,32 @@ one. Finished runs live in the run store and show at once on the next visit.
 
 from __future__ import annotations
 
+import math
 import uuid
 import warnings
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.deep_links import run_through_navigation
 from dashboard import user_text
+from dashboard.deep_links import run_through_navigation
+from dashboard.fashion_data import data_dir as shared_data_dir
+from dashboard.fashion_data import fashion_mnist
+from dashboard.fashion_data import loaded as load_data
+from dashboard.links import page_link
 from dashboard.presenter import caption, share_row
 from dashboard.presenter import chart as present_chart
 from dashboard.url_state import check_link, choice_param, float_param, int_param, share_and_reset, tab_param
-from softmax_core.data import DataError, load_fashion_mnist, resolve_data_dir
+from softmax_core import export
 from softmax_core.figures.training_figures import (
     METRIC_NAMES,
     LabelledHistory,
+    batch_loss_figure,
     compare_curves,
     config_label,
-    confusion_heatmap,
+    diverged_label,
     epoch_time_sentence,
     final_gap,
     image_figure,
@@ -40,6 +46,7 @@ from softmax_core.figures.training_figures import (
     training_curves,
 )
 from softmax_core.jobs import SessionBusy, TooCostly, TrainingJobs
+from softmax_core.linear_ceiling import best_linear_label, best_linear_run
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
 from softmax_core.training import (
     MAX_BATCH_SIZE,
@@ -47,6 +54,7 @@ from softmax_core.training import (
     MAX_INIT_STD,
     MAX_LR,
     MAX_SEED,
+    MAX_TRAIN_SIZE,
     MIN_LR,
     TrainConfig,
     predict_probs,
@@ -67,12 +75,6 @@ INIT_STD = float_param("train_init_std", 0.01, 0.0, MAX_INIT_STD)
 EVAL_TAB = tab_param("train_tab", ["Predictions", "Confusion matrix", "One test image"])
 PARAMS = [IMPL, LR, BATCH, EPOCHS, SEED, INIT_STD, EVAL_TAB]
 URL = {"bind": "query-params"}  # each setting lives in the link under its key
-
-
-@st.cache_resource(show_spinner="Loading Fashion-MNIST (once per server)…")
-def load_data(data_dir: str):
-    """The dataset, read once per server process; ``data_dir`` only keys the cache."""
-    return load_fashion_mnist()
 
 
 @st.cache_resource
@@ -165,26 +167,70 @@ def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
 # ---------------------------------------------------------------- a stored run
 
 
-def run_header(run: StoredRun, fresh: bool) -> None:
+def best_linear(store: RunStore, fingerprint: str) -> tuple[float, str] | None:
+    """(test accuracy, label) of the best stored L-BFGS ceiling run on this data, for a reference line."""
+    with warnings.catch_warnings():  # a damaged run is reported by the comparison below
+        warnings.simplefilter("ignore")
+        best = best_linear_run(store.list_runs(), fingerprint)
+    return (best.history[-1].test_acc, best_linear_label(best)) if best is not None else None
+
+
+def ago(created_at: str) -> str:
+    """'3 min ago' for a run stored in the last hour, else the date: a run trained a moment ago is not 'cached'."""
+    try:
+        seconds = (datetime.now(timezone.utc) - datetime.fromisoformat(created_at)).total_seconds()
+    except ValueError:
+        return created_at
+    if 0 <= seconds < 60:
+        return "just now"
+    return f"{seconds / 60:.0f} min ago" if 0 <= seconds < 3600 else f"on {when(created_at)}"
+
+
+def run_header(run: StoredRun, fresh: bool, reference: tuple[float, str] | None) -> None:
+    """The curves first (in the first screen of a projector), then how the run was obtained and its numbers."""
     if run.status == "diverged":
-        st.warning(f"**Diverged** after {len(run.history)} full epoch(s). {run.message}", icon=":material/warning:")
+        batches = math.ceil(MAX_TRAIN_SIZE / run.config.batch_size)
+        if run.batch_losses:
+            chart(batch_loss_figure(run.batch_losses, run.diverged_at, batches_per_epoch=batches), "train_curves")
+        st.warning(f"**Diverged**: {diverged_label(run.diverged_at)}, after {len(run.history)} full epoch(s). "
+                   f"{run.message}", icon=":material/warning:")
+    else:
+        chart(training_curves(run.history, epochs=run.config.epochs, title=config_label(run.config, run.status),
+                              reference=reference), "train_curves")
     if fresh and run.status == "finished":
         st.success(f"Trained just now: {len(run.history)} epoch(s) in {run.train_seconds:.1f} s, stored for next time.",
                    icon=":material/check_circle:")
     elif fresh:
         st.caption("Stored as diverged, so this link shows the same outcome again without training.")
     else:
-        st.info(f"**Cached**: loaded from the run store. Trained on {when(run.created_at)} "
-                f"in {run.train_seconds:.1f} s.", icon=":material/inventory_2:")
-    if run.history:
+        st.info(f"**Cached**: loaded from the run store, trained {ago(run.created_at)} in {run.train_seconds:.1f} s.",
+                icon=":material/inventory_2:")
+    if run.history and run.status == "finished":
         last = run.history[-1]
         cols = st.columns(4)
         cols[0].metric("Test accuracy", f"{last.test_acc:.1%}" if np.isfinite(last.test_acc) else "–")
         cols[1].metric("Train accuracy", f"{last.train_acc:.1%}" if np.isfinite(last.train_acc) else "–")
         cols[2].metric("Train loss", f"{last.train_loss:.4f}" if np.isfinite(last.train_loss) else "–")
         cols[3].metric("Training time", f"{run.train_seconds:.1f} s")
-    chart(training_curves(run.history, epochs=run.config.epochs, title=config_label(run.config, run.status)),
-          "train_curves")
+
+
+def look_further(run: StoredRun) -> None:
+    """Where to go next with this run: inside the model, its calibration, and its files."""
+    inside, calibration = st.columns(2)
+    page_link("pages/inside_model.py", "Look inside this model", ":material/visibility:", {"run": run.key}, inside)
+    page_link("pages/calibration.py", "How well calibrated is it?", ":material/tune:", {"run": run.key}, calibration)
+    with st.expander("Download this run (metrics, weights)", icon=":material/download:"):
+        weight, bias = run.load_weights()
+        weights_name = export.file_name(run.config, "weights", "pt")
+        left, right = st.columns(2)
+        left.download_button("Metrics (CSV)", export.metrics_csv(run.history),
+                             file_name=export.file_name(run.config, "metrics", "csv"), mime="text/csv",
+                             icon=":material/table:", key="train_download_metrics", on_click="ignore")
+        right.download_button("Weights (PyTorch state dict)", export.weights_bytes(weight, bias),
+                              file_name=weights_name, mime="application/octet-stream", icon=":material/download:",
+                              key="train_download_weights", on_click="ignore")
+        st.code(export.load_snippet(weights_name), language="python", wrap_lines=True)
+        caption(export.SCRATCH_NOTE)
 
 
 def predictions_tab(data, probs: np.ndarray) -> None:
@@ -231,7 +277,7 @@ def confusion_tab(run: StoredRun, names) -> None:
     cell = selected_cell(event.selection, names)
     if cell is None:
         return
-    data_dir = str(resolve_data_dir())
+    data_dir = shared_data_dir()
     data = load_data(data_dir)
     true = data.test_labels.numpy()
     predicted = probabilities_on_test_set(str(default_runs_dir()), run.key, data_dir).argmax(1)
@@ -324,10 +370,14 @@ def compare(store: RunStore, current_key: str | None) -> None:
                                   default="test_acc", key="train_compare_metric") or "test_acc"
     if picked:
         chosen = [by_key[k] for k in picked]
-        chart(compare_curves([LabelledHistory(config_label(r.config, r.status), r.history) for r in chosen], metric),
-              "train_compare_chart")
+        reference = best_linear(store, chosen[0].data_fingerprint) if metric == "test_acc" else None
+        chart(compare_curves([LabelledHistory(config_label(r.config, r.status), r.history) for r in chosen], metric,
+                             reference=reference), "train_compare_chart")
+        if reference is not None:
+            caption(f"Dotted: {reference[1]} (the L-BFGS ceiling on the calibration page), the best a linear "
+                    "model reached on this data.")
         st.dataframe(pd.DataFrame([run_row(config_label(r.config, r.status), r.history, r.train_seconds, r.status,
-                                           getattr(r, "diverged_at", None)) for r in chosen]),
+                                           r.diverged_at) for r in chosen]),
                      hide_index=True, width="stretch")
     pairs = scratch_concise_pairs(runs)
     st.markdown("**Scratch against concise.** Same seed, same initial weights, same batches: "
@@ -362,12 +412,8 @@ model.latex(r"\hat{\mathbf{y}} = \mathrm{softmax}(\mathbf{X}\mathbf{W} + \mathbf
 update.latex(r"\mathbf{W} \leftarrow \mathbf{W} - \frac{\eta}{|\mathcal{B}|}"
              r"\sum_{i \in \mathcal{B}} \partial_{\mathbf{W}}\, l(\mathbf{y}^{(i)}, \hat{\mathbf{y}}^{(i)})")
 
-data_dir = str(resolve_data_dir())
-try:
-    data = load_data(data_dir)
-except DataError as exc:
-    st.error(str(exc), icon=":material/folder_off:")
-    st.stop()
+data_dir = shared_data_dir()
+data = fashion_mnist()  # or a message with the fixes, and the page stops
 
 runs_dir = str(default_runs_dir())
 jobs = training_jobs(runs_dir, data.fingerprint, data)
@@ -396,7 +442,11 @@ if key is not None:
     if snap is not None and snap.state == "running":
         training_progress(jobs, key, config.epochs)
     elif (run := jobs.store.get(key)) is not None:
-        run_header(run, fresh=snap is not None and snap.state == "done" and not snap.cached and key in started_here)
+        # Trained by this server (in any session, e.g. before a reload), not read from an earlier store.
+        run_header(run, fresh=snap is not None and snap.state == "done" and not snap.cached,
+                   reference=best_linear(jobs.store, data.fingerprint))
+        if run.status == "finished":
+            look_further(run)
         evaluation(run, data, runs_dir, data_dir)
     elif snap is not None and snap.state == "cancelled":
         message = snap.result.message if snap.result is not None else "Stopped before training began."

@@ -141,6 +141,10 @@ class TrainingJob:
         with self._lock:
             return self._state == "running"
 
+    def cancel_requested(self) -> bool:
+        """Stop was asked for: the job ends at its next batch, so it no longer holds its session's place."""
+        return self._stop.is_set()
+
     def remaining_cost(self) -> float:
         """Cost still to compute: all of it while queued, the unfinished epochs while computing."""
         with self._lock:
@@ -232,7 +236,7 @@ class TrainingJobs:
         key = run_key(config, self.data.fingerprint)
         with self._lock:
             mine = self._by_session.get(session) if session is not None else None
-            if mine is not None and mine.key != key and mine.is_active():
+            if mine is not None and mine.key != key and mine.is_active() and not mine.cancel_requested():
                 raise SessionBusy(mine)
             job = self._jobs.get(key)
             if job is None or not job.is_active():

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from softmax_core.data import load_fashion_mnist
 from softmax_core.run_store import RunStore, run_key
-from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
+from softmax_core.training import MAX_LR, MIN_LR, EpochMetrics, TrainConfig, TrainResult
 from tests.conftest import ROOT, SHARED_DATA
 from tests.link import link
 
@@ -112,11 +112,12 @@ def test_train_a_small_run_through_the_form_then_it_is_cached(env):
     assert np.array_equal(z, run.confusion.numpy())
     assert np.trace(z) / z.sum() == pytest.approx(last.test_acc)
 
-    # A fresh session with the same link reads the stored run: no training, marked cached.
+    # A fresh session with the same link (a reload) reads the stored run: no training, and since this
+    # server trained it moments ago it says so rather than "cached".
     again = new_page(SMALL).run()
     assert not again.exception
     assert not again.get("progress")
-    assert "**Cached**" in texts(again.info)
+    assert "Trained just now: 1 epoch(s)" in texts(again.success) and "**Cached**" not in texts(again.info)
     assert {m.label: m.value for m in again.metric}["Test accuracy"] == f"{last.test_acc:.1%}"
     assert len(RunStore(env).list_runs()) == 1
 
@@ -133,10 +134,12 @@ def test_stop_cancels_the_training_and_stores_nothing(env):
 
 def test_bad_hyperparameters_give_a_message_not_a_traceback(env):
     at = new_page().run()
-    at.number_input(key="train_lr").set_value(0.0)
+    lr = at.number_input(key="train_lr")
+    assert (lr.min, lr.max) == (MIN_LR, MAX_LR)  # training's limits: no value the page takes is refused later
+    lr.set_value(0.0)
     at.button(key="train_submit").click().run()
     assert not at.exception
-    assert "learning rate must be a positive finite number" in texts(at.error)
+    assert at.number_input(key="train_lr").value >= MIN_LR  # the widget refuses it: no run with η = 0
     assert not at.get("progress")
 
 
@@ -210,7 +213,11 @@ def test_a_diverged_training_shows_its_message_not_a_crash(env):
     assert run.status == "diverged" and run.message in warning
     again = new_page({"train_lr": "50", "train_epochs": "1", "train_batch_size": "1024"}).run()
     assert not again.exception
-    assert run.message in texts(again.warning) and "**Cached**" in texts(again.info)
+    # A reload shows the same stored outcome (trained by this server moments ago), and what happened per batch.
+    assert run.message in texts(again.warning) and "diverged in epoch 1, batch" in texts(again.warning)
+    assert "Stored as diverged" in texts(again.caption)
+    [losses] = [c["data"][0] for c in charts(again) if "blew up" in json.dumps(c["layout"].get("title", ""))]
+    assert losses["y"] == list(run.batch_losses)
 
 
 def test_compare_overlays_runs_and_measures_scratch_against_concise(env, data):

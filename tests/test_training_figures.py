@@ -316,3 +316,15 @@ def test_confusion_heatmap_follows_the_theme_and_its_numbers_stay_readable():
     (heat,) = fig.data
     assert heat.colorscale is None and not heat.showscale  # the theme's sequential scale, like the cross-entropy map
     assert heat.textfont.size >= 12  # fixed size: plotly would otherwise shrink the counts to ~6 px on a phone
+
+
+def test_the_best_linear_reference_is_a_flat_line_at_its_value_on_both_curve_figures():
+    from softmax_core.figures.training_figures import LabelledHistory, compare_curves, training_curves
+    from softmax_core.training import EpochMetrics
+
+    history = (EpochMetrics(1, 0.6, 0.8, 0.81, 0.1), EpochMetrics(2, 0.5, 0.83, 0.84, 0.1))
+    for fig in (training_curves(history, epochs=2, reference=(0.8596, "best linear: 0.8596")),
+                compare_curves([LabelledHistory("run", history)], "test_acc", reference=(0.8596, "best linear: 0.8596"))):
+        line = [t for t in fig.data if t.name == "best linear: 0.8596"]
+        assert len(line) == 1 and list(line[0].y) == [0.8596, 0.8596] and line[0].line.dash == "dot"
+    assert all(t.name != "best linear: 0.8596" for t in training_curves(history, epochs=2).data)

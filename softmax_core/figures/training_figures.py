@@ -38,12 +38,22 @@ def _finite_or_none(values) -> list[float | None]:
     return [float(v) if v is not None and math.isfinite(v) else None for v in values]
 
 
+def reference_line(fig: go.Figure, reference: tuple[float, str] | None, first: float, last: float) -> None:
+    """A dotted horizontal line, e.g. the best linear model's test accuracy, in the theme's next colour."""
+    if reference is None or not math.isfinite(reference[0]):
+        return
+    value, label = reference
+    fig.add_trace(go.Scatter(x=[first, last], y=[value, value], name=label, mode="lines",
+                             line=dict(dash="dot", width=2), hovertemplate=f"{label}<extra></extra>"))
+
+
 def training_curves(history: Sequence, epochs: int | None = None, title: str | None = None,
-                    height: int = 380) -> go.Figure:
+                    height: int = 380, reference: tuple[float, str] | None = None) -> go.Figure:
     """Train loss, train accuracy and test accuracy per epoch, as d2l's ``Animator`` draws them.
 
     ``epochs`` fixes the x range to ``[1, epochs]`` so a run in progress grows
-    into a frame that does not rescale every epoch.
+    into a frame that does not rescale every epoch. ``reference`` = (value, label)
+    adds a dotted line, e.g. the best linear model's test accuracy.
     """
     fig = go.Figure()
     x = [m.epoch for m in history]
@@ -52,6 +62,7 @@ def training_curves(history: Sequence, epochs: int | None = None, title: str | N
                                  mode="lines+markers", line=dict(dash=dash, width=3),
                                  marker=dict(symbol=symbol, size=9)))
     last = max([epochs or 0] + x + [1])
+    reference_line(fig, reference, 0.7, last + 0.3)
     fig.update_xaxes(title_text="epoch", range=[0.7, last + 0.3], dtick=_epoch_dtick(last))
     if any(v is not None for trace in fig.data for v in trace.y):
         fig.update_yaxes(rangemode="tozero")
@@ -73,7 +84,8 @@ class LabelledHistory:
     history: Sequence
 
 
-def compare_curves(runs: Sequence[LabelledHistory], metric: str = "test_acc", height: int = 360) -> go.Figure:
+def compare_curves(runs: Sequence[LabelledHistory], metric: str = "test_acc", height: int = 360,
+                   reference: tuple[float, str] | None = None) -> go.Figure:
     """One metric of several runs overlaid. Call it once per metric with the same run
     order: the theme colours traces by position, so each run keeps its colour across charts."""
     if metric not in METRIC_NAMES:
@@ -88,6 +100,7 @@ def compare_curves(runs: Sequence[LabelledHistory], metric: str = "test_acc", he
                                  line=dict(dash=dashes[i % len(dashes)], width=3),
                                  marker=dict(symbol=symbols[i % len(symbols)], size=8)))
     last = max([1] + [m.epoch for run in runs for m in run.history])
+    reference_line(fig, reference, 1, last)
     fig.update_xaxes(title_text="epoch", dtick=_epoch_dtick(last))
     fig.update_yaxes(title_text=METRIC_NAMES[metric], rangemode="tozero" if metric == "train_loss" else "normal")
     fig = apply_layout(fig, METRIC_NAMES[metric], height)
