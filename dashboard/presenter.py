@@ -13,7 +13,7 @@ titles and legends; dragging still zooms and a double click still resets.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -54,5 +54,6 @@ def present_figure(fig):
 
 def chart(fig, key: str, container=None, **kwargs):
     """``st.plotly_chart`` with the theme, full width, no toolbar, and presenter-sized text when presenting."""
-    return (container or st).plotly_chart(present_figure(fig), width="stretch", theme="streamlit", key=key,
-                                          config=CHART_CONFIG, **kwargs)
+    return (container or st).plotly_chart(
+        present_figure(fig), width="stretch", theme="streamlit", key=key, config=CHART_CONFIG, **kwargs
+    )

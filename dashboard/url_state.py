@@ -16,8 +16,9 @@ and this module does:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -226,11 +227,18 @@ def share_and_reset(params: list[Param]) -> None:
         st.caption("Copy this link: it opens the page with every control as it is now.")
         st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
     if _in_navigation():  # a real browser: reload the page with an empty query (see the docstring)
-        reset.markdown('<a href="?" target="_self" title="Back to the default settings">Reset to defaults</a>',
-                       unsafe_allow_html=True)
+        reset.markdown(
+            '<a href="?" target="_self" title="Back to the default settings">Reset to defaults</a>',
+            unsafe_allow_html=True,
+        )
     else:
-        reset.button(":material/restart_alt: Reset", on_click=_reset, args=(params,),
-                     help="Back to the default settings", width="stretch")
+        reset.button(
+            ":material/restart_alt: Reset",
+            on_click=_reset,
+            args=(params,),
+            help="Back to the default settings",
+            width="stretch",
+        )
 
 
 def _in_navigation() -> bool:

@@ -32,8 +32,9 @@ def literal(text, limit: int | None = None) -> str:
     plain = plain.replace("://", ":\u200b//").replace("www.", "www\u200b.").replace("@", "\u200b@")
     escaped = _MARKUP.sub(r"\\\1", plain)
     # A line that starts like a list item or heading underline: escape its marker.
-    return _LINE_START.sub(lambda m: m.group(0) + "\\" if m.group(2)[0].isdigit() else m.group(1) + "\\" + m.group(2),
-                           escaped)
+    return _LINE_START.sub(
+        lambda m: m.group(0) + "\\" if m.group(2)[0].isdigit() else m.group(1) + "\\" + m.group(2), escaped
+    )
 
 
 code = code_span  # a user's value inside an app sentence: an inline code span, cut to about 80 characters

@@ -128,8 +128,11 @@ def ceiling_section() -> None:
                 "training images held out from the fit (never the test set), then the model was refit on all 60,000 "
                 "(`python -m softmax_core.linear_ceiling` repeats the search).")  # fmt: skip
     if best is not None:
-        st.info(f"Stored: **{best_linear_label(best)}** test accuracy ({best.history[-1].epoch} iterations, "
-                f"{best.train_seconds:.1f} s). It is one more run in the menu above.", icon=":material/trophy:")
+        st.info(
+            f"Stored: **{best_linear_label(best)}** test accuracy ({best.history[-1].epoch} iterations, "
+            f"{best.train_seconds:.1f} s). It is one more run in the menu above.",
+            icon=":material/trophy:",
+        )
     config = ceiling_config(DEFAULT_L2, DEFAULT_ITERATIONS)
     if store.get(run_key(config, data.fingerprint)) is None:
         if st.button(f"Fit the best linear model (L2 {DEFAULT_L2:g}, {DEFAULT_ITERATIONS} L-BFGS iterations)",
@@ -174,12 +177,25 @@ else:
 
 if report is not None:
     fit, before, after = report.fit, report.before, report.after
-    m_t.metric("Fitted T", f"{fit.temperature:.3f}",
-               help="T > 1: the model was over-confident (its logits are shrunk); T < 1: under-confident.")
-    m_ece.metric("ECE at fitted T", f"{after.ece:.4f}", f"{after.ece - before.ece:+.4f}", delta_color="inverse",
-                 help=f"Expected calibration error on the evaluation half; {before.ece:.4f} at T = 1.")
-    m_nll.metric("NLL at fitted T", f"{after.nll:.4f}", f"{after.nll - before.nll:+.4f}", delta_color="inverse",
-                 help=f"Mean negative log-likelihood on the evaluation half; {before.nll:.4f} at T = 1.")
+    m_t.metric(
+        "Fitted T",
+        f"{fit.temperature:.3f}",
+        help="T > 1: the model was over-confident (its logits are shrunk); T < 1: under-confident.",
+    )
+    m_ece.metric(
+        "ECE at fitted T",
+        f"{after.ece:.4f}",
+        f"{after.ece - before.ece:+.4f}",
+        delta_color="inverse",
+        help=f"Expected calibration error on the evaluation half; {before.ece:.4f} at T = 1.",
+    )
+    m_nll.metric(
+        "NLL at fitted T",
+        f"{after.nll:.4f}",
+        f"{after.nll - before.nll:+.4f}",
+        delta_color="inverse",
+        help=f"Mean negative log-likelihood on the evaluation half; {before.nll:.4f} at T = 1.",
+    )
     chart(reliability_diagram(before.bins, after.bins, fit.temperature), "cal_reliability")
     st.caption(f"Each bar is one of {len(before.bins.counts)} equal-width confidence bins; the number above it counts "
                f"the evaluation images in it. A bar below the dashed diagonal means the model was right less often "
@@ -212,8 +228,10 @@ if report is not None:
                    "better for NLL, Brier (squared distance to the one-hot label), ECE (bin gaps weighted by bin "
                    "size) and MCE (the largest gap).")  # fmt: skip
     with curves:
-        chart(temperature_curves(report.temperatures, report.nll_curve, report.ece_curve, fit.temperature, t_now),
-              "cal_curves")
+        chart(
+            temperature_curves(report.temperatures, report.nll_curve, report.ece_curve, fit.temperature, t_now),
+            "cal_curves",
+        )
         st.caption(f"The star is the T the fit found on the calibration half (from T = 1, by L-BFGS on log T, "
                    f"{fit.evaluations} evaluations); the curves are the evaluation half, so the minimum may sit "
                    "slightly beside it.")  # fmt: skip
@@ -256,8 +274,10 @@ if chosen:
                      "NLL, T = 1": r.before.nll, "NLL, fitted T": r.after.nll})  # fmt: skip
     if rows:
         frame = pd.DataFrame(rows)
-        chart(compare_runs_chart(frame["run"], frame["ECE, T = 1"], frame["ECE, fitted T"], frame["fitted T"]),
-              "cal_compare_chart")
+        chart(
+            compare_runs_chart(frame["run"], frame["ECE, T = 1"], frame["ECE, fitted T"], frame["fitted T"]),
+            "cal_compare_chart",
+        )
         st.dataframe(frame, hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
                                     for c in frame.columns if c != "run"})  # fmt: skip

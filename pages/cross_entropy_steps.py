@@ -95,8 +95,12 @@ def table_editor() -> tuple[table.Rows, table.Labels]:
         "y", width="small", default="0", help=f"the index of the true class, 0 … {k - 1}"
     )
     edited = st.data_editor(
-        frame, key=f"ce_editor_{ss['ce_version']}", num_rows="dynamic", hide_index=True,
-        column_config=config, width="stretch",
+        frame,
+        key=f"ce_editor_{ss['ce_version']}",
+        num_rows="dynamic",
+        hide_index=True,
+        column_config=config,
+        width="stretch",
     )
     rows, labels = table.from_frame(edited)
     ss[YHAT.key], ss[Y.key] = rows, labels
@@ -107,11 +111,24 @@ def table_editor() -> tuple[table.Rows, table.Labels]:
 def class_buttons(rows: table.Rows) -> None:
     k = table.num_classes(rows)
     left, right = st.columns(2, vertical_alignment="center")  # wide enough for "+ class" on a projector
-    left.button("+ class", key="ce_add_class", on_click=_change_rows, args=(table.add_class,),
-                disabled=not rows or k >= table.MAX_CLASSES, help="Add a class with probability 0 in every row",
-                width="stretch")
-    right.button("− class", key="ce_remove_class", on_click=_change_rows, args=(table.remove_class,),
-                 disabled=not rows or k <= 2, help="Remove the last class", width="stretch")
+    left.button(
+        "+ class",
+        key="ce_add_class",
+        on_click=_change_rows,
+        args=(table.add_class,),
+        disabled=not rows or k >= table.MAX_CLASSES,
+        help="Add a class with probability 0 in every row",
+        width="stretch",
+    )
+    right.button(
+        "− class",
+        key="ce_remove_class",
+        on_click=_change_rows,
+        args=(table.remove_class,),
+        disabled=not rows or k <= 2,
+        help="Remove the last class",
+        width="stretch",
+    )
     caption(f"{len(rows)} examples × {k} classes. Type decimals or fractions (`1/3`); add or delete rows in the table.")
 
 
@@ -119,12 +136,18 @@ def show_problems(checked: table.CheckedTable) -> None:
     shown = 6
     for problem in checked.problems[:shown]:
         (st.error if problem.blocking else st.warning)(
-            problem.message, icon=":material/error:" if problem.blocking else ":material/warning:")
+            problem.message, icon=":material/error:" if problem.blocking else ":material/warning:"
+        )
     if len(checked.problems) > shown:
         st.caption(f"… and {len(checked.problems) - shown} more.")
     if table.NORMALISE in checked.fixes:
-        st.button("Normalise the rows (divide each by its sum)", key="ce_normalise", on_click=_change_rows,
-                  args=(table.normalise_rows,), type="primary")
+        st.button(
+            "Normalise the rows (divide each by its sum)",
+            key="ce_normalise",
+            on_click=_change_rows,
+            args=(table.normalise_rows,),
+            type="primary",
+        )
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -132,8 +155,11 @@ def show_problems(checked: table.CheckedTable) -> None:
 
 def repl(*lines: tuple[str, str]) -> None:
     """Lines of torch and what they printed, as in a Python session."""
-    st.code("\n".join(f">>> {code}\n{out}" if out else f">>> {code}" for code, out in lines),
-            language="python", wrap_lines=True)
+    st.code(
+        "\n".join(f">>> {code}\n{out}" if out else f">>> {code}" for code, out in lines),
+        language="python",
+        wrap_lines=True,
+    )
 
 
 def literal(values: torch.Tensor) -> str:
@@ -150,8 +176,11 @@ def step_pick(data, with_figure: bool) -> None:
     st.latex(r"(i,\ y_i)\ \text{ for } i = 0, \dots, n-1 \quad\longrightarrow\quad \hat{y}_{i,\,y_i}")
     t = data["trace"]
     dtype = "" if t.y_hat.dtype == torch.float32 else f", dtype=torch.{str(t.y_hat.dtype).removeprefix('torch.')}"
-    repl((f"y = torch.tensor({t.y.tolist()})", ""), (f"y_hat = torch.tensor({literal(t.y_hat)}{dtype})", ""),
-         ("list(zip(range(len(y_hat)), y.tolist()))", repr(t.index_pairs)))
+    repl(
+        (f"y = torch.tensor({t.y.tolist()})", ""),
+        (f"y_hat = torch.tensor({literal(t.y_hat)}{dtype})", ""),
+        ("list(zip(range(len(y_hat)), y.tolist()))", repr(t.index_pairs)),
+    )
 
 
 def heatmap(data, where: str) -> None:
@@ -192,11 +221,18 @@ def step_mean(data, with_figure: bool) -> None:
         "The batch loss is the mean over examples. The same per-example numbers come from the general formula "
         "with a one-hot label: every term but the true class's is multiplied by 0."
     )
-    st.latex(r"L = \frac{1}{n}\sum_{i=0}^{n-1} l_i, \qquad l_i = -\sum_{j} y_{ij} \log \hat{y}_{ij} = -\log \hat{y}_{i,\,y_i}")
-    repl(("l = -torch.log(y_hat[range(len(y_hat)), y])", ""), ("l.mean()", str(t.losses.mean())),
-         (f"F.one_hot(y, {k}).float()", str(t.one_hot)),
-         (f"-torch.special.xlogy(F.one_hot(y, {k}).float(), y_hat).sum(1)", str(t.one_hot_losses)))
-    caption("`xlogy(a, b)` is `a * log(b)` with `0 · log 0 = 0`, so a 0 in a wrong class does not turn the sum into `nan`.")
+    st.latex(
+        r"L = \frac{1}{n}\sum_{i=0}^{n-1} l_i, \qquad l_i = -\sum_{j} y_{ij} \log \hat{y}_{ij} = -\log \hat{y}_{i,\,y_i}"
+    )
+    repl(
+        ("l = -torch.log(y_hat[range(len(y_hat)), y])", ""),
+        ("l.mean()", str(t.losses.mean())),
+        (f"F.one_hot(y, {k}).float()", str(t.one_hot)),
+        (f"-torch.special.xlogy(F.one_hot(y, {k}).float(), y_hat).sum(1)", str(t.one_hot_losses)),
+    )
+    caption(
+        "`xlogy(a, b)` is `a * log(b)` with `0 · log 0 = 0`, so a 0 in a wrong class does not turn the sum into `nan`."
+    )
 
 
 def step_logits(data, with_figure: bool) -> None:
@@ -206,22 +242,34 @@ def step_logits(data, with_figure: bool) -> None:
         "so the loss from logits must match. It is computed without ever forming `exp(o)` unshifted: subtract "
         "each row's max `m`, so every exponent is ≤ 0 and nothing overflows (the log-sum-exp trick)."
     )
-    st.latex(r"\begin{aligned} -\log \mathrm{softmax}(\mathbf{o})_{y} &= \log\textstyle\sum_j e^{o_j} - o_y \\ "
-             r"&= m + \log\textstyle\sum_j e^{o_j - m} - o_y \end{aligned}")
-    repl(("o = torch.log(y_hat)", ""), ("o", str(lt.logits)), ("m = o.amax(1)", ""), ("m", str(lt.row_max)),
-         ("o - m[:, None]", str(lt.logits - lt.row_max[:, None])),
-         ("lse = m + torch.log(torch.exp(o - m[:, None]).sum(1))", ""), ("lse", str(lt.log_sum_exp)),
-         ("-(o - lse[:, None])[range(len(o)), y]", str(lt.losses)),
-         ("F.cross_entropy(o, y, reduction='none')", str(data["torch_losses"])),
-         ("F.cross_entropy(o, y)", str(data["torch_mean"])))
-    caption("`lse` is log 1 = 0 up to float rounding when the rows of `y_hat` sum to 1: "
-               "then `o` is already log-normalised and the shift changes nothing.")
+    st.latex(
+        r"\begin{aligned} -\log \mathrm{softmax}(\mathbf{o})_{y} &= \log\textstyle\sum_j e^{o_j} - o_y \\ "
+        r"&= m + \log\textstyle\sum_j e^{o_j - m} - o_y \end{aligned}"
+    )
+    repl(
+        ("o = torch.log(y_hat)", ""),
+        ("o", str(lt.logits)),
+        ("m = o.amax(1)", ""),
+        ("m", str(lt.row_max)),
+        ("o - m[:, None]", str(lt.logits - lt.row_max[:, None])),
+        ("lse = m + torch.log(torch.exp(o - m[:, None]).sum(1))", ""),
+        ("lse", str(lt.log_sum_exp)),
+        ("-(o - lse[:, None])[range(len(o)), y]", str(lt.losses)),
+        ("F.cross_entropy(o, y, reduction='none')", str(data["torch_losses"])),
+        ("F.cross_entropy(o, y)", str(data["torch_mean"])),
+    )
+    caption(
+        "`lse` is log 1 = 0 up to float rounding when the rows of `y_hat` sum to 1: "
+        "then `o` is already log-normalised and the shift changes nothing."
+    )
     if with_figure:
         st.dataframe(figs.logits_side_by_side(lt, data["torch_losses"]), hide_index=True, width="stretch")
         caption("Per example: **ours** = logsumexp − o_y, **torch** = `F.cross_entropy(o, y, reduction='none')`.")
     if data["unnormalised"]:
-        st.info("Some rows do not sum to 1. `softmax(log y_hat)` divides each row by its sum, so this route "
-                "scores the normalised rows and differs from step 3 by the log of the row sum.")
+        st.info(
+            "Some rows do not sum to 1. `softmax(log y_hat)` divides each row by its sum, so this route "
+            "scores the normalised rows and differs from step 3 by the log of the row sum."
+        )
 
 
 RENDER = {1: step_pick, 2: step_read, 3: step_log, 4: step_mean, 5: step_logits}
@@ -244,12 +292,35 @@ def stepper() -> None:
     show_all = ss.get(SHOW_ALL.key, SHOW_ALL.default)  # the toggle is drawn below the step buttons
     prev, radio, nxt = st.columns([1, 5, 1], vertical_alignment="center")
     step = ss.get(STEP.key, STEP.default)
-    prev.button(":material/chevron_left:", key="ce_prev", on_click=_move, args=(-1,), disabled=show_all or step <= 1,
-                help="Previous step", width="stretch")
-    radio.radio("Step", STEP.options, STEP.index, format_func=STEP.label, key=STEP.key, **URL,
-                horizontal=True, label_visibility="collapsed", disabled=show_all)
-    nxt.button(":material/chevron_right:", key="ce_next", on_click=_move, args=(1,), disabled=show_all or step >= len(STEPS),
-               help="Next step", width="stretch")
+    prev.button(
+        ":material/chevron_left:",
+        key="ce_prev",
+        on_click=_move,
+        args=(-1,),
+        disabled=show_all or step <= 1,
+        help="Previous step",
+        width="stretch",
+    )
+    radio.radio(
+        "Step",
+        STEP.options,
+        STEP.index,
+        format_func=STEP.label,
+        key=STEP.key,
+        **URL,
+        horizontal=True,
+        label_visibility="collapsed",
+        disabled=show_all,
+    )
+    nxt.button(
+        ":material/chevron_right:",
+        key="ce_next",
+        on_click=_move,
+        args=(1,),
+        disabled=show_all or step >= len(STEPS),
+        help="Next step",
+        width="stretch",
+    )
     st.toggle("Show all steps", SHOW_ALL.default, key=SHOW_ALL.key, **URL)
 
 
@@ -258,9 +329,7 @@ def stepper() -> None:
 url_state.check_link(PARAMS)
 url_state.restore(PARAMS)
 st.title("Cross-entropy, step by step")
-st.markdown(
-    "The chapter's loss: pick each example's probability of its true class, take $-\\log$, average."
-)
+st.markdown("The chapter's loss: pick each example's probability of its true class, take $-\\log$, average.")
 share_slot = st.container()
 
 left, right = st.columns([1, 1], gap="medium")  # the table keeps its y column at 1280 px

@@ -14,14 +14,20 @@ st.markdown(
 left, right = st.columns(2, gap="large")
 with left:
     st.subheader("The model")
-    st.latex(r"\mathbf{o} = \mathbf{W}^\top \mathbf{x} + \mathbf{b}, \qquad \hat{\mathbf{y}} = \mathrm{softmax}(\mathbf{o})")
+    st.latex(
+        r"\mathbf{o} = \mathbf{W}^\top \mathbf{x} + \mathbf{b}, \qquad \hat{\mathbf{y}} = \mathrm{softmax}(\mathbf{o})"
+    )
     st.latex(r"\hat{y}_j = \frac{\exp(o_j)}{\sum_k \exp(o_k)}")
-    st.markdown("For Fashion-MNIST: $\\mathbf{x} \\in \\mathbb{R}^{784}$ (28×28 pixels), 10 classes, so $\\mathbf{W}$ is 784×10.")
+    st.markdown(
+        "For Fashion-MNIST: $\\mathbf{x} \\in \\mathbb{R}^{784}$ (28×28 pixels), 10 classes, so $\\mathbf{W}$ is 784×10."
+    )
 with right:
     st.subheader("The loss")
     st.latex(r"l(\mathbf{y}, \hat{\mathbf{y}}) = -\sum_{j=1}^{q} y_j \log \hat{y}_j = -\log \hat{y}_{y}")
     st.latex(r"\partial_{o_j} l = \mathrm{softmax}(\mathbf{o})_j - y_j")
-    st.markdown("With a one-hot label only the true class's term survives: the loss is minus the log of the probability given to the right answer.")
+    st.markdown(
+        "With a one-hot label only the true class's term survives: the loss is minus the log of the probability given to the right answer."
+    )
 
 st.divider()
 st.subheader("Pages")

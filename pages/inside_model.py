@@ -35,8 +35,14 @@ run_through_navigation()  # first: a deep link on a fresh server must go through
 
 TRAINING_PAGE = "pages/training.py"
 SOFTMAX_PAGE = "pages/softmax_temperature.py"
-TRAIN_KEYS = {"impl": "train_impl", "lr": "train_lr", "batch_size": "train_batch_size", "epochs": "train_epochs",
-              "seed": "train_seed", "init_std": "train_init_std"}
+TRAIN_KEYS = {
+    "impl": "train_impl",
+    "lr": "train_lr",
+    "batch_size": "train_batch_size",
+    "epochs": "train_epochs",
+    "seed": "train_seed",
+    "init_std": "train_init_std",
+}
 OTHER_IMPL = {"scratch": "concise", "concise": "scratch"}
 
 
@@ -61,8 +67,9 @@ def test_predictions(runs_dir: str, key: str, index: int, data_dir: str) -> np.n
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def templates_figure(runs_dir: str, key: str, index: int, names: tuple[str, ...], limit: float | None,
-                     compact: bool = False):
+def templates_figure(
+    runs_dir: str, key: str, index: int, names: tuple[str, ...], limit: float | None, compact: bool = False
+):
     """The ten templates of one run at one epoch; cached whole, since ten subplots take plotly long to build."""
     weights, biases, _ = run_parameters(runs_dir, key)
     if compact:
@@ -95,22 +102,30 @@ def pick_run(store: RunStore, fingerprint: str):
     if key is not None:
         run = store.get(key)
         if run is None:
-            st.warning("The run named in this link is not in the run store (it may have been trained on another "
-                       "server, or by older code). The link carried this key:", icon=":material/link_off:")
+            st.warning(
+                "The run named in this link is not in the run store (it may have been trained on another "
+                "server, or by older code). The link carried this key:",
+                icon=":material/link_off:",
+            )
             st.text(key[:100])
         return run
     config = training_page_config()
     if config is not None:
         run = store.get(run_key(config, fingerprint))
         if run is None:
-            st.info("There is no stored run for the training page's settings "
-                    f"({config_label(config)}) yet. Train it first, then come back here.",
-                    icon=":material/model_training:")
+            st.info(
+                "There is no stored run for the training page's settings "
+                f"({config_label(config)}) yet. Train it first, then come back here.",
+                icon=":material/model_training:",
+            )
     else:
         run = next((r for r in store.list_runs() if r.status == "finished"), None)
         if run is None:
-            st.info("There is no trained model yet. Train one on the training page (one epoch takes seconds), "
-                    "then come back here.", icon=":material/model_training:")
+            st.info(
+                "There is no trained model yet. Train one on the training page (one epoch takes seconds), "
+                "then come back here.",
+                icon=":material/model_training:",
+            )
     if run is not None:
         st.query_params["run"] = run.key  # the link now names this run
     return run
@@ -128,8 +143,14 @@ def choose_other_run(store: RunStore, current) -> None:
     def switch() -> None:
         st.query_params["run"] = st.session_state.in_run_pick
 
-    st.selectbox("Stored run", keys, index=keys.index(current.key) if current is not None else 0,
-                 format_func=lambda k: labels.get(k, k), key="in_run_pick", on_change=switch)
+    st.selectbox(
+        "Stored run",
+        keys,
+        index=keys.index(current.key) if current is not None else 0,
+        format_func=lambda k: labels.get(k, k),
+        key="in_run_pick",
+        on_change=switch,
+    )
 
 
 def counterpart(store: RunStore, run, fingerprint: str):
@@ -145,25 +166,34 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
     """The ten templates at the chosen epoch; returns the position in ``weights`` shown."""
     epochs = len(weights) - 1
     if has_snapshots:
-        epoch = st.slider("Epoch (0 = the random initial weights)", 0, epochs, epochs, key="in_epoch",
-                          bind="query-params")
-        rescale = st.toggle("Scale each epoch on its own", key="in_rescale", bind="query-params",
-                            help="Off: one scale for all epochs, so the templates visibly grow from the tiny "
-                                 "N(0, 0.01²) "
-                                 "noise. On: each epoch uses its own largest |w|, to see the noise's pattern.")
+        epoch = st.slider(
+            "Epoch (0 = the random initial weights)", 0, epochs, epochs, key="in_epoch", bind="query-params"
+        )
+        rescale = st.toggle(
+            "Scale each epoch on its own",
+            key="in_rescale",
+            bind="query-params",
+            help="Off: one scale for all epochs, so the templates visibly grow from the tiny "
+            "N(0, 0.01²) "
+            "noise. On: each epoch uses its own largest |w|, to see the noise's pattern.",
+        )
         limit = None if rescale else inspection.symmetric_limit(weights)
         index = epoch
         title = f"W after {epoch} epoch(s)" if epoch else "W at initialisation (epoch 0)"
     else:
         index, limit = 0, None
         title = f"W after the last epoch ({len(run.history)})"
-        st.info("This run was stored by an older version of the training code, which kept only the final weights, "
-                "so there is no epoch slider. Train the same settings again to see the templates form epoch by epoch.",
-                icon=":material/history:")
+        st.info(
+            "This run was stored by an older version of the training code, which kept only the final weights, "
+            "so there is no epoch slider. Train the same settings again to see the templates form epoch by epoch.",
+            icon=":material/history:",
+        )
     st.markdown(f"**{title}**")
     chart(templates_figure(str(default_runs_dir()), run.key, index, tuple(names), limit), "in_templates")
-    st.caption("Each picture is one column w_j of W (784 weights as 28 x 28), on one shared scale: blue pixels raise "
-               "class j's score when bright, red ones lower it, white is 0. b is the class's bias.")
+    st.caption(
+        "Each picture is one column w_j of W (784 weights as 28 x 28), on one shared scale: blue pixels raise "
+        "class j's score when bright, red ones lower it, white is 0. b is the class's bias."
+    )
     return index
 
 
@@ -171,8 +201,10 @@ def compare_section(store, run, fingerprint, index, has_snapshots, weights, bias
     other = counterpart(store, run, fingerprint)
     st.subheader("Scratch against concise")
     if other is None:
-        st.caption(f"Train the {OTHER_IMPL[run.config.impl]} implementation with the same settings on the training "
-                   "page to see both side by side here.")
+        st.caption(
+            f"Train the {OTHER_IMPL[run.config.impl]} implementation with the same settings on the training "
+            "page to see both side by side here."
+        )
         return
     other_weights, other_biases, other_snapshots = run_parameters(str(store.root), other.key)
     if has_snapshots and other_snapshots and len(other_weights) == len(weights):
@@ -190,13 +222,20 @@ def compare_section(store, run, fingerprint, index, has_snapshots, weights, bias
         chart(templates_figure(runs_dir, run.key, index % len(weights), tuple(names), limit, True), "in_compare_this")
     with right:
         st.markdown(f"**{other.config.impl}**")
-        chart(templates_figure(runs_dir, other.key, at % len(other_weights), tuple(names), limit, True),
-              "in_compare_other")
-    place = (f"weight of pixel (row {diff.pixel // 28}, col {diff.pixel % 28}) for {names[diff.class_index]}"
-             if diff.what == "weight" else f"bias of {names[diff.class_index]}")
-    st.markdown(f"The same pictures {where}: the largest difference over all 7,850 parameters is "
-                f"**{diff.largest:.2e}** (the {place}), against weights up to {diff.weight_scale:.3f}. "
-                "Same seed, same initial weights and batches, one colour scale; only float rounding differs.")
+        chart(
+            templates_figure(runs_dir, other.key, at % len(other_weights), tuple(names), limit, True),
+            "in_compare_other",
+        )
+    place = (
+        f"weight of pixel (row {diff.pixel // 28}, col {diff.pixel % 28}) for {names[diff.class_index]}"
+        if diff.what == "weight"
+        else f"bias of {names[diff.class_index]}"
+    )
+    st.markdown(
+        f"The same pictures {where}: the largest difference over all 7,850 parameters is "
+        f"**{diff.largest:.2e}** (the {place}), against weights up to {diff.weight_scale:.3f}. "
+        "Same seed, same initial weights and batches, one colour scale; only float rounding differs."
+    )
 
 
 def pick_image(true, predicted) -> int:
@@ -208,8 +247,9 @@ def pick_image(true, predicted) -> int:
             st.session_state.in_image = chosen
 
     pick, jump = st.columns([1, 1], vertical_alignment="bottom")
-    i = pick.number_input("Test image #", min_value=0, max_value=len(true) - 1, step=1, key="in_image",
-                          bind="query-params")
+    i = pick.number_input(
+        "Test image #", min_value=0, max_value=len(true) - 1, step=1, key="in_image", bind="query-params"
+    )
     jump.button("A random mistake", icon=":material/casino:", key="in_random_mistake", on_click=random_mistake)
     return int(i)
 
@@ -221,8 +261,10 @@ def explanation_section(weights, biases, index, data, predicted, names, where: s
     label = int(true[i])
     why = inspection.explain(weights[index], biases[index], data.test_images[i])
     verdict = "right" if why.predicted == label else "a mistake"
-    st.markdown(f"Test image #{i} is a **{names[label]}**; the model ({where}) says **{names[why.predicted]}** "
-                f"({why.probs[why.predicted]:.1%}): {verdict}.")
+    st.markdown(
+        f"Test image #{i} is a **{names[label]}**; the model ({where}) says **{names[why.predicted]}** "
+        f"({why.probs[why.predicted]:.1%}): {verdict}."
+    )
     image, scores, probs = st.columns([1, 1.3, 1.3], gap="small")
     with image:
         chart(model_input(why.pixels, title=f"#{i}: {names[label]}", height=330), "in_image_fig")
@@ -231,8 +273,12 @@ def explanation_section(weights, biases, index, data, predicted, names, where: s
     with probs:
         chart(probability_bars(why.probs, names, true_label=label, height=330), "in_probs")
     contribution_figure(why, label, names, "in_contributions")
-    st.page_link(SOFTMAX_PAGE, label="Open these scores on the softmax page", icon=":material/thermostat:",
-                 query_params=inspection.softmax_page_query(why.scores))
+    st.page_link(
+        SOFTMAX_PAGE,
+        label="Open these scores on the softmax page",
+        icon=":material/thermostat:",
+        query_params=inspection.softmax_page_query(why.scores),
+    )
 
 
 def contribution_figure(why, true_label: int | None, names, key: str) -> None:
@@ -242,17 +288,22 @@ def contribution_figure(why, true_label: int | None, names, key: str) -> None:
         runner_up = int(np.argsort(why.scores)[-2])
         classes = [(why.predicted, "predicted"), (runner_up, "runner-up")]
     chart(contribution_maps(why, classes, names), key)
-    st.caption("Each map is x * w_j, pixel by pixel: blue pixels pushed towards that class, red ones away. "
-               "Its 784 values add up, plus the bias b_j, to the class's score o_j (the bar above):")
+    st.caption(
+        "Each map is x * w_j, pixel by pixel: blue pixels pushed towards that class, red ones away. "
+        "Its 784 values add up, plus the bias b_j, to the class's score o_j (the bar above):"
+    )
     st.text(contribution_sums(why, classes, names))
 
 
 def upload_section(weights, biases, index, names) -> None:
     st.subheader("Your own picture")
-    st.caption("A photo or drawing of one garment, PNG, JPEG or WebP. It is prepared in memory, shown step by step "
-               "and classified; nothing you upload is stored on the server.")
-    upload = st.file_uploader("Upload a picture of a garment", type=list(UPLOAD_TYPES), key="in_upload",
-                              max_upload_size=MAX_BYTES // 2**20)
+    st.caption(
+        "A photo or drawing of one garment, PNG, JPEG or WebP. It is prepared in memory, shown step by step "
+        "and classified; nothing you upload is stored on the server."
+    )
+    upload = st.file_uploader(
+        "Upload a picture of a garment", type=list(UPLOAD_TYPES), key="in_upload", max_upload_size=MAX_BYTES // 2**20
+    )
     if upload is None:
         return
     try:
@@ -277,13 +328,28 @@ def export_section(run, weights, biases) -> None:
     csv_name = export.file_name(run.config, "metrics", "csv")
     weights_name = export.file_name(run.config, "weights", "pt")
     left, right = st.columns(2)
-    left.download_button("Metrics (CSV)", export.metrics_csv(run.history), file_name=csv_name, mime="text/csv",
-                         icon=":material/table:", key="in_download_metrics", on_click="ignore")
-    right.download_button("Final weights (PyTorch state dict)", export.weights_bytes(weights[-1], biases[-1]),
-                          file_name=weights_name, mime="application/octet-stream", icon=":material/download:",
-                          key="in_download_weights", on_click="ignore")
-    st.caption("Load the weights into the chapter's concise `net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))` "
-               "(`weights_only=True` executes nothing from the file):")
+    left.download_button(
+        "Metrics (CSV)",
+        export.metrics_csv(run.history),
+        file_name=csv_name,
+        mime="text/csv",
+        icon=":material/table:",
+        key="in_download_metrics",
+        on_click="ignore",
+    )
+    right.download_button(
+        "Final weights (PyTorch state dict)",
+        export.weights_bytes(weights[-1], biases[-1]),
+        file_name=weights_name,
+        mime="application/octet-stream",
+        icon=":material/download:",
+        key="in_download_weights",
+        on_click="ignore",
+    )
+    st.caption(
+        "Load the weights into the chapter's concise `net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))` "
+        "(`weights_only=True` executes nothing from the file):"
+    )
     st.code(export.load_snippet(weights_name), language="python", wrap_lines=True)
     st.caption(export.SCRATCH_NOTE + " Every chart downloads as PNG from the camera icon in its toolbar.")
 
@@ -291,8 +357,10 @@ def export_section(run, weights, biases) -> None:
 # ---------------------------------------------------------------- the page
 
 st.title("Inside the trained model")
-st.markdown("Softmax regression scores an image with one weight per pixel and class, "
-            r"$o_j = \mathbf{x}\cdot\mathbf{w}_j + b_j$: each class's 784 weights form a picture of what it looks for.")
+st.markdown(
+    "Softmax regression scores an image with one weight per pixel and class, "
+    r"$o_j = \mathbf{x}\cdot\mathbf{w}_j + b_j$: each class's 784 weights form a picture of what it looks for."
+)
 
 data_dir = shared_data_dir()
 data = fashion_mnist()  # or a message with the fixes, and the page stops
@@ -305,8 +373,11 @@ if run is None:
     st.page_link(TRAINING_PAGE, label="Go to the training page", icon=":material/model_training:")
     st.stop()
 if run.status != "finished":
-    st.warning("This run diverged, so its weights are not a trained model. Pick another run, or train with a lower "
-               "learning rate.", icon=":material/warning:")
+    st.warning(
+        "This run diverged, so its weights are not a trained model. Pick another run, or train with a lower "
+        "learning rate.",
+        icon=":material/warning:",
+    )
     st.stop()
 
 try:

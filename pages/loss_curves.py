@@ -23,8 +23,10 @@ from softmax_core.losses import LOSSES
 # A class opening this page draws the same figures: build each once per server, shared by every session
 # (cache_resource: never pickled, and st.plotly_chart only serialises it; bounded). Building them was the
 # largest share of this page's CPU in `scripts/bench_class.py --sessions 100` once postScriptGC was off.
-one_loss_figure, compare_figure, gradient_step_figures = (st.cache_resource(max_entries=64, show_spinner=False)(f)
-                                                         for f in (one_loss_figure, compare_figure, gradient_step_figures))
+one_loss_figure, compare_figure, gradient_step_figures = (
+    st.cache_resource(max_entries=64, show_spinner=False)(f)
+    for f in (one_loss_figure, compare_figure, gradient_step_figures)
+)
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
@@ -53,13 +55,37 @@ URL = {"bind": "query-params"}  # each control lives in the link under its key
 c1, c2, c3, c4 = st.columns(4)
 c1.slider("target y", -5.0, 5.0, Y.default, step=0.1, key=Y.key, **URL)
 c2.slider("prediction ŷ", -5.0, 5.0, Y_HAT.default, step=0.1, key=Y_HAT.key, **URL)
-c3.slider("Huber δ", 0.1, 5.0, DELTA.default, step=0.1, key=DELTA.key, **URL,
-          help="Huber is quadratic for |d| ≤ δ and linear beyond")
-c4.slider("plotted range ±", 1.0, 10.0, RANGE.default, step=0.5, key=RANGE.key, **URL,
-          help="Half-width of the horizontal axis, around the target")
+c3.slider(
+    "Huber δ",
+    0.1,
+    5.0,
+    DELTA.default,
+    step=0.1,
+    key=DELTA.key,
+    **URL,
+    help="Huber is quadratic for |d| ≤ δ and linear beyond",
+)
+c4.slider(
+    "plotted range ±",
+    1.0,
+    10.0,
+    RANGE.default,
+    step=0.5,
+    key=RANGE.key,
+    **URL,
+    help="Half-width of the horizontal axis, around the target",
+)
 c1, c2 = st.columns(2)
-c1.radio("view", VIEW.options, VIEW.index, format_func=VIEW.label, horizontal=True, key=VIEW.key, **URL,
-         help="Each loss: its loss, gradient and likelihood stacked. Compare: the three losses overlaid.")
+c1.radio(
+    "view",
+    VIEW.options,
+    VIEW.index,
+    format_func=VIEW.label,
+    horizontal=True,
+    key=VIEW.key,
+    **URL,
+    help="Each loss: its loss, gradient and likelihood stacked. Compare: the three losses overlaid.",
+)
 c2.radio("horizontal axis", AXIS.options, AXIS.index, format_func=AXIS.label, horizontal=True, key=AXIS.key, **URL)
 share_slot = st.container()  # filled last: the link needs every control's value, the learning rate's too
 
@@ -106,8 +132,11 @@ else:
     if d != 0:
         caption(
             f"From d = {fmt(d)}: L2's step is |d| = {fmt(abs(d))} times L1's. "
-            + ("Huber is outside its quadratic zone (|d| > δ), so it steps like L1 scaled by δ."
-               if abs(d) > delta else "Huber is inside its quadratic zone (|d| ≤ δ), so it steps like L2.")
+            + (
+                "Huber is outside its quadratic zone (|d| > δ), so it steps like L1 scaled by δ."
+                if abs(d) > delta
+                else "Huber is inside its quadratic zone (|d| ≤ δ), so it steps like L2."
+            )
         )
     for column, step, fig in zip(st.columns(3), steps, gradient_step_figures(steps, delta, plot_range, axis)):
         chart(fig, f"loss_gradient_step_{step.loss}", column)

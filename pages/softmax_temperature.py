@@ -54,8 +54,9 @@ def _parse_temperature(text: str) -> float:
 
 
 # The link keeps the logits as typed (the page says what is wrong with them, in words).
-PRESET = choice_param("sm_preset", "chapter",
-                      {name: p.title for name, p in PRESETS.items()} | {CUSTOM: "Your own logits"})
+PRESET = choice_param(
+    "sm_preset", "chapter", {name: p.title for name, p in PRESETS.items()} | {CUSTOM: "Your own logits"}
+)
 LABELS = choice_param("sm_labels", PRESETS["chapter"].labels, {name: text for name, (text, _) in LABEL_SETS.items()})
 LOGITS = text_param("sm_logits", format_logits(PRESETS["chapter"].logits))
 TEMPERATURE = Param("sm_T", 1.0, _parse_temperature, lambda v: f"{v:g}")
@@ -98,8 +99,9 @@ def _apply_table_edits(table_key: str, base: tuple[str, ...]) -> None:
 
 # Shared by every session on the default view (cache_resource: never pickled, never mutated; bounded):
 # see the loss page and `scripts/bench_class.py`.
-probability_bars, temperature_curves = (st.cache_resource(max_entries=64, show_spinner=False)(f)
-                                        for f in (probability_bars, temperature_curves))
+probability_bars, temperature_curves = (
+    st.cache_resource(max_entries=64, show_spinner=False)(f) for f in (probability_bars, temperature_curves)
+)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -145,15 +147,20 @@ share_slot = st.container()  # filled once every control has its value
 # ---------------------------------------------------------------- controls
 controls, main = st.columns([1, 2], gap="large")
 with controls:
-    st.selectbox("Preset", PRESET.options, PRESET.index, key=PRESET.key, on_change=_apply_preset,
-                 format_func=PRESET.label, **URL)
+    st.selectbox(
+        "Preset", PRESET.options, PRESET.index, key=PRESET.key, on_change=_apply_preset, format_func=PRESET.label, **URL
+    )
     preset = PRESETS.get(st.session_state[PRESET.key])
     if preset is not None:
         caption(preset.lesson)
     st.selectbox("Class names", LABELS.options, LABELS.index, key=LABELS.key, format_func=LABELS.label, **URL)
     st.text_input(
-        f"Logits o (comma-separated, 2 to {MAX_CLASSES} classes)", LOGITS.default, key=LOGITS.key,
-        on_change=_match_preset, help="Type or paste numbers such as 1, 2, 3, or edit them in the table below.", **URL,
+        f"Logits o (comma-separated, 2 to {MAX_CLASSES} classes)",
+        LOGITS.default,
+        key=LOGITS.key,
+        on_change=_match_preset,
+        help="Type or paste numbers such as 1, 2, 3, or edit them in the table below.",
+        **URL,
     )
 
 try:
@@ -172,8 +179,13 @@ with controls:
     cells = tuple(format_logits([value]) for value in logits)
     edited = st.data_editor(
         pd.DataFrame({"class": labels, "logit": cells}, dtype=object),
-        key=table_key, num_rows="dynamic", hide_index=True, width="stretch", height="content",
-        on_change=_apply_table_edits, args=(table_key, cells),
+        key=table_key,
+        num_rows="dynamic",
+        hide_index=True,
+        width="stretch",
+        height="content",
+        on_change=_apply_table_edits,
+        args=(table_key, cells),
         column_config={
             "class": st.column_config.TextColumn("class", disabled=True),
             "logit": st.column_config.TextColumn("logit o", help="Edit a score (1.5, -2, 1e3); add or delete rows"),
@@ -186,8 +198,12 @@ with controls:
 
 with main:
     st.select_slider(
-        "Temperature T (log scale: each step multiplies T by about 1.12)", options=TEMPERATURES,
-        value=TEMPERATURE.default, key=TEMPERATURE.key, format_func=TEMPERATURE.dump, **URL,
+        "Temperature T (log scale: each step multiplies T by about 1.12)",
+        options=TEMPERATURES,
+        value=TEMPERATURE.default,
+        key=TEMPERATURE.key,
+        format_func=TEMPERATURE.dump,
+        **URL,
     )
 temperature = st.session_state[TEMPERATURE.key]
 
@@ -210,11 +226,16 @@ with main:
     m[0].metric("Confidence", f"{float(confidence(probs)):.3f}", help="max_j p_j: the probability of the top class")
     m[1].metric("Margin", f"{float(margin(probs)):.3f}", help="top-1 minus top-2 probability")
     m[2].metric("Entropy H", f"{h:.3f}", help="H = −Σ p_j log p_j in nats: 0 when certain, log q when uniform")
-    m[3].metric("H / log q", f"{h / h_max:.0%}", help=f"entropy relative to the uniform maximum log {len(logits)} = {h_max:.3f}")
+    m[3].metric(
+        "H / log q", f"{h / h_max:.0%}", help=f"entropy relative to the uniform maximum log {len(logits)} = {h_max:.3f}"
+    )
 
 st.latex(
-    r"\begin{aligned}\hat{\mathbf{y}} &= " + _vector(probs.tolist(), 2)
-    + r"\\ \operatorname{hardmax}(\mathbf{o}) &= " + _vector(one_hot.tolist(), 0) + r"\end{aligned}"
+    r"\begin{aligned}\hat{\mathbf{y}} &= "
+    + _vector(probs.tolist(), 2)
+    + r"\\ \operatorname{hardmax}(\mathbf{o}) &= "
+    + _vector(one_hot.tolist(), 0)
+    + r"\end{aligned}"
 )
 caption(
     "The soft distribution says how sure the model is; the one-hot vector of the argmax is the hard decision "

@@ -115,18 +115,35 @@ def settings_form() -> bool:
         lr.number_input("Learning rate η", MIN_LR, MAX_LR, LR.default, step=0.01, format="%g", key=LR.key, **URL)
         # Whole numbers in float inputs: 1.67's int input raises on a link value such as 1e400 (OverflowError).
         # "%.0f", not "%d": a float input with an integer format logs a warning with a stack trace on every run.
-        batch.number_input("Batch size", 1.0, float(MAX_BATCH_SIZE), float(BATCH.default), 1.0, "%.0f", BATCH.key, **URL)
+        batch.number_input(
+            "Batch size", 1.0, float(MAX_BATCH_SIZE), float(BATCH.default), 1.0, "%.0f", BATCH.key, **URL
+        )
         epochs.number_input("Epochs", 1.0, float(MAX_EPOCHS), float(EPOCHS.default), 1.0, "%.0f", EPOCHS.key, **URL)
         seed.number_input("Seed", 0.0, float(MAX_SEED), float(SEED.default), 1.0, "%.0f", SEED.key, **URL)
-        std.number_input("Init std σ", 0.0, MAX_INIT_STD, INIT_STD.default, step=0.005, format="%g", key=INIT_STD.key, **URL,
-                         help="The initial weights are drawn from N(0, σ²); the bias starts at 0.")
-        return st.form_submit_button("Train", type="primary", key="train_submit",
-                                     help="Trains with these settings, or shows the stored run at once if there is one.")
+        std.number_input(
+            "Init std σ",
+            0.0,
+            MAX_INIT_STD,
+            INIT_STD.default,
+            step=0.005,
+            format="%g",
+            key=INIT_STD.key,
+            **URL,
+            help="The initial weights are drawn from N(0, σ²); the bias starts at 0.",
+        )
+        return st.form_submit_button(
+            "Train",
+            type="primary",
+            key="train_submit",
+            help="Trains with these settings, or shows the stored run at once if there is one.",
+        )
 
 
 def chosen_config() -> TrainConfig | None:
-    values = {name: st.session_state[p.key] for name, p in
-              zip(("impl", "lr", "batch_size", "epochs", "seed", "init_std"), PARAMS)}
+    values = {
+        name: st.session_state[p.key]
+        for name, p in zip(("impl", "lr", "batch_size", "epochs", "seed", "init_std"), PARAMS)
+    }
     values |= {name: int(values[name]) for name in ("batch_size", "epochs", "seed")}  # whole numbers in float inputs
     try:
         return TrainConfig(**values).validated()
@@ -154,11 +171,18 @@ def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
         st.progress(0.0, text=snap.waiting or "Starting…")
     else:
         done = (progress.epoch - 1) * progress.batches + progress.batch
-        st.progress(done / (progress.epochs * progress.batches),
-                    text=f"Epoch {progress.epoch} of {progress.epochs}, batch {progress.batch} of {progress.batches}")
+        st.progress(
+            done / (progress.epochs * progress.batches),
+            text=f"Epoch {progress.epoch} of {progress.epochs}, batch {progress.batch} of {progress.batches}",
+        )
     stop, note = st.columns([1, 5], vertical_alignment="center")
-    stop.button("Stop", icon=":material/stop:", key="train_stop", on_click=job.cancel,
-                help="Stop after the current batch, or leave the queue; nothing is stored.")
+    stop.button(
+        "Stop",
+        icon=":material/stop:",
+        key="train_stop",
+        on_click=job.cancel,
+        help="Stop after the current batch, or leave the queue; nothing is stored.",
+    )
     note.caption("Training runs on the server: leaving or reloading the page does not stop it.")
     # The curves change once per epoch; the fragment redraws the same figure in between.
     chart(live_curves(snap.history, epochs=epochs, title="Training (updates each epoch)"), "train_live_curves")
@@ -192,19 +216,29 @@ def run_header(run: StoredRun, fresh: bool, reference: tuple[float, str] | None)
         batches = math.ceil(MAX_TRAIN_SIZE / run.config.batch_size)
         if run.batch_losses:
             chart(batch_loss_figure(run.batch_losses, run.diverged_at, batches_per_epoch=batches), "train_curves")
-        st.warning(f"**Diverged**: {diverged_label(run.diverged_at)}, after {len(run.history)} full epoch(s). "
-                   f"{run.message}", icon=":material/warning:")
+        st.warning(
+            f"**Diverged**: {diverged_label(run.diverged_at)}, after {len(run.history)} full epoch(s). {run.message}",
+            icon=":material/warning:",
+        )
     else:
-        chart(training_curves(run.history, epochs=run.config.epochs, title=config_label(run.config, run.status),
-                              reference=reference), "train_curves")
+        chart(
+            training_curves(
+                run.history, epochs=run.config.epochs, title=config_label(run.config, run.status), reference=reference
+            ),
+            "train_curves",
+        )
     if fresh and run.status == "finished":
-        st.success(f"Trained just now: {len(run.history)} epoch(s) in {run.train_seconds:.1f} s, stored for next time.",
-                   icon=":material/check_circle:")
+        st.success(
+            f"Trained just now: {len(run.history)} epoch(s) in {run.train_seconds:.1f} s, stored for next time.",
+            icon=":material/check_circle:",
+        )
     elif fresh:
         st.caption("Stored as diverged, so this link shows the same outcome again without training.")
     else:
-        st.info(f"**Cached**: loaded from the run store, trained {ago(run.created_at)} in {run.train_seconds:.1f} s.",
-                icon=":material/inventory_2:")
+        st.info(
+            f"**Cached**: loaded from the run store, trained {ago(run.created_at)} in {run.train_seconds:.1f} s.",
+            icon=":material/inventory_2:",
+        )
     if run.history and run.status == "finished":
         last = run.history[-1]
         cols = st.columns(4)
@@ -223,12 +257,24 @@ def look_further(run: StoredRun) -> None:
         weight, bias = run.load_weights()
         weights_name = export.file_name(run.config, "weights", "pt")
         left, right = st.columns(2)
-        left.download_button("Metrics (CSV)", export.metrics_csv(run.history),
-                             file_name=export.file_name(run.config, "metrics", "csv"), mime="text/csv",
-                             icon=":material/table:", key="train_download_metrics", on_click="ignore")
-        right.download_button("Weights (PyTorch state dict)", export.weights_bytes(weight, bias),
-                              file_name=weights_name, mime="application/octet-stream", icon=":material/download:",
-                              key="train_download_weights", on_click="ignore")
+        left.download_button(
+            "Metrics (CSV)",
+            export.metrics_csv(run.history),
+            file_name=export.file_name(run.config, "metrics", "csv"),
+            mime="text/csv",
+            icon=":material/table:",
+            key="train_download_metrics",
+            on_click="ignore",
+        )
+        right.download_button(
+            "Weights (PyTorch state dict)",
+            export.weights_bytes(weight, bias),
+            file_name=weights_name,
+            mime="application/octet-stream",
+            icon=":material/download:",
+            key="train_download_weights",
+            on_click="ignore",
+        )
         st.code(export.load_snippet(weights_name), language="python", wrap_lines=True)
         caption(export.SCRATCH_NOTE)
 
@@ -246,14 +292,20 @@ def predictions_tab(data, probs: np.ndarray) -> None:
     if chosen != "all classes":
         mask = mask & (true == names.index(chosen))
     index = np.flatnonzero(mask)[:n]
-    st.caption(f"{int(wrong.sum()):,} of {len(true):,} test images are misclassified ({wrong.mean():.1%}). "
-               f"Showing the first {len(index)} of {int(mask.sum()):,} that match. Each title is the true label, "
-               "the prediction below it in italics, and ✗ marks a mistake (as d2l's `predict_ch3`).")
+    st.caption(
+        f"{int(wrong.sum()):,} of {len(true):,} test images are misclassified ({wrong.mean():.1%}). "
+        f"Showing the first {len(index)} of {int(mask.sum()):,} that match. Each title is the true label, "
+        "the prediction below it in italics, and ✗ marks a mistake (as d2l's `predict_ch3`)."
+    )
     if len(index) == 0:
         st.info("No test image matches this filter.")
         return
-    chart(prediction_grid(data.test_images[index].numpy(), true[index], predicted[index], names,
-                          columns=6, indices=index), "train_grid")
+    chart(
+        prediction_grid(
+            data.test_images[index].numpy(), true[index], predicted[index], names, columns=6, indices=index
+        ),
+        "train_grid",
+    )
 
 
 def confusion_tab(run: StoredRun, names) -> None:
@@ -263,17 +315,28 @@ def confusion_tab(run: StoredRun, names) -> None:
     confusion = run.confusion.numpy()
     off = confusion - np.diag(np.diag(confusion))
     t, p = np.unravel_index(off.argmax(), off.shape)
-    normalize = st.toggle("Show each row as fractions", key="train_confusion_normalize",
-                          help="Divide each row by its class's 1,000 test images: the diagonal becomes per-class accuracy.")
+    normalize = st.toggle(
+        "Show each row as fractions",
+        key="train_confusion_normalize",
+        help="Divide each row by its class's 1,000 test images: the diagonal becomes per-class accuracy.",
+    )
     matrix, bars = st.columns([3, 2], gap="medium")
     with matrix:
-        event = st.plotly_chart(clickable_confusion(confusion, names, normalize=normalize), width="stretch",
-                                theme="streamlit", key="train_confusion", on_select="rerun", selection_mode="points")
+        event = st.plotly_chart(
+            clickable_confusion(confusion, names, normalize=normalize),
+            width="stretch",
+            theme="streamlit",
+            key="train_confusion",
+            on_select="rerun",
+            selection_mode="points",
+        )
     with bars:
         chart(per_class_accuracy_bars(confusion, names, height=560), "train_class_accuracy")
-    st.caption(f"Rows are the true class, columns the prediction: the diagonal counts correct answers. "
-               f"The most common mistake: **{names[t]}** taken for **{names[p]}** ({off[t, p]} times). "
-               "Click a cell to list its test images.")
+    st.caption(
+        f"Rows are the true class, columns the prediction: the diagonal counts correct answers. "
+        f"The most common mistake: **{names[t]}** taken for **{names[p]}** ({off[t, p]} times). "
+        "Click a cell to list its test images."
+    )
     cell = selected_cell(event.selection, names)
     if cell is None:
         return
@@ -282,14 +345,24 @@ def confusion_tab(run: StoredRun, names) -> None:
     true = data.test_labels.numpy()
     predicted = probabilities_on_test_set(str(default_runs_dir()), run.key, data_dir).argmax(1)
     index = np.flatnonzero((true == cell[0]) & (predicted == cell[1]))
-    st.markdown(f"**{len(index):,}** test images of **{names[cell[0]]}** predicted as **{names[cell[1]]}**"
-                + (f"; the first {min(len(index), 18)}:" if len(index) else "."))
+    st.markdown(
+        f"**{len(index):,}** test images of **{names[cell[0]]}** predicted as **{names[cell[1]]}**"
+        + (f"; the first {min(len(index), 18)}:" if len(index) else ".")
+    )
     if len(index):
         shown = index[:18]
-        chart(prediction_grid(data.test_images[shown].numpy(), true[shown], predicted[shown], names, columns=6,
-                              indices=shown), "train_confusion_grid")
-        st.page_link("pages/inside_model.py", label="Why? Open the first one inside the model",
-                     icon=":material/visibility:", query_params={"run": run.key, "in_image": str(int(shown[0]))})
+        chart(
+            prediction_grid(
+                data.test_images[shown].numpy(), true[shown], predicted[shown], names, columns=6, indices=shown
+            ),
+            "train_confusion_grid",
+        )
+        st.page_link(
+            "pages/inside_model.py",
+            label="Why? Open the first one inside the model",
+            icon=":material/visibility:",
+            query_params={"run": run.key, "in_image": str(int(shown[0]))},
+        )
 
 
 def next_mistake(true: np.ndarray, predicted: np.ndarray) -> None:
@@ -314,9 +387,11 @@ def one_image_tab(data, probs: np.ndarray) -> None:
         chart(probability_bars(probs[i], names, true_label=int(true[i]), height=360), "train_probs")
     p_true = float(probs[i, true[i]])
     verdict = "right" if predicted[i] == true[i] else "wrong"
-    st.markdown(f"Predicted **{names[predicted[i]]}** ({probs[i, predicted[i]]:.1%}): {verdict}. "
-                f"The true class gets $\\hat y_{{y}} = {p_true:.4f}$, so this image's loss is "
-                f"$-\\log \\hat y_{{y}} = {-np.log(max(p_true, 1e-45)):.3f}$.")
+    st.markdown(
+        f"Predicted **{names[predicted[i]]}** ({probs[i, predicted[i]]:.1%}): {verdict}. "
+        f"The true class gets $\\hat y_{{y}} = {p_true:.4f}$, so this image's loss is "
+        f"$-\\log \\hat y_{{y}} = {-np.log(max(p_true, 1e-45)):.3f}$."
+    )
 
 
 def evaluation(run: StoredRun, data, runs_dir: str, data_dir: str) -> None:
@@ -363,25 +438,50 @@ def compare(store: RunStore, current_key: str | None) -> None:
         st.session_state.train_compare_added = current_key
         selected = selected if current_key in selected else [*selected, current_key]
     st.session_state.train_compare = selected
-    picked = st.multiselect("Runs", list(by_key), key="train_compare",
-                            format_func=lambda k: config_label(by_key[k].config, by_key[k].status),
-                            placeholder="Pick stored runs to overlay")
-    metric = st.segmented_control("Curve", list(METRIC_NAMES), format_func=METRIC_NAMES.get,
-                                  default="test_acc", key="train_compare_metric") or "test_acc"
+    picked = st.multiselect(
+        "Runs",
+        list(by_key),
+        key="train_compare",
+        format_func=lambda k: config_label(by_key[k].config, by_key[k].status),
+        placeholder="Pick stored runs to overlay",
+    )
+    metric = (
+        st.segmented_control(
+            "Curve", list(METRIC_NAMES), format_func=METRIC_NAMES.get, default="test_acc", key="train_compare_metric"
+        )
+        or "test_acc"
+    )
     if picked:
         chosen = [by_key[k] for k in picked]
         reference = best_linear(store, chosen[0].data_fingerprint) if metric == "test_acc" else None
-        chart(compare_curves([LabelledHistory(config_label(r.config, r.status), r.history) for r in chosen], metric,
-                             reference=reference), "train_compare_chart")
+        chart(
+            compare_curves(
+                [LabelledHistory(config_label(r.config, r.status), r.history) for r in chosen],
+                metric,
+                reference=reference,
+            ),
+            "train_compare_chart",
+        )
         if reference is not None:
-            caption(f"Dotted: {reference[1]} (the L-BFGS ceiling on the calibration page), the best a linear "
-                    "model reached on this data.")
-        st.dataframe(pd.DataFrame([run_row(config_label(r.config, r.status), r.history, r.train_seconds, r.status,
-                                           r.diverged_at) for r in chosen]),
-                     hide_index=True, width="stretch")
+            caption(
+                f"Dotted: {reference[1]} (the L-BFGS ceiling on the calibration page), the best a linear "
+                "model reached on this data."
+            )
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    run_row(config_label(r.config, r.status), r.history, r.train_seconds, r.status, r.diverged_at)
+                    for r in chosen
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
     pairs = scratch_concise_pairs(runs)
-    st.markdown("**Scratch against concise.** Same seed, same initial weights, same batches: "
-                "how far apart do the two implementations end?")
+    st.markdown(
+        "**Scratch against concise.** Same seed, same initial weights, same batches: "
+        "how far apart do the two implementations end?"
+    )
     if not pairs:
         st.caption("Store one run of each implementation with otherwise equal settings to see the gap here.")
         return
@@ -389,28 +489,45 @@ def compare(store: RunStore, current_key: str | None) -> None:
     for scratch, concise in pairs:
         if scratch.history and concise.history:
             gap = final_gap(scratch.history, concise.history)
-            rows.append({"settings": config_label(scratch.config).removeprefix("scratch · "),
-                         "test acc, scratch": scratch.history[-1].test_acc,
-                         "test acc, concise": concise.history[-1].test_acc,
-                         "Δ test acc": gap["test_acc"], "Δ train loss": gap["train_loss"]})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={"test acc, scratch": st.column_config.NumberColumn(format="%.4f"),
-                                "test acc, concise": st.column_config.NumberColumn(format="%.4f"),
-                                "Δ test acc": st.column_config.NumberColumn(format="%.2e"),
-                                "Δ train loss": st.column_config.NumberColumn(format="%.2e")})
-    caption("Δ is scratch minus concise after the last epoch. The two compute the same function; they differ "
-               "only in float rounding (sum-then-divide against mean, softmax-then-log against fused log-softmax).")
+            rows.append(
+                {
+                    "settings": config_label(scratch.config).removeprefix("scratch · "),
+                    "test acc, scratch": scratch.history[-1].test_acc,
+                    "test acc, concise": concise.history[-1].test_acc,
+                    "Δ test acc": gap["test_acc"],
+                    "Δ train loss": gap["train_loss"],
+                }
+            )
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "test acc, scratch": st.column_config.NumberColumn(format="%.4f"),
+            "test acc, concise": st.column_config.NumberColumn(format="%.4f"),
+            "Δ test acc": st.column_config.NumberColumn(format="%.2e"),
+            "Δ train loss": st.column_config.NumberColumn(format="%.2e"),
+        },
+    )
+    caption(
+        "Δ is scratch minus concise after the last epoch. The two compute the same function; they differ "
+        "only in float rounding (sum-then-divide against mean, softmax-then-log against fused log-softmax)."
+    )
 
 
 # ---------------------------------------------------------------- the page
 
 st.title("Train on Fashion-MNIST")
-st.markdown("Softmax regression on 60,000 clothing images, trained with minibatch SGD as in the chapter "
-            "(the bias $\\mathbf{b}$ takes the same step as $\\mathbf{W}$), then evaluated on the 10,000 test images.")
+st.markdown(
+    "Softmax regression on 60,000 clothing images, trained with minibatch SGD as in the chapter "
+    "(the bias $\\mathbf{b}$ takes the same step as $\\mathbf{W}$), then evaluated on the 10,000 test images."
+)
 model, update = st.columns([2, 3])  # side by side on a screen, stacked on a phone
 model.latex(r"\hat{\mathbf{y}} = \mathrm{softmax}(\mathbf{X}\mathbf{W} + \mathbf{b})")
-update.latex(r"\mathbf{W} \leftarrow \mathbf{W} - \frac{\eta}{|\mathcal{B}|}"
-             r"\sum_{i \in \mathcal{B}} \partial_{\mathbf{W}}\, l(\mathbf{y}^{(i)}, \hat{\mathbf{y}}^{(i)})")
+update.latex(
+    r"\mathbf{W} \leftarrow \mathbf{W} - \frac{\eta}{|\mathcal{B}|}"
+    r"\sum_{i \in \mathcal{B}} \partial_{\mathbf{W}}\, l(\mathbf{y}^{(i)}, \hat{\mathbf{y}}^{(i)})"
+)
 
 data_dir = shared_data_dir()
 data = fashion_mnist()  # or a message with the fixes, and the page stops
@@ -432,8 +549,11 @@ if submitted and config is not None:
     except TooCostly as exc:
         st.error(str(exc), icon=":material/timer_off:")
     except SessionBusy as busy:
-        st.warning("You already have a training queued or running (" + config_label(busy.job.config) + "): one at a "
-                   "time per student. Wait for it, or cancel it and press **Train** again.", icon=":material/block:")
+        st.warning(
+            "You already have a training queued or running (" + config_label(busy.job.config) + "): one at a "
+            "time per student. Wait for it, or cancel it and press **Train** again.",
+            icon=":material/block:",
+        )
         st.button("Cancel my other training", key="train_cancel_other", on_click=busy.job.cancel)
 
 if key is not None:
@@ -443,8 +563,11 @@ if key is not None:
         training_progress(jobs, key, config.epochs)
     elif (run := jobs.store.get(key)) is not None:
         # Trained by this server (in any session, e.g. before a reload), not read from an earlier store.
-        run_header(run, fresh=snap is not None and snap.state == "done" and not snap.cached,
-                   reference=best_linear(jobs.store, data.fingerprint))
+        run_header(
+            run,
+            fresh=snap is not None and snap.state == "done" and not snap.cached,
+            reference=best_linear(jobs.store, data.fingerprint),
+        )
         if run.status == "finished":
             look_further(run)
         evaluation(run, data, runs_dir, data_dir)
@@ -459,8 +582,10 @@ if key is not None:
         with warnings.catch_warnings():  # a damaged run is reported by the comparison below
             warnings.simplefilter("ignore")
             timed = recent_epoch_seconds([r.history for r in jobs.store.list_runs()])
-        st.info("No stored run for these settings yet: press **Train**. " + epoch_time_sentence(timed, config.epochs),
-                icon=":material/model_training:")
+        st.info(
+            "No stored run for these settings yet: press **Train**. " + epoch_time_sentence(timed, config.epochs),
+            icon=":material/model_training:",
+        )
 
 st.divider()
 compare(jobs.store, key)

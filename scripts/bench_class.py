@@ -91,8 +91,9 @@ class Session:
     async def connect(self, timeout: float) -> None:
         cookie = await asyncio.to_thread(self._balancer_cookie, timeout)
         headers = {"Cookie": cookie} if cookie else None
-        self.ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=None,
-                                           open_timeout=timeout, additional_headers=headers)
+        self.ws = await websockets.connect(
+            self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=timeout, additional_headers=headers
+        )
 
     def _balancer_cookie(self, timeout: float) -> str:
         """A browser first GETs the page; behind a balancer that answer sets the sticky cookie."""
@@ -167,8 +168,20 @@ def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float 
 
 def start_server(env_overrides: dict[str, str], extra_args: list[str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", *extra_args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        *extra_args,
+    ]
     # Log to a file, not an undrained pipe: a full pipe blocks the server's next log write.
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env_overrides}, stdout=log, stderr=subprocess.STDOUT)
@@ -202,8 +215,7 @@ def rss_mb(pids: list[int]) -> float:
 # ---------------------------------------------------------------- a class
 
 
-async def one_student(url: str, pages: list[str], timeout: float, loads: list[PageLoad],
-                      stagger: float = 0.0) -> None:
+async def one_student(url: str, pages: list[str], timeout: float, loads: list[PageLoad], stagger: float = 0.0) -> None:
     await asyncio.sleep(stagger)
     session = Session(url)
     try:
@@ -276,14 +288,18 @@ def summarise(loads: list[PageLoad]) -> dict:
             "errors": sum(1 for x in loads if x.page == page and x.error),
             "bytes": int(statistics.median([x.bytes for x in mine])) if mine else 0,
         }
-    return {"page_loads": len(ok), "errors": len(loads) - len(ok), "overall": stats([x.seconds for x in ok]),
-            "per_page": per_page, "first_errors": sorted({x.error for x in loads if x.error})[:5]}
+    return {
+        "page_loads": len(ok),
+        "errors": len(loads) - len(ok),
+        "overall": stats([x.seconds for x in ok]),
+        "per_page": per_page,
+        "first_errors": sorted({x.error for x in loads if x.error})[:5],
+    }
 
 
 async def run_wave(url: str, n: int, pages: list[str], timeout: float, spread: float) -> list[PageLoad]:
     loads: list[PageLoad] = []
-    await asyncio.gather(*(one_student(url, pages, timeout, loads, stagger=spread * i / max(1, n))
-                           for i in range(n)))
+    await asyncio.gather(*(one_student(url, pages, timeout, loads, stagger=spread * i / max(1, n)) for i in range(n)))
     return loads
 
 
@@ -342,7 +358,9 @@ def browser_latency(url: str, runs_dir: Path, repeats: int) -> list[dict]:
         for i in range(repeats):
             for impl in ("scratch", "concise"):
                 seed = 5000 + 2 * i + (impl == "concise") + int(time.time()) % 100_000 * 10
-                page.goto(f"{url}/training?train_impl={impl}&train_epochs=3&train_seed={seed}", wait_until="networkidle")
+                page.goto(
+                    f"{url}/training?train_impl={impl}&train_epochs=3&train_seed={seed}", wait_until="networkidle"
+                )
                 button = page.get_by_role("button", name="Train", exact=True)
                 button.wait_for(timeout=60_000)
                 page.wait_for_timeout(500)
@@ -351,46 +369,63 @@ def browser_latency(url: str, runs_dir: Path, repeats: int) -> list[dict]:
                 page.wait_for_selector('[data-testid="stProgress"]', timeout=60_000)
                 progress = time.time()
                 page.get_by_text("Trained just now").wait_for(timeout=120_000)
-                page.wait_for_function("() => document.querySelector('[data-testid=\"stPlotlyChart\"] .main-svg')",
-                                       timeout=60_000)
+                page.wait_for_function(
+                    "() => document.querySelector('[data-testid=\"stPlotlyChart\"] .main-svg')", timeout=60_000
+                )
                 final = time.time()
                 records = [json.loads(p.read_text()) for p in runs_dir.glob("*/run.json")]
                 [record] = [r for r in records if r["config"]["seed"] == seed]
                 ended = datetime.fromisoformat(record["created_at"]).timestamp()
-                rows.append({"impl": impl, "click_to_progress": progress - clicked, "end_to_curves": final - ended,
-                             "train_seconds": record["train_seconds"]})
-                print(f"{impl:<8} click -> first progress {progress - clicked:.2f} s; "
-                      f"end of training -> final curves {final - ended:.2f} s (trained {record['train_seconds']:.1f} s)")
+                rows.append(
+                    {
+                        "impl": impl,
+                        "click_to_progress": progress - clicked,
+                        "end_to_curves": final - ended,
+                        "train_seconds": record["train_seconds"],
+                    }
+                )
+                print(
+                    f"{impl:<8} click -> first progress {progress - clicked:.2f} s; "
+                    f"end of training -> final curves {final - ended:.2f} s (trained {record['train_seconds']:.1f} s)"
+                )
         browser.close()
     return rows
 
 
 def print_report(report: dict) -> None:
-    print(f"{report['sessions']} sessions x {len(report['pages'])} pages x {report['waves']} wave(s) "
-          f"against {report['url']}: {report['page_loads']} page loads, {report['errors']} errors, "
-          f"{report['wall_seconds']:.1f} s wall")
+    print(
+        f"{report['sessions']} sessions x {len(report['pages'])} pages x {report['waves']} wave(s) "
+        f"against {report['url']}: {report['page_loads']} page loads, {report['errors']} errors, "
+        f"{report['wall_seconds']:.1f} s wall"
+    )
     print(f"{'page':<22} {'loads':>6} {'median s':>9} {'p95 s':>8} {'max s':>8} {'KB':>8} {'errors':>7}")
     for page, s in report["per_page"].items():
         if s["n"]:
-            print(f"{page:<22} {s['n']:>6} {s['median']:>9.3f} {s['p95']:>8.3f} {s['max']:>8.3f} "
-                  f"{s['bytes'] / 1024:>8.1f} {s['errors']:>7}")
+            print(
+                f"{page:<22} {s['n']:>6} {s['median']:>9.3f} {s['p95']:>8.3f} {s['max']:>8.3f} "
+                f"{s['bytes'] / 1024:>8.1f} {s['errors']:>7}"
+            )
         else:
             print(f"{page:<22} {0:>6} {'-':>9} {'-':>8} {'-':>8} {'-':>8} {s['errors']:>7}")
     o = report["overall"]
     if o["n"]:
         print(f"{'overall':<22} {o['n']:>6} {o['median']:>9.3f} {o['p95']:>8.3f} {o['max']:>8.3f}")
     if "server_cpu_seconds" in report:
-        print(f"server CPU {report['server_cpu_seconds']:.1f} s = {report['server_cpu_ms_per_page_load']:.1f} ms "
-              f"per page load; RSS {report['rss_mb_before']:.0f} -> {report['rss_mb_after']:.0f} MB "
-              f"({report['rss_mb_per_session']:+.2f} MB per session); after each wave: {report['rss_mb_after_each_wave']}")
+        print(
+            f"server CPU {report['server_cpu_seconds']:.1f} s = {report['server_cpu_ms_per_page_load']:.1f} ms "
+            f"per page load; RSS {report['rss_mb_before']:.0f} -> {report['rss_mb_after']:.0f} MB "
+            f"({report['rss_mb_per_session']:+.2f} MB per session); after each wave: {report['rss_mb_after_each_wave']}"
+        )
     for error in report["first_errors"]:
         print(f"error: {error}")
     if "during_storm" in report:
         d = report["during_storm"]
         if d["overall"]["n"]:
-            print(f"page loads during the storm: {d['page_loads']}, {d['errors']} errors, median "
-                  f"{d['overall']['median']:.3f} s, p95 {d['overall']['p95']:.3f} s, max {d['overall']['max']:.3f} s "
-                  f"(idle p95 {report['overall'].get('p95', float('nan')):.3f} s)")
+            print(
+                f"page loads during the storm: {d['page_loads']}, {d['errors']} errors, median "
+                f"{d['overall']['median']:.3f} s, p95 {d['overall']['p95']:.3f} s, max {d['overall']['max']:.3f} s "
+                f"(idle p95 {report['overall'].get('p95', float('nan')):.3f} s)"
+            )
         done = [s for s in report["storm"] if "done" in s]
         print(f"storm: {report['storm_finished']} of {len(report['storm'])} trainings finished")
         for s in report["storm"]:
@@ -406,24 +441,45 @@ def print_report(report: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="an already running server (or a balancer); else one is started")
-    parser.add_argument("--server-pid", type=int, action="append", default=[],
-                        help="with --url: the server process(es) whose CPU and RSS to read (repeatable)")
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="with --url: the server process(es) whose CPU and RSS to read (repeatable)",
+    )
     parser.add_argument("--sessions", "-n", type=int, default=25, help="sessions opened at once (default 25)")
     parser.add_argument("--waves", type=int, default=1, help="soak: this many waves of --sessions, one after another")
     parser.add_argument("--storm", type=int, default=0, help="K more sessions press Train with K configs at once")
     parser.add_argument("--pages", nargs="*", help=f"page names (default all: {PAGE_NAMES})")
-    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
-                        help="measure the very first visit too (default: one session loads every page first, unmeasured)")
+    parser.add_argument(
+        "--no-warmup",
+        dest="warmup",
+        action="store_false",
+        help="measure the very first visit too (default: one session loads every page first, unmeasured)",
+    )
     parser.add_argument("--spread", type=float, default=0.0, help="seconds over which a wave's sessions arrive")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per page load before it is an error")
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "fashion-mnist"),
-                        help="Fashion-MNIST for the server this starts")
+    parser.add_argument(
+        "--data-dir",
+        default=str(ROOT.parent / "shared" / "data" / "fashion-mnist"),
+        help="Fashion-MNIST for the server this starts",
+    )
     parser.add_argument("--runs-dir", help="run store for the server this starts (default: a fresh temp folder)")
-    parser.add_argument("--server-arg", action="append", default=[],
-                        help="extra `streamlit run` option for the server this starts, e.g. --server-arg=--runner.postScriptGC=true")
-    parser.add_argument("--latency", type=int, default=0, metavar="R",
-                        help="instead: R times per model, Chromium clicks Train and times the first progress and the "
-                             "final curves (needs --runs-dir with --url)")
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help="extra `streamlit run` option for the server this starts, e.g. --server-arg=--runner.postScriptGC=true",
+    )
+    parser.add_argument(
+        "--latency",
+        type=int,
+        default=0,
+        metavar="R",
+        help="instead: R times per model, Chromium clicks Train and times the first progress and the "
+        "final curves (needs --runs-dir with --url)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)
 

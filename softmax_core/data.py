@@ -31,9 +31,7 @@ IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 SIDE = 28
 SPLITS = {"train": ("train", 60_000), "test": ("t10k", 10_000)}  # split -> (file prefix, count)
 FILE_NAMES = tuple(
-    f"{prefix}-{kind}-idx{dims}-ubyte"
-    for prefix, _ in SPLITS.values()
-    for kind, dims in (("images", 3), ("labels", 1))
+    f"{prefix}-{kind}-idx{dims}-ubyte" for prefix, _ in SPLITS.values() for kind, dims in (("images", 3), ("labels", 1))
 )
 
 

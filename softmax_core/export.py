@@ -20,8 +20,10 @@ METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_acc", "seconds")
 
 def settings_slug(config) -> str:
     """``scratch-lr0.1-batch256-ep10-seed0-std0.01``: the run's settings, safe in a file name."""
-    slug = (f"{config.impl}-lr{config.lr:g}-batch{config.batch_size}-ep{config.epochs}"
-            f"-seed{config.seed}-std{config.init_std:g}")
+    slug = (
+        f"{config.impl}-lr{config.lr:g}-batch{config.batch_size}-ep{config.epochs}"
+        f"-seed{config.seed}-std{config.init_std:g}"
+    )
     return re.sub(r"[^A-Za-z0-9.+-]", "_", slug)
 
 
@@ -35,8 +37,15 @@ def metrics_csv(history) -> bytes:
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(METRIC_COLUMNS)
     for m in history:
-        writer.writerow([m.epoch, repr(float(m.train_loss)), repr(float(m.train_acc)), repr(float(m.test_acc)),
-                         repr(float(m.seconds))])
+        writer.writerow(
+            [
+                m.epoch,
+                repr(float(m.train_loss)),
+                repr(float(m.train_acc)),
+                repr(float(m.test_acc)),
+                repr(float(m.seconds)),
+            ]
+        )
     return text.getvalue().encode("utf-8")
 
 
@@ -59,5 +68,7 @@ def load_snippet(name: str) -> str:
     return f"import torch\nnet.load_state_dict(torch.load({name!r}, weights_only=True))"
 
 
-SCRATCH_NOTE = ("For the from-scratch model (d2l 3.6): `state = torch.load(name, weights_only=True)`, "
-                "then `W, b = state['1.weight'].T, state['1.bias']`.")
+SCRATCH_NOTE = (
+    "For the from-scratch model (d2l 3.6): `state = torch.load(name, weights_only=True)`, "
+    "then `W, b = state['1.weight'].T, state['1.bias']`."
+)

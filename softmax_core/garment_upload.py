@@ -54,28 +54,34 @@ def _open(data: bytes) -> Image.Image:
     if not data:
         raise UploadError("The file is empty (0 bytes): choose a PNG, JPEG or WebP picture of a garment.")
     if len(data) > MAX_BYTES:
-        raise UploadError(f"The file is {len(data) / 2**20:.1f} MB; pictures up to {MAX_BYTES // 2**20} MB "
-                          "are accepted.")
+        raise UploadError(
+            f"The file is {len(data) / 2**20:.1f} MB; pictures up to {MAX_BYTES // 2**20} MB are accepted."
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadError("The picture is far too large (a decompression bomb?): "
-                          "it was refused before decoding.") from None
+        raise UploadError(
+            "The picture is far too large (a decompression bomb?): it was refused before decoding."
+        ) from None
     except UnidentifiedImageError:
         raise UploadError("This file is not a PNG, JPEG, WebP or GIF picture: choose a photo or drawing.") from None
     except Exception as exc:  # malformed headers raise various errors inside Pillow
         raise UploadError(f"The picture cannot be read ({type(exc).__name__}): it may be damaged.") from None
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise UploadError(f"The picture has {width} x {height} = {width * height / 1e6:.0f} million pixels; "
-                          f"at most {MAX_PIXELS / 1e6:.0f} million are accepted. It was refused before decoding.")
+        raise UploadError(
+            f"The picture has {width} x {height} = {width * height / 1e6:.0f} million pixels; "
+            f"at most {MAX_PIXELS / 1e6:.0f} million are accepted. It was refused before decoding."
+        )
     if getattr(image, "n_frames", 1) > 1:
         raise UploadError(f"This is an animation ({image.n_frames} frames): upload a single still picture.")
     if min(width, height) < MIN_SIDE:
-        raise UploadError(f"The picture is only {width} x {height} pixels: it needs at least "
-                          f"{MIN_SIDE} x {MIN_SIDE} to show a garment.")
+        raise UploadError(
+            f"The picture is only {width} x {height} pixels: it needs at least "
+            f"{MIN_SIDE} x {MIN_SIDE} to show a garment."
+        )
     return image
 
 
@@ -112,8 +118,9 @@ def _flatten_transparency(image: Image.Image) -> tuple[Image.Image, str]:
     background = (255, 255, 255) if object_is_dark else (0, 0, 0)
     flat = Image.new("RGB", rgba.size, background)
     flat.paste(rgba, mask=rgba.getchannel("A"))
-    return flat, ("Transparent parts filled with " + ("white" if object_is_dark else "black") +
-                  ", the opposite of the object.")
+    return flat, (
+        "Transparent parts filled with " + ("white" if object_is_dark else "black") + ", the opposite of the object."
+    )
 
 
 def _preview(image: Image.Image) -> np.ndarray:
@@ -133,8 +140,13 @@ def prepare(data: bytes) -> PreparedImage:
     steps = [Step("Your picture", _preview(rgb), transparency_note or f"{image.width} x {image.height} pixels.")]
 
     gray = np.asarray(rgb.convert("L"), dtype=np.float64)
-    steps.append(Step("Grayscale", _preview(Image.fromarray(gray.astype(np.uint8))),
-                      "Colour dropped: the model sees brightness only."))
+    steps.append(
+        Step(
+            "Grayscale",
+            _preview(Image.fromarray(gray.astype(np.uint8))),
+            "Colour dropped: the model sees brightness only.",
+        )
+    )
 
     inverted = bool(np.median(_border(gray)) > 127)
     light = 255.0 - gray if inverted else gray
@@ -143,10 +155,15 @@ def prepare(data: bytes) -> PreparedImage:
     if peak - background < 20:
         raise UploadError("The picture is almost one flat colour: no garment stands out from the background.")
     stretched = np.clip((light - background) / (peak - background), 0, 1) * 255
-    steps.append(Step("Light on dark", _preview(Image.fromarray(stretched.astype(np.uint8))),
-                      ("Inverted (the background was light), " if inverted
-                       else "Kept (the background was already dark), ")
-                      + "then stretched so the background is 0, as in Fashion-MNIST.", 0))
+    steps.append(
+        Step(
+            "Light on dark",
+            _preview(Image.fromarray(stretched.astype(np.uint8))),
+            ("Inverted (the background was light), " if inverted else "Kept (the background was already dark), ")
+            + "then stretched so the background is 0, as in Fashion-MNIST.",
+            0,
+        )
+    )
 
     rows, cols = np.nonzero(stretched > 0.25 * 255)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
@@ -163,7 +180,8 @@ def prepare(data: bytes) -> PreparedImage:
 
     canvas = np.zeros((SIDE, SIDE), dtype=np.uint8)
     y0, x0 = (SIDE - size[1]) // 2, (SIDE - size[0]) // 2
-    canvas[y0:y0 + size[1], x0:x0 + size[0]] = fitted
-    steps.append(Step("Centred in 28 x 28", canvas,
-                      "What the model gets: 784 pixels in [0, 1] after dividing by 255.", 0))
+    canvas[y0 : y0 + size[1], x0 : x0 + size[0]] = fitted
+    steps.append(
+        Step("Centred in 28 x 28", canvas, "What the model gets: 784 pixels in [0, 1] after dividing by 255.", 0)
+    )
     return PreparedImage(tuple(steps), canvas, inverted)

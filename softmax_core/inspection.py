@@ -10,8 +10,8 @@ Everything here is plain numpy/torch on values a page hands in: no streamlit, no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 from urllib.parse import urlencode
 
 import numpy as np
@@ -108,10 +108,15 @@ def load_snapshots(run) -> tuple[torch.Tensor, torch.Tensor] | None:
     if snapshots is None:
         return None
     weights, biases = snapshots
-    if weights.dim() != 3 or tuple(weights.shape[1:]) != (NUM_PIXELS, NUM_CLASSES) \
-            or tuple(biases.shape) != (weights.shape[0], NUM_CLASSES):
-        raise ValueError(f"snapshots of run {getattr(run, 'key', '?')} have shapes {tuple(weights.shape)} "
-                         f"and {tuple(biases.shape)}, expected (E+1, 784, 10) and (E+1, 10)")
+    if (
+        weights.dim() != 3
+        or tuple(weights.shape[1:]) != (NUM_PIXELS, NUM_CLASSES)
+        or tuple(biases.shape) != (weights.shape[0], NUM_CLASSES)
+    ):
+        raise ValueError(
+            f"snapshots of run {getattr(run, 'key', '?')} have shapes {tuple(weights.shape)} "
+            f"and {tuple(biases.shape)}, expected (E+1, 784, 10) and (E+1, 10)"
+        )
     return weights, biases
 
 

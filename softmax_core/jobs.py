@@ -121,9 +121,19 @@ class TrainingJob:
                 waiting = f"Queued: place {place}, starts in about {math.ceil(wait)} s."
             else:
                 waiting = "Starting…" if queued else ""
-            return JobSnapshot(key=self.key, config=self.config, state=self._state, progress=progress,
-                               history=history, result=self._result, error=self._error, cached=self._cached,
-                               waiting=waiting, place=place if queued else 0, wait_seconds=wait if queued else 0.0)
+            return JobSnapshot(
+                key=self.key,
+                config=self.config,
+                state=self._state,
+                progress=progress,
+                history=history,
+                result=self._result,
+                error=self._error,
+                cached=self._cached,
+                waiting=waiting,
+                place=place if queued else 0,
+                wait_seconds=wait if queued else 0.0,
+            )
 
     def cancel(self) -> None:
         """Stop at the next batch, or leave the queue at once; nothing of it is stored."""
@@ -177,8 +187,13 @@ class TrainingJob:
             steps = math.ceil(len(self._jobs.data.train_images) / self.config.batch_size)
             self._progress = training.Progress(1, self.config.epochs, 0, steps, ())
         try:
-            outcome = train_or_load(self._jobs.store, self.config, self._jobs.data, progress=self._on_progress,
-                                    should_stop=self._stop.is_set)
+            outcome = train_or_load(
+                self._jobs.store,
+                self.config,
+                self._jobs.data,
+                progress=self._on_progress,
+                should_stop=self._stop.is_set,
+            )
             result, cached = outcome.run, outcome.cached
             state = "cancelled" if isinstance(result, training.TrainResult) and result.status == "cancelled" else "done"
             self._finish(state, result=result, error="", cached=cached)
@@ -315,4 +330,3 @@ class TrainingJobs:
         if seconds > 0 and cost > 0:
             with self._lock:
                 self._seconds_per_cost = 0.7 * self._seconds_per_cost + 0.3 * seconds / cost
-

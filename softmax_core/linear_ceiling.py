@@ -25,9 +25,9 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -227,9 +227,14 @@ def validation_split(n: int, validation_size: int = VALIDATION_SIZE, seed: int =
     return order[validation_size:].sort().values, order[:validation_size].sort().values
 
 
-def search_penalty(data, penalties=PENALTIES, iterations: int = DEFAULT_ITERATIONS,
-                   validation_size: int = VALIDATION_SIZE, seed: int = SPLIT_SEED,
-                   report: Callable[[PenaltyTrial], None] | None = None) -> PenaltySearch:
+def search_penalty(
+    data,
+    penalties=PENALTIES,
+    iterations: int = DEFAULT_ITERATIONS,
+    validation_size: int = VALIDATION_SIZE,
+    seed: int = SPLIT_SEED,
+    report: Callable[[PenaltyTrial], None] | None = None,
+) -> PenaltySearch:
     """Fit on the training images minus a validation split, one fit per penalty; best validation accuracy wins.
 
     Ties go to the lower validation NLL. The test images are never looked at.
@@ -313,8 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--runs-dir")
     parser.add_argument("--no-cache", action="store_true", help="refit even if the run is stored")
-    parser.add_argument("--threads", type=int, choices=(1, 2), default=THREADS,
-                        help="torch threads for the fits (to measure one against two)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        choices=(1, 2),
+        default=THREADS,
+        help="torch threads for the fits (to measure one against two)",
+    )
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON line")
     args = parser.parse_args(argv)
     THREADS = args.threads

@@ -18,10 +18,9 @@ Dividing by Z makes each integrate to 1, so the three curves can be compared on 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -89,7 +88,7 @@ def huber_normaliser(delta: float = 1.0) -> float:
     :math:`\int_\delta^\infty e^{-\delta(d - \delta/2)} = e^{-\delta^2/2}/\delta`.
     """
     delta = _check_delta(delta)
-    return math.sqrt(2 * math.pi) * math.erf(delta / math.sqrt(2)) + 2 * math.exp(-delta**2 / 2) / delta
+    return math.sqrt(2 * math.pi) * math.erf(delta / math.sqrt(2)) + 2 * math.exp(-(delta**2) / 2) / delta
 
 
 def normaliser(name: str, delta: float = 1.0) -> float:

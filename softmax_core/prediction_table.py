@@ -104,13 +104,23 @@ def check_table(rows: Rows, labels: Labels) -> CheckedTable:
     """Read every cell; collect all problems (not just the first) so the student sees them at once."""
     n, k = len(rows), num_classes(rows)
     if n == 0 or k == 0:
-        msg = "The table is empty: add at least one row (an example) with a probability for each class and its label `y`."
+        msg = (
+            "The table is empty: add at least one row (an example) with a probability for each class and its label `y`."
+        )
         return CheckedTable(None, None, (Problem("empty_table", msg, True),))
     problems: list[Problem] = []
     if n > MAX_ROWS:
-        problems.append(Problem("too_many_rows", f"This page shows at most {MAX_ROWS} examples; the table has {n}. Remove some rows.", True))
+        problems.append(
+            Problem(
+                "too_many_rows",
+                f"This page shows at most {MAX_ROWS} examples; the table has {n}. Remove some rows.",
+                True,
+            )
+        )
     if k > MAX_CLASSES:
-        problems.append(Problem("too_many_classes", f"This page shows at most {MAX_CLASSES} classes; the table has {k}.", True))
+        problems.append(
+            Problem("too_many_classes", f"This page shows at most {MAX_CLASSES} classes; the table has {k}.", True)
+        )
 
     values: list[list[float | None]] = []
     for i, row in enumerate(rows):
@@ -142,14 +152,16 @@ def check_table(rows: Rows, labels: Labels) -> CheckedTable:
     if lost:
         i, j, v = lost[0]
         dtype = torch.float64
-        problems.append(Problem(
-            "float64",
-            f"Row {i}, class {j} is {v:g}, below float32's smallest normal number ({FLOAT32_TINY:.2g}): in torch's "
-            f"default float32 it would lose its digits or round to 0 (and -log 0 is inf). So these steps run in "
-            f"float64, where -log {v:g} = {-math.log(v):.4g}.",
-            False,
-            row=i,
-        ))
+        problems.append(
+            Problem(
+                "float64",
+                f"Row {i}, class {j} is {v:g}, below float32's smallest normal number ({FLOAT32_TINY:.2g}): in torch's "
+                f"default float32 it would lose its digits or round to 0 (and -log 0 is inf). So these steps run in "
+                f"float64, where -log {v:g} = {-math.log(v):.4g}.",
+                False,
+                row=i,
+            )
+        )
     y_hat = torch.tensor(values, dtype=dtype)
     y = torch.tensor(label_values, dtype=torch.int64)
     return CheckedTable(y_hat, y, tuple(problems))
@@ -168,18 +180,27 @@ def _check_label(i: int, text: str, k: int, problems: list[Problem]) -> int | No
             problems.append(Problem("empty_label", msg, True, row=i))
         return None
     if value != int(value):
-        problems.append(Problem("label_not_whole", f"Row {i}: the label {code_span(f'y = {text}')} is not a whole number: a label is the index of the true class ({valid}).", True, row=i))
+        problems.append(
+            Problem(
+                "label_not_whole",
+                f"Row {i}: the label {code_span(f'y = {text}')} is not a whole number: a label is the index of the true class ({valid}).",
+                True,
+                row=i,
+            )
+        )
         return None
     label = int(value)
     if not 0 <= label < k:
-        problems.append(Problem(
-            "label_out_of_range",
-            f"Row {i}: the label {code_span(f'y = {text}')} is out of range: {valid}, so "
-            f"{code_span(f'y_hat[{i}, {text}]')} does not exist "
-            "(torch would raise an IndexError).",
-            True,
-            row=i,
-        ))
+        problems.append(
+            Problem(
+                "label_out_of_range",
+                f"Row {i}: the label {code_span(f'y = {text}')} is out of range: {valid}, so "
+                f"{code_span(f'y_hat[{i}, {text}]')} does not exist "
+                "(torch would raise an IndexError).",
+                True,
+                row=i,
+            )
+        )
         return None
     return label
 
@@ -197,43 +218,58 @@ def _check_row(i: int, row: list[float], label: int | None, problems: list[Probl
     negative = [j for j, v in enumerate(row) if v < 0]
     if negative:
         j = negative[0]
-        problems.append(Problem("negative", f"Row {i}, class {j} is {row[j]:g}: a probability cannot be negative.", True, row=i))
+        problems.append(
+            Problem("negative", f"Row {i}, class {j} is {row[j]:g}: a probability cannot be negative.", True, row=i)
+        )
         return
     if total == 0:
-        problems.append(Problem("zero_row", f"Row {i} is all zeros: a probability distribution has to put its mass of 1 somewhere, and there is nothing to rescale.", True, row=i))
+        problems.append(
+            Problem(
+                "zero_row",
+                f"Row {i} is all zeros: a probability distribution has to put its mass of 1 somewhere, and there is nothing to rescale.",
+                True,
+                row=i,
+            )
+        )
         return
     above = [j for j, v in enumerate(row) if v > 1]
     if above:
         j = above[0]
         total_text = f"{total:g}" if math.isfinite(total) else "more than the largest float, about 1.8e308"
-        problems.append(Problem(
-            "above_one",
-            f"Row {i}, class {j} is {row[j]:g}: a probability is at most 1. Normalising divides the row by its sum ({total_text}).",
-            True,
-            row=i,
-            fix=NORMALISE,
-        ))
+        problems.append(
+            Problem(
+                "above_one",
+                f"Row {i}, class {j} is {row[j]:g}: a probability is at most 1. Normalising divides the row by its sum ({total_text}).",
+                True,
+                row=i,
+                fix=NORMALISE,
+            )
+        )
         return
     if abs(total - 1) > SUM_TOLERANCE:
-        problems.append(Problem(
-            "row_sum",
-            f"Row {i} sums to {total:.4g}, not 1, so it is not a probability distribution. The loss still computes, "
-            "but it is not a fair score: a row of all 1s would get loss 0 whatever the label. "
-            f"Normalising divides each entry by {total:.4g}.",
-            False,
-            row=i,
-            fix=NORMALISE,
-        ))
+        problems.append(
+            Problem(
+                "row_sum",
+                f"Row {i} sums to {total:.4g}, not 1, so it is not a probability distribution. The loss still computes, "
+                "but it is not a fair score: a row of all 1s would get loss 0 whatever the label. "
+                f"Normalising divides each entry by {total:.4g}.",
+                False,
+                row=i,
+                fix=NORMALISE,
+            )
+        )
     if label is not None and row[label] == 0:
-        problems.append(Problem(
-            "zero_true_class",
-            f"Row {i} gives its true class `y = {label}` probability 0, so its loss is "
-            r"$-\log 0 = \infty$ and the mean loss is $\infty$ too. The model was certain the right answer was "
-            "impossible, and cross-entropy punishes that without limit. (A softmax never outputs exactly 0, "
-            "which is one reason models produce logits.)",
-            False,
-            row=i,
-        ))
+        problems.append(
+            Problem(
+                "zero_true_class",
+                f"Row {i} gives its true class `y = {label}` probability 0, so its loss is "
+                r"$-\log 0 = \infty$ and the mean loss is $\infty$ too. The model was certain the right answer was "
+                "impossible, and cross-entropy punishes that without limit. (A softmax never outputs exactly 0, "
+                "which is one reason models produce logits.)",
+                False,
+                row=i,
+            )
+        )
 
 
 # ----------------------------------------------------------------------------- fixes and edits

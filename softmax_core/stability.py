@@ -199,8 +199,8 @@ def explain(report: StabilityReport) -> list[str]:
         digits = round(-math.log10(eps))  # float16: 3, float32: 7
         lines.append(
             f"**log(softmax p) and log-softmax agree exactly** in {r.dtype}: no probability underflowed to 0."
-            if gaps[j] == 0 else
-            f"**log(softmax p) and log-softmax differ by up to {gaps[j]:.2g}** ({r.log_of_softmax[j]:.{digits + 2}g} "
+            if gaps[j] == 0
+            else f"**log(softmax p) and log-softmax differ by up to {gaps[j]:.2g}** ({r.log_of_softmax[j]:.{digits + 2}g} "
             f"against {r.log_softmax[j]:.{digits + 2}g}): {r.dtype} keeps about {digits} significant decimal digits "
             f"(spacing {eps:.2g} near 1), and the two routes round at different places (log(softmax p) rounds p "
             "first; log-softmax rounds z − max z and the log-sum), so they land on neighbouring numbers. Both stay "

@@ -36,22 +36,34 @@ def build_parser() -> argparse.ArgumentParser:
         prog="softmax-train",
         description="Train softmax regression on Fashion-MNIST (or read the stored run) and print its metrics.",
     )
-    parser.add_argument("--impl", choices=t.ALL_IMPLS, default=DEFAULTS.impl,
-                        help="scratch = d2l 3.6 (own softmax, loss, SGD); concise = d2l 3.7 (torch.nn); "
-                             "lbfgs = the linear ceiling (full-batch L-BFGS with --l2)")
-    parser.add_argument("--epochs", "--iterations", type=int, default=DEFAULTS.epochs,
-                        help=f"1 to {t.MAX_EPOCHS} (for lbfgs: L-BFGS iterations)")
+    parser.add_argument(
+        "--impl",
+        choices=t.ALL_IMPLS,
+        default=DEFAULTS.impl,
+        help="scratch = d2l 3.6 (own softmax, loss, SGD); concise = d2l 3.7 (torch.nn); "
+        "lbfgs = the linear ceiling (full-batch L-BFGS with --l2)",
+    )
+    parser.add_argument(
+        "--epochs",
+        "--iterations",
+        type=int,
+        default=DEFAULTS.epochs,
+        help=f"1 to {t.MAX_EPOCHS} (for lbfgs: L-BFGS iterations)",
+    )
     parser.add_argument("--l2", type=float, default=DEFAULTS.l2, help="L2 penalty (lbfgs only)")
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"1 to {t.MAX_BATCH_SIZE}")
     parser.add_argument("--lr", type=float, default=DEFAULTS.lr, help=f"learning rate, {t.MIN_LR:g} to {t.MAX_LR:g}")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"0 to {t.MAX_SEED} (2**31 - 1)")
-    parser.add_argument("--init-std", type=float, default=DEFAULTS.init_std,
-                        help=f"std of the initial weights, 0 to {t.MAX_INIT_STD:g}")
-    parser.add_argument("--data-dir",
-                        help="folder with the four Fashion-MNIST files (default: $SOFTMAX_DATA_DIR or the cache)")
+    parser.add_argument(
+        "--init-std", type=float, default=DEFAULTS.init_std, help=f"std of the initial weights, 0 to {t.MAX_INIT_STD:g}"
+    )
+    parser.add_argument(
+        "--data-dir", help="folder with the four Fashion-MNIST files (default: $SOFTMAX_DATA_DIR or the cache)"
+    )
     parser.add_argument("--runs-dir", help=f"run store folder (default: $SOFTMAX_RUNS_DIR or {default_runs_dir()})")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="train anew even if the run is stored (and store the new one)")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="train anew even if the run is stored (and store the new one)"
+    )
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON line of the results")
     return parser  # fmt: skip
 

@@ -265,8 +265,10 @@ def _train(config, data, progress, should_stop, progress_every) -> TrainResult:
         for batch, start in enumerate(range(0, n, config.batch_size), start=1):
             if should_stop is not None and should_stop():
                 status = "cancelled"
-                message = (f"Stopped by request in epoch {epoch} (batch {batch - 1} of {batches}) "
-                           f"after {len(history)} full epoch(s).")
+                message = (
+                    f"Stopped by request in epoch {epoch} (batch {batch - 1} of {batches}) "
+                    f"after {len(history)} full epoch(s)."
+                )
                 break
             index = order[start : start + config.batch_size]
             # index_select copies whole rows, faster than images[index] (README, "Measured").
@@ -299,9 +301,7 @@ def _train(config, data, progress, should_stop, progress_every) -> TrainResult:
         snapshots.append((weight, bias))
         test_correct = int((predicted_classes(weight, bias, test_pixels) == data.test_labels).sum())
         test_acc = test_correct / len(data.test_labels)
-        history.append(
-            EpochMetrics(epoch, loss_sum / n, correct / n, test_acc, time.perf_counter() - epoch_start)
-        )
+        history.append(EpochMetrics(epoch, loss_sum / n, correct / n, test_acc, time.perf_counter() - epoch_start))
         if progress is not None:
             progress(Progress(epoch, config.epochs, batches, batches, tuple(history)))
 

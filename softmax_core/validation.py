@@ -136,9 +136,7 @@ def check_dim(tensor: torch.Tensor, dim: int, name: str) -> None:
 def check_batch_and_labels(scores: torch.Tensor, y: torch.Tensor, name: str) -> None:
     """Scores are (n, K) and labels (n,): one label for each row."""
     if scores.dim() != 2:
-        raise ValueError(
-            f"{name} must be a table of shape (examples, classes), got shape {tuple(scores.shape)}"
-        )
+        raise ValueError(f"{name} must be a table of shape (examples, classes), got shape {tuple(scores.shape)}")
     if y.dim() != 1:
         raise ValueError(f"y must be a flat list of labels, got shape {tuple(y.shape)}")
     if scores.shape[0] == 0:
@@ -147,7 +145,6 @@ def check_batch_and_labels(scores: torch.Tensor, y: torch.Tensor, name: str) -> 
         raise ValueError(f"{name} has no classes: add at least one column")
     if scores.shape[0] != y.shape[0]:
         raise ValueError(
-            f"{name} has {scores.shape[0]} rows but y has {y.shape[0]} labels: "
-            "every example needs exactly one label"
+            f"{name} has {scores.shape[0]} rows but y has {y.shape[0]} labels: every example needs exactly one label"
         )
     check_labels_in_range(y, scores.shape[1])

@@ -19,8 +19,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_path() -> str:
@@ -52,8 +60,19 @@ def start_streamlit(env_overrides: dict[str, str]) -> tuple[subprocess.Popen, st
 def _start_on(port: int, env_overrides: dict[str, str]) -> tuple[subprocess.Popen, str] | None:
     """The server and its URL once healthy; None if the port was taken before streamlit could bind it."""
     env = {**os.environ, **env_overrides}
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
     # The log goes to a file, not a pipe: nobody drains a pipe while tests run, and a full pipe
     # (64 KiB of log lines) blocks the server's next write, so it stops answering mid-test.
     log = tempfile.TemporaryFile()

@@ -31,8 +31,8 @@ def test_app_runs_without_exception(clear_streamlit_caches):
 def test_chart_palette_fills_all_ten_plotly_theme_slots():
     """Streamlit's plotly theme has ten category colours; fewer leaves 'undefined' and plotly drops the palette."""
     import re
-    import tomllib
 
+    import tomllib
     from streamlit.elements.lib import streamlit_plotly_theme as theme
 
     slots = [name for name in dir(theme) if re.fullmatch(r"CATEGORY_\d", name)]

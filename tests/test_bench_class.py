@@ -12,9 +12,26 @@ from tests.conftest import ROOT
 
 def test_bench_class_reports_every_page_of_every_session(shared_data_dir, tmp_path):
     out = subprocess.run(
-        [sys.executable, "scripts/bench_class.py", "--sessions", "2", "--waves", "2", "--storm", "1",
-         "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path), "--json"],
-        check=False, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "scripts/bench_class.py",
+            "--sessions",
+            "2",
+            "--waves",
+            "2",
+            "--storm",
+            "1",
+            "--data-dir",
+            str(shared_data_dir),
+            "--runs-dir",
+            str(tmp_path),
+            "--json",
+        ],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
@@ -22,8 +39,9 @@ def test_bench_class_reports_every_page_of_every_session(shared_data_dir, tmp_pa
     assert len(pages) == len(PAGES) + 1 and "training" in pages  # home and every catalogued page
     assert report["errors"] == 0 and report["page_loads"] == 2 * 2 * len(pages)
     assert set(report["per_page"]) == {p or "home" for p in pages}
-    assert all(s["n"] == 4 and s["bytes"] > 1000 and s["median"] <= s["p95"] <= s["max"]
-               for s in report["per_page"].values())
+    assert all(
+        s["n"] == 4 and s["bytes"] > 1000 and s["median"] <= s["p95"] <= s["max"] for s in report["per_page"].values()
+    )
     assert report["server_cpu_seconds"] > 0 and report["rss_mb_after"] > 100
     assert len(report["rss_mb_after_each_wave"]) == 2
     assert report["during_storm"]["errors"] == 0 and report["during_storm"]["page_loads"] == 2 * len(pages)

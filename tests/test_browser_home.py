@@ -59,8 +59,9 @@ def test_without_the_deep_link_guard_a_first_deep_link_misses_the_navigation(chr
     from tests.browser import start_streamlit
     from tests.conftest import SHARED_DATA
 
-    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path),
-                                 "SOFTMAX_NO_DEEP_LINK_GUARD": "1"})
+    proc, url = start_streamlit(
+        {"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path), "SOFTMAX_NO_DEEP_LINK_GUARD": "1"}
+    )
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
@@ -77,13 +78,19 @@ def test_without_the_deep_link_guard_a_first_deep_link_misses_the_navigation(chr
         proc.wait(timeout=10)
 
 
-@pytest.mark.parametrize("scheme, background_is_dark, first_colour", [("light", False, "#0072B2"), ("dark", True, "#56B4E9")])
-def test_theme_follows_the_viewer_and_charts_use_the_safe_palette(app_url, chromium, scheme, background_is_dark, first_colour):
+@pytest.mark.parametrize(
+    "scheme, background_is_dark, first_colour", [("light", False, "#0072B2"), ("dark", True, "#56B4E9")]
+)
+def test_theme_follows_the_viewer_and_charts_use_the_safe_palette(
+    app_url, chromium, scheme, background_is_dark, first_colour
+):
     import tomllib
 
     from tests.conftest import ROOT
 
-    palette = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"][scheme]["chartCategoricalColors"]
+    palette = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"][scheme][
+        "chartCategoricalColors"
+    ]
     context = chromium.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
     try:
         page = context.new_page()

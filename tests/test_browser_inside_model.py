@@ -36,7 +36,9 @@ def chart_z(page, key: str, trace: int) -> str:
     return page.evaluate(
         """([key, i]) => { const el = document.querySelector(`.st-key-${key} .js-plotly-plot`)
                            || [...document.querySelectorAll('.js-plotly-plot')][0];
-                           return JSON.stringify(el && el.data ? el.data[i].z : null); }""", [key, trace])
+                           return JSON.stringify(el && el.data ? el.data[i].z : null); }""",
+        [key, trace],
+    )
 
 
 def click_confusion_cell(page, true_class: int, predicted_class: int) -> None:
@@ -115,8 +117,14 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     steps = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
                                   .map(p => (p.layout.annotations || []).map(a => a.text))
                                   .find(t => t.includes('Centred in 28 x 28'))""")
-    assert steps == ["Your picture", "Grayscale", "Light on dark", "Cropped", "Fitted into 20 x 20",
-                     "Centred in 28 x 28"]
+    assert steps == [
+        "Your picture",
+        "Grayscale",
+        "Light on dark",
+        "Cropped",
+        "Fitted into 20 x 20",
+        "Centred in 28 x 28",
+    ]
     page.get_by_role("heading", name="Your own picture").scroll_into_view_if_needed()
     screenshot(page, "inside_model_upload")
     upload(page, "not-a-picture.png", b"just some text\n" * 10, "image/png")
@@ -149,9 +157,11 @@ def test_inside_model_screenshots_light_and_dark(app_url, chromium):
                     open_page(page, f"{app_url}/{TRAINING}")
                     page.get_by_role("button", name="Train", exact=True).click()
                     page.get_by_text("Cached").or_(page.get_by_text("Trained just now")).first.wait_for(
-                        timeout=TRAIN_TIMEOUT_MS)
+                        timeout=TRAIN_TIMEOUT_MS
+                    )
                     wait_for_rerun(page)
-                    rerun_after(page, lambda: page.get_by_role("link", name="Inside the model").first.click())
+                    link = page.get_by_role("link", name="Inside the model").first
+                    rerun_after(page, link.click)
                     key = parse_qs(urlsplit(page.url).query)["run"][0]
                 open_page(page, f"{app_url}/inside_model?run={key}&in_image=12")
                 assert_no_error(page)

@@ -2,7 +2,15 @@
 
 import pytest
 
-from tests.browser import assert_no_error, move_slider, open_page, plot_signature, rerun_after, screenshot, wait_for_rerun
+from tests.browser import (
+    assert_no_error,
+    move_slider,
+    open_page,
+    plot_signature,
+    rerun_after,
+    screenshot,
+    wait_for_rerun,
+)
 
 pytestmark = pytest.mark.browser
 

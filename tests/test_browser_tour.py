@@ -76,8 +76,9 @@ def tour_url(tmp_path_factory, fmnist):
 
     runs = tmp_path_factory.mktemp("tour-runs")
     config = TrainConfig().validated()
-    history = tuple(EpochMetrics(e, 0.9 / e ** 0.5, 0.7 + 0.015 * e, 0.69 + 0.015 * e, 0.15)
-                    for e in range(1, config.epochs + 1))
+    history = tuple(
+        EpochMetrics(e, 0.9 / e**0.5, 0.7 + 0.015 * e, 0.69 + 0.015 * e, 0.15) for e in range(1, config.epochs + 1)
+    )
     result = TrainResult(config, history, "finished", "", torch.zeros(784, 10), torch.zeros(10), 1.5)
     confusion = torch.eye(10, dtype=torch.int64) * 800 + 20
     RunStore(runs).save(run_key(config, fmnist.fingerprint), result, confusion, fmnist.fingerprint)
@@ -114,8 +115,10 @@ def test_tour(chromium, tour_url, name, path, theme):
                 if found["chartTop"] is None:
                     problems.append(f"{where}: no chart on the page")
                 elif found["chartTop"] > height - MIN_CHART_VISIBLE:
-                    problems.append(f"{where}: the main chart starts at {found['chartTop']:.0f} px, "
-                                    f"below the first screen of {height} px")
+                    problems.append(
+                        f"{where}: the main chart starts at {found['chartTop']:.0f} px, "
+                        f"below the first screen of {height} px"
+                    )
             print(where, "first chart at", found["chartTop"], "of", found["charts"], "charts")
             screenshot(page, f"tour_{name}_{width}x{height}_{theme}", whole_page=(width, height) == SIZES[-1])
     finally:

@@ -16,18 +16,25 @@ TRAIN_TIMEOUT_MS = 240_000
 
 
 def plot_data(page, index: int) -> list[dict]:
-    return json.loads(page.evaluate(
-        """(i) => { const p = document.querySelectorAll('.js-plotly-plot')[i];
-                    return JSON.stringify(p ? p.data.map(t => ({name: t.name, x: t.x, y: t.y})) : []); }""", index))
+    return json.loads(
+        page.evaluate(
+            """(i) => { const p = document.querySelectorAll('.js-plotly-plot')[i];
+                    return JSON.stringify(p ? p.data.map(t => ({name: t.name, x: t.x, y: t.y})) : []); }""",
+            index,
+        )
+    )
 
 
 def last_plot_when(page, ready, timeout_s: float = 30.0) -> list[dict]:
     """The last chart's traces once `ready(traces)` holds: the page redraws a few times after a training ends."""
     deadline = time.monotonic() + timeout_s
     while True:
-        traces = json.loads(page.evaluate(
-            """() => { const p = [...document.querySelectorAll('.js-plotly-plot')].pop();
-                       return JSON.stringify(p && p.data ? p.data.map(t => ({name: t.name, x: t.x, y: t.y})) : []); }"""))
+        traces = json.loads(
+            page.evaluate(
+                """() => { const p = [...document.querySelectorAll('.js-plotly-plot')].pop();
+                       return JSON.stringify(p && p.data ? p.data.map(t => ({name: t.name, x: t.x, y: t.y})) : []); }"""
+            )
+        )
         if ready(traces) or time.monotonic() > deadline:
             return traces
         page.wait_for_timeout(250)
@@ -74,7 +81,9 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
     page.get_by_role("tab", name="Predictions").scroll_into_view_if_needed()
     rerun_after(page, lambda: page.get_by_role("switch", name="Only mistakes").click(force=True))
     page.get_by_role("tab", name="Predictions").scroll_into_view_if_needed()
-    titles = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')[1].layout.annotations].map(a => a.text)")
+    titles = page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')[1].layout.annotations].map(a => a.text)"
+    )
     assert len(titles) == 12 and all(t.endswith("✗") for t in titles)  # only mistakes, each marked
     screenshot(page, "training_predictions")
     page.get_by_role("tab", name="Confusion matrix").click()
@@ -140,9 +149,25 @@ def test_a_run_filled_by_the_cli_shows_at_once_after_a_server_restart(chromium, 
     from tests.conftest import ROOT, SHARED_DATA
 
     runs = tmp_path / "runs"
-    cli = [sys.executable, "-m", "softmax_core.train", "--epochs", "1", "--batch-size", "4096", "--seed", "3",
-           "--data-dir", str(SHARED_DATA), "--runs-dir", str(runs), "--json"]
-    filled = json.loads(subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+    cli = [
+        sys.executable,
+        "-m",
+        "softmax_core.train",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4096",
+        "--seed",
+        "3",
+        "--data-dir",
+        str(SHARED_DATA),
+        "--runs-dir",
+        str(runs),
+        "--json",
+    ]
+    filled = json.loads(
+        subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()[-1]
+    )
     assert filled["cached"] is False
 
     for _ in range(2):  # two server starts on the same store: the run is read, never retrained
@@ -160,4 +185,6 @@ def test_a_run_filled_by_the_cli_shows_at_once_after_a_server_restart(chromium, 
             context.close()
             proc.terminate()
             proc.wait(timeout=10)
-    assert json.loads(subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()[-1])["cached"]
+    assert json.loads(
+        subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()[-1]
+    )["cached"]

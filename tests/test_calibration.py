@@ -119,7 +119,8 @@ def test_fit_recovers_a_known_temperature():
 def test_fit_reaches_the_same_t_from_far_starts(start):
     z, y = synthetic(5_000, 0.5, seed=2)
     assert cal.fit_temperature(z, y, start=start).temperature == pytest.approx(
-        cal.fit_temperature(z, y, start=1.0).temperature, rel=1e-4)
+        cal.fit_temperature(z, y, start=1.0).temperature, rel=1e-4
+    )
 
 
 def test_scaling_leaves_accuracy_unchanged_and_lowers_nll():

@@ -71,7 +71,9 @@ def test_trace_one_hot_form_equals_picked_form(data):
     y = data.draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n))
     trace = cross_entropy_trace(probs, y)
     torch.testing.assert_close(trace.one_hot_losses, trace.losses)
-    torch.testing.assert_close(trace.losses, F.nll_loss(torch.log(torch.from_numpy(probs)), torch.tensor(y), reduction="none"))
+    torch.testing.assert_close(
+        trace.losses, F.nll_loss(torch.log(torch.from_numpy(probs)), torch.tensor(y), reduction="none")
+    )
     assert trace.index_pairs == list(enumerate(y))
     assert math.isclose(trace.mean, float(trace.losses.mean()))
 

@@ -37,7 +37,7 @@ def test_heatmap_shows_y_hat_and_outlines_exactly_the_picked_cells(seed):
     # Outline: one closed square per row, centred on (i, y[i]).
     xs = [v for v in outline.x]
     ys = [v for v in outline.y]
-    squares = [(xs[s:s + 5], ys[s:s + 5]) for s in range(0, len(xs), 6)]
+    squares = [(xs[s : s + 5], ys[s : s + 5]) for s in range(0, len(xs), 6)]
     centres = [(sum(sx[:4]) / 4, sum(sy[:4]) / 4) for sx, sy in squares]
     assert centres == [(float(k), float(i)) for i, k in enumerate(y.tolist())]
     # The picked cells are the bold ones, and they hold y_hat[range(n), y] (checked against nll_loss).
@@ -60,10 +60,14 @@ def test_neg_log_curve_points_are_the_per_example_losses():
     fig = figs.neg_log_curve(trace.picked)
     curve, points = fig.data
     assert len(curve.x) == figs.CURVE_POINTS
-    torch.testing.assert_close(torch.tensor(curve.y, dtype=torch.float64), -torch.log(torch.tensor(curve.x, dtype=torch.float64)))
+    torch.testing.assert_close(
+        torch.tensor(curve.y, dtype=torch.float64), -torch.log(torch.tensor(curve.x, dtype=torch.float64))
+    )
     expected = F.nll_loss(torch.log(y_hat).double(), y, reduction="none")
     torch.testing.assert_close(torch.tensor(points.y, dtype=torch.float64), expected, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(torch.tensor(points.x, dtype=torch.float64), y_hat.double()[torch.arange(6), y], rtol=1e-6, atol=0)
+    torch.testing.assert_close(
+        torch.tensor(points.x, dtype=torch.float64), y_hat.double()[torch.arange(6), y], rtol=1e-6, atol=0
+    )
     no_colours(fig)
 
 
@@ -115,5 +119,6 @@ def test_logits_table_side_by_side_with_torch():
     torch.testing.assert_close(torch.tensor(frame["ours"].tolist()), torch.tensor(frame["torch"].tolist()))
     torch.testing.assert_close(torch.tensor(frame["torch"].tolist()), F.cross_entropy(logits, y, reduction="none"))
     # ours = logsumexp - o_y, the identity the step teaches
-    torch.testing.assert_close(torch.tensor(frame["ours"].tolist()),
-                               torch.tensor((frame["logsumexp"] - frame["o_y"]).tolist()))
+    torch.testing.assert_close(
+        torch.tensor(frame["ours"].tolist()), torch.tensor((frame["logsumexp"] - frame["o_y"]).tolist())
+    )

@@ -49,6 +49,7 @@ def test_weights_load_into_the_chapters_net_with_the_snippet(tmp_path, monkeypat
 
 def test_weights_file_refuses_to_unpickle_code(tmp_path):
     """What weights_only protects against: a pickle that would run code is refused by the same loader."""
+
     class Evil:
         def __reduce__(self):
             return (print, ("owned",))

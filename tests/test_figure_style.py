@@ -32,8 +32,9 @@ def test_style_sets_no_colour():
 
 
 def test_palette_size_is_the_number_of_theme_colours_in_both_modes():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     from softmax_core.figures.style import PALETTE_SIZE
 

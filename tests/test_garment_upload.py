@@ -37,8 +37,14 @@ def bbox(pixels: np.ndarray) -> tuple[int, int, int, int]:
 def test_dark_garment_on_light_background_is_inverted_cropped_fitted_and_centred():
     result = prepare(encode(garment_on(background=235, ink=20)))
     assert result.inverted
-    assert [s.title for s in result.steps] == ["Your picture", "Grayscale", "Light on dark", "Cropped",
-                                               "Fitted into 20 x 20", "Centred in 28 x 28"]
+    assert [s.title for s in result.steps] == [
+        "Your picture",
+        "Grayscale",
+        "Light on dark",
+        "Cropped",
+        "Fitted into 20 x 20",
+        "Centred in 28 x 28",
+    ]
     pixels = result.pixels
     assert pixels.shape == (28, 28) and pixels.dtype == np.uint8
     top, bottom, left, right = bbox(pixels)
@@ -72,8 +78,7 @@ def test_colour_jpeg_and_webp_photos_work():
 
 
 def test_big_photo_is_shrunk_before_the_steps():
-    result = prepare(encode(garment_on(background=255, ink=0, size=(3000, 2000), box=(500, 500, 2500, 1500)),
-                            "JPEG"))
+    result = prepare(encode(garment_on(background=255, ink=0, size=(3000, 2000), box=(500, 500, 2500, 1500)), "JPEG"))
     assert max(result.steps[0].image.shape[:2]) <= garment_upload.PREVIEW_SIDE
     assert bbox(result.pixels)[1] - bbox(result.pixels)[0] == 20
 
@@ -116,6 +121,7 @@ def test_animated_gif_is_refused():
 
 def png_header_only(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims width x height pixels (a decompression bomb's shape)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 

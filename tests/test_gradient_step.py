@@ -34,8 +34,14 @@ def torch_sgd_step(name, y_hat, y, lr, delta):
 @pytest.mark.parametrize("name", list(LOSSES))
 @pytest.mark.parametrize(
     "y_hat, y, lr, delta",
-    [(3.0, 0.0, 0.5, 1.0), (-4.2, 1.3, 0.1, 0.5), (0.4, 0.0, 2.2, 1.0), (2.5, 1.0, 1.0, 2.0), (-0.3, -0.3, 0.7, 1.0),
-     (1.5, 0.5, 0.25, 1.0)],  # the last sits exactly on Huber's kink |d| = delta
+    [
+        (3.0, 0.0, 0.5, 1.0),
+        (-4.2, 1.3, 0.1, 0.5),
+        (0.4, 0.0, 2.2, 1.0),
+        (2.5, 1.0, 1.0, 2.0),
+        (-0.3, -0.3, 0.7, 1.0),
+        (1.5, 0.5, 0.25, 1.0),
+    ],  # the last sits exactly on Huber's kink |d| = delta
 )
 def test_step_matches_torch_optim_sgd(name, y_hat, y, lr, delta):
     grad, new, before, after = torch_sgd_step(name, y_hat, y, lr, delta)
@@ -86,9 +92,13 @@ def test_far_from_the_target_l2_takes_the_big_step():
 
 @pytest.mark.parametrize(
     "lr, outcome",
-    [(0.5, "loss falls"), (1.0, "loss falls to 0: lands on the target"),
-     (1.5, "loss falls (overshoots the target)"), (2.0, "loss stays the same: oscillates"),
-     (2.5, "loss rises: diverges")],
+    [
+        (0.5, "loss falls"),
+        (1.0, "loss falls to 0: lands on the target"),
+        (1.5, "loss falls (overshoots the target)"),
+        (2.0, "loss stays the same: oscillates"),
+        (2.5, "loss rises: diverges"),
+    ],
 )
 def test_l2_outcome_depends_on_the_learning_rate(lr, outcome):
     step = gradient_step("L2", 2.0, 0.0, lr)

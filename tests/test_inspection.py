@@ -66,8 +66,9 @@ def test_contributions_add_up_to_scores_for_any_image(pixels, seed):
 def test_float_images_are_taken_as_zero_to_one_and_uint8_divided_by_255():
     W, b = random_model()
     image = random_images(1)[0]
-    assert np.allclose(inspection.explain(W, b, image).scores,
-                       inspection.explain(W, b, image.double() / 255).scores, atol=1e-12)
+    assert np.allclose(
+        inspection.explain(W, b, image).scores, inspection.explain(W, b, image.double() / 255).scores, atol=1e-12
+    )
     with pytest.raises(ValueError, match="784 pixels"):
         inspection.as_pixels(np.zeros((27, 28)))
 

@@ -230,7 +230,9 @@ def test_cost_bound_refuses_with_a_sentence_naming_the_bound(tmp_path, monkeypat
     assert jobs.max_cost == DEFAULT_MAX_COST
     chapter = TrainConfig()  # 10 epochs of 235 steps of 256
     assert training_cost(chapter) == 10 * (60_000 + 60 * 235)
-    assert training_cost(TrainConfig(batch_size=1, epochs=1)) > 10 * training_cost(TrainConfig(batch_size=256, epochs=1))
+    assert training_cost(TrainConfig(batch_size=1, epochs=1)) > 10 * training_cost(
+        TrainConfig(batch_size=256, epochs=1)
+    )
     with pytest.raises(TooCostly, match=f"at most {DEFAULT_MAX_COST:,} per training"):
         jobs.start(TrainConfig(batch_size=1, epochs=200), session="a")
     assert jobs.running() == [] and fake.calls == 0

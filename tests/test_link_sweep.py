@@ -15,8 +15,15 @@ PAGES = {
     "softmax_temperature": ["sm_preset", "sm_labels", "sm_logits", "sm_T", "sm_dtype"],
     "loss_curves": ["loss_y", "loss_y_hat", "loss_delta", "loss_range", "loss_lr", "loss_view", "loss_axis"],
     "cross_entropy_steps": ["yhat", "y", "step", "all"],
-    "training": ["train_impl", "train_lr", "train_batch_size", "train_epochs", "train_seed", "train_init_std",
-                 "train_tab"],
+    "training": [
+        "train_impl",
+        "train_lr",
+        "train_batch_size",
+        "train_epochs",
+        "train_seed",
+        "train_init_std",
+        "train_tab",
+    ],
 }
 HOSTILE = {
     "empty": "",
@@ -101,19 +108,28 @@ def _float_in(lo, hi):
 
 
 def _losses_accepts(key, text):
-    ranges = {"loss_y": (-5, 5), "loss_y_hat": (-5, 5), "loss_delta": (0.1, 5), "loss_range": (1, 10),
-              "loss_lr": (0.05, 2.5)}
+    ranges = {
+        "loss_y": (-5, 5),
+        "loss_y_hat": (-5, 5),
+        "loss_delta": (0.1, 5),
+        "loss_range": (1, 10),
+        "loss_lr": (0.05, 2.5),
+    }
     return key in ranges and _float_in(*ranges[key])(text)
 
 
 def _training_accepts(key, text):
-    ranges = {"train_lr": (0, 100), "train_batch_size": (1, 60_000), "train_epochs": (1, 50),
-              "train_seed": (0, 2**31 - 1), "train_init_std": (0, 10)}
+    ranges = {
+        "train_lr": (0, 100),
+        "train_batch_size": (1, 60_000),
+        "train_epochs": (1, 50),
+        "train_seed": (0, 2**31 - 1),
+        "train_init_std": (0, 10),
+    }
     return key in ranges and _float_in(*ranges[key])(text)
 
 
-_PARAM_CHECKS = {"softmax_temperature": _softmax_accepts, "loss_curves": _losses_accepts,
-                 "training": _training_accepts}
+_PARAM_CHECKS = {"softmax_temperature": _softmax_accepts, "loss_curves": _losses_accepts, "training": _training_accepts}
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))

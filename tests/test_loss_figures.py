@@ -150,13 +150,21 @@ def test_gradient_step_figure_marks_both_ends_of_each_step(axis, lr):
         new = float(param.detach())
         (x0, l0), (x1, l1) = marker(trace, 0), marker(trace, 1)
         assert x0 == pytest.approx(y_hat - shift) and x1 == pytest.approx(new - shift, abs=1e-12)
-        assert l0 == pytest.approx(float(TORCH_LOSSES[step.loss](torch.tensor(y_hat), torch.tensor(y), delta)), rel=1e-6)
+        assert l0 == pytest.approx(
+            float(TORCH_LOSSES[step.loss](torch.tensor(y_hat), torch.tensor(y), delta)), rel=1e-6
+        )
         assert l1 == pytest.approx(float(TORCH_LOSSES[step.loss](torch.tensor(new), torch.tensor(y), delta)), rel=1e-6)
         assert trace.marker.symbol[trace.selectedpoints[0]] == CIRCLE
         assert trace.marker.symbol[trace.selectedpoints[1]] == ARROW
         curve_x, curve_y = trace.x[:-4], trace.y[:-4]  # the curve, a gap, then the step: start, start, end
-        assert np.isnan(trace.x[-4]) and np.isnan(trace.y[-4]) and trace.selectedpoints == (len(trace.x) - 2, len(trace.x) - 1)
-        np.testing.assert_allclose(curve_y, reference(step.loss, "loss", curve_x, y - shift, delta), rtol=1e-12, atol=1e-12)
+        assert (
+            np.isnan(trace.x[-4])
+            and np.isnan(trace.y[-4])
+            and trace.selectedpoints == (len(trace.x) - 2, len(trace.x) - 1)
+        )
+        np.testing.assert_allclose(
+            curve_y, reference(step.loss, "loss", curve_x, y - shift, delta), rtol=1e-12, atol=1e-12
+        )
         lo, hi = fig.layout.xaxis.range
         assert lo <= min(x0, x1) and max(x0, x1) <= hi  # the landing point is on screen, even far away
 
@@ -174,8 +182,11 @@ def _colour_keys(node, path=""):
 
 def test_figures_leave_every_colour_to_the_theme():
     steps = gradient_steps(2.0, 0.0, 0.5, 1.0)
-    figures = [one_loss_figure("Huber", 2.0, 0.0, 1.0, 4.0), compare_figure("gradient", 2.0, 0.0, 1.0, 4.0),
-               *gradient_step_figures(steps, 1.0, 4.0)]
+    figures = [
+        one_loss_figure("Huber", 2.0, 0.0, 1.0, 4.0),
+        compare_figure("gradient", 2.0, 0.0, 1.0, 4.0),
+        *gradient_step_figures(steps, 1.0, 4.0),
+    ]
     for fig in figures:
         spec = fig.to_plotly_json()
         spec["layout"].pop("template", None)  # plotly's default template, not ours

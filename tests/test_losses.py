@@ -38,7 +38,9 @@ def test_gradients_match_autograd_of_torch_losses(delta):
     # Skip the kinks (d = 0 for L1, |d| = delta for Huber) where the derivative is one-sided.
     y_hat = torch.tensor([-4.1, -1.3, -0.6, 0.05, 0.7, 1.9, 4.4], dtype=torch.float64)
     y = torch.zeros_like(y_hat)
-    torch.testing.assert_close(l2_grad(y_hat, y), _autograd(lambda a, b: 0.5 * F.mse_loss(a, b, reduction="none"), y_hat, y))
+    torch.testing.assert_close(
+        l2_grad(y_hat, y), _autograd(lambda a, b: 0.5 * F.mse_loss(a, b, reduction="none"), y_hat, y)
+    )
     torch.testing.assert_close(l1_grad(y_hat, y), _autograd(lambda a, b: F.l1_loss(a, b, reduction="none"), y_hat, y))
     torch.testing.assert_close(
         huber_grad(y_hat, y, delta), _autograd(lambda a, b: F.huber_loss(a, b, reduction="none", delta=delta), y_hat, y)
@@ -93,8 +95,9 @@ def _integral(f, half_width=60.0, points=600_001) -> float:
     return float(torch.trapezoid(f(d), d))
 
 
-@pytest.mark.parametrize("name, delta", [("L2", 1.0), ("L1", 1.0), ("Huber", 1.0), ("Huber", 0.1), ("Huber", 2.0),
-                                         ("Huber", 5.0)])
+@pytest.mark.parametrize(
+    "name, delta", [("L2", 1.0), ("L1", 1.0), ("Huber", 1.0), ("Huber", 0.1), ("Huber", 2.0), ("Huber", 5.0)]
+)
 def test_each_density_integrates_to_one(name, delta):
     loss = LOSSES[name]
     total = _integral(lambda d: loss.density(d, torch.zeros_like(d), delta), half_width=60 + 200 / delta)

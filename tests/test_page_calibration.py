@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -78,8 +77,9 @@ def test_metrics_match_the_core_for_the_training_pages_run(env, data):
     assert at.metric[0].value == f"{expected.fit.temperature:.3f}"
     assert at.metric[1].value == f"{expected.after.ece:.4f}"
     table = at.dataframe[0].value
-    assert table["T = 1"].tolist() == pytest.approx([expected.before.accuracy, expected.before.nll,
-                                                    expected.before.brier, expected.before.ece, expected.before.mce])
+    assert table["T = 1"].tolist() == pytest.approx(
+        [expected.before.accuracy, expected.before.nll, expected.before.brier, expected.before.ece, expected.before.mce]
+    )
     assert table.iloc[0, 1] == table.iloc[0, 2]  # accuracy unchanged by T
     assert str(cal.CALIBRATION_SEED) in texts(at.caption)
     specs = charts(at)

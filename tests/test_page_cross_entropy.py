@@ -1,7 +1,6 @@
 """AppTest of "Cross-entropy, step by step": values on the page, stepping, bad input, the URL."""
 
 import json
-import math
 
 import pytest
 import torch
@@ -66,15 +65,30 @@ def test_default_is_the_chapter_example_on_step_one():
     assert link(at) == {}  # defaults keep the link short
 
 
-@pytest.mark.parametrize("step, expected", [
-    (2, [">>> y_hat[range(len(y_hat)), y]\ntensor([0.1000, 0.5000])"]),
-    (3, [">>> -torch.log(y_hat[range(len(y_hat)), y])\ntensor([2.3026, 0.6931])"]),
-    (4, [">>> l.mean()\ntensor(1.4979)", "tensor([[1., 0., 0.],\n        [0., 0., 1.]])",
-         ".sum(1)\ntensor([2.3026, 0.6931])"]),
-    (5, [">>> F.cross_entropy(o, y, reduction='none')\ntensor([2.3026, 0.6931])",
-         ">>> F.cross_entropy(o, y)\ntensor(1.4979)", ">>> -(o - lse[:, None])[range(len(o)), y]\ntensor([2.3026, 0.6931])",
-         ">>> m\ntensor([-0.5108, -0.6931])"]),
-])
+@pytest.mark.parametrize(
+    "step, expected",
+    [
+        (2, [">>> y_hat[range(len(y_hat)), y]\ntensor([0.1000, 0.5000])"]),
+        (3, [">>> -torch.log(y_hat[range(len(y_hat)), y])\ntensor([2.3026, 0.6931])"]),
+        (
+            4,
+            [
+                ">>> l.mean()\ntensor(1.4979)",
+                "tensor([[1., 0., 0.],\n        [0., 0., 1.]])",
+                ".sum(1)\ntensor([2.3026, 0.6931])",
+            ],
+        ),
+        (
+            5,
+            [
+                ">>> F.cross_entropy(o, y, reduction='none')\ntensor([2.3026, 0.6931])",
+                ">>> F.cross_entropy(o, y)\ntensor(1.4979)",
+                ">>> -(o - lse[:, None])[range(len(o)), y]\ntensor([2.3026, 0.6931])",
+                ">>> m\ntensor([-0.5108, -0.6931])",
+            ],
+        ),
+    ],
+)
 def test_each_step_shows_its_line_and_the_chapter_values(step, expected):
     at = run()
     at.radio(key="step").set_value(step).run()
@@ -101,8 +115,13 @@ def test_show_all_renders_every_step_with_figures_and_the_side_by_side_table():
     at = run()
     at.toggle(key="all").set_value(True).run()
     assert not at.exception
-    assert [h.value for h in at.subheader][1:] == ["1. Pick the cells", "2. Read them out", "3. Take −log",
-                                                  "4. Average", "5. From logits"]
+    assert [h.value for h in at.subheader][1:] == [
+        "1. Pick the cells",
+        "2. Read them out",
+        "3. Take −log",
+        "4. Average",
+        "5. From logits",
+    ]
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert len(specs) == 3  # heatmap, -log curve, loss bars
     bars = specs[2]["data"][0]
@@ -147,7 +166,10 @@ def test_reset_returns_to_the_chapter_example():
 def test_link_restores_table_step_and_mode():
     at = run({"yhat": "0.7,0.2,0.1;0.1,0.1,0.8;1/3,1/3,1/3", "y": "1,2,0", "step": "3"})
     assert at.data_editor[0].value.values.tolist() == [
-        ["0.7", "0.2", "0.1", "1"], ["0.1", "0.1", "0.8", "2"], ["1/3", "1/3", "1/3", "0"]]
+        ["0.7", "0.2", "0.1", "1"],
+        ["0.1", "0.1", "0.8", "2"],
+        ["1/3", "1/3", "1/3", "0"],
+    ]
     assert at.radio(key="step").value == 3
     y_hat = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [1 / 3, 1 / 3, 1 / 3]])
     expected = F.nll_loss(torch.log(y_hat), torch.tensor([1, 2, 0]), reduction="none")
@@ -166,8 +188,9 @@ def test_editing_the_table_writes_the_link():
     assert at.query_params["yhat"] == "0.1,0.3,0.6;0.3,0.1,0.6"
     assert "y" not in at.query_params
     at.radio(key="step").set_value(3).run()
-    expected = F.nll_loss(torch.log(torch.tensor([[0.1, 0.3, 0.6], [0.3, 0.1, 0.6]])), torch.tensor([0, 2]),
-                          reduction="none")
+    expected = F.nll_loss(
+        torch.log(torch.tensor([[0.1, 0.3, 0.6], [0.3, 0.1, 0.6]])), torch.tensor([0, 2]), reduction="none"
+    )
     assert str(expected) in code(at)
     # The edit survives later reruns (the table lives in session state, not in the editor's delta).
     at.button(key="ce_next").click().run()
@@ -213,11 +236,14 @@ def test_extremes_max_rows_and_classes_and_last_step():
     assert not at.exception and len(at.get("plotly_chart")) == 3
 
 
-@pytest.mark.parametrize("query, words", [
-    ({"step": "9"}, "Link parameter `step=9` was ignored"),
-    ({"all": "yes"}, "Link parameter `all=yes` was ignored"),
-    ({"yhat": ";".join(["0.5,0.5"] * 100)}, "the table is too large"),
-])
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ({"step": "9"}, "Link parameter `step=9` was ignored"),
+        ({"all": "yes"}, "Link parameter `all=yes` was ignored"),
+        ({"yhat": ";".join(["0.5,0.5"] * 100)}, "the table is too large"),
+    ],
+)
 def test_bad_link_values_fall_back_with_a_warning(query, words):
     at = run(query)
     assert words in messages(at)
@@ -227,17 +253,20 @@ def test_bad_link_values_fall_back_with_a_warning(query, words):
 # ----------------------------------------------------------------------------- bad input, in words
 
 
-@pytest.mark.parametrize("query, words", [
-    ({"yhat": "0.1,abc,0.6;0.3,0.2,0.5"}, "Row 0, class 1: `abc` is not a number"),
-    ({"yhat": "0.1,0%2C3,0.6;0.3,0.2,0.5"}, "write decimals with a dot: `0.3`"),
-    ({"yhat": "", "y": ""}, "The table is empty"),
-    ({"y": "0,3"}, "Row 1: the label `y = 3` is out of range: with 3 classes a label is one of 0, …, 2"),
-    ({"y": "0,x"}, "Row 1: the label `x` is not a number"),
-    ({"y": "0"}, "Row 1 has no label `y`"),
-    ({"yhat": "0.1,0.3,0.6;0.3,0.2"}, "Row 1, class 2 is empty"),
-    ({"yhat": "0.1,-0.3,0.6;0.3,0.2,0.5"}, "cannot be negative"),
-    ({"yhat": "0,0,0;0.3,0.2,0.5"}, "Row 0 is all zeros"),
-])
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ({"yhat": "0.1,abc,0.6;0.3,0.2,0.5"}, "Row 0, class 1: `abc` is not a number"),
+        ({"yhat": "0.1,0%2C3,0.6;0.3,0.2,0.5"}, "write decimals with a dot: `0.3`"),
+        ({"yhat": "", "y": ""}, "The table is empty"),
+        ({"y": "0,3"}, "Row 1: the label `y = 3` is out of range: with 3 classes a label is one of 0, …, 2"),
+        ({"y": "0,x"}, "Row 1: the label `x` is not a number"),
+        ({"y": "0"}, "Row 1 has no label `y`"),
+        ({"yhat": "0.1,0.3,0.6;0.3,0.2"}, "Row 1, class 2 is empty"),
+        ({"yhat": "0.1,-0.3,0.6;0.3,0.2,0.5"}, "cannot be negative"),
+        ({"yhat": "0,0,0;0.3,0.2,0.5"}, "Row 0 is all zeros"),
+    ],
+)
 def test_blocking_bad_input_is_explained_and_the_steps_wait(query, words):
     at = run(query)
     assert any(words in e.value for e in at.error), messages(at)
@@ -322,6 +351,7 @@ def test_a_probability_below_float32_gives_its_true_loss_in_float64():
     assert f">>> -torch.log(y_hat[range(len(y_hat)), y])\n{expected}" in text
     assert "dtype=torch.float64" in text.split(">>> y_hat = torch.tensor(")[1].split("\n")[0]
     assert any("float64" in w.value and "115.1" in w.value for w in at.warning)
-    reference = F.cross_entropy(torch.log(torch.tensor([[1e-50, 0.4, 0.6], [0.3, 0.2, 0.5]], dtype=torch.float64)),
-                                torch.tensor([0, 2]))
+    reference = F.cross_entropy(
+        torch.log(torch.tensor([[1e-50, 0.4, 0.6], [0.3, 0.2, 0.5]], dtype=torch.float64)), torch.tensor([0, 2])
+    )
     assert f">>> F.cross_entropy(o, y)\n{str(reference)}" in text

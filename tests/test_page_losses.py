@@ -51,7 +51,9 @@ def markers(trace):
 
 
 def torch_huber(y_hat, y, delta):
-    return float(F.huber_loss(torch.tensor(y_hat, dtype=torch.float64), torch.tensor(y, dtype=torch.float64), delta=delta))
+    return float(
+        F.huber_loss(torch.tensor(y_hat, dtype=torch.float64), torch.tensor(y, dtype=torch.float64), delta=delta)
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -116,7 +118,10 @@ def test_compare_view_on_the_prediction_axis():
     specs = charts(at)
     assert len(specs) == 6
     assert [spec["layout"]["title"]["text"] for spec in specs[:3]] == [
-        "loss ℓ", "gradient ∂ℓ/∂ŷ", "density p = exp(−ℓ)/Z"]
+        "loss ℓ",
+        "gradient ∂ℓ/∂ŷ",
+        "density p = exp(−ℓ)/Z",
+    ]
     loss = specs[0]
     assert [t["name"].split(":")[0] for t in loss["data"]] == ["L2", "L1", "Huber"]
     assert markers(loss["data"][2])[0] == pytest.approx((2.5, torch_huber(2.5, 1.0, 1.0)))
@@ -128,8 +133,15 @@ def test_compare_view_on_the_prediction_axis():
 @pytest.mark.parametrize("view, axis", [("compare", "prediction"), ("Compare the three", "prediction ŷ")])
 def test_a_shared_link_restores_every_control(view, axis):
     """The choices read both as their labels (what the binding writes) and as the older short names."""
-    query = {"loss_y": "-1", "loss_y_hat": "4.2", "loss_delta": "0.5", "loss_range": "7", "loss_lr": "1.5",
-             "loss_view": view, "loss_axis": axis}
+    query = {
+        "loss_y": "-1",
+        "loss_y_hat": "4.2",
+        "loss_delta": "0.5",
+        "loss_range": "7",
+        "loss_lr": "1.5",
+        "loss_view": view,
+        "loss_axis": axis,
+    }
     at = run(query)
     assert not at.exception and not at.warning
     assert at.slider(key="loss_y").value == -1.0

@@ -5,13 +5,12 @@ import json
 import math
 
 import numpy as np
-
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from softmax_core.stability import DTYPES
 from softmax_core.logit_presets import FASHION_MNIST_CLASSES, PRESETS, format_logits
+from softmax_core.stability import DTYPES
 from tests.conftest import ROOT
 from tests.link import link, share_link
 
@@ -167,8 +166,15 @@ def test_typed_logits_become_your_own_and_go_into_the_link(app):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("", "empty"), ("1, abc", "not a number"), ("nan, 1", "NaN"), (", ".join(["1"] * 11), "at most 10 classes"),
-     ("5", "at least two classes"), ("1,,2", "Entry 2 is empty"), ("inf, 2", "too large")],
+    [
+        ("", "empty"),
+        ("1, abc", "not a number"),
+        ("nan, 1", "NaN"),
+        (", ".join(["1"] * 11), "at most 10 classes"),
+        ("5", "at least two classes"),
+        ("1,,2", "Entry 2 is empty"),
+        ("inf, 2", "too large"),
+    ],
 )
 def test_bad_logits_get_a_message_and_keep_the_last_valid_view(app, text, message):
     at = app.run()
@@ -206,8 +212,9 @@ def test_link_temperature_snaps_to_the_slider(app):
     assert_shows(at, (1.0, 2.0, 3.0), 0.315)
 
 
-@pytest.mark.parametrize("key, value", [("sm_T", "hot"), ("sm_T", "0"), ("sm_T", "nan"), ("sm_labels", "cars"),
-                                        ("sm_preset", "best")])
+@pytest.mark.parametrize(
+    "key, value", [("sm_T", "hot"), ("sm_T", "0"), ("sm_T", "nan"), ("sm_labels", "cars"), ("sm_preset", "best")]
+)
 def test_bad_link_values_are_ignored_with_a_warning(app, key, value):
     app.query_params[key] = value
     at = app.run()
@@ -227,8 +234,11 @@ def test_bad_logits_in_a_link_show_the_message_and_the_default_view(app):
 
 def test_empty_table_cell_waits_with_a_warning(app):
     at = app.run()
-    at.session_state["sm_table:animals:1, 2, 3"] = {"edited_rows": {1: {"logit": None}}, "added_rows": [],
-                                                     "deleted_rows": []}
+    at.session_state["sm_table:animals:1, 2, 3"] = {
+        "edited_rows": {1: {"logit": None}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     at.run()
     assert not at.exception
     assert any("Row 2 of the table has no logit yet" in w.value for w in at.warning)

@@ -58,12 +58,14 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
-def store_fake_run(runs_dir, data, config: TrainConfig, status: str = "finished", message: str = "",
-                   history=None, confusion=None):
+def store_fake_run(
+    runs_dir, data, config: TrainConfig, status: str = "finished", message: str = "", history=None, confusion=None
+):
     """Put a run in the store without training, so the page has something exact to show."""
     config = config.validated()
-    history = history or tuple(EpochMetrics(e, 1.0 / e, 0.5 + 0.02 * e, 0.6 + 0.01 * e, 0.1)
-                               for e in range(1, config.epochs + 1))
+    history = history or tuple(
+        EpochMetrics(e, 1.0 / e, 0.5 + 0.02 * e, 0.6 + 0.01 * e, 0.1) for e in range(1, config.epochs + 1)
+    )
     result = TrainResult(config, history, status, message, torch.zeros(784, 10), torch.zeros(10), 1.5)
     confusion = torch.eye(10, dtype=torch.int64) * 1000 if confusion is None else confusion
     return RunStore(runs_dir).save(run_key(config, data.fingerprint), result, confusion, data.fingerprint)
@@ -167,8 +169,14 @@ def test_missing_data_names_the_files(monkeypatch, tmp_path, clear_streamlit_cac
 def test_link_restores_the_config_and_shows_the_stored_run(env, data):
     config = TrainConfig(impl="concise", lr=0.5, batch_size=64, epochs=3, seed=7, init_std=0.02)
     store_fake_run(env, data, config)
-    query = {"train_impl": "concise", "train_lr": "0.5", "train_batch_size": "64", "train_epochs": "3",
-             "train_seed": "7", "train_init_std": "0.02"}
+    query = {
+        "train_impl": "concise",
+        "train_lr": "0.5",
+        "train_batch_size": "64",
+        "train_epochs": "3",
+        "train_seed": "7",
+        "train_init_std": "0.02",
+    }
     at = new_page(query).run()
     assert not at.exception
     assert at.radio(key="train_impl").value == "concise"
@@ -190,9 +198,14 @@ def test_only_the_open_evaluation_tab_runs_and_it_is_in_the_link(env, data, tab)
     at = new_page({"train_epochs": "1"} | ({"train_tab": tab} if tab != "Predictions" else {})).run()
     assert not at.exception and not at.warning
     keys = {c.proto.id for c in at.get("plotly_chart")}
-    built = {name: any(key in chart_id for chart_id in keys for key in keys_of)
-             for name, keys_of in {"Predictions": ["train_grid"], "Confusion matrix": ["train_confusion"],
-                                   "One test image": ["train_image_fig"]}.items()}
+    built = {
+        name: any(key in chart_id for chart_id in keys for key in keys_of)
+        for name, keys_of in {
+            "Predictions": ["train_grid"],
+            "Confusion matrix": ["train_confusion"],
+            "One test image": ["train_image_fig"],
+        }.items()
+    }
     assert built == {name: name == tab for name in built}
     opened = [t for t in at.tabs if t.label == tab][0]
     assert opened.children and all(not t.children for t in at.tabs if t.label != tab)
@@ -220,10 +233,18 @@ def test_a_diverged_training_shows_its_message_not_a_crash(env):
 
 def test_compare_overlays_runs_and_measures_scratch_against_concise(env, data):
     base = dict(lr=0.1, batch_size=256, epochs=2, seed=0)
-    scratch = store_fake_run(env, data, TrainConfig(impl="scratch", **base),
-                             history=(EpochMetrics(1, 0.8, 0.7, 0.75, 1), EpochMetrics(2, 0.6, 0.8, 0.79, 1)))
-    concise = store_fake_run(env, data, TrainConfig(impl="concise", **base),
-                             history=(EpochMetrics(1, 0.8, 0.7, 0.75, 1), EpochMetrics(2, 0.59, 0.8, 0.7925, 1)))
+    scratch = store_fake_run(
+        env,
+        data,
+        TrainConfig(impl="scratch", **base),
+        history=(EpochMetrics(1, 0.8, 0.7, 0.75, 1), EpochMetrics(2, 0.6, 0.8, 0.79, 1)),
+    )
+    concise = store_fake_run(
+        env,
+        data,
+        TrainConfig(impl="concise", **base),
+        history=(EpochMetrics(1, 0.8, 0.7, 0.75, 1), EpochMetrics(2, 0.59, 0.8, 0.7925, 1)),
+    )
     at = new_page({"train_epochs": "2"}).run()
     assert not at.exception
     assert at.multiselect(key="train_compare").value == [scratch.key]  # the run on screen is picked
@@ -232,8 +253,10 @@ def test_compare_overlays_runs_and_measures_scratch_against_concise(env, data):
     at.multiselect(key="train_compare").set_value([scratch.key, concise.key]).run()
     assert not at.exception
     overlay = charts(at)[-1]["data"]
-    assert [t["name"] for t in overlay] == ["scratch · lr 0.1 · batch 256 · 2 ep · seed 0",
-                                            "concise · lr 0.1 · batch 256 · 2 ep · seed 0"]
+    assert [t["name"] for t in overlay] == [
+        "scratch · lr 0.1 · batch 256 · 2 ep · seed 0",
+        "concise · lr 0.1 · batch 256 · 2 ep · seed 0",
+    ]
     assert overlay[0]["y"] == [0.75, 0.79] and overlay[1]["y"] == [0.75, 0.7925]
     gap = at.dataframe[-1].value
     assert gap["Δ test acc"].iloc[0] == pytest.approx(0.79 - 0.7925)
@@ -264,8 +287,12 @@ def test_reset_returns_to_the_chapters_setting(env):
 
 
 def test_the_untrained_setting_states_the_epoch_time_this_server_measured(env, data):
-    store_fake_run(env, data, TrainConfig(impl="scratch", lr=0.5, epochs=3),
-                   history=tuple(EpochMetrics(e, 1.0, 0.5, 0.5, s) for e, s in ((1, 0.14), (2, 0.18), (3, 0.16))))
+    store_fake_run(
+        env,
+        data,
+        TrainConfig(impl="scratch", lr=0.5, epochs=3),
+        history=tuple(EpochMetrics(e, 1.0, 0.5, 0.5, s) for e, s in ((1, 0.14), (2, 0.18), (3, 0.16))),
+    )
     at = new_page().run()
     assert not at.exception
     info = texts(at.info)
@@ -274,8 +301,14 @@ def test_the_untrained_setting_states_the_epoch_time_this_server_measured(env, d
 
 
 def test_a_diverged_run_in_the_compare_table_says_where_and_never_none(env, data):
-    store_fake_run(env, data, TrainConfig(impl="scratch", lr=50.0, epochs=1), status="diverged",
-                   message="Loss became inf.", history=())
+    store_fake_run(
+        env,
+        data,
+        TrainConfig(impl="scratch", lr=50.0, epochs=1),
+        status="diverged",
+        message="Loss became inf.",
+        history=(),
+    )
     at = new_page({"train_lr": "50", "train_epochs": "1"}).run()
     assert not at.exception
     table = at.dataframe[0].value

@@ -33,30 +33,40 @@ def test_parse_number_accepts_decimals_and_fractions(text, value):
     assert table.parse_number(text) == value
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "empty"), ("abc", "`abc` is not a number"), ("0,5", "with a dot: `0.5`"),
-    ("inf", "not a finite"), ("nan", "not a finite"), ("1/0", "not a number"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "empty"),
+        ("abc", "`abc` is not a number"),
+        ("0,5", "with a dot: `0.5`"),
+        ("inf", "not a finite"),
+        ("nan", "not a finite"),
+        ("1/0", "not a number"),
+    ],
+)
 def test_parse_number_explains_bad_text(text, words):
     with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(".", r"\.")):
         table.parse_number(text)
 
 
-@pytest.mark.parametrize("rows, labels, kind, blocking, in_message", [
-    ((), (), "empty_table", True, "The table is empty"),
-    ((("0.1", "abc", "0.6"),), ("0",), "not_a_number", True, "Row 0, class 1: `abc` is not a number"),
-    ((("0.1", "", "0.6"),), ("0",), "empty_cell", True, "Row 0, class 1 is empty"),
-    ((("0.5", "0.5"),), ("",), "empty_label", True, "Row 0 has no label"),
-    ((("0.5", "0.5"),), ("one",), "label_not_a_number", True, "`one` is not a number"),
-    ((("0.5", "0.5"),), ("0.5",), "label_not_whole", True, "not a whole number"),
-    ((("0.5", "0.5"),), ("2",), "label_out_of_range", True, "`y_hat[0, 2]` does not exist"),
-    ((("0.5", "0.5"),), ("-1",), "label_out_of_range", True, "0, …, 1"),
-    ((("-0.2", "1.2"),), ("0",), "negative", True, "cannot be negative"),
-    ((("0", "0"),), ("0",), "zero_row", True, "all zeros"),
-    ((("0.5", "1.5"),), ("0",), "above_one", True, "at most 1"),
-    ((("0.3", "0.3", "0.3"),), ("0",), "row_sum", False, "sums to 0.9, not 1"),
-    ((("0", "1"),), ("0",), "zero_true_class", False, r"$-\log 0 = \infty$"),
-])
+@pytest.mark.parametrize(
+    "rows, labels, kind, blocking, in_message",
+    [
+        ((), (), "empty_table", True, "The table is empty"),
+        ((("0.1", "abc", "0.6"),), ("0",), "not_a_number", True, "Row 0, class 1: `abc` is not a number"),
+        ((("0.1", "", "0.6"),), ("0",), "empty_cell", True, "Row 0, class 1 is empty"),
+        ((("0.5", "0.5"),), ("",), "empty_label", True, "Row 0 has no label"),
+        ((("0.5", "0.5"),), ("one",), "label_not_a_number", True, "`one` is not a number"),
+        ((("0.5", "0.5"),), ("0.5",), "label_not_whole", True, "not a whole number"),
+        ((("0.5", "0.5"),), ("2",), "label_out_of_range", True, "`y_hat[0, 2]` does not exist"),
+        ((("0.5", "0.5"),), ("-1",), "label_out_of_range", True, "0, …, 1"),
+        ((("-0.2", "1.2"),), ("0",), "negative", True, "cannot be negative"),
+        ((("0", "0"),), ("0",), "zero_row", True, "all zeros"),
+        ((("0.5", "1.5"),), ("0",), "above_one", True, "at most 1"),
+        ((("0.3", "0.3", "0.3"),), ("0",), "row_sum", False, "sums to 0.9, not 1"),
+        ((("0", "1"),), ("0",), "zero_true_class", False, r"$-\log 0 = \infty$"),
+    ],
+)
 def test_each_bad_input_is_named_in_words(rows, labels, kind, blocking, in_message):
     checked = table.check_table(rows, labels)
     problem = next(p for p in checked.problems if p.kind == kind)
@@ -106,8 +116,13 @@ def test_normalise_rows_divides_by_the_sum_and_leaves_hopeless_rows():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.floats(0, 100, allow_nan=False), min_size=2, max_size=6).filter(lambda r: sum(r) > 1e-3),
-                min_size=1, max_size=5).filter(lambda rows: len({len(r) for r in rows}) == 1))
+@given(
+    st.lists(
+        st.lists(st.floats(0, 100, allow_nan=False), min_size=2, max_size=6).filter(lambda r: sum(r) > 1e-3),
+        min_size=1,
+        max_size=5,
+    ).filter(lambda rows: len({len(r) for r in rows}) == 1)
+)
 def test_normalised_rows_are_distributions_with_the_same_proportions(rows):
     text = tuple(tuple(repr(v) for v in row) for row in rows)
     out = table.normalise_rows(text)
@@ -172,5 +187,7 @@ def test_from_frame_reads_what_the_editor_returns():
     """New rows arrive with None; numbers may arrive as floats."""
     import pandas as pd
 
-    frame = pd.DataFrame({"class 0": ["0.5", None, 1.0], "class 1": ["0.5", "0.2", float("nan")], "y": ["1", None, 0.0]})
+    frame = pd.DataFrame(
+        {"class 0": ["0.5", None, 1.0], "class 1": ["0.5", "0.2", float("nan")], "y": ["1", None, 0.0]}
+    )
     assert table.from_frame(frame) == ((("0.5", "0.5"), ("", "0.2"), ("1", "")), ("1", "", "0"))

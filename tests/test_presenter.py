@@ -10,9 +10,18 @@ from softmax_core.figures.style import FONT_SIZE
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize("query, expected", [({"present": "1"}, True), ({"present": "true"}, True),
-                                             ({"present": " YES "}, True), ({"present": "0"}, False),
-                                             ({"present": "<b>1</b>"}, False), ({}, False), (None, False)])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ({"present": "1"}, True),
+        ({"present": "true"}, True),
+        ({"present": " YES "}, True),
+        ({"present": "0"}, False),
+        ({"present": "<b>1</b>"}, False),
+        ({}, False),
+        (None, False),
+    ],
+)
 def test_is_presenting_reads_only_the_present_flag(query, expected):
     assert is_presenting(query) is expected
 

@@ -73,11 +73,18 @@ def replicas(tmp_path_factory):
     runs = tmp_path_factory.mktemp("replica-runs")
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     port = free_port_pair()
-    env = {**os.environ, "SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs), "BIND": "127.0.0.1",
-           "PYTHON": sys.executable, "HAPROXY": HAPROXY}
+    env = {
+        **os.environ,
+        "SOFTMAX_DATA_DIR": str(SHARED_DATA),
+        "SOFTMAX_RUNS_DIR": str(runs),
+        "BIND": "127.0.0.1",
+        "PYTHON": sys.executable,
+        "HAPROXY": HAPROXY,
+    }
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["deploy/serve.sh", "2", str(port)], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["deploy/serve.sh", "2", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     r = Replicas(proc, f"http://127.0.0.1:{port}", log, runs)
     try:
         r.read_pids()
@@ -125,9 +132,21 @@ def test_class_benchmark_through_the_balancer_uses_both_replicas(replicas):
     pids = [pid for pid, _ in replicas.replicas.values()]
     before = [cpu_seconds([pid]) for pid in pids]
     out = subprocess.run(
-        [sys.executable, "scripts/bench_class.py", "--url", replicas.url, "--sessions", "4", "--json",
-         *[f"--server-pid={pid}" for pid in pids]],
-        check=False, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "scripts/bench_class.py",
+            "--url",
+            replicas.url,
+            "--sessions",
+            "4",
+            "--json",
+            *[f"--server-pid={pid}" for pid in pids],
+        ],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
@@ -150,15 +169,20 @@ def test_two_replicas_asked_for_the_same_new_config_at_once_train_it_once(replic
     results: list[dict] = [{}, {}]
 
     async def both():
-        await asyncio.gather(one_trainer(replicas.replica_url("r1"), query, 120, results[0]),
-                             one_trainer(replicas.replica_url("r2"), query, 120, results[1]))
+        await asyncio.gather(
+            one_trainer(replicas.replica_url("r1"), query, 120, results[0]),
+            one_trainer(replicas.replica_url("r2"), query, 120, results[1]),
+        )
 
     run_async(both)
     shown = sorted(r.get("shown", r.get("error", "?"))[:16] for r in results)
     assert shown == ["**Cached**: load", "Trained just now"], results
     folders = [p for p in replicas.runs.iterdir() if not p.name.startswith(".")]
-    run = [json.loads((p / "run.json").read_text()) for p in folders if json.loads((p / "run.json").read_text())
-           ["config"]["seed"] == 72]
+    run = [
+        json.loads((p / "run.json").read_text())
+        for p in folders
+        if json.loads((p / "run.json").read_text())["config"]["seed"] == 72
+    ]
     assert len(run) == 1 and len(list((folders[0].parent / run[0]["key"]).glob("weights-*.pt"))) == 1
 
 
@@ -180,8 +204,9 @@ def test_a_browser_comes_back_on_the_other_replica_with_the_same_view(replicas, 
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             now = [c["value"] for c in context.cookies() if c["name"] == "STREAMLIT_REPLICA"]
-            state = page.evaluate("() => document.querySelector('[data-testid=\"stApp\"]')"
-                                  ".getAttribute('data-test-connection-state')")
+            state = page.evaluate(
+                "() => document.querySelector('[data-testid=\"stApp\"]').getAttribute('data-test-connection-state')"
+            )
             if now and now[0] != first and state == "CONNECTED":
                 break
             time.sleep(0.25)

@@ -501,7 +501,10 @@ def test_single_flight_two_processes(tmp_path):
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", SINGLE_FLIGHT_PROCESS, str(root), str(counter), str(ready[1 - i]), str(ready[i])],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for i in range(2)
     ]
@@ -540,8 +543,8 @@ def test_real_training_is_stored_and_read_back(tmp_path, fmnist):
 def test_real_training_cancelled_stores_nothing(tmp_path, fmnist):
     store = RunStore(tmp_path)
     seen = []
-    result, cached, _ = train_or_load(store,
-        TrainConfig(epochs=3, batch_size=512), fmnist, progress=seen.append, should_stop=lambda: len(seen) >= 1
+    result, cached, _ = train_or_load(
+        store, TrainConfig(epochs=3, batch_size=512), fmnist, progress=seen.append, should_stop=lambda: len(seen) >= 1
     )
     assert isinstance(result, TrainResult) and result.status == "cancelled" and not cached
     assert store.list_runs() == [] and store.get(run_key(result.config, fmnist.fingerprint)) is None

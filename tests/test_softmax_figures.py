@@ -34,6 +34,7 @@ def torch_softmax(logits, temperature=1.0):
 
 # ---------------------------------------------------------------- presets and parsing
 
+
 def test_presets_are_valid_and_round_trip_through_text():
     assert PRESETS["large"].logits == (1000.0, 1001.0, 1002.0)
     assert PRESETS["chapter"].logits == (1.0, 2.0, 3.0)
@@ -46,7 +47,16 @@ def test_presets_are_valid_and_round_trip_through_text():
 def test_fashion_preset_uses_the_ten_class_names():
     preset = PRESETS["fashion"]
     assert class_labels(preset.labels, len(preset.logits)) == (
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
     )
     # the made-up scores must say what the lesson says: a shirt, with T-shirt/top the runner-up
     order = torch.tensor(preset.logits).argsort(descending=True)
@@ -69,8 +79,13 @@ def test_class_labels_fall_back_to_numbers():
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("1, 2, 3", (1.0, 2.0, 3.0)), ("1 2 3", (1.0, 2.0, 3.0)), ("1;2; 3", (1.0, 2.0, 3.0)),
-     ("1,2,3,", (1.0, 2.0, 3.0)), (" -1e3 , 2.5 ", (-1000.0, 2.5))],
+    [
+        ("1, 2, 3", (1.0, 2.0, 3.0)),
+        ("1 2 3", (1.0, 2.0, 3.0)),
+        ("1;2; 3", (1.0, 2.0, 3.0)),
+        ("1,2,3,", (1.0, 2.0, 3.0)),
+        (" -1e3 , 2.5 ", (-1000.0, 2.5)),
+    ],
 )
 def test_parse_logits_accepts_common_spellings(text, expected):
     assert parse_logits(text) == expected
@@ -78,9 +93,17 @@ def test_parse_logits_accepts_common_spellings(text, expected):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("", "empty"), ("   ", "empty"), ("1,,2", "Entry 2 is empty"), ("1, abc", "“abc”, is not a number"),
-     ("nan, 1", "NaN"), (", ".join(["1"] * 11), "11 logits given"), ("5", "at least two classes"),
-     ("inf, 1", "too large"), ("1e5, 1", "too large")],
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("1,,2", "Entry 2 is empty"),
+        ("1, abc", "“abc”, is not a number"),
+        ("nan, 1", "NaN"),
+        (", ".join(["1"] * 11), "11 logits given"),
+        ("5", "at least two classes"),
+        ("inf, 1", "too large"),
+        ("1e5, 1", "too large"),
+    ],
 )
 def test_parse_logits_explains_bad_input(text, message):
     with pytest.raises(ValueError, match=message):
@@ -112,13 +135,16 @@ def test_apply_table_edits_keeps_text_cells_as_typed_for_the_logits_parser():
 
 # ---------------------------------------------------------------- numeric stability
 
+
 def test_large_logits_break_naive_softmax_but_not_the_shifted_one():
     report = compare_stability((1000, 1001, 1002), 1.0, "float32")
     assert report.naive_exp == (math.inf,) * 3 and report.naive_sum == math.inf
     assert all(math.isnan(p) for p in report.naive_softmax) and not report.naive_ok
     expected = torch.softmax(torch.tensor([1000.0, 1001.0, 1002.0]), 0)
     torch.testing.assert_close(torch.tensor(report.softmax), expected)
-    torch.testing.assert_close(torch.tensor(report.log_softmax), torch.log_softmax(torch.tensor([1000.0, 1001.0, 1002.0]), 0))
+    torch.testing.assert_close(
+        torch.tensor(report.log_softmax), torch.log_softmax(torch.tensor([1000.0, 1001.0, 1002.0]), 0)
+    )
     assert report.shifted == (-2.0, -1.0, 0.0) and report.shifted_exp[2] == 1.0
     assert math.isclose(report.overflow_at, math.log(torch.finfo(torch.float32).max))
     text = " ".join(explain(report))
@@ -201,6 +227,7 @@ def test_stability_rejects_bad_logits(bad, message):
 
 
 # ---------------------------------------------------------------- figures
+
 
 def _has_colour(node) -> bool:
     """Any colour set by us; plotly's default template (replaced by the Streamlit theme) is left out."""

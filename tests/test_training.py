@@ -98,14 +98,23 @@ def test_validated_coerces_types():
 def test_limits_are_the_ones_every_entry_point_uses():
     """One seed maximum everywhere (the page's widget and links carry 2**31 - 1); lr strictly positive."""
     assert MAX_SEED == 2**31 - 1 and MIN_LR > 0
-    for edge in (dict(seed=MAX_SEED), dict(lr=MIN_LR), dict(lr=MAX_LR), dict(batch_size=MAX_BATCH_SIZE),
-                 dict(epochs=MAX_EPOCHS), dict(init_std=MAX_INIT_STD), dict(init_std=0.0)):
+    for edge in (
+        dict(seed=MAX_SEED),
+        dict(lr=MIN_LR),
+        dict(lr=MAX_LR),
+        dict(batch_size=MAX_BATCH_SIZE),
+        dict(epochs=MAX_EPOCHS),
+        dict(init_std=MAX_INIT_STD),
+        dict(init_std=0.0),
+    ):
         assert TrainConfig(**edge).validated() == TrainConfig(**edge)
-    for beyond, message in ((dict(seed=MAX_SEED + 1), "seed must be a whole number from 0 to 2,147,483,647"),
-                            (dict(seed=2**63 - 1), "seed must be"),
-                            (dict(lr=MAX_LR * 1.01), "learning rate must be between"),
-                            (dict(lr=MIN_LR / 2), "learning rate must be between"),
-                            (dict(init_std=MAX_INIT_STD * 1.01), "init std must be")):
+    for beyond, message in (
+        (dict(seed=MAX_SEED + 1), "seed must be a whole number from 0 to 2,147,483,647"),
+        (dict(seed=2**63 - 1), "seed must be"),
+        (dict(lr=MAX_LR * 1.01), "learning rate must be between"),
+        (dict(lr=MIN_LR / 2), "learning rate must be between"),
+        (dict(init_std=MAX_INIT_STD * 1.01), "init std must be"),
+    ):
         with pytest.raises(ValueError, match=message):
             TrainConfig(**beyond).validated()
 

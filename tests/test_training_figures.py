@@ -78,9 +78,12 @@ def test_training_curves_empty_history_is_an_empty_frame():
 
 
 def test_no_figure_sets_a_colour():
-    figs = [training_curves(HISTORY), compare_curves([LabelledHistory("a", HISTORY)]),
-            per_class_accuracy_bars(np.eye(10, dtype=int) * 5, NAMES),
-            probability_bars(np.full(10, 0.1), NAMES, true_label=3)]
+    figs = [
+        training_curves(HISTORY),
+        compare_curves([LabelledHistory("a", HISTORY)]),
+        per_class_accuracy_bars(np.eye(10, dtype=int) * 5, NAMES),
+        probability_bars(np.full(10, 0.1), NAMES, true_label=3),
+    ]
     for fig in figs:
         spec = fig.to_plotly_json()
         assert spec["layout"].get("template") == go.Figure().to_plotly_json()["layout"].get("template")
@@ -181,8 +184,9 @@ def test_prediction_title_marks_mistakes():
 def test_prediction_grid_shows_each_image_with_its_labels():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(8, 28, 28), dtype=np.uint8)
-    fig = prediction_grid(images, [0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 6, 3, 4, 5, 6, 9], NAMES,
-                          columns=4, indices=range(100, 108))
+    fig = prediction_grid(
+        images, [0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 6, 3, 4, 5, 6, 9], NAMES, columns=4, indices=range(100, 108)
+    )
     assert len(fig.data) == 8
     for i, trace in enumerate(fig.data):
         assert np.array_equal(np.array(trace.z), images[i])
@@ -240,20 +244,28 @@ class Run:
 def test_config_label_names_every_setting_that_matters():
     assert config_label(Config()) == "scratch · lr 0.1 · batch 256 · 10 ep · seed 0"
     assert config_label(Config(impl="concise", lr=1e-3, init_std=0.1), "diverged") == (
-        "concise · lr 0.001 · batch 256 · 10 ep · seed 0 · init std 0.1 (diverged)")
+        "concise · lr 0.001 · batch 256 · 10 ep · seed 0 · init std 0.1 (diverged)"
+    )
 
 
 def test_scratch_concise_pairs_match_on_everything_but_the_implementation():
-    runs = [Run(Config()), Run(Config(impl="concise")), Run(Config(impl="concise", seed=1)),
-            Run(Config(lr=1.0)), Run(Config(impl="concise", lr=1.0)), Run(Config(seed=2))]
+    runs = [
+        Run(Config()),
+        Run(Config(impl="concise")),
+        Run(Config(impl="concise", seed=1)),
+        Run(Config(lr=1.0)),
+        Run(Config(impl="concise", lr=1.0)),
+        Run(Config(seed=2)),
+    ]
     pairs = scratch_concise_pairs(runs)
     assert [(a.config, b.config) for a, b in pairs] == [
-        (Config(), Config(impl="concise")), (Config(lr=1.0), Config(impl="concise", lr=1.0))]
+        (Config(), Config(impl="concise")),
+        (Config(lr=1.0), Config(impl="concise", lr=1.0)),
+    ]
 
 
 # ---------------------------------------------------------------- diverged runs and epoch times
 
-from softmax_core.training import EpochMetrics  # noqa: E402
 from softmax_core.figures.training_figures import (  # noqa: E402
     batch_loss_figure,
     diverged_label,
@@ -262,6 +274,7 @@ from softmax_core.figures.training_figures import (  # noqa: E402
     run_outcome,
     run_row,
 )
+from softmax_core.training import EpochMetrics  # noqa: E402
 
 
 def test_diverged_label_names_epoch_and_batch_and_never_none():
@@ -323,8 +336,10 @@ def test_the_best_linear_reference_is_a_flat_line_at_its_value_on_both_curve_fig
     from softmax_core.training import EpochMetrics
 
     history = (EpochMetrics(1, 0.6, 0.8, 0.81, 0.1), EpochMetrics(2, 0.5, 0.83, 0.84, 0.1))
-    for fig in (training_curves(history, epochs=2, reference=(0.8596, "best linear: 0.8596")),
-                compare_curves([LabelledHistory("run", history)], "test_acc", reference=(0.8596, "best linear: 0.8596"))):
+    for fig in (
+        training_curves(history, epochs=2, reference=(0.8596, "best linear: 0.8596")),
+        compare_curves([LabelledHistory("run", history)], "test_acc", reference=(0.8596, "best linear: 0.8596")),
+    ):
         line = [t for t in fig.data if t.name == "best linear: 0.8596"]
         assert len(line) == 1 and list(line[0].y) == [0.8596, 0.8596] and line[0].line.dash == "dot"
     assert all(t.name != "best linear: 0.8596" for t in training_curves(history, epochs=2).data)

@@ -6,7 +6,7 @@ take the theme's palette in order, told apart by dash and marker too.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -61,8 +61,15 @@ def confidence_histogram(before: ReliabilityBins, after: ReliabilityBins, temper
     fig = go.Figure()
     total = max(int(before.counts.sum()), 1)
     for bins, name in ((before, "T = 1"), (after, f"T = {temperature:.3g}")):
-        fig.add_trace(go.Bar(x=_centres(bins), y=bins.counts / total, name=name, customdata=bins.counts,
-                             hovertemplate="confidence ≈ %{x:.2f}: %{customdata:,} images (%{y:.1%})<extra></extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=_centres(bins),
+                y=bins.counts / total,
+                name=name,
+                customdata=bins.counts,
+                hovertemplate="confidence ≈ %{x:.2f}: %{customdata:,} images (%{y:.1%})<extra></extra>",
+            )
+        )
     fig.add_trace(go.Scatter(x=[accuracy, accuracy], y=[0, 1], mode="lines", line=dict(dash="dash", width=2),
                              name=f"accuracy {accuracy:.3f}", yaxis="y", hoverinfo="skip"))  # fmt: skip
     top = float(max((b.counts / total).max() for b in (before, after)))

@@ -39,8 +39,7 @@ def prediction_heatmap(y_hat, y, title: str | None = None) -> go.Figure:
     probs, labels = _rows(y_hat), _labels(y)
     n, k = len(probs), len(probs[0])
     text = [
-        [f"<b>{p:.2f}</b>" if j == labels[i] else f"{p:.2f}" for j, p in enumerate(row)]
-        for i, row in enumerate(probs)
+        [f"<b>{p:.2f}</b>" if j == labels[i] else f"{p:.2f}" for j, p in enumerate(row)] for i, row in enumerate(probs)
     ]
     heat = go.Heatmap(
         z=probs,
@@ -62,17 +61,22 @@ def prediction_heatmap(y_hat, y, title: str | None = None) -> go.Figure:
     for i, j in enumerate(labels):
         xs += [j - 0.5, j + 0.5, j + 0.5, j - 0.5, j - 0.5, None]
         ys += [i - 0.5, i - 0.5, i + 0.5, i + 0.5, i - 0.5, None]
-    outline = go.Scatter(
-        x=xs, y=ys, mode="lines", line=dict(width=5), name="picked: (i, y[i])", hoverinfo="skip"
-    )
+    outline = go.Scatter(x=xs, y=ys, mode="lines", line=dict(width=5), name="picked: (i, y[i])", hoverinfo="skip")
     fig = go.Figure([heat, outline])
     fig.update_xaxes(
-        tickvals=list(range(k)), ticktext=[f"class {j}" for j in range(k)],
-        side="top", showgrid=False, zeroline=False, range=[-0.55, k - 0.45],
+        tickvals=list(range(k)),
+        ticktext=[f"class {j}" for j in range(k)],
+        side="top",
+        showgrid=False,
+        zeroline=False,
+        range=[-0.55, k - 0.45],
     )
     fig.update_yaxes(
-        tickvals=list(range(n)), ticktext=[f"i = {i}, y = {labels[i]}" for i in range(n)],
-        autorange="reversed", showgrid=False, zeroline=False,
+        tickvals=list(range(n)),
+        ticktext=[f"i = {i}, y = {labels[i]}" for i in range(n)],
+        autorange="reversed",
+        showgrid=False,
+        zeroline=False,
     )
     return apply_layout(fig, title, height=max(200, 80 + 70 * n), showlegend=False)
 
@@ -90,7 +94,11 @@ def neg_log_curve(picked, title: str | None = None) -> go.Figure:
     # Geometric spacing puts the points where the curve bends, near 0.
     grid = [lo * (1 / lo) ** (t / (CURVE_POINTS - 1)) for t in range(CURVE_POINTS)]
     curve = go.Scatter(
-        x=grid, y=[-math.log(v) for v in grid], mode="lines", line=dict(width=3), name="−log p",
+        x=grid,
+        y=[-math.log(v) for v in grid],
+        mode="lines",
+        line=dict(width=3),
+        name="−log p",
         hovertemplate="p = %{x:.3f}<br>−log p = %{y:.3f}<extra></extra>",
     )
     shown = [i for i, v in enumerate(p) if v > 0]
@@ -108,7 +116,12 @@ def neg_log_curve(picked, title: str | None = None) -> go.Figure:
     fig = go.Figure([curve, points])
     for row, i in enumerate(i for i, v in enumerate(p) if v == 0):
         fig.add_annotation(
-            x=0, y=1 - 0.1 * row, xref="paper", yref="paper", xanchor="left", showarrow=False,
+            x=0,
+            y=1 - 0.1 * row,
+            xref="paper",
+            yref="paper",
+            xanchor="left",
+            showarrow=False,
             text=f"i = {i}: p = 0, so −log p = ∞ (off the chart)",
         )
     fig.update_xaxes(title_text="probability of the true class, p", range=[0, 1.02])
@@ -140,15 +153,29 @@ def loss_bars(losses, title: str | None = None) -> go.Figure:
     mean = math.fsum(values) / n
     traces = [bars]
     if math.isfinite(mean):
-        traces.append(go.Scatter(
-            x=[-0.5, n - 0.5], y=[mean, mean], mode="lines+text", line=dict(width=3, dash="dash"),
-            text=["", f"mean {mean:.4f}"], textposition="top left", name=f"mean = {mean:.4f}",
-            hovertemplate=f"mean loss {mean:.4f}<extra></extra>",
-        ))
+        traces.append(
+            go.Scatter(
+                x=[-0.5, n - 0.5],
+                y=[mean, mean],
+                mode="lines+text",
+                line=dict(width=3, dash="dash"),
+                text=["", f"mean {mean:.4f}"],
+                textposition="top left",
+                name=f"mean = {mean:.4f}",
+                hovertemplate=f"mean loss {mean:.4f}<extra></extra>",
+            )
+        )
     fig = go.Figure(traces)
     if not math.isfinite(mean):
-        fig.add_annotation(x=0.5, y=1.02, xref="paper", yref="paper", yanchor="bottom", showarrow=False,
-                           text="mean = ∞: one infinite loss makes the average infinite")
+        fig.add_annotation(
+            x=0.5,
+            y=1.02,
+            xref="paper",
+            yref="paper",
+            yanchor="bottom",
+            showarrow=False,
+            text="mean = ∞: one infinite loss makes the average infinite",
+        )
     fig.update_xaxes(title_text="example i", tickvals=list(range(n)), ticktext=_example_names(n), range=[-0.6, n - 0.4])
     fig.update_yaxes(title_text="loss", rangemode="tozero", range=[0, cap * 1.2])
     return apply_layout(fig, title, height=360, showlegend=False)
@@ -157,11 +184,13 @@ def loss_bars(losses, title: str | None = None) -> go.Figure:
 def logits_side_by_side(logits_trace, torch_losses) -> pd.DataFrame:
     """Step 5 as a table, one row per example: ``o_y``, max, log-sum-exp, our loss (lse − o_y) and torch's."""
     labels = _labels(logits_trace.y)
-    return pd.DataFrame({
-        "i": list(range(len(labels))),
-        "o_y": [float(logits_trace.logits[i, k]) for i, k in enumerate(labels)],
-        "max": logits_trace.row_max.tolist(),
-        "logsumexp": logits_trace.log_sum_exp.tolist(),
-        "ours": logits_trace.losses.tolist(),
-        "torch": torch.as_tensor(torch_losses).tolist(),
-    })
+    return pd.DataFrame(
+        {
+            "i": list(range(len(labels))),
+            "o_y": [float(logits_trace.logits[i, k]) for i, k in enumerate(labels)],
+            "max": logits_trace.row_max.tolist(),
+            "logsumexp": logits_trace.log_sum_exp.tolist(),
+            "ours": logits_trace.losses.tolist(),
+            "torch": torch.as_tensor(torch_losses).tolist(),
+        }
+    )

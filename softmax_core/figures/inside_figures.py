@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.colors
@@ -31,8 +31,16 @@ def _diverging_axis(limit: float, title: str, show: bool = True, below: bool = F
     """One diverging colour axis; ``below`` puts its bar under the panels (so it takes no width)."""
     bar = dict(title=dict(text=title), thickness=14, len=0.9)
     if below:
-        bar.update(orientation="h", x=0.5, xanchor="center", y=-0.02, yanchor="top", len=0.8, thickness=12,
-                   title=dict(text=title, side="top"))
+        bar.update(
+            orientation="h",
+            x=0.5,
+            xanchor="center",
+            y=-0.02,
+            yanchor="top",
+            len=0.8,
+            thickness=12,
+            title=dict(text=title, side="top"),
+        )
     return dict(colorscale=DIVERGING, cmin=-limit, cmax=limit, cmid=0, showscale=show, colorbar=bar)
 
 
@@ -40,10 +48,18 @@ def _square_pixels(fig: go.Figure, count: int) -> None:
     """Hide ticks and keep pixels square on every image subplot (each y axis anchored to its own x)."""
     for i in range(1, count + 1):
         suffix = "" if i == 1 else str(i)
-        fig.layout[f"xaxis{suffix}"].update(showticklabels=False, ticks="", showgrid=False, zeroline=False,
-                                            constrain="domain")
-        fig.layout[f"yaxis{suffix}"].update(showticklabels=False, ticks="", showgrid=False, zeroline=False,
-                                            autorange="reversed", scaleanchor=f"x{suffix}", constrain="domain")
+        fig.layout[f"xaxis{suffix}"].update(
+            showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain"
+        )
+        fig.layout[f"yaxis{suffix}"].update(
+            showticklabels=False,
+            ticks="",
+            showgrid=False,
+            zeroline=False,
+            autorange="reversed",
+            scaleanchor=f"x{suffix}",
+            constrain="domain",
+        )
 
 
 def _small_titles(fig: go.Figure, size: int = FONT_SIZE - 2) -> None:
@@ -51,9 +67,17 @@ def _small_titles(fig: go.Figure, size: int = FONT_SIZE - 2) -> None:
         note.font = dict(size=size)
 
 
-def weight_templates(weight, bias, class_names: Sequence[str], limit: float | None = None, columns: int = 5,
-                     height: int | None = None, title: str | None = None, compact: bool = False,
-                     show_scale: bool = True) -> go.Figure:
+def weight_templates(
+    weight,
+    bias,
+    class_names: Sequence[str],
+    limit: float | None = None,
+    columns: int = 5,
+    height: int | None = None,
+    title: str | None = None,
+    compact: bool = False,
+    show_scale: bool = True,
+) -> go.Figure:
     """The ten columns of W as 28x28 pictures, titled with the class and its bias, on one shared scale.
 
     ``limit`` fixes the scale (e.g. the largest |w| over all epochs, so a slider does not rescale);
@@ -67,19 +91,33 @@ def weight_templates(weight, bias, class_names: Sequence[str], limit: float | No
     limit = symmetric_limit(pictures) if limit is None else float(limit)
     rows = math.ceil(len(pictures) / columns)
     titles = [name if compact else f"{name}<br>b = {b[j]:+.3f}" for j, name in enumerate(class_names)]
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.015,
-                        vertical_spacing=0.1 if compact else 0.14)
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=titles,
+        horizontal_spacing=0.015,
+        vertical_spacing=0.1 if compact else 0.14,
+    )
     for j, picture in enumerate(pictures):
-        fig.add_trace(go.Heatmap(z=np.round(picture, 5).tolist(), coloraxis="coloraxis", name=class_names[j],
-                                 hovertemplate=f"{class_names[j]} (b = {b[j]:+.4f})<br>row %{{y}}, col %{{x}}"
-                                               "<br>w = %{z:.4f}<extra></extra>"),
-                      row=j // columns + 1, col=j % columns + 1)
+        fig.add_trace(
+            go.Heatmap(
+                z=np.round(picture, 5).tolist(),
+                coloraxis="coloraxis",
+                name=class_names[j],
+                hovertemplate=f"{class_names[j]} (b = {b[j]:+.4f})<br>row %{{y}}, col %{{x}}"
+                "<br>w = %{z:.4f}<extra></extra>",
+            ),
+            row=j // columns + 1,
+            col=j % columns + 1,
+        )
     _square_pixels(fig, len(pictures))
     _small_titles(fig, FONT_SIZE - 4 if compact else FONT_SIZE - 3)  # "T-shirt/top" fits a fifth of a phone
     apply_layout(fig, title, height or 190 * rows + 110)
     # The colour bar sits below the panels: beside them it would take a fifth of a phone's width.
-    fig.update_layout(coloraxis=_diverging_axis(limit, "weight", show_scale, below=True),
-                      margin=dict(l=5, r=5, t=(100 if title else 45) - (15 if compact else 0), b=60))
+    fig.update_layout(
+        coloraxis=_diverging_axis(limit, "weight", show_scale, below=True),
+        margin=dict(l=5, r=5, t=(100 if title else 45) - (15 if compact else 0), b=60),
+    )
     return fig
 
 
@@ -89,19 +127,32 @@ def score_bars(scores, class_names: Sequence[str], true_label: int | None = None
     if len(o) != len(class_names):
         raise ValueError(f"{len(o)} scores for {len(class_names)} classes")
     names = [f"<b>{name} (true)</b>" if k == true_label else name for k, name in enumerate(class_names)]
-    fig = go.Figure(go.Bar(x=o.tolist(), y=names, orientation="h",
-                           marker=dict(opacity=[1.0 if k == true_label else 0.55 for k in range(len(o))]),
-                           text=[f"{v:.2f}" for v in o], textposition="outside", cliponaxis=False,
-                           hovertemplate="%{y}: o = %{x:.4f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=o.tolist(),
+            y=names,
+            orientation="h",
+            marker=dict(opacity=[1.0 if k == true_label else 0.55 for k in range(len(o))]),
+            text=[f"{v:.2f}" for v in o],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: o = %{x:.4f}<extra></extra>",
+        )
+    )
     pad = 0.45 * max(float(np.abs(o).max()), 1e-9)  # room for the labels outside the bars
-    fig.update_xaxes(title_text="score o = x·w + b", zeroline=True, zerolinewidth=2,
-                     range=[min(0.0, float(o.min())) - pad, max(0.0, float(o.max())) + pad])
+    fig.update_xaxes(
+        title_text="score o = x·w + b",
+        zeroline=True,
+        zerolinewidth=2,
+        range=[min(0.0, float(o.min())) - pad, max(0.0, float(o.max())) + pad],
+    )
     fig.update_yaxes(autorange="reversed")
     return apply_layout(fig, None, height, showlegend=False)
 
 
-def contribution_maps(explanation: Explanation, classes: Sequence[tuple[int, str]], class_names: Sequence[str],
-                      height: int = 330) -> go.Figure:
+def contribution_maps(
+    explanation: Explanation, classes: Sequence[tuple[int, str]], class_names: Sequence[str], height: int = 330
+) -> go.Figure:
     """The image, then x * w_j for each (class, role) given, on one diverging scale centred at 0.
 
     Titles stay short (class and role) so three panels fit a phone; the sums go in the page's text
@@ -111,20 +162,35 @@ def contribution_maps(explanation: Explanation, classes: Sequence[tuple[int, str
     limit = symmetric_limit(*maps)
     titles = ["the image x"] + [f"{class_names[j]}<br>({role})" for j, role in classes]
     fig = make_subplots(rows=1, cols=1 + len(classes), subplot_titles=titles, horizontal_spacing=0.03)
-    fig.add_trace(go.Heatmap(z=np.round(explanation.pixels.reshape(SIDE, SIDE), 4).tolist(), coloraxis="coloraxis2",
-                             name="image", hovertemplate="row %{y}, col %{x}<br>x = %{z:.3f}<extra></extra>"),
-                  row=1, col=1)
-    for i, ((j, role), contribution) in enumerate(zip(classes, maps), start=2):
-        fig.add_trace(go.Heatmap(z=np.round(contribution, 5).tolist(), coloraxis="coloraxis", name=class_names[j],
-                                 hovertemplate=f"{class_names[j]}<br>row %{{y}}, col %{{x}}<br>x·w = %{{z:.4f}}"
-                                               "<extra></extra>"),
-                      row=1, col=i)
+    fig.add_trace(
+        go.Heatmap(
+            z=np.round(explanation.pixels.reshape(SIDE, SIDE), 4).tolist(),
+            coloraxis="coloraxis2",
+            name="image",
+            hovertemplate="row %{y}, col %{x}<br>x = %{z:.3f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    for i, ((j, _role), contribution) in enumerate(zip(classes, maps), start=2):
+        fig.add_trace(
+            go.Heatmap(
+                z=np.round(contribution, 5).tolist(),
+                coloraxis="coloraxis",
+                name=class_names[j],
+                hovertemplate=f"{class_names[j]}<br>row %{{y}}, col %{{x}}<br>x·w = %{{z:.4f}}<extra></extra>",
+            ),
+            row=1,
+            col=i,
+        )
     _square_pixels(fig, 1 + len(classes))
     _small_titles(fig)
     apply_layout(fig, None, height)
-    fig.update_layout(coloraxis=_diverging_axis(limit, "x·w"),
-                      coloraxis2=dict(colorscale=GRAY, cmin=0, cmax=1, showscale=False),
-                      margin=dict(l=5, r=5, t=70, b=5))
+    fig.update_layout(
+        coloraxis=_diverging_axis(limit, "x·w"),
+        coloraxis2=dict(colorscale=GRAY, cmin=0, cmax=1, showscale=False),
+        margin=dict(l=5, r=5, t=70, b=5),
+    )
     return fig
 
 
@@ -141,8 +207,13 @@ def model_input(pixels, title: str | None = None, height: int = 300) -> go.Figur
     """One 28x28 image as the model sees it: x in [0, 1], 0 black, 1 white."""
     x = np.asarray(pixels, dtype=np.float64).reshape(SIDE, SIDE)
     x = x / 255.0 if x.max() > 1 else x
-    fig = go.Figure(go.Heatmap(z=np.round(x, 4).tolist(), coloraxis="coloraxis",
-                               hovertemplate="row %{y}, col %{x}<br>x = %{z:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.round(x, 4).tolist(),
+            coloraxis="coloraxis",
+            hovertemplate="row %{y}, col %{x}<br>x = %{z:.3f}<extra></extra>",
+        )
+    )
     _square_pixels(fig, 1)
     apply_layout(fig, title, height)
     fig.update_layout(coloraxis=dict(colorscale=GRAY, cmin=0, cmax=1, showscale=False))
@@ -168,20 +239,24 @@ def _square(rgb: np.ndarray, background: int | None = None) -> np.ndarray:
     canvas = np.empty((side, side, 3), np.uint8)
     canvas[:] = fill
     top, left = (side - h) // 2, (side - w) // 2
-    canvas[top:top + h, left:left + w] = rgb
+    canvas[top : top + h, left : left + w] = rgb
     return canvas
 
 
 def upload_steps(steps: Sequence, columns: int = 6, height: int = 260) -> go.Figure:
     """Each step of the upload pipeline as a picture with its title, pixels crisp (no smoothing)."""
     rows = math.ceil(len(steps) / columns)
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[s.title for s in steps],
-                        horizontal_spacing=0.02, vertical_spacing=0.12)
+    fig = make_subplots(
+        rows=rows, cols=columns, subplot_titles=[s.title for s in steps], horizontal_spacing=0.02, vertical_spacing=0.12
+    )
     for i, step in enumerate(steps):
         rgb = step.image if step.image.ndim == 3 else np.repeat(step.image[..., None], 3, axis=2)
         rgb = _square(rgb, getattr(step, "background", None))
-        fig.add_trace(go.Image(source=png_data_uri(rgb), name=step.title, hoverinfo="skip"),
-                      row=i // columns + 1, col=i % columns + 1)
+        fig.add_trace(
+            go.Image(source=png_data_uri(rgb), name=step.title, hoverinfo="skip"),
+            row=i // columns + 1,
+            col=i % columns + 1,
+        )
     _square_pixels(fig, len(steps))
     _small_titles(fig)
     apply_layout(fig, None, height * rows)
@@ -189,8 +264,7 @@ def upload_steps(steps: Sequence, columns: int = 6, height: int = 260) -> go.Fig
     return fig
 
 
-def clickable_confusion(confusion, class_names: Sequence[str], normalize: bool = False,
-                        height: int = 560) -> go.Figure:
+def clickable_confusion(confusion, class_names: Sequence[str], normalize: bool = False, height: int = 560) -> go.Figure:
     """The training page's confusion heatmap plus one invisible square marker per cell, so a click selects a cell.
 
     Streamlit's plotly selection reports no points for a heatmap click (checked in
@@ -207,11 +281,20 @@ def clickable_confusion(confusion, class_names: Sequence[str], normalize: bool =
     xs = [names[p] for t in range(len(names)) for p in range(len(names))]
     ys = [names[t] for t in range(len(names)) for p in range(len(names))]
     counts = [int(matrix[t, p]) for t in range(len(names)) for p in range(len(names))]
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="cells", showlegend=False, customdata=counts,
-                             marker=dict(symbol="square", size=42, opacity=0.01),
-                             selected=dict(marker=dict(opacity=0.01)), unselected=dict(marker=dict(opacity=0.01)),
-                             hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} images"
-                                           "<br>click to list them<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="markers",
+            name="cells",
+            showlegend=False,
+            customdata=counts,
+            marker=dict(symbol="square", size=42, opacity=0.01),
+            selected=dict(marker=dict(opacity=0.01)),
+            unselected=dict(marker=dict(opacity=0.01)),
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} images<br>click to list them<extra></extra>",
+        )
+    )
     n = len(names)  # fixed ranges: big markers would otherwise pad the axes and shrink the matrix
     fig.update_xaxes(range=[-0.5, n - 0.5], autorange=False)
     fig.update_yaxes(range=[n - 0.5, -0.5], autorange=False)

@@ -37,8 +37,11 @@ QUANTITIES = ("loss", "gradient", "likelihood")
 QUANTITY_LABELS = {"loss": "loss ℓ", "gradient": "gradient ∂ℓ/∂ŷ", "likelihood": "density p = exp(−ℓ)/Z"}
 QUANTITY_SYMBOLS = {"loss": "ℓ", "gradient": "∂ℓ/∂ŷ", "likelihood": "p"}
 LOSS_SLOTS = {name: slot for slot, name in enumerate(LOSSES)}  # colour = the loss, on every figure of the page
-LOSS_TITLES = {"L2": "L2 (squared): Gaussian noise", "L1": "L1 (absolute): Laplace noise",
-               "Huber": "Huber: Gaussian middle, Laplace tails"}
+LOSS_TITLES = {
+    "L2": "L2 (squared): Gaussian noise",
+    "L1": "L1 (absolute): Laplace noise",
+    "Huber": "Huber: Gaussian middle, Laplace tails",
+}
 AXES = ("residual", "prediction")
 POINTS = 301  # per curve: smooth at any width, light enough to redraw on every slider move
 MARKER_SIZE = 14
@@ -95,8 +98,16 @@ def density_range(name: str, delta: float) -> list[float]:
     return [-0.06 * peak, 1.1 * peak]
 
 
-def _curve(loss_name: str, quantity_name: str, axis: str, center: float, half_width: float, delta: float,
-           marks: tuple[float, ...], **trace) -> dict:
+def _curve(
+    loss_name: str,
+    quantity_name: str,
+    axis: str,
+    center: float,
+    half_width: float,
+    delta: float,
+    marks: tuple[float, ...],
+    **trace,
+) -> dict:
     """One curve with its marked points drawn as markers, everything else as a plain line."""
     xs, idx = curve_x(center, half_width, marks)
     x_label = "d" if axis == "residual" else "ŷ"
@@ -133,8 +144,17 @@ def _axis_title(axis: str, y: float) -> str:
 
 
 def _subplot_title(text: str, xref: str, yref: str) -> dict:
-    return dict(text=text, x=0.5, y=1.0, xref=f"{xref} domain", yref=f"{yref} domain",
-                xanchor="center", yanchor="bottom", yshift=4, showarrow=False)
+    return dict(
+        text=text,
+        x=0.5,
+        y=1.0,
+        xref=f"{xref} domain",
+        yref=f"{yref} domain",
+        xanchor="center",
+        yanchor="bottom",
+        yshift=4,
+        showarrow=False,
+    )
 
 
 def _row_domains(rows: int, gap: float) -> list[list[float]]:
@@ -148,8 +168,9 @@ def _column_domains(cols: int, gap: float) -> list[list[float]]:
     return [[c * (width + gap), min(1.0, c * (width + gap) + width)] for c in range(cols)]
 
 
-def one_loss_figure(name: str, y_hat: float, y: float, delta: float, plot_range: float,
-                    axis: str = "residual", height: int = 640) -> go.Figure:
+def one_loss_figure(
+    name: str, y_hat: float, y: float, delta: float, plot_range: float, axis: str = "residual", height: int = 640
+) -> go.Figure:
     """Loss, gradient and likelihood of one loss, stacked on one shared horizontal axis.
 
     No figure title: the page names the loss above its formulas, right over the figure.
@@ -164,14 +185,29 @@ def one_loss_figure(name: str, y_hat: float, y: float, delta: float, plot_range:
         notes.append(_subplot_title(f"{QUANTITY_LABELS[q]} = <b>{fmt(value)}</b>", "x", yaxis))
         layout[f"yaxis{row if row > 1 else ''}"] = dict(domain=domain, anchor="x", zeroline=True)
     layout["yaxis3"]["range"] = density_range(name, delta)
-    layout["xaxis"] = dict(anchor="y3", title=dict(text=_axis_title(axis, y)),
-                           range=[center - half_width, center + half_width])
-    return _figure(in_colour_slot(data, LOSS_SLOTS[name]), None, height, showlegend=False,
-                   margin=dict(l=10, r=10, t=30, b=10), annotations=notes, **layout)
+    layout["xaxis"] = dict(
+        anchor="y3", title=dict(text=_axis_title(axis, y)), range=[center - half_width, center + half_width]
+    )
+    return _figure(
+        in_colour_slot(data, LOSS_SLOTS[name]),
+        None,
+        height,
+        showlegend=False,
+        margin=dict(l=10, r=10, t=30, b=10),
+        annotations=notes,
+        **layout,
+    )
 
 
-def compare_figure(quantity_name: str, y_hat: float, y: float, delta: float, plot_range: float,
-                   axis: str = "residual", height: int = 440) -> go.Figure:
+def compare_figure(
+    quantity_name: str,
+    y_hat: float,
+    y: float,
+    delta: float,
+    plot_range: float,
+    axis: str = "residual",
+    height: int = 440,
+) -> go.Figure:
     """One quantity of all three losses overlaid, each with its marker; the legend gives the values."""
     center, mark = frame(y_hat, y, axis)
     half_width = view_half_width(plot_range, mark - center)
@@ -182,7 +218,9 @@ def compare_figure(quantity_name: str, y_hat: float, y: float, delta: float, plo
     peak = max(density_range(name, delta)[1] for name in LOSSES)
     yaxis = dict(zeroline=True, **({"range": [-0.06 * peak, peak]} if quantity_name == "likelihood" else {}))
     return _figure(
-        data, QUANTITY_LABELS[quantity_name], height,
+        data,
+        QUANTITY_LABELS[quantity_name],
+        height,
         xaxis=dict(title=dict(text=_axis_title(axis, y)), range=[center - half_width, center + half_width]),
         yaxis=yaxis,
         legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="center", x=0.5),
@@ -204,8 +242,9 @@ def _step_trace(step: GradientStep, center: float, half_width: float, delta: flo
     return trace
 
 
-def gradient_step_figures(steps: tuple[GradientStep, ...], delta: float, plot_range: float,
-                          axis: str = "residual", height: int = 300) -> tuple[go.Figure, ...]:
+def gradient_step_figures(
+    steps: tuple[GradientStep, ...], delta: float, plot_range: float, axis: str = "residual", height: int = 300
+) -> tuple[go.Figure, ...]:
     """One figure per loss: its curve with the step drawn as an arrow from the old prediction (circle) to the new.
 
     Separate figures, not subplots, so the page can put them in columns that stack on a
@@ -218,12 +257,20 @@ def gradient_step_figures(steps: tuple[GradientStep, ...], delta: float, plot_ra
     figures = []
     for step in steps:
         title = _subplot_title(f"{step.loss}: step {fmt(step.step)}", "x", "y")
-        figures.append(_figure(
-            in_colour_slot([_step_trace(step, center, half_width, delta, axis)], LOSS_SLOTS[step.loss]),
-            None, height, showlegend=False, annotations=[title], margin=dict(l=10, r=10, t=30, b=10),
-            xaxis=dict(title=dict(text=_axis_title(axis, step.y)), range=[center - half_width, center + half_width]),
-            yaxis=dict(rangemode="tozero"),
-        ))
+        figures.append(
+            _figure(
+                in_colour_slot([_step_trace(step, center, half_width, delta, axis)], LOSS_SLOTS[step.loss]),
+                None,
+                height,
+                showlegend=False,
+                annotations=[title],
+                margin=dict(l=10, r=10, t=30, b=10),
+                xaxis=dict(
+                    title=dict(text=_axis_title(axis, step.y)), range=[center - half_width, center + half_width]
+                ),
+                yaxis=dict(rangemode="tozero"),
+            )
+        )
     return tuple(figures)
 
 
@@ -235,11 +282,19 @@ def loss_formulas(name: str, y_hat: float, y: float, delta: float) -> list[str]:
     ds = fmt(d) if d >= 0 else f"({fmt(d)})"
     gradient = r"\partial_{\hat y}\ell"
     if name == "L2":
-        return [r"\ell(d) = \tfrac12 d^2", rf"\ell({fmt(d)}) = \tfrac12 \cdot {ds}^2 = {fmt(value)}",
-                rf"{gradient} = d = {fmt(grad)}", r"p(d) = e^{-d^2/2} / \sqrt{2\pi}"]
+        return [
+            r"\ell(d) = \tfrac12 d^2",
+            rf"\ell({fmt(d)}) = \tfrac12 \cdot {ds}^2 = {fmt(value)}",
+            rf"{gradient} = d = {fmt(grad)}",
+            r"p(d) = e^{-d^2/2} / \sqrt{2\pi}",
+        ]
     if name == "L1":
-        return [r"\ell(d) = |d|", rf"\ell({fmt(d)}) = |{fmt(d)}| = {fmt(value)}",
-                rf"{gradient} = \operatorname{{sign}}(d) = {fmt(grad)}", r"p(d) = \tfrac12 e^{-|d|}"]
+        return [
+            r"\ell(d) = |d|",
+            rf"\ell({fmt(d)}) = |{fmt(d)}| = {fmt(value)}",
+            rf"{gradient} = \operatorname{{sign}}(d) = {fmt(grad)}",
+            r"p(d) = \tfrac12 e^{-|d|}",
+        ]
     if name == "Huber":
         inside = abs(d) <= delta
         numbers = rf"\tfrac12 \cdot {ds}^2" if inside else rf"{fmt(delta)}\,(|{fmt(d)}| - \tfrac12 \cdot {fmt(delta)})"

@@ -53,17 +53,26 @@ def probability_bars(labels, probs, one_hot, title: str | None = None) -> go.Fig
         raise ValueError(f"{len(labels)} labels, {len(probs)} probabilities and {len(one_hot)} one-hot entries")
     fig = go.Figure()
     fig.add_bar(
-        x=labels, y=probs, name="softmax(o / T)",
-        text=[f"{p:.2f}" if p >= 0.005 else "" for p in probs], textposition="outside", cliponaxis=False,
+        x=labels,
+        y=probs,
+        name="softmax(o / T)",
+        text=[f"{p:.2f}" if p >= 0.005 else "" for p in probs],
+        textposition="outside",
+        cliponaxis=False,
         textfont_size=FONT_SIZE - 2,
         hovertemplate="%{x}<br>p = %{y:.4f}<extra>softmax</extra>",
     )
     fig.add_bar(
-        x=labels, y=one_hot, name="one-hot argmax",
-        opacity=0.55, marker=dict(pattern=dict(shape="/")),
+        x=labels,
+        y=one_hot,
+        name="one-hot argmax",
+        opacity=0.55,
+        marker=dict(pattern=dict(shape="/")),
         hovertemplate="%{x}<br>%{y:.0f}<extra>one-hot</extra>",
     )
-    apply_layout(fig, title, height=420, barmode="group", bargap=0.2, uniformtext=dict(minsize=FONT_SIZE - 4, mode="show"))
+    apply_layout(
+        fig, title, height=420, barmode="group", bargap=0.2, uniformtext=dict(minsize=FONT_SIZE - 4, mode="show")
+    )
     fig.update_yaxes(title_text="probability", range=[0, 1.12], tickformat=".1f")
     fig.update_xaxes(tickangle=-35 if len(labels) > 5 else 0)
     return projector_fonts(fig)
@@ -89,8 +98,11 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
     fig = go.Figure()
     for j, label in enumerate(labels):  # numpy columns: plotly validates arrays far faster than lists
         fig.add_scatter(
-            x=xs, y=ys[:, j], name=label,
-            mode="lines+markers", marker=dict(size=sizes, line=dict(width=0)),
+            x=xs,
+            y=ys[:, j],
+            name=label,
+            mode="lines+markers",
+            marker=dict(size=sizes, line=dict(width=0)),
             line=dict(width=3, dash="solid" if j < PALETTE_SIZE else "dash"),
             hovertemplate="T = %{x:.3g}<br>p = %{y:.4f}<extra>" + label + "</extra>",
         )
@@ -98,23 +110,46 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
     # No vline/hline shapes: their default grey vanishes on a dark theme and we set no colours.
     lo, hi = math.log10(temps[0]), math.log10(temps[-1])
     fig.add_annotation(
-        x=lo, y=1.0, xref="x", yref="y", xanchor="left", yanchor="bottom", showarrow=False,
+        x=lo,
+        y=1.0,
+        xref="x",
+        yref="y",
+        xanchor="left",
+        yanchor="bottom",
+        showarrow=False,
         text="T → 0: hardmax (one-hot argmax)",
     )
     fig.add_annotation(
-        x=1.0, y=uniform, xref="paper", yref="y", xanchor="left", yanchor="middle", showarrow=False,
-        text=f"T → ∞:<br>uniform<br>1/q = {uniform:.3g}", align="left", xshift=6,
+        x=1.0,
+        y=uniform,
+        xref="paper",
+        yref="y",
+        xanchor="left",
+        yanchor="middle",
+        showarrow=False,
+        text=f"T → ∞:<br>uniform<br>1/q = {uniform:.3g}",
+        align="left",
+        xshift=6,
     )
     fig.add_annotation(
-        x=math.log10(t), y=1.2, xref="x", yref="y", xanchor="center", yanchor="top", showarrow=False,
+        x=math.log10(t),
+        y=1.2,
+        xref="x",
+        yref="y",
+        xanchor="center",
+        yanchor="top",
+        showarrow=False,
         text=f"current T = {t:g}",
     )
     apply_layout(fig, height=460)
     fig.update_layout(margin_r=115)
     decades = [10.0**k for k in range(math.ceil(lo), math.floor(hi) + 1)]
     fig.update_xaxes(
-        type="log", range=[lo, hi], title_text="temperature T (log scale)",
-        tickvals=decades, ticktext=[f"{d:g}" for d in decades],
+        type="log",
+        range=[lo, hi],
+        title_text="temperature T (log scale)",
+        tickvals=decades,
+        ticktext=[f"{d:g}" for d in decades],
     )
     fig.update_yaxes(title_text="probability", range=[-0.02, 1.2], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
     return projector_fonts(fig)

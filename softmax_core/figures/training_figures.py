@@ -14,8 +14,8 @@ like the cross-entropy heatmap, instead of white blocks.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -43,12 +43,25 @@ def reference_line(fig: go.Figure, reference: tuple[float, str] | None, first: f
     if reference is None or not math.isfinite(reference[0]):
         return
     value, label = reference
-    fig.add_trace(go.Scatter(x=[first, last], y=[value, value], name=label, mode="lines",
-                             line=dict(dash="dot", width=2), hovertemplate=f"{label}<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=[first, last],
+            y=[value, value],
+            name=label,
+            mode="lines",
+            line=dict(dash="dot", width=2),
+            hovertemplate=f"{label}<extra></extra>",
+        )
+    )
 
 
-def training_curves(history: Sequence, epochs: int | None = None, title: str | None = None,
-                    height: int = 380, reference: tuple[float, str] | None = None) -> go.Figure:
+def training_curves(
+    history: Sequence,
+    epochs: int | None = None,
+    title: str | None = None,
+    height: int = 380,
+    reference: tuple[float, str] | None = None,
+) -> go.Figure:
     """Train loss, train accuracy and test accuracy per epoch, as d2l's ``Animator`` draws them.
 
     ``epochs`` fixes the x range to ``[1, epochs]`` so a run in progress grows
@@ -58,9 +71,16 @@ def training_curves(history: Sequence, epochs: int | None = None, title: str | N
     fig = go.Figure()
     x = [m.epoch for m in history]
     for attr, name, dash, symbol in CURVES:
-        fig.add_trace(go.Scatter(x=x, y=_finite_or_none(getattr(m, attr) for m in history), name=name,
-                                 mode="lines+markers", line=dict(dash=dash, width=3),
-                                 marker=dict(symbol=symbol, size=9)))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=_finite_or_none(getattr(m, attr) for m in history),
+                name=name,
+                mode="lines+markers",
+                line=dict(dash=dash, width=3),
+                marker=dict(symbol=symbol, size=9),
+            )
+        )
     last = max([epochs or 0] + x + [1])
     reference_line(fig, reference, 0.7, last + 0.3)
     fig.update_xaxes(title_text="epoch", range=[0.7, last + 0.3], dtick=_epoch_dtick(last))
@@ -84,8 +104,12 @@ class LabelledHistory:
     history: Sequence
 
 
-def compare_curves(runs: Sequence[LabelledHistory], metric: str = "test_acc", height: int = 360,
-                   reference: tuple[float, str] | None = None) -> go.Figure:
+def compare_curves(
+    runs: Sequence[LabelledHistory],
+    metric: str = "test_acc",
+    height: int = 360,
+    reference: tuple[float, str] | None = None,
+) -> go.Figure:
     """One metric of several runs overlaid. Call it once per metric with the same run
     order: the theme colours traces by position, so each run keeps its colour across charts."""
     if metric not in METRIC_NAMES:
@@ -94,18 +118,22 @@ def compare_curves(runs: Sequence[LabelledHistory], metric: str = "test_acc", he
     symbols = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star", "hexagon")
     dashes = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
     for i, run in enumerate(runs):
-        fig.add_trace(go.Scatter(x=[m.epoch for m in run.history],
-                                 y=_finite_or_none(getattr(m, metric) for m in run.history),
-                                 name=run.label, mode="lines+markers",
-                                 line=dict(dash=dashes[i % len(dashes)], width=3),
-                                 marker=dict(symbol=symbols[i % len(symbols)], size=8)))
+        fig.add_trace(
+            go.Scatter(
+                x=[m.epoch for m in run.history],
+                y=_finite_or_none(getattr(m, metric) for m in run.history),
+                name=run.label,
+                mode="lines+markers",
+                line=dict(dash=dashes[i % len(dashes)], width=3),
+                marker=dict(symbol=symbols[i % len(symbols)], size=8),
+            )
+        )
     last = max([1] + [m.epoch for run in runs for m in run.history])
     reference_line(fig, reference, 1, last)
     fig.update_xaxes(title_text="epoch", dtick=_epoch_dtick(last))
     fig.update_yaxes(title_text=METRIC_NAMES[metric], rangemode="tozero" if metric == "train_loss" else "normal")
     fig = apply_layout(fig, METRIC_NAMES[metric], height)
-    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.2, xanchor="left", x=0),
-                      margin=dict(b=10))
+    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.2, xanchor="left", x=0), margin=dict(b=10))
     return fig
 
 
@@ -134,8 +162,7 @@ def per_class_accuracy(confusion) -> np.ndarray:
         return np.where(totals > 0, np.diag(matrix) / np.maximum(totals, 1), np.nan)
 
 
-def confusion_heatmap(confusion, class_names: Sequence[str], normalize: bool = False,
-                      height: int = 560) -> go.Figure:
+def confusion_heatmap(confusion, class_names: Sequence[str], normalize: bool = False, height: int = 560) -> go.Figure:
     """Counts (or each row's fractions) of true class (rows) against predicted class (columns).
 
     With ``normalize`` each row sums to 1, so the diagonal reads as per-class accuracy.
@@ -150,9 +177,19 @@ def confusion_heatmap(confusion, class_names: Sequence[str], normalize: bool = F
     else:
         z = matrix
         text, hover = "%{z}", "true %{y}<br>predicted %{x}<br>%{z} images<extra></extra>"
-    fig = go.Figure(go.Heatmap(z=z.tolist(), x=list(class_names), y=list(class_names), texttemplate=text,
-                               textfont=dict(size=CELL_FONT_SIZE), hovertemplate=hover, showscale=False,
-                               xgap=1, ygap=1))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z.tolist(),
+            x=list(class_names),
+            y=list(class_names),
+            texttemplate=text,
+            textfont=dict(size=CELL_FONT_SIZE),
+            hovertemplate=hover,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+        )
+    )
     fig.update_xaxes(title_text="predicted class", tickangle=-40, side="bottom")
     fig.update_yaxes(title_text="true class", autorange="reversed")
     return apply_layout(fig, None, height)
@@ -167,30 +204,56 @@ def per_class_accuracy_bars(confusion, class_names: Sequence[str], height: int =
     matrix = _as_matrix(confusion)
     accuracy = per_class_accuracy(matrix)
     names = list(class_names)
-    fig = go.Figure(go.Bar(x=_finite_or_none(accuracy), y=names, orientation="h", name="per class",
-                           text=[f"{a:.1%}" if math.isfinite(a) else "–" for a in accuracy],
-                           textposition="auto", insidetextanchor="start",  # clear of the overall line
-                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=_finite_or_none(accuracy),
+            y=names,
+            orientation="h",
+            name="per class",
+            text=[f"{a:.1%}" if math.isfinite(a) else "–" for a in accuracy],
+            textposition="auto",
+            insidetextanchor="start",  # clear of the overall line
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
     total = matrix.sum()
     if total:
         overall = float(np.trace(matrix) / total)
-        fig.add_trace(go.Scatter(x=[overall, overall], y=[names[0], names[-1]], mode="lines",
-                                 line=dict(dash="dash", width=2), name=f"overall {overall:.1%}",
-                                 hovertemplate=f"overall accuracy {overall:.1%}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[overall, overall],
+                y=[names[0], names[-1]],
+                mode="lines",
+                line=dict(dash="dash", width=2),
+                name=f"overall {overall:.1%}",
+                hovertemplate=f"overall accuracy {overall:.1%}<extra></extra>",
+            )
+        )
     fig.update_xaxes(title_text="test accuracy", range=[0, 1.05], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")
     return apply_layout(fig, None, height)
 
 
 def _image_heatmap(image, name: str = "") -> go.Heatmap:
-    return go.Heatmap(z=np.asarray(image).tolist(), coloraxis="coloraxis", name=name,
-                      hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>")
+    return go.Heatmap(
+        z=np.asarray(image).tolist(),
+        coloraxis="coloraxis",
+        name=name,
+        hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
+    )
 
 
 def _image_axes(fig: go.Figure) -> None:
     fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, autorange="reversed",
-                     scaleanchor="x", constrain="domain")
+    fig.update_yaxes(
+        showticklabels=False,
+        ticks="",
+        showgrid=False,
+        zeroline=False,
+        autorange="reversed",
+        scaleanchor="x",
+        constrain="domain",
+    )
     fig.update_layout(coloraxis=dict(cmin=0, cmax=255, showscale=False))  # the theme's sequential scale
 
 
@@ -200,8 +263,14 @@ def prediction_title(true_name: str, predicted_name: str) -> str:
     return f"{true_name}<br><i>{predicted_name}</i>{mark}"
 
 
-def prediction_grid(images, true_labels, predicted_labels, class_names: Sequence[str],
-                    columns: int = 6, indices: Sequence[int] | None = None) -> go.Figure:
+def prediction_grid(
+    images,
+    true_labels,
+    predicted_labels,
+    class_names: Sequence[str],
+    columns: int = 6,
+    indices: Sequence[int] | None = None,
+) -> go.Figure:
     """Test images titled with the true label and (in italics) the predicted one.
 
     ``images`` is (n, 28, 28) with 0..255 intensities; ``indices`` are the
@@ -215,10 +284,10 @@ def prediction_grid(images, true_labels, predicted_labels, class_names: Sequence
         raise ValueError("need one true and one predicted label per image")
     indices = list(range(n)) if indices is None else list(indices)
     rows = math.ceil(n / columns)
-    titles = [prediction_title(class_names[int(t)], class_names[int(p)])
-              for t, p in zip(true_labels, predicted_labels)]
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles,
-                        horizontal_spacing=0.02, vertical_spacing=0.3 / rows + 0.04)
+    titles = [prediction_title(class_names[int(t)], class_names[int(p)]) for t, p in zip(true_labels, predicted_labels)]
+    fig = make_subplots(
+        rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.3 / rows + 0.04
+    )
     for i, image in enumerate(images):
         fig.add_trace(_image_heatmap(image, name=f"test image {indices[i]}"), row=i // columns + 1, col=i % columns + 1)
     _image_axes(fig)
@@ -236,8 +305,7 @@ def image_figure(image, title: str | None = None, height: int = 320) -> go.Figur
     return apply_layout(fig, title, height)
 
 
-def probability_bars(probs, class_names: Sequence[str], true_label: int | None = None,
-                     height: int = 380) -> go.Figure:
+def probability_bars(probs, class_names: Sequence[str], true_label: int | None = None, height: int = 380) -> go.Figure:
     r"""The softmax output :math:`\hat{\mathbf{y}}` for one image, one bar per class.
 
     The true class is drawn opaque and named in the axis; the others are faded,
@@ -247,10 +315,18 @@ def probability_bars(probs, class_names: Sequence[str], true_label: int | None =
     if len(p) != len(class_names):
         raise ValueError(f"{len(p)} probabilities for {len(class_names)} classes")
     names = [f"<b>{name} (true)</b>" if k == true_label else name for k, name in enumerate(class_names)]
-    fig = go.Figure(go.Bar(x=p.tolist(), y=names, orientation="h",
-                           marker=dict(opacity=[1.0 if k == true_label else 0.55 for k in range(len(p))]),
-                           text=[f"{v:.1%}" for v in p], textposition="outside", cliponaxis=False,
-                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=p.tolist(),
+            y=names,
+            orientation="h",
+            marker=dict(opacity=[1.0 if k == true_label else 0.55 for k in range(len(p))]),
+            text=[f"{v:.1%}" for v in p],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(title_text="softmax probability", range=[0, 1.12], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")
     return apply_layout(fig, None, height, showlegend=False)
@@ -273,12 +349,16 @@ def scratch_concise_pairs(runs: Sequence) -> list[tuple]:
     Same seed means the same initial weights and batch order, so any gap
     between the two is float rounding plus the fused log-softmax of ``nn.CrossEntropyLoss``.
     """
+
     def settings(config):
         return (config.lr, config.batch_size, config.epochs, config.seed, config.init_std)
 
     concise = {settings(run.config): run for run in runs if run.config.impl == "concise"}
-    return [(run, concise[settings(run.config)]) for run in runs
-            if run.config.impl == "scratch" and settings(run.config) in concise]
+    return [
+        (run, concise[settings(run.config)])
+        for run in runs
+        if run.config.impl == "scratch" and settings(run.config) in concise
+    ]
 
 
 # ---------------------------------------------------------------- diverged runs and epoch times
@@ -299,8 +379,9 @@ def run_outcome(status: str, epochs_done: int, diverged_at: tuple[int, int] | No
     return f"{status}, {epochs_done} epoch{'s' if epochs_done != 1 else ''}"
 
 
-def run_row(label: str, history: Sequence, train_seconds: float, status: str,
-            diverged_at: tuple[int, int] | None = None) -> dict[str, object]:
+def run_row(
+    label: str, history: Sequence, train_seconds: float, status: str, diverged_at: tuple[int, int] | None = None
+) -> dict[str, object]:
     """A row of the compare table: metrics of the last finished epoch as text ("–" where there is none)."""
     last = history[-1] if history else None
 
@@ -308,13 +389,22 @@ def run_row(label: str, history: Sequence, train_seconds: float, status: str,
         value = getattr(last, attr) if last is not None else None
         return f"{value:.4f}" if value is not None and math.isfinite(value) else "–"
 
-    return {"run": label, "outcome": run_outcome(status, len(history), diverged_at),
-            "train loss": cell("train_loss"), "train acc": cell("train_acc"), "test acc": cell("test_acc"),
-            "seconds": f"{train_seconds:.1f}"}
+    return {
+        "run": label,
+        "outcome": run_outcome(status, len(history), diverged_at),
+        "train loss": cell("train_loss"),
+        "train acc": cell("train_acc"),
+        "test acc": cell("test_acc"),
+        "seconds": f"{train_seconds:.1f}",
+    }
 
 
-def batch_loss_figure(batch_losses: Sequence[float], diverged_at: tuple[int, int] | None = None,
-                      batches_per_epoch: int | None = None, height: int = 360) -> go.Figure:
+def batch_loss_figure(
+    batch_losses: Sequence[float],
+    diverged_at: tuple[int, int] | None = None,
+    batches_per_epoch: int | None = None,
+    height: int = 360,
+) -> go.Figure:
     """The mean loss of every batch up to the blow-up, on a log axis, the blow-up batch marked.
 
     A diverged run has no finished epoch, so the per-epoch curves are empty: this is
@@ -326,9 +416,17 @@ def batch_loss_figure(batch_losses: Sequence[float], diverged_at: tuple[int, int
         raise ValueError("no batch losses to draw")
     x = list(range(1, len(losses) + 1))
     finite = _finite_or_none(losses)
-    fig = go.Figure(go.Scatter(x=x, y=finite, mode="lines+markers", name="mean loss of the batch",
-                               line=dict(width=3), marker=dict(size=7),
-                               hovertemplate="batch %{x}: loss %{y:.4g}<extra></extra>"))
+    fig = go.Figure(
+        go.Scatter(
+            x=x,
+            y=finite,
+            mode="lines+markers",
+            name="mean loss of the batch",
+            line=dict(width=3),
+            marker=dict(size=7),
+            hovertemplate="batch %{x}: loss %{y:.4g}<extra></extra>",
+        )
+    )
     positive = [v for v in finite if v is not None and v > 0]
     if positive and max(positive) / min(positive) > 100:
         fig.update_yaxes(type="log")
@@ -364,7 +462,8 @@ def epoch_time_sentence(seconds: Sequence[float], epochs: int) -> str:
         measured = f"the last epoch took {median:.2g} s (training plus the test pass)"
     else:
         spread = f"{values[0]:.2g} to {values[-1]:.2g} s" if values[0] != values[-1] else f"{median:.2g} s"
-        measured = (f"the last {len(values)} epochs took {spread} each "
-                    f"(median {median:.2g} s, training plus the test pass)")
+        measured = (
+            f"the last {len(values)} epochs took {spread} each (median {median:.2g} s, training plus the test pass)"
+        )
     total = f"{epochs} epochs take" if epochs != 1 else "1 epoch takes"
     return f"On this server {measured}, so {total} about {epochs * median:.2g} s."
