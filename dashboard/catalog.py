@@ -65,6 +65,6 @@ PAGES: list[PageInfo] = [
         ":material/tune:",
         "See how confident a trained model really is (reliability diagram, ECE), fix it with one temperature "
         "fitted on held-out test images, and compare runs with the best linear model (L-BFGS).",
-        r"T^\star = \arg\min_T \; -\frac{1}{n}\sum_i \log \mathrm{softmax}(\mathbf{o}^{(i)}/T)_{y_i}",
+        r"T^\star = \arg\min_T \mathrm{NLL}(\mathbf{o}/T)",
     ),
 ]

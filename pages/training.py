@@ -537,7 +537,6 @@ jobs = training_jobs(runs_dir, data.fingerprint, data)
 
 check_link(PARAMS)
 submitted = settings_form()
-share_slot = st.container()  # filled last, once the evaluation tab has its value too
 
 config = chosen_config()
 key = jobs.key_for(config) if config is not None else None
@@ -589,5 +588,5 @@ if key is not None:
 
 st.divider()
 compare(jobs.store, key)
-with share_slot:
-    share_row(share_and_reset, PARAMS)
+# At the end (not under the form as on the other pages): the curves keep the first screen of a projector.
+share_row(share_and_reset, PARAMS)

@@ -51,9 +51,19 @@ def click_confusion_cell(page, true_class: int, predicted_class: int) -> None:
     box = plot.locator(".nsewdrag").first.bounding_box()
     x = box["x"] + (predicted_class + 0.5) / 10 * box["width"]
     y = box["y"] + (true_class + 0.5) / 10 * box["height"]
-    page.mouse.move(x, y)
-    page.wait_for_timeout(300)
-    rerun_after(page, lambda: page.mouse.click(x, y))
+    # Plotly sometimes takes a click on a freshly drawn chart as the end of a hover, selecting nothing:
+    # click again (at most three times) until the page lists the cell's images.
+    listed = page.get_by_text("test images of")
+    for _ in range(3):
+        page.mouse.move(x, y)
+        page.wait_for_timeout(300)
+        page.mouse.click(x, y)
+        try:
+            listed.first.wait_for(timeout=8_000)
+            break
+        except Exception:
+            continue
+    wait_for_rerun(page)
 
 
 def upload(page, name: str, data: bytes, mime: str) -> None:
@@ -139,7 +149,8 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     assert "/softmax_temperature" in page.url
     query = {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
     sent = parse_logits(query["sm_logits"])
-    assert len(sent) == 10 and query["sm_labels"] == "fashion"
+    # sm_labels=fashion is read (Streamlit 1.67's binding then drops that short form from the address bar).
+    assert len(sent) == 10 and page.get_by_text("Ankle boot").count() > 0  # the class names came along
     typed = page.get_by_role("textbox", name="Logits o (comma-separated, 2 to 10 classes)").input_value()
     assert parse_logits(typed) == sent
     assert_no_error(page)
