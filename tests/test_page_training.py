@@ -166,6 +166,26 @@ def test_missing_data_names_the_files(monkeypatch, tmp_path, clear_streamlit_cac
     assert "SOFTMAX_DATA_DIR" in message
 
 
+def test_missing_data_is_looked_for_again_only_when_asked(monkeypatch, tmp_path, clear_streamlit_caches):
+    """A failed load is remembered (no download attempt on every visit); Try again looks once more."""
+    import softmax_core.data as data_module
+    from dashboard import fashion_data
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(empty))
+    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+    calls = []
+    real = data_module.load_fashion_mnist
+    monkeypatch.setattr(fashion_data, "load_fashion_mnist", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at = new_page().run()
+    assert "--data-dir" in texts(at.markdown) and "restart" in texts(at.markdown)
+    new_page().run()  # another visit, another session
+    assert len(calls) == 1
+    at.button(key="data_try_again").click().run()
+    assert len(calls) == 2 and not at.exception
+
+
 def test_link_restores_the_config_and_shows_the_stored_run(env, data):
     config = TrainConfig(impl="concise", lr=0.5, batch_size=64, epochs=3, seed=7, init_std=0.02)
     store_fake_run(env, data, config)
