@@ -21,6 +21,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from softmax_core.figures.style import FONT_SIZE, apply_layout
+from softmax_core.figures.training_figures import class_bars
 from softmax_core.inspection import SIDE, Explanation, symmetric_limit, templates
 
 DIVERGING = plotly.colors.diverging.RdBu  # ColorBrewer, red (negative) - white (0) - blue (positive)
@@ -126,19 +127,7 @@ def score_bars(scores, class_names: Sequence[str], true_label: int | None = None
     o = np.asarray(scores, dtype=np.float64).reshape(-1)
     if len(o) != len(class_names):
         raise ValueError(f"{len(o)} scores for {len(class_names)} classes")
-    names = [f"<b>{name} (true)</b>" if k == true_label else name for k, name in enumerate(class_names)]
-    fig = go.Figure(
-        go.Bar(
-            x=o.tolist(),
-            y=names,
-            orientation="h",
-            marker=dict(opacity=[1.0 if k == true_label else 0.55 for k in range(len(o))]),
-            text=[f"{v:.2f}" for v in o],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}: o = %{x:.4f}<extra></extra>",
-        )
-    )
+    fig = go.Figure(class_bars(o, class_names, true_label, [f"{v:.2f}" for v in o], "%{y}: o = %{x:.4f}"))
     pad = 0.45 * max(float(np.abs(o).max()), 1e-9)  # room for the labels outside the bars
     fig.update_xaxes(
         title_text="score o = x·w + b",

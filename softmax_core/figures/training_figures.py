@@ -305,6 +305,23 @@ def image_figure(image, title: str | None = None, height: int = 320) -> go.Figur
     return apply_layout(fig, title, height)
 
 
+def class_bars(
+    values: np.ndarray, class_names: Sequence[str], true_label: int | None, text: list[str], hover: str
+) -> go.Bar:
+    """One horizontal bar per class, labelled outside; the true class opaque and named, the others faded."""
+    names = [f"<b>{name} (true)</b>" if k == true_label else name for k, name in enumerate(class_names)]
+    return go.Bar(
+        x=values.tolist(),
+        y=names,
+        orientation="h",
+        marker=dict(opacity=[1.0 if k == true_label else 0.55 for k in range(len(values))]),
+        text=text,
+        textposition="outside",
+        cliponaxis=False,
+        hovertemplate=hover + "<extra></extra>",
+    )
+
+
 def probability_bars(probs, class_names: Sequence[str], true_label: int | None = None, height: int = 380) -> go.Figure:
     r"""The softmax output :math:`\hat{\mathbf{y}}` for one image, one bar per class.
 
@@ -314,19 +331,7 @@ def probability_bars(probs, class_names: Sequence[str], true_label: int | None =
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
     if len(p) != len(class_names):
         raise ValueError(f"{len(p)} probabilities for {len(class_names)} classes")
-    names = [f"<b>{name} (true)</b>" if k == true_label else name for k, name in enumerate(class_names)]
-    fig = go.Figure(
-        go.Bar(
-            x=p.tolist(),
-            y=names,
-            orientation="h",
-            marker=dict(opacity=[1.0 if k == true_label else 0.55 for k in range(len(p))]),
-            text=[f"{v:.1%}" for v in p],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
-        )
-    )
+    fig = go.Figure(class_bars(p, class_names, true_label, [f"{v:.1%}" for v in p], "%{y}: %{x:.4f}"))
     fig.update_xaxes(title_text="softmax probability", range=[0, 1.12], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")
     return apply_layout(fig, None, height, showlegend=False)
