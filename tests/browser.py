@@ -196,6 +196,9 @@ def move_slider(page, label: str, presses: int = 3, key: str = "ArrowRight") -> 
     """Focus the slider with this aria-label and move it with the keyboard, like a user would."""
     thumb = page.get_by_role("slider", name=label).first
 
+    wait_for_rerun(page)  # keys pressed while a run is still drawing the page can be lost
+    thumb.wait_for(state="visible")
+
     def press() -> None:
         thumb.focus()
         for _ in range(presses):

@@ -105,7 +105,7 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
     # Both runs are overlaid (other tests of this session may have stored more runs that join too).
     overlay = last_plot_when(page, lambda traces: set(expected) <= {t["name"] for t in traces})
     assert set(expected) <= {t["name"] for t in overlay}
-    scratch = next(t for t in overlay if t["name"].startswith("scratch"))
+    scratch = next(t for t in overlay if t["name"] == expected[1])
     assert scratch["y"] == pytest.approx(test_acc)  # the stored scratch run is the one trained above
     page.get_by_text("Scratch against concise.").wait_for(timeout=30_000)
     page.get_by_text("Scratch against concise.").scroll_into_view_if_needed()
