@@ -17,6 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -156,6 +158,35 @@ def rerun_after(page, action, timeout_ms: int = 30_000) -> None:
     wait_for_rerun(page, timeout_ms)
 
 
+def edit_grid_cell(page, row: int, text: str, done_js: str, attempts: int = 3) -> None:
+    """Type `text` into the last column of the first data grid's `row` (0-based) until `done_js` holds.
+
+    The grid draws on a canvas, so a cell is reached by its position (header and rows are
+    35 px). A click that lands while the grid is being redrawn can be lost on a loaded
+    machine: the whole edit is repeated (it is idempotent) until the page shows its result.
+    """
+    for attempt in range(attempts):
+        wait_for_rerun(page)
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + box["width"] - 30, box["y"] + 35 * (row + 1) + 17)
+        page.wait_for_timeout(400)
+        page.keyboard.press("Enter")  # open the cell's editor (typing into a closed one can lose the first key)
+        page.wait_for_timeout(400)
+        page.keyboard.press("ControlOrMeta+a")
+        page.keyboard.type(text)
+        page.keyboard.press("Enter")
+        try:
+            page.wait_for_function(done_js, timeout=15_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+    wait_for_rerun(page)
+
+
 def assert_no_error(page) -> None:
     errors = page.locator('[data-testid="stException"], [data-testid="stError"]')
     assert errors.count() == 0, errors.first.inner_text()
@@ -192,16 +223,38 @@ def plot_signature(page, index: int = 0) -> str:
     )
 
 
+# A thumb is an <input type=range> (react-aria) or a div with aria-valuenow (older sliders).
+_SLIDER_VALUE = (
+    "el => String(el.value ?? '') + '|' + (el.getAttribute('aria-valuenow') ?? el.getAttribute('aria-valuetext'))"
+)
+
+
 def move_slider(page, label: str, presses: int = 3, key: str = "ArrowRight") -> None:
-    """Focus the slider with this aria-label and move it with the keyboard, like a user would."""
+    """Focus the slider with this aria-label and move it with the keyboard, like a user would.
+
+    Each press is checked on the thumb's value and repeated if a loaded machine
+    dropped it, so the slider moves exactly `presses` steps and the rerun surely follows.
+    """
     thumb = page.get_by_role("slider", name=label).first
 
     wait_for_rerun(page)  # keys pressed while a run is still drawing the page can be lost
     thumb.wait_for(state="visible")
 
     def press() -> None:
-        thumb.focus()
         for _ in range(presses):
-            page.keyboard.press(key)
+            before = thumb.evaluate(_SLIDER_VALUE)
+            for attempt in range(3):
+                thumb.focus()
+                page.keyboard.press(key)
+                try:
+                    page.wait_for_function(
+                        f"([el, before]) => ({_SLIDER_VALUE})(el) !== before",
+                        arg=[thumb.element_handle(), before],
+                        timeout=3_000,
+                    )
+                    break
+                except PlaywrightTimeoutError:
+                    if attempt == 2:
+                        raise
 
     rerun_after(page, press)

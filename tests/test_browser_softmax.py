@@ -4,6 +4,7 @@ import pytest
 
 from tests.browser import (
     assert_no_error,
+    edit_grid_cell,
     move_slider,
     open_page,
     plot_signature,
@@ -69,18 +70,7 @@ def test_bad_logits_show_a_message_not_a_traceback(app_url, page):
 def test_editing_the_table_updates_the_logits(app_url, page):
     open_softmax_page(page, app_url)
     bars = plot_signature(page, 0)
-    grid = page.locator('[data-testid="stDataFrame"]').first
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    # the grid draws on a canvas: click the "logit o" cell of the first row (header and rows are 35 px)
-    page.mouse.click(box["x"] + box["width"] - 30, box["y"] + 35 + 17)
-    page.wait_for_timeout(400)
-    page.keyboard.type("5")  # typing on a selected cell opens its editor
-    page.wait_for_timeout(400)
-    rerun_after(page, lambda: page.keyboard.press("Enter"))
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('input')].some(i => i.value === '5, 2, 3')", timeout=15_000
-    )
+    edit_grid_cell(page, 0, "5", "() => [...document.querySelectorAll('input')].some(i => i.value === '5, 2, 3')")
     assert plot_signature(page, 0) != bars
     assert "sm_logits=5" in page.url and "sm_preset=Your+own+logits" in page.url
     assert_no_error(page)
@@ -90,18 +80,8 @@ def test_editing_the_table_updates_the_logits(app_url, page):
 def test_typing_1e308_in_a_table_cell_keeps_the_e_and_gets_a_sentence(app_url, page):
     """The number editor read 1e308 as 1308; the text cell passes it to the logits parser as typed."""
     open_softmax_page(page, app_url)
-    grid = page.locator('[data-testid="stDataFrame"]').first
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + box["width"] - 30, box["y"] + 35 + 35 + 17)  # row 2's logit
-    page.wait_for_timeout(400)
-    page.keyboard.press("Enter")  # open the cell's editor (typing into a closed one can lose the first key)
-    page.wait_for_timeout(400)
-    page.keyboard.press("ControlOrMeta+a")
-    page.keyboard.type("1e308")
-    rerun_after(page, lambda: page.keyboard.press("Enter"))
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('input')].some(i => i.value === '1, 1e308, 3')", timeout=15_000
+    edit_grid_cell(
+        page, 1, "1e308", "() => [...document.querySelectorAll('input')].some(i => i.value === '1, 1e308, 3')"
     )
     errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
     assert any("too large" in text for text in errors), errors
