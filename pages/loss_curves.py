@@ -128,7 +128,7 @@ try:
 except ValueError as exc:
     user_text.error(f"Cannot take the step: {exc}")
 else:
-    st.table(pd.DataFrame(step_table(steps)).style.format(precision=3).hide(axis="index"))
+    st.table(pd.DataFrame(step_table(steps, decimals=3)), hide_index=True)
     if d != 0:
         caption(
             f"From d = {fmt(d)}: L2's step is |d| = {fmt(abs(d))} times L1's. "

@@ -126,7 +126,8 @@ def test_the_page_icon_is_served_by_the_app_itself(app_url, page):
     """Offline there is no web font host: the tab's icon must come from this server."""
     open_page(page, app_url)
     page.wait_for_function(
-        "() => [...document.querySelectorAll('link[rel~=icon]')].some(l => l.href.includes('/media/'))", timeout=30_000
+        "() => [...document.querySelectorAll('link[rel~=icon]')].some(l => l.href.includes('/app/static/icon.png'))",
+        timeout=30_000,
     )
     hrefs = page.evaluate("() => [...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
     assert hrefs and all(h.startswith(app_url) for h in hrefs), hrefs
