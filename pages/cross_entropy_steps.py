@@ -17,6 +17,7 @@ import streamlit as st
 import torch
 import torch.nn.functional as F
 
+from dashboard import server_caches as cached
 from dashboard import url_state
 from dashboard.deep_links import run_through_navigation
 from dashboard.presenter import caption, chart, share_row
@@ -39,26 +40,6 @@ PARAMS = [YHAT, Y, STEP, SHOW_ALL]
 URL = {"bind": "query-params"}
 
 ss = st.session_state
-
-
-# ----------------------------------------------------------------------------- cached figures (plain-value keys)
-# cache_resource, not cache_data: cache_data would pickle and unpickle the figure on every hit, which
-# costs more than building it. The figures are never mutated (st.plotly_chart serialises a copy).
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def heatmap_figure(values: tuple[tuple[float, ...], ...], labels: tuple[int, ...]):
-    return figs.prediction_heatmap(values, labels)
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def neg_log_figure(picked: tuple[float, ...]):
-    return figs.neg_log_curve(picked)
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def loss_figure(losses: tuple[float, ...]):
-    return figs.loss_bars(losses)
 
 
 # ----------------------------------------------------------------------------- callbacks
@@ -185,7 +166,7 @@ def step_pick(data, with_figure: bool) -> None:
 
 def heatmap(data, where: str) -> None:
     t = data["trace"]
-    fig = heatmap_figure(tuple(map(tuple, t.y_hat.tolist())), tuple(t.y.tolist()))
+    fig = cached.prediction_heatmap(tuple(map(tuple, t.y_hat.tolist())), tuple(t.y.tolist()))
     chart(fig, f"ce_heatmap_{where}")
 
 
@@ -203,7 +184,7 @@ def step_read(data, with_figure: bool) -> None:
 def step_log(data, with_figure: bool) -> None:
     t = data["trace"]
     if with_figure:
-        chart(neg_log_figure(tuple(t.picked.tolist())), "ce_neglog")
+        chart(cached.neg_log_curve(tuple(t.picked.tolist())), "ce_neglog")
     st.markdown(
         "Cross-entropy with a one-hot label is minus the log of that probability: near 0 when the model was "
         "confident and right, large when it gave the right answer a small probability."
@@ -216,7 +197,7 @@ def step_mean(data, with_figure: bool) -> None:
     t = data["trace"]
     k = t.y_hat.shape[1]
     if with_figure:
-        chart(loss_figure(tuple(t.losses.tolist())), "ce_losses")
+        chart(cached.loss_bars(tuple(t.losses.tolist())), "ce_losses")
     st.markdown(
         "The batch loss is the mean over examples. The same per-example numbers come from the general formula "
         "with a one-hot label: every term but the true class's is multiplied by 0."

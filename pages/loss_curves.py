@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from dashboard import server_caches as cached
 from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
 from dashboard.presenter import caption, chart, share_row
@@ -10,23 +11,12 @@ from dashboard.url_state import check_link, choice_param, float_param, share_and
 from softmax_core.figures.loss_figures import (
     LOSS_TITLES,
     QUANTITIES,
-    compare_figure,
     fmt,
-    gradient_step_figures,
     loss_formulas,
-    one_loss_figure,
     view_half_width,
 )
 from softmax_core.gradient_step import gradient_steps, step_table
 from softmax_core.losses import LOSSES
-
-# A class opening this page draws the same figures: build each once per server, shared by every session
-# (cache_resource: never pickled, and st.plotly_chart only serialises it; bounded). Building them was the
-# largest share of this page's CPU in `scripts/bench_class.py --sessions 100` once postScriptGC was off.
-one_loss_figure, compare_figure, gradient_step_figures = (
-    st.cache_resource(max_entries=64, show_spinner=False)(f)
-    for f in (one_loss_figure, compare_figure, gradient_step_figures)
-)
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
@@ -96,15 +86,14 @@ d = y_hat - y
 if view_half_width(plot_range, d) > plot_range:
     caption(f"The residual d = {fmt(d)} lies outside ±{fmt(plot_range)}: the plots widen to keep the marker in view.")
 
-# Each view draws three figures; only the chosen one is built (cached above, not with st.cache_data,
-# whose unpickling of a plotly figure costs more than building it).
+# Each view draws three figures; only the chosen view's are built (once per server: dashboard/server_caches.py).
 if st.session_state[VIEW.key] == "each":
     for column, name in zip(st.columns(3), LOSSES):
-        fig = one_loss_figure(name, y_hat, y, delta, plot_range, axis)
+        fig = cached.one_loss_figure(name, y_hat, y, delta, plot_range, axis)
         chart(fig, f"loss_each_{name}", column)
 else:
     for column, q in zip(st.columns(3), QUANTITIES):
-        fig = compare_figure(q, y_hat, y, delta, plot_range, axis)
+        fig = cached.compare_figure(q, y_hat, y, delta, plot_range, axis)
         chart(fig, f"loss_compare_{q}", column)
 
 # Formulas under their curves: one column per loss, with the current numbers plugged in.
@@ -138,7 +127,7 @@ else:
                 else "Huber is inside its quadratic zone (|d| ≤ δ), so it steps like L2."
             )
         )
-    for column, step, fig in zip(st.columns(3), steps, gradient_step_figures(steps, delta, plot_range, axis)):
+    for column, step, fig in zip(st.columns(3), steps, cached.gradient_step_figures(steps, delta, plot_range, axis)):
         chart(fig, f"loss_gradient_step_{step.loss}", column)
     caption("Circle: the current prediction. Arrow: one step, its tip at the new prediction and its loss.")
 

@@ -13,12 +13,12 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from dashboard import server_caches as cached
 from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
 from dashboard.presenter import caption, chart, share_row
 from dashboard.url_state import Param, check_link, choice_param, share_and_reset, tab_param, text_param
 from softmax_core import confidence, entropy, hardmax, margin, max_entropy, softmax
-from softmax_core.figures.softmax_figures import probability_bars, temperature_curves, temperature_sweep
 from softmax_core.logit_presets import (
     LABEL_SETS,
     MAX_CLASSES,
@@ -28,7 +28,7 @@ from softmax_core.logit_presets import (
     format_logits,
     parse_logits,
 )
-from softmax_core.stability import DTYPES, compare_stability, explain, format_number
+from softmax_core.stability import DTYPES, explain, format_number
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
@@ -95,24 +95,6 @@ def _apply_table_edits(table_key: str, base: tuple[str, ...]) -> None:
         return  # keep the edit pending in the table until the cell has a number
     st.session_state[LOGITS.key] = ", ".join(str(cell) for cell in cells)
     _match_preset()
-
-
-# Shared by every session on the default view (cache_resource: never pickled, never mutated; bounded):
-# see the loss page and `scripts/bench_class.py`.
-probability_bars, temperature_curves = (
-    st.cache_resource(max_entries=64, show_spinner=False)(f) for f in (probability_bars, temperature_curves)
-)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_sweep(logits: tuple[float, ...]):
-    """p_j(T) over the whole T range: depends on the logits only, not on the slider."""
-    return temperature_sweep(logits)
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def cached_stability(logits: tuple[float, ...], temperature: float, dtype: str):
-    return compare_stability(logits, temperature, dtype)
 
 
 def _verdict(ok: bool) -> str:
@@ -220,7 +202,7 @@ with main:
         r"\hat{y}_j = \frac{\exp(o_j/T)}{\sum_{k=1}^{q} \exp(o_k/T)},"
         rf"\quad T = {temperature:g},\ q = {len(logits)}"
     )
-    bars = probability_bars(labels, probs.tolist(), one_hot.tolist(), title=f"Prediction: {labels[top]}")
+    bars = cached.probability_bars(labels, probs.tolist(), one_hot.tolist(), title=f"Prediction: {labels[top]}")
     chart(bars, "sm_bars")  # the chart before the numbers: in the first screen of a 1280x720 projector
     m = st.columns(4)
     m[0].metric("Confidence", f"{float(confidence(probs)):.3f}", help="max_j p_j: the probability of the top class")
@@ -246,7 +228,7 @@ caption(
 st.subheader("Every class probability as T changes")
 curves, words = st.columns([2, 1], gap="large")
 with curves:
-    fig = temperature_curves(cached_sweep(logits), labels, temperature, probs.tolist())
+    fig = cached.temperature_curves(cached.temperature_sweep(logits), labels, temperature, probs.tolist())
     chart(fig, "sm_curves")
     caption(
         f"The curves run from T = 0.01 to 100, past the slider's {TEMPERATURES[0]:g} to {TEMPERATURES[-1]:g}, "
@@ -278,7 +260,7 @@ for tab, dtype in zip(st.tabs(DTYPE_TAB.options, key=DTYPE_TAB.key, **URL), DTYP
     if not tab.open:
         continue
     with tab:
-        report = cached_stability(logits, temperature, dtype)
+        report = cached.stability(logits, temperature, dtype)
         st.dataframe(report.table(labels), hide_index=True, width="stretch", height="content")
         st.markdown(
             f"Naive: Σ exp(z) = **{format_number(report.naive_sum)}** → {_verdict(report.naive_ok)} · "
