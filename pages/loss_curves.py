@@ -117,7 +117,9 @@ try:
 except ValueError as exc:
     user_text.error(f"Cannot take the step: {exc}")
 else:
-    st.table(pd.DataFrame(step_table(steps, decimals=3)), hide_index=True)
+    # Plain numbers, which the table shows to 4 decimals, right-aligned: a pandas Styler for 3 decimals
+    # was 5 % of the server's CPU while a class loaded every page (README "Host it for a class").
+    st.table(pd.DataFrame(step_table(steps)), hide_index=True)
     if d != 0:
         caption(
             f"From d = {fmt(d)}: L2's step is |d| = {fmt(abs(d))} times L1's. "

@@ -174,15 +174,6 @@ def test_step_table_has_one_row_per_loss_with_the_step_values():
         assert row["what happens"] == step.outcome
 
 
-def test_step_table_as_text_rounds_every_number_and_keeps_the_words():
-    steps = gradient_steps(3.0, 0.5, 0.4, 1.0)  # L2: d = 2.5, step -1, new 2, loss 3.125 -> 1.125
-    rows = step_table(steps, decimals=3)
-    assert rows[0]["step −η·∂ℓ/∂ŷ"] == "-1.000"
-    assert rows[0]["new ŷ"] == "2.000"
-    assert rows[0]["loss before"] == "3.125" and rows[0]["loss after"] == "1.125"
-    assert [row["what happens"] for row in rows] == [s.outcome for s in steps]
-
-
 @pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf"), "fast", None])
 def test_bad_learning_rate_is_refused_with_a_message(lr):
     with pytest.raises(ValueError, match="learning rate"):
