@@ -41,20 +41,14 @@ def parameters(seed: int, epochs: int = EPOCHS):
     return weights, biases
 
 
-def store_run(runs_dir, data, config: TrainConfig, weights, biases) -> StoredRun:
+def store_run(runs_dir, data, config: TrainConfig, weights, biases, snapshots: bool = False) -> StoredRun:
+    """A finished run with these per-epoch weights; with ``snapshots`` the store keeps every epoch's."""
     config = config.validated()
     history = tuple(EpochMetrics(e, 1.0 / e, 0.5, 0.6, 0.1) for e in range(1, config.epochs + 1))
-    result = TrainResult(config, history, "finished", "", weights[-1], biases[-1], 1.5)
+    kept = (weights, biases) if snapshots else None
+    result = TrainResult(config, history, "finished", "", weights[-1], biases[-1], 1.5, snapshots=kept)
     confusion = confusion_matrix(weights[-1], biases[-1], data.test_images, data.test_labels)
     return RunStore(runs_dir).save(run_key(config, data.fingerprint), result, confusion, data.fingerprint)
-
-
-@pytest.fixture
-def with_snapshots(monkeypatch):
-    """Stands in for the run store's snapshot reader until it is merged: snapshots by run key."""
-    table: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    monkeypatch.setattr(StoredRun, "load_snapshots", lambda run: table.get(run.key), raising=False)
-    return table
 
 
 def new_page(query: dict[str, str] | None = None, session: dict | None = None) -> AppTest:
@@ -130,10 +124,9 @@ def test_old_run_without_snapshots_shows_final_weights_and_says_why_no_slider(ru
     np.testing.assert_allclose(np.array(z).reshape(784), weights[-1][:, 4].numpy(), atol=1e-5)
 
 
-def test_epoch_slider_shows_each_epochs_weights(runs_dir, data, with_snapshots):
+def test_epoch_slider_shows_each_epochs_weights(runs_dir, data):
     weights, biases = parameters(2)
-    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases)
-    with_snapshots[run.key] = (weights, biases)
+    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
     at = new_page({"run": run.key}).run()
     assert not at.exception
     slider = at.slider(key="in_epoch")
@@ -151,10 +144,9 @@ def test_epoch_slider_shows_each_epochs_weights(runs_dir, data, with_snapshots):
     assert chart_by_title_key(at, "in_templates")["layout"]["coloraxis"]["cmax"] == pytest.approx(limit)
 
 
-def test_explanation_scores_are_x_w_plus_b_and_the_link_carries_them(runs_dir, data, with_snapshots):
+def test_explanation_scores_are_x_w_plus_b_and_the_link_carries_them(runs_dir, data):
     weights, biases = parameters(3)
-    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases)
-    with_snapshots[run.key] = (weights, biases)
+    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
     at = new_page({"run": run.key, "in_epoch": "2", "in_image": "17"}).run()
     assert not at.exception
     assert at.number_input(key="in_image").value == 17 and at.slider(key="in_epoch").value == 2
@@ -176,10 +168,9 @@ def test_explanation_scores_are_x_w_plus_b_and_the_link_carries_them(runs_dir, d
     assert sums[0].endswith(f"= o = {shown[predicted]:+.4f}")
 
 
-def test_random_mistake_picks_a_misclassified_image(runs_dir, data, with_snapshots):
+def test_random_mistake_picks_a_misclassified_image(runs_dir, data):
     weights, biases = parameters(4)
-    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases)
-    with_snapshots[run.key] = (weights, biases)
+    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
     at = new_page({"run": run.key}).run()
     predicted = (data.test_images.reshape(-1, 784).float() / 255 @ weights[-1] + biases[-1]).argmax(1)
     for _ in range(3):
@@ -187,6 +178,19 @@ def test_random_mistake_picks_a_misclassified_image(runs_dir, data, with_snapsho
         i = at.number_input(key="in_image").value
         assert predicted[i] != data.test_labels[i]
         assert "a mistake" in texts(at.markdown)
+
+
+def test_a_damaged_snapshot_file_is_a_sentence(runs_dir, data):
+    weights, biases = parameters(6)
+    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
+    path = run.path / run.snapshots.name
+    raw = bytearray(path.read_bytes())
+    raw[-30] ^= 0xFF  # same size, other bytes: the store's checksum notices
+    path.write_bytes(bytes(raw))
+    at = new_page({"run": run.key}).run()
+    assert not at.exception
+    assert "is damaged (checksum differs)" in texts(at.error) and run.key in texts(at.error)
+    assert len(at.slider) == 0 and not at.get("plotly_chart")
 
 
 def test_scratch_and_concise_side_by_side_with_the_largest_difference(runs_dir, data):
