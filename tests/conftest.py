@@ -1,4 +1,4 @@
-"""Shared fixtures: clean Streamlit caches between AppTests, the shared dataset folder."""
+"""Shared fixtures: clean Streamlit caches between AppTests, the shared dataset folder, an AppTest's settings."""
 
 from __future__ import annotations
 
@@ -28,6 +28,24 @@ def shared_data_dir() -> Path:
     if not (SHARED_DATA / "train-images-idx3-ubyte.gz").exists():
         pytest.fail(f"Fashion-MNIST not found at {SHARED_DATA}: put ../shared beside the repository")
     return SHARED_DATA
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, shared_data_dir, clear_streamlit_caches) -> Path:
+    """An AppTest's server settings: the shared Fashion-MNIST and a fresh run store (returned), caches cold."""
+    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(shared_data_dir))
+    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def missing_data(monkeypatch, tmp_path, clear_streamlit_caches) -> Path:
+    """The data folder names an empty directory (returned): the pages must say where the files should be."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(empty))
+    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+    return empty
 
 
 @pytest.fixture(scope="session")
