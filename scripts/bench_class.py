@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dashboard.catalog import PAGES  # noqa: E402
-from scripts.local_server import start_streamlit, wait_healthy  # noqa: E402
+from scripts.local_server import start_streamlit, stop_streamlit, wait_healthy  # noqa: E402
 
 # url_pathname of each page: st.Page names it after the file ("" is the default page).
 PAGE_NAMES = ["", *[Path(p.path).stem for p in PAGES]]
@@ -448,11 +447,7 @@ def main(argv: list[str] | None = None) -> int:
             report = asyncio.run(run_class(args, url, pids))
         finally:
             if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                stop_streamlit(proc, timeout=15)
     print_report(report)
     if args.json:
         print(json.dumps(report))

@@ -95,3 +95,12 @@ def _start_on(
         proc.kill()
         raise
     return proc, url
+
+
+def stop_streamlit(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """Ask the server to stop (SIGTERM); kill it if it has not within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -51,16 +51,12 @@ def missing_data(monkeypatch, tmp_path, clear_streamlit_caches) -> Path:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """One `streamlit run` for the whole test session, on a free localhost port."""
-    from tests.browser import start_streamlit
+    from scripts.local_server import start_streamlit, stop_streamlit
 
     runs_dir = tmp_path_factory.mktemp("browser-runs")
     proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs_dir)})
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:
-        proc.kill()
+    stop_streamlit(proc)
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,11 @@
-"""Starting the local server (browser tests, benchmarks): a port taken between choosing and binding it is retried."""
+"""Starting the local server (browser tests, benchmarks): a port taken first is retried, another early exit says why."""
 
 from __future__ import annotations
 
 import socket
 import urllib.request
+
+import pytest
 
 from scripts import local_server
 from tests.conftest import SHARED_DATA
@@ -27,3 +29,12 @@ def test_a_taken_port_is_retried_on_another(monkeypatch, tmp_path):
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_a_server_that_exits_for_another_reason_says_why_and_is_not_retried(monkeypatch):
+    ports = []
+    real_free_port = local_server.free_port
+    monkeypatch.setattr(local_server, "free_port", lambda: ports.append(real_free_port()) or ports[-1])
+    with pytest.raises(local_server.ServerExited, match="No such option '--server.noSuchOption'"):
+        local_server.start_streamlit({}, ["--server.noSuchOption", "1"])
+    assert len(ports) == 1  # a bad option is not a port race
