@@ -52,7 +52,7 @@ def run_parameters(runs_dir: str, key: str) -> tuple[np.ndarray, np.ndarray, boo
     run = RunStore(runs_dir).get(key)
     if run is None:
         raise ValueError(f"Run {key} is no longer in the run store: train it again.")
-    snapshots = inspection.load_snapshots(run)
+    snapshots = run.load_snapshots()  # checksum and shapes checked by the store
     if snapshots is not None:
         return snapshots[0].numpy(), snapshots[1].numpy(), True
     weight, bias = run.load_weights()

@@ -23,9 +23,7 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dashboard.catalog import PAGES  # noqa: E402
+from scripts.local_server import start_streamlit, stop_streamlit, wait_healthy  # noqa: E402
 
 # url_pathname of each page: st.Page names it after the file ("" is the default page).
 PAGE_NAMES = ["", *[Path(p.path).stem for p in PAGES]]
@@ -142,57 +141,6 @@ class Session:
 
 
 # ---------------------------------------------------------------- the server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            log = getattr(proc, "log", None)
-            output = (log.seek(0), log.read())[1].decode(errors="replace") if log is not None else ""
-            raise RuntimeError(f"the server exited early:\n{output}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer its health check within {timeout:.0f} s")
-
-
-def start_server(env_overrides: dict[str, str], extra_args: list[str]) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "streamlit_app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        *extra_args,
-    ]
-    # Log to a file, not an undrained pipe: a full pipe blocks the server's next log write.
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env_overrides}, stdout=log, stderr=subprocess.STDOUT)
-    proc.log = log
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
-    except BaseException:
-        proc.kill()
-        raise
-    return proc, url
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -490,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             wait_healthy(url)
         else:
             env = {"SOFTMAX_DATA_DIR": args.data_dir, "SOFTMAX_RUNS_DIR": args.runs_dir or tmp}
-            proc, url = start_server(env, args.server_arg)
+            proc, url = start_streamlit(env, args.server_arg, timeout=90)
             pids = [proc.pid]
         try:
             if args.latency:
@@ -499,11 +447,7 @@ def main(argv: list[str] | None = None) -> int:
             report = asyncio.run(run_class(args, url, pids))
         finally:
             if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                stop_streamlit(proc, timeout=15)
     print_report(report)
     if args.json:
         print(json.dumps(report))

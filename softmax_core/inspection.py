@@ -92,34 +92,6 @@ def explain(weight, bias, image) -> Explanation:
     return Explanation(x, scores, softmax_np(scores), contributions, b, int(np.argmax(scores)))
 
 
-# ---------------------------------------------------------------- snapshots across epochs
-
-
-def load_snapshots(run) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(W per epoch (E+1, 784, 10), b per epoch (E+1, 10)), or None for a run stored without them.
-
-    Index k holds the weights after k epochs (0 = the initial draw). Runs stored by
-    older training code have no snapshots; their reader may also be missing.
-    """
-    reader = getattr(run, "load_snapshots", None)
-    if reader is None:
-        return None
-    snapshots = reader()
-    if snapshots is None:
-        return None
-    weights, biases = snapshots
-    if (
-        weights.dim() != 3
-        or tuple(weights.shape[1:]) != (NUM_PIXELS, NUM_CLASSES)
-        or tuple(biases.shape) != (weights.shape[0], NUM_CLASSES)
-    ):
-        raise ValueError(
-            f"snapshots of run {getattr(run, 'key', '?')} have shapes {tuple(weights.shape)} "
-            f"and {tuple(biases.shape)}, expected (E+1, 784, 10) and (E+1, 10)"
-        )
-    return weights, biases
-
-
 @dataclass(frozen=True)
 class Difference:
     """Where two weight sets differ most."""

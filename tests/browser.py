@@ -7,17 +7,12 @@ save screenshots under ``test-artifacts/screenshots``.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from scripts.local_server import start_streamlit  # noqa: F401  (the browser tests' server start)
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
@@ -38,64 +33,6 @@ def chromium_path() -> str:
     if not Path(path).exists():
         raise RuntimeError("Debian's chromium is not installed: apt-get install -y chromium")
     return path
-
-
-def free_port() -> int:
-    """A port free at this moment; another process may still take it before streamlit binds it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-PORT_ATTEMPTS = 5
-
-
-def start_streamlit(env_overrides: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """``streamlit run`` on a free localhost port; if another process took the port first, try another."""
-    for _ in range(PORT_ATTEMPTS):
-        started = _start_on(free_port(), env_overrides)
-        if started is not None:
-            return started
-    raise RuntimeError(f"streamlit found its port taken {PORT_ATTEMPTS} times in a row")
-
-
-def _start_on(port: int, env_overrides: dict[str, str]) -> tuple[subprocess.Popen, str] | None:
-    """The server and its URL once healthy; None if the port was taken before streamlit could bind it."""
-    env = {**os.environ, **env_overrides}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "streamlit_app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-    ]
-    # The log goes to a file, not a pipe: nobody drains a pipe while tests run, and a full pipe
-    # (64 KiB of log lines) blocks the server's next write, so it stops answering mid-test.
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            output = log.read().decode(errors="replace")
-            if f"Port {port} is already in use" in output or f"Port {port} is not available" in output:
-                return None
-            raise RuntimeError(f"streamlit exited early:\n{output}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)  # polling the health endpoint until it answers
-    proc.kill()
-    raise RuntimeError("streamlit did not answer its health check within 60 s")
 
 
 def wait_for_rerun(page, timeout_ms: int = 30_000, quiet_ms: int = 400) -> None:

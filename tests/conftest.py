@@ -1,4 +1,4 @@
-"""Shared fixtures: clean Streamlit caches between AppTests, the shared dataset folder."""
+"""Shared fixtures: clean Streamlit caches between AppTests, the shared dataset folder, an AppTest's settings."""
 
 from __future__ import annotations
 
@@ -30,19 +30,33 @@ def shared_data_dir() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture
+def env(monkeypatch, tmp_path, shared_data_dir, clear_streamlit_caches) -> Path:
+    """An AppTest's server settings: the shared Fashion-MNIST and a fresh run store (returned), caches cold."""
+    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(shared_data_dir))
+    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def missing_data(monkeypatch, tmp_path, clear_streamlit_caches) -> Path:
+    """The data folder names an empty directory (returned): the pages must say where the files should be."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(empty))
+    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+    return empty
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """One `streamlit run` for the whole test session, on a free localhost port."""
-    from tests.browser import start_streamlit
+    from scripts.local_server import start_streamlit, stop_streamlit
 
     runs_dir = tmp_path_factory.mktemp("browser-runs")
     proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs_dir)})
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:
-        proc.kill()
+    stop_streamlit(proc)
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,13 @@
-"""The browser tests' server start: a port taken between choosing and binding it is retried, not a failure."""
+"""Starting the local server (browser tests, benchmarks): a port taken first is retried, another early exit says why."""
 
 from __future__ import annotations
 
 import socket
 import urllib.request
 
-from tests import browser
+import pytest
+
+from scripts import local_server
 from tests.conftest import SHARED_DATA
 
 
@@ -15,9 +17,11 @@ def test_a_taken_port_is_retried_on_another(monkeypatch, tmp_path):
         held.listen()
         taken = held.getsockname()[1]
         offered = iter([taken])
-        real_free_port = browser.free_port
-        monkeypatch.setattr(browser, "free_port", lambda: next(offered, None) or real_free_port())
-        proc, url = browser.start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path)})
+        real_free_port = local_server.free_port
+        monkeypatch.setattr(local_server, "free_port", lambda: next(offered, None) or real_free_port())
+        proc, url = local_server.start_streamlit(
+            {"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path)}
+        )
         try:
             assert url != f"http://127.0.0.1:{taken}"
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as response:
@@ -25,3 +29,12 @@ def test_a_taken_port_is_retried_on_another(monkeypatch, tmp_path):
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_a_server_that_exits_for_another_reason_says_why_and_is_not_retried(monkeypatch):
+    ports = []
+    real_free_port = local_server.free_port
+    monkeypatch.setattr(local_server, "free_port", lambda: ports.append(real_free_port()) or ports[-1])
+    with pytest.raises(local_server.ServerExited, match="No such option '--server.noSuchOption'"):
+        local_server.start_streamlit({}, ["--server.noSuchOption", "1"])
+    assert len(ports) == 1  # a bad option is not a port race

@@ -131,36 +131,6 @@ def test_softmax_link_of_real_float32_scores_round_trips():
     assert "sm_T" not in query
 
 
-class RunWithSnapshots:
-    key = "fake"
-
-    def __init__(self, weights, biases):
-        self._snapshots = (weights, biases)
-
-    def load_snapshots(self):
-        return self._snapshots
-
-
-class OldRun:  # a StoredRun from before snapshots: no reader at all
-    key = "old"
-
-
-class NoneRun:  # a run stored by older training code: the reader says there are none
-    key = "none"
-
-    def load_snapshots(self):
-        return None
-
-
-def test_load_snapshots_reads_the_run_or_says_none():
-    weights, biases = torch.zeros(4, 784, 10), torch.zeros(4, 10)
-    assert inspection.load_snapshots(RunWithSnapshots(weights, biases))[0] is weights
-    assert inspection.load_snapshots(OldRun()) is None
-    assert inspection.load_snapshots(NoneRun()) is None
-    with pytest.raises(ValueError, match="expected"):
-        inspection.load_snapshots(RunWithSnapshots(torch.zeros(4, 784, 9), biases))
-
-
 def test_snapshot_k_equals_a_rerun_stopped_after_k_epochs(fmnist, tmp_path):
     """Once the run store keeps snapshots: epoch k's weights are those of the same training run for k epochs."""
     from softmax_core.run_store import RunStore
@@ -169,7 +139,7 @@ def test_snapshot_k_equals_a_rerun_stopped_after_k_epochs(fmnist, tmp_path):
 
     config = TrainConfig(epochs=3, batch_size=4096)
     run = train_or_load(RunStore(tmp_path), config, fmnist).run
-    weights, biases = inspection.load_snapshots(run)
+    weights, biases = run.load_snapshots()
     assert weights.shape == (4, 784, 10)
     for k in (1, 2):
         shorter = train(TrainConfig(epochs=k, batch_size=4096), fmnist)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest_helpers import page_test
 from tests.conftest import ROOT
 
 PAGES = {
@@ -43,17 +44,8 @@ HOSTILE = {
 MAX_MESSAGE = 600  # characters of one message's markdown: the value inside is cut to about 80
 
 
-@pytest.fixture
-def env(monkeypatch, tmp_path, shared_data_dir, clear_streamlit_caches):
-    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(shared_data_dir))
-    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
-
-
 def run(page: str, query: dict) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+    return page_test(ROOT / "pages" / f"{page}.py", query, timeout=120).run()
 
 
 def sentences(at: AppTest) -> list[str]:

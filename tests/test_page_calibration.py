@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 from softmax_core import calibration as cal
-from softmax_core.data import load_fashion_mnist
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
-from tests.conftest import ROOT, SHARED_DATA
+from tests.apptest_helpers import chart_specs as charts
+from tests.apptest_helpers import page_test, texts
+from tests.conftest import ROOT
 
 PAGE = str(ROOT / "pages" / "calibration.py")
-
-
-@pytest.fixture
-def env(monkeypatch, tmp_path, shared_data_dir, clear_streamlit_caches):
-    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(shared_data_dir))
-    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_fashion_mnist(SHARED_DATA)
 
 
 def weights(seed: int, scale: float):
@@ -34,29 +21,18 @@ def weights(seed: int, scale: float):
     return torch.randn(784, 10, generator=g) * scale, torch.randn(10, generator=g) * scale
 
 
-def store_run(runs_dir, data, config: TrainConfig, seed: int = 0, scale: float = 0.05, status: str = "finished",
+def store_run(runs_dir, fmnist, config: TrainConfig, seed: int = 0, scale: float = 0.05, status: str = "finished",
               message: str = ""):  # fmt: skip
     config = config.validated()
     history = tuple(EpochMetrics(e, 0.5, 0.8, 0.8, 0.1) for e in range(1, config.epochs + 1))
     w, b = weights(seed, scale)
     result = TrainResult(config, history, status, message, w, b, 1.0)
-    return RunStore(runs_dir).save(run_key(config, data.fingerprint), result, torch.eye(10, dtype=torch.int64),
-                                   data.fingerprint)  # fmt: skip
+    return RunStore(runs_dir).save(run_key(config, fmnist.fingerprint), result, torch.eye(10, dtype=torch.int64),
+                                   fmnist.fingerprint)  # fmt: skip
 
 
 def new_page(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    return at
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return page_test(PAGE, query, timeout=120)
 
 
 def test_empty_store_says_what_to_do(env):
@@ -66,14 +42,14 @@ def test_empty_store_says_what_to_do(env):
     assert at.button(key="cal_fit_ceiling")  # the ceiling can be fitted from here
 
 
-def test_metrics_match_the_core_for_the_training_pages_run(env, data):
-    chapter = store_run(env, data, TrainConfig(), seed=1)
-    store_run(env, data, TrainConfig(lr=0.5), seed=2, scale=0.2)
+def test_metrics_match_the_core_for_the_training_pages_run(env, fmnist):
+    chapter = store_run(env, fmnist, TrainConfig(), seed=1)
+    store_run(env, fmnist, TrainConfig(lr=0.5), seed=2, scale=0.2)
     at = new_page({"train_lr": "0.1"}).run()  # the training page's settings: the chapter's run is the default
     assert not at.exception
     assert at.selectbox(key="cal_run").value == chapter.key
     w, b = weights(1, 0.05)
-    expected = cal.calibrate(cal.logits_on_images(w, b, data.test_images), data.test_labels.numpy())
+    expected = cal.calibrate(cal.logits_on_images(w, b, fmnist.test_images), fmnist.test_labels.numpy())
     assert at.metric[0].value == f"{expected.fit.temperature:.3f}"
     assert at.metric[1].value == f"{expected.after.ece:.4f}"
     table = at.dataframe[0].value
@@ -88,8 +64,8 @@ def test_metrics_match_the_core_for_the_training_pages_run(env, data):
     assert [t for t in reliability[0]["text"] if t] == [f"{int(n):,}" for n in expected.before.bins.counts if n]
 
 
-def test_the_slider_moves_the_last_column(env, data):
-    store_run(env, data, TrainConfig())
+def test_the_slider_moves_the_last_column(env, fmnist):
+    store_run(env, fmnist, TrainConfig())
     at = new_page().run()
     at.select_slider(key="cal_T").set_value(4.0).run()
     assert not at.exception
@@ -97,14 +73,14 @@ def test_the_slider_moves_the_last_column(env, data):
     assert "T = 4 (yours)" in table.columns
     w, b = weights(0, 0.05)
     split = cal.split_test_set()
-    logits = cal.logits_on_images(w, b, data.test_images)[split.evaluation]
-    labels = data.test_labels.numpy()[split.evaluation]
+    logits = cal.logits_on_images(w, b, fmnist.test_images)[split.evaluation]
+    labels = fmnist.test_labels.numpy()[split.evaluation]
     assert table["T = 4 (yours)"].iloc[1] == pytest.approx(cal.nll(logits, labels, 4.0))
 
 
-def test_a_run_link_selects_it_and_an_unknown_one_is_explained(env, data):
-    store_run(env, data, TrainConfig())
-    other = store_run(env, data, TrainConfig(epochs=3), seed=4)
+def test_a_run_link_selects_it_and_an_unknown_one_is_explained(env, fmnist):
+    store_run(env, fmnist, TrainConfig())
+    other = store_run(env, fmnist, TrainConfig(epochs=3), seed=4)
     at = new_page({"run": other.key}).run()
     assert not at.exception
     assert at.selectbox(key="cal_run").value == other.key
@@ -115,8 +91,8 @@ def test_a_run_link_selects_it_and_an_unknown_one_is_explained(env, data):
     assert "**not-a-key**<b>" in texts(at.text)  # shown as text, not markdown
 
 
-def test_a_diverged_run_is_explained(env, data):
-    diverged = store_run(env, data, TrainConfig(lr=50.0), status="diverged", message="Loss became inf in epoch 1.")
+def test_a_diverged_run_is_explained(env, fmnist):
+    diverged = store_run(env, fmnist, TrainConfig(lr=50.0), status="diverged", message="Loss became inf in epoch 1.")
     at = new_page({"run": diverged.key}).run()
     assert not at.exception
     assert "diverged" in texts(at.warning)
@@ -124,11 +100,11 @@ def test_a_diverged_run_is_explained(env, data):
     assert "diverged run(s) are left out" in texts(at.caption)
 
 
-def test_the_ceiling_run_is_one_more_run(env, data):
+def test_the_ceiling_run_is_one_more_run(env, fmnist):
     from softmax_core.linear_ceiling import ceiling_config
 
     config = ceiling_config(1e-4, 5)
-    store_run(env, data, config, seed=3)
+    store_run(env, fmnist, config, seed=3)
     at = new_page().run()
     assert not at.exception
     assert "best linear" in texts(at.info)

@@ -7,18 +7,17 @@ import torch
 import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest_helpers import page_test
 from tests.conftest import ROOT
 from tests.link import link, share_link
 
 PAGE = str(ROOT / "pages" / "cross_entropy_steps.py")
+pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")  # each test starts with cold caches
 STEP_TITLES = {1: "Pick the cells", 2: "Read them out", 3: "Take −log", 4: "Average", 5: "From logits"}
 
 
 def run(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
+    at = page_test(PAGE, query).run()
     assert not at.exception, at.exception
     return at
 
@@ -38,11 +37,6 @@ def edit(at, state: dict) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
-
-
-@pytest.fixture(autouse=True)
-def _caches(clear_streamlit_caches):
-    yield
 
 
 # ----------------------------------------------------------------------------- the chapter's example

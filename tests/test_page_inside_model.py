@@ -10,26 +10,13 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from softmax_core.data import load_fashion_mnist
 from softmax_core.logit_presets import parse_logits
 from softmax_core.run_store import RunStore, StoredRun, run_key
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult, confusion_matrix
-from tests.conftest import ROOT, SHARED_DATA
+from tests.apptest_helpers import page_through_app, texts
 
 PAGE = "pages/inside_model.py"
 EPOCHS = 3
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_fashion_mnist(SHARED_DATA)
-
-
-@pytest.fixture
-def runs_dir(monkeypatch, tmp_path, shared_data_dir, clear_streamlit_caches):
-    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(shared_data_dir))
-    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
 
 
 def parameters(seed: int, epochs: int = EPOCHS):
@@ -41,30 +28,18 @@ def parameters(seed: int, epochs: int = EPOCHS):
     return weights, biases
 
 
-def store_run(runs_dir, data, config: TrainConfig, weights, biases) -> StoredRun:
+def store_run(runs_dir, fmnist, config: TrainConfig, weights, biases, snapshots: bool = False) -> StoredRun:
+    """A finished run with these per-epoch weights; with ``snapshots`` the store keeps every epoch's."""
     config = config.validated()
     history = tuple(EpochMetrics(e, 1.0 / e, 0.5, 0.6, 0.1) for e in range(1, config.epochs + 1))
-    result = TrainResult(config, history, "finished", "", weights[-1], biases[-1], 1.5)
-    confusion = confusion_matrix(weights[-1], biases[-1], data.test_images, data.test_labels)
-    return RunStore(runs_dir).save(run_key(config, data.fingerprint), result, confusion, data.fingerprint)
-
-
-@pytest.fixture
-def with_snapshots(monkeypatch):
-    """Stands in for the run store's snapshot reader until it is merged: snapshots by run key."""
-    table: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    monkeypatch.setattr(StoredRun, "load_snapshots", lambda run: table.get(run.key), raising=False)
-    return table
+    kept = (weights, biases) if snapshots else None
+    result = TrainResult(config, history, "finished", "", weights[-1], biases[-1], 1.5, snapshots=kept)
+    confusion = confusion_matrix(weights[-1], biases[-1], fmnist.test_images, fmnist.test_labels)
+    return RunStore(runs_dir).save(run_key(config, fmnist.fingerprint), result, confusion, fmnist.fingerprint)
 
 
 def new_page(query: dict[str, str] | None = None, session: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
-    for k, v in (session or {}).items():
-        at.session_state[k] = v
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.switch_page(PAGE)
-    return at
+    return page_through_app(PAGE, query, session)
 
 
 def chart_by_title_key(at: AppTest, key: str) -> dict:
@@ -74,19 +49,15 @@ def chart_by_title_key(at: AppTest, key: str) -> dict:
     raise AssertionError(f"no chart {key}: {[e.proto.id for e in at.get('plotly_chart')]}")
 
 
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
-def test_empty_store_says_so_and_links_to_training(runs_dir):
+def test_empty_store_says_so_and_links_to_training(env):
     at = new_page().run()
     assert not at.exception
     assert "There is no trained model yet" in texts(at.info)
     assert any("training" in link.proto.page for link in at.get("page_link"))
 
 
-def test_training_settings_without_a_stored_run_say_so(runs_dir, data):
-    store_run(runs_dir, data, TrainConfig(epochs=1), *parameters(0, 1))  # another run exists, not this one
+def test_training_settings_without_a_stored_run_say_so(env, fmnist):
+    store_run(env, fmnist, TrainConfig(epochs=1), *parameters(0, 1))  # another run exists, not this one
     at = new_page(session={"train_epochs": 10}).run()
     assert not at.exception
     assert "There is no stored run for the training page's settings" in texts(at.info)
@@ -94,34 +65,34 @@ def test_training_settings_without_a_stored_run_say_so(runs_dir, data):
     assert any("training" in link.proto.page for link in at.get("page_link"))
 
 
-def test_without_settings_or_link_the_newest_run_shows(runs_dir, data):
-    store_run(runs_dir, data, TrainConfig(epochs=1), *parameters(0, 1))
-    newest = store_run(runs_dir, data, TrainConfig(epochs=2), *parameters(1, 2))
+def test_without_settings_or_link_the_newest_run_shows(env, fmnist):
+    store_run(env, fmnist, TrainConfig(epochs=1), *parameters(0, 1))
+    newest = store_run(env, fmnist, TrainConfig(epochs=2), *parameters(1, 2))
     at = new_page().run()
     assert not at.exception
     assert at.query_params["run"] == newest.key
 
 
-def test_unknown_run_in_the_link_is_shown_as_text(runs_dir):
+def test_unknown_run_in_the_link_is_shown_as_text(env):
     at = new_page({"run": "**nope**<b>x</b>"}).run()
     assert not at.exception
     assert "not in the run store" in texts(at.warning)
     assert at.text[0].value == "**nope**<b>x</b>"  # verbatim, never rendered
 
 
-def test_training_page_settings_pick_the_run_and_the_link_names_it(runs_dir, data):
+def test_training_page_settings_pick_the_run_and_the_link_names_it(env, fmnist):
     config = TrainConfig(epochs=2, batch_size=1024, lr=0.2)
     weights, biases = parameters(0, 2)
-    run = store_run(runs_dir, data, config, weights, biases)
+    run = store_run(env, fmnist, config, weights, biases)
     at = new_page(session={"train_epochs": 2, "train_batch_size": 1024, "train_lr": 0.2}).run()
     assert not at.exception
     assert at.query_params["run"] == run.key
     assert "lr 0.2 · batch 1024 · 2 ep" in texts(at.caption)
 
 
-def test_old_run_without_snapshots_shows_final_weights_and_says_why_no_slider(runs_dir, data):
+def test_old_run_without_snapshots_shows_final_weights_and_says_why_no_slider(env, fmnist):
     weights, biases = parameters(1)
-    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases)
+    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases)
     at = new_page({"run": run.key}).run()
     assert not at.exception
     assert "kept only the final weights" in texts(at.info) and "no epoch slider" in texts(at.info)
@@ -130,10 +101,9 @@ def test_old_run_without_snapshots_shows_final_weights_and_says_why_no_slider(ru
     np.testing.assert_allclose(np.array(z).reshape(784), weights[-1][:, 4].numpy(), atol=1e-5)
 
 
-def test_epoch_slider_shows_each_epochs_weights(runs_dir, data, with_snapshots):
+def test_epoch_slider_shows_each_epochs_weights(env, fmnist):
     weights, biases = parameters(2)
-    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases)
-    with_snapshots[run.key] = (weights, biases)
+    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
     at = new_page({"run": run.key}).run()
     assert not at.exception
     slider = at.slider(key="in_epoch")
@@ -151,14 +121,13 @@ def test_epoch_slider_shows_each_epochs_weights(runs_dir, data, with_snapshots):
     assert chart_by_title_key(at, "in_templates")["layout"]["coloraxis"]["cmax"] == pytest.approx(limit)
 
 
-def test_explanation_scores_are_x_w_plus_b_and_the_link_carries_them(runs_dir, data, with_snapshots):
+def test_explanation_scores_are_x_w_plus_b_and_the_link_carries_them(env, fmnist):
     weights, biases = parameters(3)
-    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases)
-    with_snapshots[run.key] = (weights, biases)
+    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
     at = new_page({"run": run.key, "in_epoch": "2", "in_image": "17"}).run()
     assert not at.exception
     assert at.number_input(key="in_image").value == 17 and at.slider(key="in_epoch").value == 2
-    x = data.test_images[17].reshape(784).double() / 255
+    x = fmnist.test_images[17].reshape(784).double() / 255
     expected = (x @ weights[2].double() + biases[2].double()).numpy()
     shown = chart_by_title_key(at, "in_scores")["data"][0]["x"]
     np.testing.assert_allclose(shown, expected, rtol=0, atol=1e-9)
@@ -169,32 +138,44 @@ def test_explanation_scores_are_x_w_plus_b_and_the_link_carries_them(runs_dir, d
     assert parse_logits(query["sm_logits"]) == tuple(shown)  # exactly the ten scores on screen, bit for bit
     assert query["sm_labels"] == "fashion" and query["sm_preset"] == "custom"
     markdown = texts(at.markdown)
-    assert f"Test image #17 is a **{data.class_names[int(data.test_labels[17])]}**" in markdown
+    assert f"Test image #17 is a **{fmnist.class_names[int(fmnist.test_labels[17])]}**" in markdown
     predicted = int(np.argmax(shown))
     sums = at.text[0].value.splitlines()  # the bookkeeping under the contribution maps
-    assert sums[0].startswith(f"{data.class_names[predicted]} (")
+    assert sums[0].startswith(f"{fmnist.class_names[predicted]} (")
     assert sums[0].endswith(f"= o = {shown[predicted]:+.4f}")
 
 
-def test_random_mistake_picks_a_misclassified_image(runs_dir, data, with_snapshots):
+def test_random_mistake_picks_a_misclassified_image(env, fmnist):
     weights, biases = parameters(4)
-    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases)
-    with_snapshots[run.key] = (weights, biases)
+    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
     at = new_page({"run": run.key}).run()
-    predicted = (data.test_images.reshape(-1, 784).float() / 255 @ weights[-1] + biases[-1]).argmax(1)
+    predicted = (fmnist.test_images.reshape(-1, 784).float() / 255 @ weights[-1] + biases[-1]).argmax(1)
     for _ in range(3):
         at.button(key="in_random_mistake").click().run()
         i = at.number_input(key="in_image").value
-        assert predicted[i] != data.test_labels[i]
+        assert predicted[i] != fmnist.test_labels[i]
         assert "a mistake" in texts(at.markdown)
 
 
-def test_scratch_and_concise_side_by_side_with_the_largest_difference(runs_dir, data):
+def test_a_damaged_snapshot_file_is_a_sentence(env, fmnist):
+    weights, biases = parameters(6)
+    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
+    path = run.path / run.snapshots.name
+    raw = bytearray(path.read_bytes())
+    raw[-30] ^= 0xFF  # same size, other bytes: the store's checksum notices
+    path.write_bytes(bytes(raw))
+    at = new_page({"run": run.key}).run()
+    assert not at.exception
+    assert "is damaged (checksum differs)" in texts(at.error) and run.key in texts(at.error)
+    assert len(at.slider) == 0 and not at.get("plotly_chart")
+
+
+def test_scratch_and_concise_side_by_side_with_the_largest_difference(env, fmnist):
     weights, biases = parameters(5)
     other = weights.clone()
     other[-1][100, 2] += 1e-3
-    run = store_run(runs_dir, data, TrainConfig(epochs=EPOCHS), weights, biases)
-    store_run(runs_dir, data, TrainConfig(impl="concise", epochs=EPOCHS), other, biases)
+    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases)
+    store_run(env, fmnist, TrainConfig(impl="concise", epochs=EPOCHS), other, biases)
     at = new_page({"run": run.key}).run()
     assert not at.exception
     text = texts(at.markdown)
@@ -204,11 +185,7 @@ def test_scratch_and_concise_side_by_side_with_the_largest_difference(runs_dir, 
     assert left["layout"]["coloraxis"]["cmax"] == right["layout"]["coloraxis"]["cmax"]
 
 
-def test_missing_data_folder_is_a_sentence(monkeypatch, tmp_path, clear_streamlit_caches):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(empty))
-    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+def test_missing_data_folder_is_a_sentence(missing_data):
     at = new_page().run()
     assert not at.exception
-    assert str(empty) in texts(at.error) and "SOFTMAX_DATA_DIR" in texts(at.error)
+    assert str(missing_data) in texts(at.error) and "SOFTMAX_DATA_DIR" in texts(at.error)

@@ -1,19 +1,16 @@
 """AppTest of pages/loss_curves.py: controls, URL state, bad links, and the numbers on screen."""
 
-import base64
-import json
-
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from streamlit.testing.v1 import AppTest
 
 from softmax_core.gradient_step import gradient_steps
+from tests.apptest_helpers import chart_specs, page_test, plotly_values
 from tests.conftest import ROOT
 from tests.link import link
 
 PAGE = str(ROOT / "pages" / "loss_curves.py")
+pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")  # each test starts with cold caches
 SLIDERS = {  # key: (min, max, default)
     "loss_y": (-5.0, 5.0, 0.0),
     "loss_y_hat": (-5.0, 5.0, 2.5),
@@ -24,29 +21,19 @@ SLIDERS = {  # key: (min, max, default)
 
 
 def run(query=None):
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
+    return page_test(PAGE, query).run()
 
 
 def charts(at):
     """Chart specs, without the empty traces that only put a curve on its loss's theme colour."""
-    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    specs = chart_specs(at)
     for spec in specs:
         spec["data"] = [t for t in spec["data"] if t.get("name") or t.get("x") != []]
     return specs
 
 
-def array(value):
-    """Plotly writes numpy arrays as base64 ('bdata'); lists stay lists."""
-    if isinstance(value, dict) and "bdata" in value:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-    return np.asarray(value)
-
-
 def markers(trace):
-    x, y = array(trace["x"]), array(trace["y"])
+    x, y = plotly_values(trace["x"]), plotly_values(trace["y"])
     return [(float(x[i]), float(y[i])) for i in trace["selectedpoints"]]
 
 
@@ -54,11 +41,6 @@ def torch_huber(y_hat, y, delta):
     return float(
         F.huber_loss(torch.tensor(y_hat, dtype=torch.float64), torch.tensor(y, dtype=torch.float64), delta=delta)
     )
-
-
-@pytest.fixture(autouse=True)
-def _cold_caches(clear_streamlit_caches):
-    yield
 
 
 def test_default_view_shows_three_stacked_figures_formulas_table_and_step_figure():

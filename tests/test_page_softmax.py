@@ -1,16 +1,16 @@
 """The softmax & temperature page in AppTest: controls, extremes, bad input, and links that restore the view."""
 
-import base64
 import json
 import math
 
-import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 from softmax_core.logit_presets import FASHION_MNIST_CLASSES, PRESETS, format_logits
 from softmax_core.stability import DTYPES
+from tests.apptest_helpers import chart_specs as charts
+from tests.apptest_helpers import plotly_values as values
 from tests.conftest import ROOT
 from tests.link import link, share_link
 
@@ -20,17 +20,6 @@ PAGE = str(ROOT / "pages" / "softmax_temperature.py")
 @pytest.fixture
 def app(clear_streamlit_caches):
     return AppTest.from_file(PAGE, default_timeout=60)
-
-
-def charts(at):
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def values(array):
-    """Plotly writes numpy arrays as typed arrays ({"dtype", "bdata"}): decode them back to a list."""
-    if isinstance(array, dict) and "bdata" in array:
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
-    return list(array)
 
 
 def bar_probs(at):

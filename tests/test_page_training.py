@@ -10,10 +10,11 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from softmax_core.data import load_fashion_mnist
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import MAX_LR, MIN_LR, EpochMetrics, TrainConfig, TrainResult
-from tests.conftest import ROOT, SHARED_DATA
+from tests.apptest_helpers import chart_specs as charts
+from tests.apptest_helpers import page_test, texts
+from tests.conftest import ROOT
 from tests.link import link
 
 PAGE = str(ROOT / "pages" / "training.py")
@@ -21,23 +22,8 @@ SMALL = {"train_epochs": "1", "train_batch_size": "1024"}  # one quick epoch
 MAX_POLLS = 240  # 0.5 s apart: two minutes for one epoch on a busy 2-core machine
 
 
-@pytest.fixture
-def env(monkeypatch, tmp_path, shared_data_dir, clear_streamlit_caches):
-    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(shared_data_dir))
-    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_fashion_mnist(SHARED_DATA)
-
-
 def new_page(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    return at
+    return page_test(PAGE, query)
 
 
 def poll_until(at: AppTest, done) -> AppTest:
@@ -50,16 +36,8 @@ def poll_until(at: AppTest, done) -> AppTest:
     raise AssertionError(f"page never reached the expected state; info: {[i.value for i in at.info]}")
 
 
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-
-
 def store_fake_run(
-    runs_dir, data, config: TrainConfig, status: str = "finished", message: str = "", history=None, confusion=None
+    runs_dir, fmnist, config: TrainConfig, status: str = "finished", message: str = "", history=None, confusion=None
 ):
     """Put a run in the store without training, so the page has something exact to show."""
     config = config.validated()
@@ -68,7 +46,7 @@ def store_fake_run(
     )
     result = TrainResult(config, history, status, message, torch.zeros(784, 10), torch.zeros(10), 1.5)
     confusion = torch.eye(10, dtype=torch.int64) * 1000 if confusion is None else confusion
-    return RunStore(runs_dir).save(run_key(config, data.fingerprint), result, confusion, data.fingerprint)
+    return RunStore(runs_dir).save(run_key(config, fmnist.fingerprint), result, confusion, fmnist.fingerprint)
 
 
 def test_defaults_are_the_chapters_setting(env):
@@ -152,29 +130,21 @@ def test_a_bad_link_value_falls_back_with_a_warning(env):
     assert at.radio(key="train_impl").value == "scratch"
 
 
-def test_missing_data_names_the_files(monkeypatch, tmp_path, clear_streamlit_caches):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(empty))
-    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+def test_missing_data_names_the_files(missing_data):
     at = new_page().run()
     assert not at.exception
     message = texts(at.error)
-    assert str(empty) in message
+    assert str(missing_data) in message
     for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         assert name in message
     assert "SOFTMAX_DATA_DIR" in message
 
 
-def test_missing_data_is_looked_for_again_only_when_asked(monkeypatch, tmp_path, clear_streamlit_caches):
+def test_missing_data_is_looked_for_again_only_when_asked(monkeypatch, missing_data):
     """A failed load is remembered (no download attempt on every visit); Try again looks once more."""
     import softmax_core.data as data_module
     from dashboard import fashion_data
 
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(empty))
-    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
     calls = []
     real = data_module.load_fashion_mnist
     monkeypatch.setattr(fashion_data, "load_fashion_mnist", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -186,9 +156,9 @@ def test_missing_data_is_looked_for_again_only_when_asked(monkeypatch, tmp_path,
     assert len(calls) == 2 and not at.exception
 
 
-def test_link_restores_the_config_and_shows_the_stored_run(env, data):
+def test_link_restores_the_config_and_shows_the_stored_run(env, fmnist):
     config = TrainConfig(impl="concise", lr=0.5, batch_size=64, epochs=3, seed=7, init_std=0.02)
-    store_fake_run(env, data, config)
+    store_fake_run(env, fmnist, config)
     query = {
         "train_impl": "concise",
         "train_lr": "0.5",
@@ -212,9 +182,9 @@ def test_link_restores_the_config_and_shows_the_stored_run(env, data):
 
 
 @pytest.mark.parametrize("tab", ["Predictions", "Confusion matrix", "One test image"])
-def test_only_the_open_evaluation_tab_runs_and_it_is_in_the_link(env, data, tab):
+def test_only_the_open_evaluation_tab_runs_and_it_is_in_the_link(env, fmnist, tab):
     """A hidden evaluation tab builds nothing: its charts are absent until it is opened (the tab is in the link)."""
-    store_fake_run(env, data, TrainConfig(epochs=1))
+    store_fake_run(env, fmnist, TrainConfig(epochs=1))
     at = new_page({"train_epochs": "1"} | ({"train_tab": tab} if tab != "Predictions" else {})).run()
     assert not at.exception and not at.warning
     keys = {c.proto.id for c in at.get("plotly_chart")}
@@ -251,17 +221,17 @@ def test_a_diverged_training_shows_its_message_not_a_crash(env):
     assert losses["y"] == list(run.batch_losses)
 
 
-def test_compare_overlays_runs_and_measures_scratch_against_concise(env, data):
+def test_compare_overlays_runs_and_measures_scratch_against_concise(env, fmnist):
     base = dict(lr=0.1, batch_size=256, epochs=2, seed=0)
     scratch = store_fake_run(
         env,
-        data,
+        fmnist,
         TrainConfig(impl="scratch", **base),
         history=(EpochMetrics(1, 0.8, 0.7, 0.75, 1), EpochMetrics(2, 0.6, 0.8, 0.79, 1)),
     )
     concise = store_fake_run(
         env,
-        data,
+        fmnist,
         TrainConfig(impl="concise", **base),
         history=(EpochMetrics(1, 0.8, 0.7, 0.75, 1), EpochMetrics(2, 0.59, 0.8, 0.7925, 1)),
     )
@@ -306,10 +276,10 @@ def test_reset_returns_to_the_chapters_setting(env):
     assert link(at) == {}
 
 
-def test_the_untrained_setting_states_the_epoch_time_this_server_measured(env, data):
+def test_the_untrained_setting_states_the_epoch_time_this_server_measured(env, fmnist):
     store_fake_run(
         env,
-        data,
+        fmnist,
         TrainConfig(impl="scratch", lr=0.5, epochs=3),
         history=tuple(EpochMetrics(e, 1.0, 0.5, 0.5, s) for e, s in ((1, 0.14), (2, 0.18), (3, 0.16))),
     )
@@ -320,10 +290,10 @@ def test_the_untrained_setting_states_the_epoch_time_this_server_measured(env, d
     assert "the last 3 epochs took 0.14 to 0.18 s each (median 0.16 s" in info and "10 epochs take about 1.6 s" in info
 
 
-def test_a_diverged_run_in_the_compare_table_says_where_and_never_none(env, data):
+def test_a_diverged_run_in_the_compare_table_says_where_and_never_none(env, fmnist):
     store_fake_run(
         env,
-        data,
+        fmnist,
         TrainConfig(impl="scratch", lr=50.0, epochs=1),
         status="diverged",
         message="Loss became inf.",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from tests.test_page_training import env, new_page, texts  # noqa: F401  (env is a fixture)
+from tests.apptest_helpers import texts
+from tests.test_page_training import new_page
 
 
 def runs_in(folder) -> list:
     return [p for p in folder.iterdir() if not p.name.startswith(".")] if folder.exists() else []
 
 
-def test_settings_over_the_cost_bound_get_a_sentence_not_a_training(env):  # noqa: F811
+def test_settings_over_the_cost_bound_get_a_sentence_not_a_training(env):
     at = new_page({"train_epochs": "200", "train_batch_size": "1"}).run()
     at.button(key="train_submit").click().run()
     assert not at.exception
@@ -17,7 +18,7 @@ def test_settings_over_the_cost_bound_get_a_sentence_not_a_training(env):  # noq
     assert not at.get("progress") and runs_in(env) == []
 
 
-def test_a_second_training_in_one_session_is_refused_and_the_first_can_be_cancelled(env, monkeypatch):  # noqa: F811
+def test_a_second_training_in_one_session_is_refused_and_the_first_can_be_cancelled(env, monkeypatch):
     monkeypatch.setenv("SOFTMAX_MAX_TRAINING_COST", "0")  # no bound: the first one runs long enough
     at = new_page({"train_epochs": "200", "train_batch_size": "64", "train_seed": "11"}).run()
     at.button(key="train_submit").click().run()

@@ -3,11 +3,13 @@
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboard.presenter import CHART_CONFIG, TEXT_SCALE, is_presenting
 from softmax_core.figures.style import FONT_SIZE
+from tests.apptest_helpers import chart_specs, page_test
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")  # each test starts with cold caches
 
 
 @pytest.mark.parametrize(
@@ -27,23 +29,11 @@ def test_is_presenting_reads_only_the_present_flag(query, expected):
 
 
 def run(page, query=None):
-    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def chart_specs(at):
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return page_test(ROOT / "pages" / page, query).run()
 
 
 def share_buttons(at):
     return [b for b in at.button if "Reset" in b.label]
-
-
-@pytest.fixture(autouse=True)
-def _cold_caches(clear_streamlit_caches):
-    yield
 
 
 @pytest.mark.parametrize("page", ["loss_curves.py", "softmax_temperature.py", "cross_entropy_steps.py"])

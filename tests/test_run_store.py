@@ -626,13 +626,13 @@ def test_listing_again_reads_only_the_runs_that_changed(tmp_path, monkeypatch):
     assert reads == ["key1"] and again[0].key == "key1" and again[0].history[0].train_loss == 0.3
 
 
-def _save_with_matching_checksum(run: StoredRun, weight, bias) -> None:
-    """Replace a run's weights and fix run.json's size and checksum, as a careless tool would."""
-    path = run.path / run.weights_file
+def _save_with_matching_checksum(run: StoredRun, weight, bias, entry: str = "weights") -> None:
+    """Replace a run's weights (or snapshots) and fix run.json's size and checksum, as a careless tool would."""
+    path = run.path / getattr(run, entry).name
     torch.save({"weight": weight, "bias": bias}, path)
     raw = path.read_bytes()
     record = json.loads((run.path / "run.json").read_text())
-    record["weights"].update(bytes=len(raw), sha256=hashlib.sha256(raw).hexdigest())
+    record[entry].update(bytes=len(raw), sha256=hashlib.sha256(raw).hexdigest())
     (run.path / "run.json").write_text(json.dumps(record))
 
 
@@ -718,6 +718,18 @@ def test_snapshots_round_trip_in_a_weights_only_file(tmp_path):
     assert len(list(run.path.glob("snapshots-*.pt"))) == 1
     store.save("k", with_snapshots(make_result(seed=3), seed=3), make_confusion(), "fp")
     assert len(list(run.path.glob("snapshots-*.pt"))) == 1  # the replaced run's snapshots are gone
+
+
+def test_snapshots_of_the_wrong_shape_are_a_sentence(tmp_path):
+    store = RunStore(tmp_path)
+    run = store.save("k", with_snapshots(make_result()), make_confusion(), "fp")
+    weight, bias = run.load_snapshots()
+    _save_with_matching_checksum(run, weight[..., :9], bias, entry="snapshots")  # a class lost
+    with pytest.raises(ValueError, match=r"holds shapes \(\d+, 784, 9\) .* train this run again"):
+        store.get("k").load_snapshots()
+    _save_with_matching_checksum(run, weight[1:], bias[1:], entry="snapshots")  # an epoch lost
+    with pytest.raises(ValueError, match="expected"):
+        store.get("k").load_snapshots()
 
 
 def test_runs_stored_before_snapshots_still_open(tmp_path):

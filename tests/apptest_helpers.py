@@ -1,0 +1,56 @@
+"""What the AppTest page tests share: open a page with a link's query, read its texts and charts.
+
+AppTest has no plotly accessor, so charts are read from their protos (``proto.spec``, JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+
+def page_test(page: str | Path, query: dict | None = None, timeout: float = 60) -> AppTest:
+    """An AppTest of one page file, not run yet, with the link's query parameters set."""
+    at = AppTest.from_file(str(page), default_timeout=timeout)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at
+
+
+def page_through_app(page: str, query: dict | None = None, session: dict | None = None, timeout=60) -> AppTest:
+    """A page reached through ``streamlit_app.py`` (as a deep link on a fresh server is), not run yet."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=timeout)
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.switch_page(page)
+    return at
+
+
+def texts(elements) -> str:
+    """The values of some elements (``at.info``, ``at.markdown``, ...), one a line."""
+    return "\n".join(str(e.value) for e in elements)
+
+
+def messages(at: AppTest) -> list[str]:
+    """Every error, warning and info the page shows, in that order."""
+    return [m.value for m in [*at.error, *at.warning, *at.info]]
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    """The plotly figures on the page, as the JSON dicts Streamlit sends the browser."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def plotly_values(value) -> np.ndarray:
+    """A trace's values: plotly writes numpy arrays as typed arrays (``{"dtype", "bdata"}``), lists stay lists."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    return np.asarray(value)
