@@ -23,13 +23,21 @@ _FIGURE = {"max_entries": 64, "show_spinner": False}
 
 # ---------------------------------------------------------------- softmax & temperature
 probability_bars = st.cache_resource(**_FIGURE)(softmax_figures.probability_bars)
-temperature_curves = st.cache_resource(**_FIGURE)(softmax_figures.temperature_curves)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def temperature_sweep(logits: tuple[float, ...]):
     """p_j(T) over the whole T range: depends on the logits only, not on the slider."""
     return softmax_figures.temperature_sweep(logits)
+
+
+@st.cache_resource(**_FIGURE)
+def temperature_curves(
+    logits: tuple[float, ...], labels: tuple[str, ...], temperature: float, probs: tuple[float, ...]
+):
+    """Keyed on the logits, not on their sweep: hashing the sweep's thousands of numbers on every call
+    was 11 % of the server's CPU while a class loaded every page (py-spy --gil)."""
+    return softmax_figures.temperature_curves(temperature_sweep(logits), list(labels), temperature, list(probs))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -228,7 +228,7 @@ caption(
 st.subheader("Every class probability as T changes")
 curves, words = st.columns([2, 1], gap="large")
 with curves:
-    fig = cached.temperature_curves(cached.temperature_sweep(logits), labels, temperature, probs.tolist())
+    fig = cached.temperature_curves(logits, tuple(labels), temperature, tuple(probs.tolist()))
     chart(fig, "sm_curves")
     caption(
         f"The curves run from T = 0.01 to 100, past the slider's {TEMPERATURES[0]:g} to {TEMPERATURES[-1]:g}, "
