@@ -12,6 +12,7 @@ from softmax_core import linear_ceiling as lc
 from softmax_core import training
 from softmax_core.data import load_fashion_mnist
 from softmax_core.run_store import RunStore, run_key
+from softmax_core.train_or_load import train_or_load
 from softmax_core.training import TrainConfig, TrainResult
 from tests.browser import assert_no_error, move_slider, screenshot, start_streamlit, wait_for_rerun
 from tests.conftest import SHARED_DATA
@@ -34,7 +35,7 @@ def calib_server(tmp_path_factory):
     store = RunStore(runs_dir)
     chapter = TrainConfig(impl="concise")
     _save(store, data, chapter, training.train(chapter, data))
-    lc.store_ceiling(store, data, lc.ceiling_config())
+    train_or_load(store, lc.ceiling_config(), data)
     bad = TrainConfig(lr=50.0, epochs=1)
     store.save(run_key(bad, data.fingerprint),
                TrainResult(bad.validated(), (), "diverged", "Loss became inf in epoch 1 (batch 3): lower the "
