@@ -44,7 +44,9 @@ def test_identical_ceiling_requests_join_one_job_and_another_session_waits_its_t
     sgd = jobs.start(TrainConfig(seed=7), session="student-1")  # someone's training holds the slot
     assert fake.started.wait(30)
     ceiling = jobs.start(lc.ceiling_config(), session="student-2")
-    assert jobs.start(lc.ceiling_config(), session="student-3") is ceiling  # the same fit, joined
+    for student in range(3, 32):  # 30 students press "fit" within a second: one fit, joined by all
+        assert jobs.start(lc.ceiling_config(), session=f"student-{student}") is ceiling
+    assert len(jobs.running()) == 2
     snap = ceiling.snapshot()
     assert snap.state == "running" and snap.place == 1 and snap.waiting.startswith("Queued: place 1")
     fake.release.set()
