@@ -1,7 +1,9 @@
 r"""Confidence and calibration: how sure is a trained model, and how one number (T) fixes it.
 
 Reads stored runs (never trains an SGD run); per-run numbers are cached by run
-key. The best linear model (L-BFGS) can be fitted from here and is one more run.
+key. The best linear model (L-BFGS) can be fitted from here: the button queues
+it in the server's one training queue (the training page's), and the finished
+fit is one more run.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
 from dashboard.fashion_data import loaded as load_data
+from dashboard.training_jobs import job_progress, start_job, training_jobs
 from softmax_core import calibration as cal
 from softmax_core.figures.calibration_figures import (
     compare_runs_chart,
@@ -30,12 +33,13 @@ from softmax_core.linear_ceiling import (
     best_linear_label,
     best_linear_run,
     ceiling_config,
-    store_ceiling,
 )
 from softmax_core.run_store import RunStore, default_runs_dir, run_key
 from softmax_core.training import TrainConfig
 
 run_through_navigation()
+
+POLL_SECONDS = 0.25  # as the training page: progress and the finished fit reach the screen within half a second
 
 # Stops of the T slider: log-spaced (each step x1.12) from 0.1 to 10, like the softmax page's.
 R20 = (1.0, 1.12, 1.25, 1.4, 1.6, 1.8, 2.0, 2.24, 2.5, 2.8, 3.15, 3.55, 4.0, 4.5, 5.0, 5.6, 6.3, 7.1, 8.0, 9.0)
@@ -97,6 +101,8 @@ data_dir = shared_data_dir()
 data = fashion_mnist()  # or a message with the fixes, and the page stops
 runs_dir = str(default_runs_dir())
 store = RunStore(runs_dir)
+jobs = training_jobs(runs_dir, data.fingerprint, data)
+ceiling_key = jobs.key_for(ceiling_config(DEFAULT_L2, DEFAULT_ITERATIONS))
 
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -116,8 +122,24 @@ if asked is not None:
                    "Showing another run instead. The key in the link:", icon=":material/link_off:")  # fmt: skip
         st.text(asked[:200])
     del st.query_params["run"]
+if st.session_state.get("cal_ceiling_wanted") in by_key:  # the fit this session asked for is stored: show it
+    st.session_state["cal_run"] = st.session_state.pop("cal_ceiling_wanted")
 if "cal_run" in st.session_state and st.session_state["cal_run"] not in by_key:
     del st.session_state["cal_run"]
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def ceiling_progress(key: str) -> None:
+    """Polls the queued or running fit; when it ends, the whole page reruns to show the stored run."""
+    job = jobs.get(key)
+    snap = job.snapshot() if job is not None else None
+    if snap is None or snap.finished:
+        st.rerun()
+    job_progress(job, snap, stop_key="cal_ceiling_stop")
+    if snap.history:
+        last = snap.history[-1]
+        st.caption(f"After {last.epoch} iterations: train loss {last.train_loss:.4f}, "
+                   f"test accuracy {last.test_acc:.4f}.")  # fmt: skip
 
 
 def ceiling_section() -> None:
@@ -127,20 +149,45 @@ def ceiling_section() -> None:
                 f"penalty trains the same model to convergence: the penalty ({DEFAULT_L2:g}) was chosen on 10,000 "
                 "training images held out from the fit (never the test set), then the model was refit on all 60,000 "
                 "(`python -m softmax_core.linear_ceiling` repeats the search).")  # fmt: skip
+    config = ceiling_config(DEFAULT_L2, DEFAULT_ITERATIONS)
+    job = jobs.get(ceiling_key)
+    snap = job.snapshot() if job is not None else None
+    if snap is not None and snap.state == "done" and not snap.cached and ceiling_key in by_key:
+        run = by_key[ceiling_key]
+        st.success(f"Fitted just now in {run.train_seconds:.1f} s and stored: {run.message}",
+                   icon=":material/check_circle:")  # fmt: skip
     if best is not None:
         st.info(
             f"Stored: **{best_linear_label(best)}** test accuracy ({best.history[-1].epoch} iterations, "
             f"{best.train_seconds:.1f} s). It is one more run in the menu above.",
             icon=":material/trophy:",
         )
-    config = ceiling_config(DEFAULT_L2, DEFAULT_ITERATIONS)
-    if store.get(run_key(config, data.fingerprint)) is None:
-        if st.button(f"Fit the best linear model (L2 {DEFAULT_L2:g}, {DEFAULT_ITERATIONS} L-BFGS iterations)",
-                     key="cal_fit_ceiling", icon=":material/rocket_launch:"):  # fmt: skip
-            with st.spinner("Fitting on 60,000 images (about 10 to 30 s, depending on the server's load)…"):
-                run, _ = store_ceiling(store, data, config)
-            st.session_state["cal_run"] = run.key
-            st.rerun()
+    if ceiling_key in by_key:
+        return
+    running = snap is not None and snap.state == "running"
+    if not running:
+        if snap is not None and snap.state in ("cancelled", "failed"):
+            st.session_state.pop("cal_ceiling_wanted", None)  # stopped or failed: nothing to show when it is stored
+        slot = st.empty()  # the button (and how the last fit ended) give way to the progress once it is queued
+        with slot.container():
+            if snap is not None and snap.state == "cancelled":
+                stopped = snap.result.message if snap.result is not None else "Stopped before the fit began."
+                st.info(f"{stopped} Nothing was stored.", icon=":material/stop_circle:")
+            elif snap is not None and snap.state == "failed":
+                st.error(snap.error)
+            pressed = st.button(f"Fit the best linear model (L2 {DEFAULT_L2:g}, {DEFAULT_ITERATIONS} L-BFGS "
+                                "iterations)", key="cal_fit_ceiling", icon=":material/rocket_launch:",
+                                help="Queued with the server's other trainings: one at a time per student.")  # fmt: skip
+        if pressed:
+            started = start_job(jobs, config, cancel_key="cal_cancel_other", button="the fit button")
+            if started is not None:
+                st.session_state["cal_ceiling_wanted"] = ceiling_key
+                if started.snapshot().finished:  # stored meanwhile (the CLI, another server): show it
+                    st.rerun()
+                slot.empty()
+                running = True
+    if running:
+        ceiling_progress(ceiling_key)
 
 
 if not runs:

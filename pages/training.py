@@ -9,7 +9,6 @@ one. Finished runs live in the run store and show at once on the next visit.
 from __future__ import annotations
 
 import math
-import uuid
 import warnings
 from datetime import datetime, timezone
 
@@ -25,6 +24,7 @@ from dashboard.fashion_data import loaded as load_data
 from dashboard.links import page_link
 from dashboard.presenter import caption, share_row
 from dashboard.presenter import chart as present_chart
+from dashboard.training_jobs import job_progress, start_job, training_jobs
 from dashboard.url_state import check_link, choice_param, float_param, int_param, share_and_reset, tab_param
 from softmax_core import export
 from softmax_core.figures.training_figures import (
@@ -45,7 +45,7 @@ from softmax_core.figures.training_figures import (
     scratch_concise_pairs,
     training_curves,
 )
-from softmax_core.jobs import SessionBusy, TooCostly, TrainingJobs
+from softmax_core.jobs import TrainingJobs
 from softmax_core.linear_ceiling import best_linear_label, best_linear_run
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
 from softmax_core.training import (
@@ -75,12 +75,6 @@ INIT_STD = float_param("train_init_std", 0.01, 0.0, MAX_INIT_STD)
 EVAL_TAB = tab_param("train_tab", ["Predictions", "Confusion matrix", "One test image"])
 PARAMS = [IMPL, LR, BATCH, EPOCHS, SEED, INIT_STD, EVAL_TAB]
 URL = {"bind": "query-params"}  # each setting lives in the link under its key
-
-
-@st.cache_resource
-def training_jobs(runs_dir: str, data_fingerprint: str, _data) -> TrainingJobs:
-    """The server's one registry of background trainings (per runs folder and dataset)."""
-    return TrainingJobs(RunStore(runs_dir), _data)
 
 
 @st.cache_data(max_entries=8, show_spinner="Predicting the 10,000 test images…")
@@ -166,24 +160,7 @@ def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
     snap = job.snapshot() if job is not None else None
     if snap is None or snap.finished:
         st.rerun()
-    progress = snap.progress
-    if progress is None:
-        st.progress(0.0, text=snap.waiting or "Starting…")
-    else:
-        done = (progress.epoch - 1) * progress.batches + progress.batch
-        st.progress(
-            done / (progress.epochs * progress.batches),
-            text=f"Epoch {progress.epoch} of {progress.epochs}, batch {progress.batch} of {progress.batches}",
-        )
-    stop, note = st.columns([1, 5], vertical_alignment="center")
-    stop.button(
-        "Stop",
-        icon=":material/stop:",
-        key="train_stop",
-        on_click=job.cancel,
-        help="Stop after the current batch, or leave the queue; nothing is stored.",
-    )
-    note.caption("Training runs on the server: leaving or reloading the page does not stop it.")
+    job_progress(job, snap, stop_key="train_stop")
     # The curves change once per epoch; the fragment redraws the same figure in between.
     chart(live_curves(snap.history, epochs=epochs, title="Training (updates each epoch)"), "train_live_curves")
 
@@ -542,18 +519,9 @@ config = chosen_config()
 key = jobs.key_for(config) if config is not None else None
 started_here = st.session_state.setdefault("train_started_here", set())
 if submitted and config is not None:
-    try:  # one training per session, first come first served, within the server's cost bound
-        jobs.start(config, session=st.session_state.setdefault("train_session", uuid.uuid4().hex))
+    # One training per session, first come first served, within the server's cost bound.
+    if start_job(jobs, config, cancel_key="train_cancel_other", button="**Train**") is not None:
         started_here.add(key)
-    except TooCostly as exc:
-        st.error(str(exc), icon=":material/timer_off:")
-    except SessionBusy as busy:
-        st.warning(
-            "You already have a training queued or running (" + config_label(busy.job.config) + "): one at a "
-            "time per student. Wait for it, or cancel it and press **Train** again.",
-            icon=":material/block:",
-        )
-        st.button("Cancel my other training", key="train_cancel_other", on_click=busy.job.cancel)
 
 if key is not None:
     job = jobs.get(key)

@@ -49,6 +49,9 @@ KEEP_ENDED = 256  # ended jobs kept for their page (a cancel or failure message)
 def training_cost(config: training.TrainConfig, n_train: int = training.MAX_TRAIN_SIZE) -> int:
     """Examples seen (epochs x training images), each minibatch step counted as STEP_COST_EXAMPLES more."""
     config = config.validated()
+    if config.impl == training.LBFGS:
+        # One L-BFGS iteration is about one full pass over the images (a 60-iteration fit made 65 evaluations).
+        return config.epochs * n_train
     steps = math.ceil(n_train / config.batch_size)
     return config.epochs * (n_train + STEP_COST_EXAMPLES * steps)
 
@@ -173,7 +176,9 @@ class TrainingJob:
             before = len(self._progress.history) if self._progress is not None else 0
             self._progress = progress
         if len(progress.history) > before:
-            self._jobs._measured_epoch(progress.history[-1].seconds, self.cost / max(1, progress.epochs))
+            # An L-BFGS history entry spans several iterations ("epochs"); an SGD entry spans one epoch.
+            span = progress.history[-1].epoch - (progress.history[-2].epoch if len(progress.history) > 1 else 0)
+            self._jobs._measured_epoch(progress.history[-1].seconds, self.cost * max(1, span) / max(1, progress.epochs))
 
     def _run(self) -> None:
         self._jobs._left_queue(self)
@@ -234,12 +239,18 @@ class TrainingJobs:
     def check_cost(self, config: training.TrainConfig) -> None:
         """Raise ``TooCostly`` with a sentence naming the bound if one training of ``config`` costs too much."""
         cost = self.cost_of(config)
-        if self.max_cost and cost > self.max_cost:
-            raise TooCostly(
-                f"These settings cost {cost:,} example-steps and this server allows at most {self.max_cost:,} "
-                f"per training (epochs x {len(self.data.train_images):,} images, each minibatch step counting as "
-                f"{STEP_COST_EXAMPLES} more): use fewer epochs or a larger batch."
-            )
+        if not self.max_cost or cost <= self.max_cost:
+            return
+        n = len(self.data.train_images)
+        if config.validated().impl == training.LBFGS:
+            how, fix = f"L-BFGS iterations x {n:,} images", "use fewer iterations"
+        else:
+            how = f"epochs x {n:,} images, each minibatch step counting as {STEP_COST_EXAMPLES} more"
+            fix = "use fewer epochs or a larger batch"
+        raise TooCostly(
+            f"These settings cost {cost:,} example-steps and this server allows at most {self.max_cost:,} "
+            f"per training ({how}): {fix}."
+        )
 
     def start(self, config: training.TrainConfig, session: str | None = None) -> TrainingJob:
         """The job training ``config`` (joined if it is queued or running, else a new one at the end of the queue).

@@ -7,8 +7,9 @@ ten epochs of minibatch SGD it minimises, over all 60,000 training images at onc
 
 with ``torch.optim.LBFGS``. The penalty ``l2`` is chosen on a validation split
 carved from the training images (never the test set), then the model is refit
-on all 60,000 with it. The run is stored like any other (impl ``"lbfgs"``; its
-``epochs`` field counts L-BFGS iterations, ``l2`` holds the penalty).
+on all 60,000 with it. The run is stored like any other, through
+``train_or_load`` or a ``TrainingJobs`` job (impl ``"lbfgs"``; its ``epochs``
+field counts L-BFGS iterations, ``l2`` holds the penalty).
 
 Why it converges in few iterations: the optimiser works on standardised pixels
 ``(x - mean) / std`` (std floored at 0.1 so near-constant border pixels are not
@@ -262,26 +263,8 @@ def search_penalty(
 
 
 # ---------------------------------------------------------------- the run store
-
-
-def store_ceiling(store, data, config: training.TrainConfig, progress=None, should_stop=None, refresh: bool = False):
-    """(run, cached): the stored ceiling run for ``config``, fitting and saving it first if needed.
-
-    A cancelled fit is returned as a ``TrainResult`` and not stored.
-    """
-    from softmax_core.run_store import run_key
-
-    config = config.validated()
-    if config.impl != training.LBFGS:
-        raise ValueError(f"store_ceiling fits impl lbfgs, got {config.impl!r}")
-    key = run_key(config, data.fingerprint)
-    if not refresh and (run := store.get(key)) is not None:
-        return run, True
-    result = training.train(config, data, progress=progress, should_stop=should_stop)
-    if result.status == "cancelled":
-        return result, False
-    confusion = training.confusion_matrix(result.weight, result.bias, data.test_images, data.test_labels)
-    return store.save(key, result, confusion, data.fingerprint), False
+# A ceiling run is stored like any run: ``train_or_load(store, ceiling_config(...), data)`` (or a
+# ``TrainingJobs`` job) dispatches impl lbfgs to ``train_lbfgs`` through ``training.train``.
 
 
 def best_linear_run(runs, data_fingerprint: str | None = None):
@@ -307,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     global THREADS
     from softmax_core.data import DataError, load_fashion_mnist
     from softmax_core.run_store import RunStore
+    from softmax_core.train_or_load import train_or_load
 
     parser = argparse.ArgumentParser(
         prog="python -m softmax_core.linear_ceiling",
@@ -342,12 +326,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"chosen l2 {l2:g}; search took {search.seconds:.1f} s", flush=True)
         config = ceiling_config(l2, args.iterations)
         cpu = time.process_time()
-        run, cached = store_ceiling(RunStore(args.runs_dir), data, config, refresh=args.no_cache)
+        run, cached, replaced_broken = train_or_load(RunStore(args.runs_dir), config, data, refresh=args.no_cache)
         cpu = time.process_time() - cpu
     except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     last = run.history[-1] if run.history else None
+    if replaced_broken:
+        print(f"the stored run was broken ({replaced_broken}): fitted again and replaced")
     print(f"{'read from the store' if cached else 'fitted'}: {run.message}")
     print(f"fit on {len(data.train_images):,} images: {run.train_seconds:.2f} s wall"
           + ("" if cached else f" ({cpu:.2f} s CPU, {args.threads} torch thread(s))")
@@ -358,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                           "fit_cpu_seconds": None if cached else cpu,
                           "search_seconds": search.seconds if search else None,
                           "search": [t.__dict__ for t in search.trials] if search else None,
+                          "replaced_broken": replaced_broken or None,
                           "key": getattr(run, "key", None)}))  # fmt: skip
     return 0 if run.status == "finished" else 1
 

@@ -12,6 +12,7 @@ from softmax_core import linear_ceiling as lc
 from softmax_core import training
 from softmax_core.data import load_fashion_mnist
 from softmax_core.run_store import RunStore, run_key
+from softmax_core.train_or_load import train_or_load
 from softmax_core.training import TrainConfig, TrainResult
 from tests.browser import assert_no_error, move_slider, screenshot, start_streamlit, wait_for_rerun
 from tests.conftest import SHARED_DATA
@@ -34,7 +35,7 @@ def calib_server(tmp_path_factory):
     store = RunStore(runs_dir)
     chapter = TrainConfig(impl="concise")
     _save(store, data, chapter, training.train(chapter, data))
-    lc.store_ceiling(store, data, lc.ceiling_config())
+    train_or_load(store, lc.ceiling_config(), data)
     bad = TrainConfig(lr=50.0, epochs=1)
     store.save(run_key(bad, data.fingerprint),
                TrainResult(bad.validated(), (), "diverged", "Loss became inf in epoch 1 (batch 3): lower the "
@@ -117,3 +118,68 @@ def test_bad_links_are_explained(calib_server, page):
     assert page.get_by_text("This run diverged").is_visible()
     assert_no_error(page)
     screenshot(page, "calibration_diverged_run")
+
+
+@pytest.fixture
+def empty_server(tmp_path):
+    """A server with an empty run store: the page offers to fit the ceiling."""
+    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path / "runs")})
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except Exception:
+        proc.kill()
+
+
+def test_the_ceiling_fit_waits_in_the_queue_shows_progress_and_ends_stored(empty_server, chromium):
+    """A training holds the server's slot; the fit queues behind it, then computes, then is the page's run."""
+    url = empty_server
+    contexts = [chromium.new_context(viewport={"width": w, "height": h}, color_scheme=scheme)
+                for w, h, scheme in ((1400, 1000, "light"), (1280, 720, "light"), (390, 844, "dark"))]  # fmt: skip
+    trainer, wide, phone = (context.new_page() for context in contexts)
+    try:
+        goto(trainer, url)
+        goto(trainer, f"{url}/training?train_epochs=40")  # about 3 million example-steps: holds the slot a while
+        trainer.get_by_role("button", name="Train", exact=True).click()
+        trainer.get_by_role("button", name="Stop").wait_for(timeout=SLOW_MS)
+
+        goto(wide, url)
+        goto(wide, f"{url}/calibration")
+        fit = wide.get_by_role("button", name=re.compile("Fit the best linear model"))
+        fit.click()
+        wide.mouse.move(0, 0)
+        wide.get_by_text(re.compile(r"Queued: place 1, starts in about \d+ s")).wait_for(timeout=SLOW_MS)
+        assert wide.get_by_role("button", name="Stop").is_visible()
+        assert_no_error(wide)
+        screenshot(wide, "calibration_ceiling_queued_1280x720_light")
+
+        goto(phone, url)
+        phone.goto(f"{url}/calibration", wait_until="domcontentloaded")  # the poll keeps the page busy: no idle wait
+        phone.get_by_text(re.compile("Queued: place 1")).wait_for(timeout=SLOW_MS)
+        phone.get_by_role("button", name="Stop").scroll_into_view_if_needed()  # below the fold on a phone
+        screenshot(phone, "calibration_ceiling_queued_390x844_dark")
+
+        trainer.get_by_role("button", name="Stop").click()  # the slot is free: the fit starts
+        wide.get_by_text(re.compile(r"L-BFGS iteration \d+ of 60")).wait_for(timeout=SLOW_MS)
+        wide.get_by_text(re.compile(r"After \d+ iterations: train loss")).wait_for(timeout=SLOW_MS)  # 5 done
+        phone.get_by_text(re.compile(r"After \d+ iterations: train loss")).wait_for(timeout=SLOW_MS)
+        screenshot(wide, "calibration_ceiling_fitting_1280x720_light")
+        phone.get_by_role("button", name="Stop").scroll_into_view_if_needed()
+        screenshot(phone, "calibration_ceiling_fitting_390x844_dark")
+
+        wide.get_by_text("Fitted just now").wait_for(timeout=4 * SLOW_MS)
+        wait_for_rerun(wide, timeout_ms=SLOW_MS)
+        assert_no_error(wide)
+        shown = wide.locator('[data-testid="stSelectbox"]').first.evaluate(
+            "(box) => box.textContent + ' ' + [...box.querySelectorAll('input')].map(i => i.value).join(' ')"
+        )
+        assert "L-BFGS (best linear)" in shown, shown  # the page now calibrates the fitted ceiling
+        assert wide.get_by_role("button", name=re.compile("Fit the best linear model")).count() == 0
+        screenshot(wide, "calibration_ceiling_done_1280x720_light")
+        phone.get_by_text("Fitted just now").wait_for(timeout=SLOW_MS)
+        wait_for_rerun(phone, timeout_ms=SLOW_MS)
+        screenshot(phone, "calibration_ceiling_done_390x844_dark")
+    finally:
+        for context in contexts:
+            context.close()

@@ -13,6 +13,7 @@ from softmax_core import linear_ceiling as lc
 from softmax_core import training
 from softmax_core.data import FashionMNIST
 from softmax_core.run_store import RunStore, run_key
+from softmax_core.train_or_load import train_or_load
 from softmax_core.training import TrainConfig
 
 
@@ -107,9 +108,9 @@ def test_penalty_search_never_looks_at_the_test_set(fmnist):
 def test_store_and_best_linear_run(fmnist, tmp_path):
     small = subset(fmnist, 2_000)
     store = RunStore(tmp_path)
-    run, cached = lc.store_ceiling(store, small, lc.ceiling_config(1e-3, 10))
+    run, cached, _ = train_or_load(store, lc.ceiling_config(1e-3, 10), small)
     assert not cached and run.config.impl == "lbfgs" and run.config.l2 == 1e-3
-    again, cached = lc.store_ceiling(store, small, lc.ceiling_config(1e-3, 10))
+    again, cached, _ = train_or_load(store, lc.ceiling_config(1e-3, 10), small)
     assert cached and again.key == run.key == run_key(lc.ceiling_config(1e-3, 10), small.fingerprint)
     assert lc.best_linear_run(store.list_runs(), small.fingerprint).key == run.key
     assert lc.best_linear_run(store.list_runs(), "other data") is None
@@ -130,9 +131,6 @@ def test_cli_trains_and_stores_an_lbfgs_run(shared_data_dir, tmp_path, capsys):
 
 def test_a_stored_ceiling_run_is_served_from_the_store_not_refitted(fmnist, tmp_path):
     """An L-BFGS run logs every few iterations, not one row per 'epoch': it must still validate as cached."""
-    from softmax_core.run_store import RunStore
-    from softmax_core.train_or_load import train_or_load
-
     store = RunStore(tmp_path)
     config = lc.ceiling_config(l2=1e-3, iterations=12)
     first = train_or_load(store, config, fmnist)

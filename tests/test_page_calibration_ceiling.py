@@ -1,0 +1,140 @@
+"""The calibration page's "fit the best linear model" in AppTest: a job of the server's one training queue."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from softmax_core.run_store import RunStore, run_key
+from tests.conftest import ROOT
+from tests.test_page_calibration import new_page, store_run, texts
+
+
+@pytest.fixture
+def runs(monkeypatch, tmp_path, shared_data_dir, clear_streamlit_caches):
+    """The shared Fashion-MNIST and a fresh run store (returned), caches cold."""
+    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(shared_data_dir))
+    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+TRAINING_PAGE = str(ROOT / "pages" / "training.py")
+FEW = 3  # L-BFGS iterations for the page's fit in these tests
+
+
+def poll_until(at: AppTest, done, polls: int = 240) -> AppTest:
+    """Rerun the page (as the fragment's timer would) until ``done(at)``, a bounded number of times."""
+    for _ in range(polls):
+        if done(at):
+            return at
+        time.sleep(0.5)
+        at.run()
+    raise AssertionError(f"never reached the expected state; info {texts(at.info)!r}, error {texts(at.error)!r}")
+
+
+def progress_texts(at: AppTest) -> list[str]:
+    return [p.proto.text for p in at.get("progress")]
+
+
+@pytest.fixture
+def few_iterations(monkeypatch):
+    from softmax_core import linear_ceiling
+
+    monkeypatch.setattr(linear_ceiling, "DEFAULT_ITERATIONS", FEW)
+    return linear_ceiling.ceiling_config(linear_ceiling.DEFAULT_L2, FEW)
+
+
+@pytest.fixture
+def held_training(monkeypatch):
+    """training.train replaced by one that reports a first epoch and waits to be released or stopped."""
+    from softmax_core import training
+    from tests.test_jobs import ControlledTrain
+
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    yield fake
+    fake.release.set()
+
+
+def test_the_fit_is_a_queued_job_and_the_stored_ceiling_is_shown(runs, fmnist, few_iterations):
+    from dashboard.training_jobs import training_jobs
+
+    at = new_page().run()
+    at.button(key="cal_fit_ceiling").click().run()
+    assert not at.exception
+    poll_until(at, lambda at: "Fitted just now" in texts(at.success))
+    assert not at.exception
+    key = run_key(few_iterations, fmnist.fingerprint)
+    assert at.selectbox(key="cal_run").value == key  # the page now calibrates the ceiling
+    run = RunStore(runs).get(key)
+    assert run.config == few_iterations and run.status == "finished"
+    assert f"best linear: {run.history[-1].test_acc:.4f}" in texts(at.info)
+    assert "cal_fit_ceiling" not in [b.key for b in at.button]  # stored: nothing left to fit
+    # it ran as a job of the server's one queue, the training page's
+    job = training_jobs(str(runs), fmnist.fingerprint, fmnist).get(key)
+    assert job is not None and job.snapshot().state == "done" and not job.snapshot().cached
+
+
+def test_identical_fits_join_one_job_and_wait_behind_the_training_page(runs, few_iterations, held_training):
+    trainer = AppTest.from_file(TRAINING_PAGE, default_timeout=120)
+    trainer.query_params["train_seed"] = "5"
+    trainer.run().button(key="train_submit").click().run()
+    assert held_training.started.wait(60)  # the training page's job holds the only slot
+    first, second = new_page().run(), new_page().run()  # two students on the calibration page
+    first.button(key="cal_fit_ceiling").click().run()
+    second.button(key="cal_fit_ceiling").click().run()
+    for at in (first, second):
+        assert not at.exception
+        assert any(t.startswith("Queued: place 1") for t in progress_texts(at)), progress_texts(at)
+        assert at.button(key="cal_ceiling_stop")
+    held_training.release.set()
+    poll_until(first, lambda at: "Fitted just now" in texts(at.success))
+    poll_until(second, lambda at: "Fitted just now" in texts(at.success))
+    assert held_training.calls == 2 and held_training.order == [5, 0]  # first come, first served; one fit
+    assert [r.config.impl for r in RunStore(runs).list_runs()].count("lbfgs") == 1
+
+
+def test_stop_ends_the_fit_and_nothing_is_stored(runs, few_iterations, held_training):
+    at = new_page().run()
+    at.button(key="cal_fit_ceiling").click().run()
+    assert held_training.started.wait(60)
+    at.run()
+    assert progress_texts(at) and not at.exception
+    at.button(key="cal_ceiling_stop").click().run()
+    poll_until(at, lambda at: "Nothing was stored" in texts(at.info))
+    assert not at.exception and not at.get("progress")
+    assert at.button(key="cal_fit_ceiling")  # it can be asked for again
+    assert RunStore(runs).list_runs() == []
+
+
+def test_one_training_per_student_across_pages(runs, few_iterations, held_training):
+    trainer = AppTest.from_file(TRAINING_PAGE, default_timeout=120)
+    trainer.session_state["train_session"] = "student-1"
+    trainer.run().button(key="train_submit").click().run()
+    assert held_training.started.wait(60)
+    at = new_page()
+    at.session_state["train_session"] = "student-1"  # the same browser session on the calibration page
+    at.run().button(key="cal_fit_ceiling").click().run()
+    assert not at.exception
+    assert "You already have a training queued or running" in texts(at.warning) and not at.get("progress")
+    at.button(key="cal_cancel_other").click().run()
+    at.button(key="cal_fit_ceiling").click().run()
+    assert "You already have" not in texts(at.warning) and at.get("progress")
+    at.button(key="cal_ceiling_stop").click().run()
+
+
+def test_a_stored_ceiling_is_shown_not_fitted_again(runs, fmnist, monkeypatch):
+    from softmax_core import training
+    from softmax_core.linear_ceiling import DEFAULT_ITERATIONS, DEFAULT_L2, ceiling_config
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the stored ceiling was fitted again")
+
+    monkeypatch.setattr(training, "train", refuse)
+    stored = store_run(runs, fmnist, ceiling_config(DEFAULT_L2, DEFAULT_ITERATIONS), seed=3)
+    at = new_page().run()
+    assert not at.exception
+    assert "cal_fit_ceiling" not in [b.key for b in at.button] and not at.get("progress")
+    assert "best linear" in texts(at.info) and at.selectbox(key="cal_run").value == stored.key
