@@ -14,10 +14,15 @@ Keys are plain values (tuples, floats, strings): ``st.cache_data`` cannot hash t
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
+from dashboard.fashion_data import loaded as load_data
+from softmax_core import calibration as cal
 from softmax_core import stability as numerics
-from softmax_core.figures import cross_entropy_figures, loss_figures, softmax_figures
+from softmax_core.figures import cross_entropy_figures, inside_figures, loss_figures, softmax_figures, training_figures
+from softmax_core.run_store import RunStore
+from softmax_core.training import predict_probs, predicted_classes
 
 _FIGURE = {"max_entries": 64, "show_spinner": False}
 
@@ -65,3 +70,66 @@ def neg_log_curve(picked: tuple[float, ...]):
 @st.cache_resource(**_FIGURE)
 def loss_bars(losses: tuple[float, ...]):
     return cross_entropy_figures.loss_bars(losses)
+
+
+# ---------------------------------------------------------------- training (stored runs keyed by run key)
+live_curves = st.cache_resource(max_entries=32, show_spinner=False)(training_figures.training_curves)
+
+
+def _stored_run(runs_dir: str, key: str):
+    run = RunStore(runs_dir).get(key)
+    if run is None:
+        raise ValueError(f"Run {key} is no longer in the run store ({runs_dir}): train it again.")
+    return run
+
+
+@st.cache_data(max_entries=8, show_spinner="Predicting the 10,000 test images…")
+def probabilities_on_test_set(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
+    """``softmax(X W + b)`` of a stored run on the test set, (10000, 10), cached by run key."""
+    weight, bias = _stored_run(runs_dir, key).load_weights()
+    return predict_probs(weight, bias, load_data(data_dir).test_images).numpy()
+
+
+# ---------------------------------------------------------------- inside the model
+@st.cache_data(max_entries=16, show_spinner=False)
+def run_parameters(runs_dir: str, key: str) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(W per epoch (E+1, 784, 10), b per epoch (E+1, 10), has snapshots); without snapshots only the final one."""
+    run = _stored_run(runs_dir, key)
+    snapshots = run.load_snapshots()  # checksum and shapes checked by the store
+    if snapshots is not None:
+        return snapshots[0].numpy(), snapshots[1].numpy(), True
+    weight, bias = run.load_weights()
+    return weight.numpy()[None], bias.numpy()[None], False
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def test_predictions(runs_dir: str, key: str, index: int, data_dir: str) -> np.ndarray:
+    """argmax(X W + b) of the 10,000 test images with the weights at position ``index``."""
+    weights, biases, _ = run_parameters(runs_dir, key)
+    return predicted_classes(weights[index], biases[index], load_data(data_dir).test_images).numpy()
+
+
+@st.cache_resource(**_FIGURE)
+def templates_figure(
+    runs_dir: str, key: str, index: int, names: tuple[str, ...], limit: float | None, compact: bool = False
+):
+    """The ten templates of one run at one epoch; cached whole, since ten subplots take plotly long to build."""
+    weights, biases, _ = run_parameters(runs_dir, key)
+    if compact:
+        return inside_figures.weight_templates(
+            weights[index], biases[index], names, limit=limit, height=360, compact=True
+        )
+    return inside_figures.weight_templates(weights[index], biases[index], names, limit=limit)
+
+
+# ---------------------------------------------------------------- confidence and calibration
+@st.cache_data(max_entries=64, show_spinner=False)
+def run_logits(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
+    """``X W + b`` of a stored run on the 10,000 test images."""
+    weight, bias = _stored_run(runs_dir, key).load_weights()
+    return cal.logits_on_images(weight, bias, load_data(data_dir).test_images)
+
+
+@st.cache_data(max_entries=64, show_spinner="Fitting the temperature…")
+def calibration_report(runs_dir: str, key: str, data_dir: str, seed: int) -> cal.CalibrationReport:
+    return cal.calibrate(run_logits(runs_dir, key, data_dir), load_data(data_dir).test_labels.numpy(), seed)

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard import server_caches as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
-from dashboard.fashion_data import loaded as load_data
 from dashboard.training_jobs import job_progress, start_job, training_jobs
 from softmax_core import calibration as cal
 from softmax_core.figures.calibration_figures import (
@@ -47,21 +47,6 @@ TEMPERATURES = tuple(round(m * 10.0**e, 4) for e in (-1, 0) for m in R20) + (10.
 # The training page's controls (session state, or its URL parameters): its current run is the default here.
 TRAINING_KEYS = {"train_impl": "impl", "train_lr": "lr", "train_batch_size": "batch_size",
                  "train_epochs": "epochs", "train_seed": "seed", "train_init_std": "init_std"}  # fmt: skip
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def run_logits(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
-    """``X W + b`` of a stored run on the 10,000 test images."""
-    run = RunStore(runs_dir).get(key)
-    if run is None:
-        raise ValueError(f"Run {key} is no longer in the run store: train it again.")
-    weight, bias = run.load_weights()
-    return cal.logits_on_images(weight, bias, load_data(data_dir).test_images)
-
-
-@st.cache_data(max_entries=64, show_spinner="Fitting the temperature…")
-def calibration_report(runs_dir: str, key: str, data_dir: str, seed: int) -> cal.CalibrationReport:
-    return cal.calibrate(run_logits(runs_dir, key, data_dir), load_data(data_dir).test_labels.numpy(), seed)
 
 
 def chart(fig, key: str) -> None:
@@ -216,7 +201,7 @@ if run.status != "finished":
     report = None
 else:
     try:
-        report = calibration_report(runs_dir, key, data_dir, split_seed)
+        report = cached.calibration_report(runs_dir, key, data_dir, split_seed)
     except ValueError as exc:  # damaged weights, or logits that are not finite
         st.error("This run cannot be calibrated:", icon=":material/error:")
         st.text(str(exc))
@@ -256,7 +241,7 @@ if report is not None:
                              key="cal_T", bind="query-params", format_func=lambda t: f"{t:g}",
                              help="Move T by hand: the curves and the last column follow.")  # fmt: skip
     ev = report.split.evaluation
-    logits = run_logits(runs_dir, key, data_dir)
+    logits = cached.run_logits(runs_dir, key, data_dir)
     labels = data.test_labels.numpy()
     yours = cal.evaluate(logits[ev], labels[ev], t_now)
     table, curves = st.columns([5, 6], gap="medium")
@@ -313,7 +298,7 @@ if chosen:
     rows = []
     for k in chosen:
         try:
-            r = calibration_report(runs_dir, k, data_dir, split_seed)
+            r = cached.calibration_report(runs_dir, k, data_dir, split_seed)
         except ValueError:
             continue
         rows.append({"run": label(by_key[k]), "test acc": by_key[k].history[-1].test_acc, "fitted T": r.fit.temperature,

@@ -13,10 +13,10 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
+from dashboard import server_caches as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
-from dashboard.fashion_data import loaded as load_data
 from softmax_core import export, inspection
 from softmax_core.figures.inside_figures import (
     contribution_maps,
@@ -24,12 +24,11 @@ from softmax_core.figures.inside_figures import (
     model_input,
     score_bars,
     upload_steps,
-    weight_templates,
 )
 from softmax_core.figures.training_figures import config_label, probability_bars
 from softmax_core.garment_upload import MAX_BYTES, UPLOAD_TYPES, UploadError, prepare
 from softmax_core.run_store import RunStore, default_runs_dir, run_key
-from softmax_core.training import TrainConfig, predicted_classes
+from softmax_core.training import TrainConfig
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
@@ -44,37 +43,6 @@ TRAIN_KEYS = {
     "init_std": "train_init_std",
 }
 OTHER_IMPL = {"scratch": "concise", "concise": "scratch"}
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def run_parameters(runs_dir: str, key: str) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(W per epoch (E+1, 784, 10), b per epoch (E+1, 10), has snapshots); without snapshots only the final one."""
-    run = RunStore(runs_dir).get(key)
-    if run is None:
-        raise ValueError(f"Run {key} is no longer in the run store: train it again.")
-    snapshots = run.load_snapshots()  # checksum and shapes checked by the store
-    if snapshots is not None:
-        return snapshots[0].numpy(), snapshots[1].numpy(), True
-    weight, bias = run.load_weights()
-    return weight.numpy()[None], bias.numpy()[None], False
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def test_predictions(runs_dir: str, key: str, index: int, data_dir: str) -> np.ndarray:
-    """argmax(X W + b) of the 10,000 test images with the weights at position ``index``."""
-    weights, biases, _ = run_parameters(runs_dir, key)
-    return predicted_classes(weights[index], biases[index], load_data(data_dir).test_images).numpy()
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def templates_figure(
-    runs_dir: str, key: str, index: int, names: tuple[str, ...], limit: float | None, compact: bool = False
-):
-    """The ten templates of one run at one epoch; cached whole, since ten subplots take plotly long to build."""
-    weights, biases, _ = run_parameters(runs_dir, key)
-    if compact:
-        return weight_templates(weights[index], biases[index], names, limit=limit, height=360, compact=True)
-    return weight_templates(weights[index], biases[index], names, limit=limit)
 
 
 def chart(fig, key: str) -> None:
@@ -189,7 +157,7 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
             icon=":material/history:",
         )
     st.markdown(f"**{title}**")
-    chart(templates_figure(str(default_runs_dir()), run.key, index, tuple(names), limit), "in_templates")
+    chart(cached.templates_figure(str(default_runs_dir()), run.key, index, tuple(names), limit), "in_templates")
     st.caption(
         "Each picture is one column w_j of W (784 weights as 28 x 28), on one shared scale: blue pixels raise "
         "class j's score when bright, red ones lower it, white is 0. b is the class's bias."
@@ -206,7 +174,7 @@ def compare_section(store, run, fingerprint, index, has_snapshots, weights, bias
             "page to see both side by side here."
         )
         return
-    other_weights, other_biases, other_snapshots = run_parameters(str(store.root), other.key)
+    other_weights, other_biases, other_snapshots = cached.run_parameters(str(store.root), other.key)
     if has_snapshots and other_snapshots and len(other_weights) == len(weights):
         at, where = index, f"after {index} epoch(s)"
     else:
@@ -219,11 +187,14 @@ def compare_section(store, run, fingerprint, index, has_snapshots, weights, bias
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{run.config.impl}**")
-        chart(templates_figure(runs_dir, run.key, index % len(weights), tuple(names), limit, True), "in_compare_this")
+        chart(
+            cached.templates_figure(runs_dir, run.key, index % len(weights), tuple(names), limit, True),
+            "in_compare_this",
+        )
     with right:
         st.markdown(f"**{other.config.impl}**")
         chart(
-            templates_figure(runs_dir, other.key, at % len(other_weights), tuple(names), limit, True),
+            cached.templates_figure(runs_dir, other.key, at % len(other_weights), tuple(names), limit, True),
             "in_compare_other",
         )
     place = (
@@ -381,7 +352,7 @@ if run.status != "finished":
     st.stop()
 
 try:
-    weights, biases, has_snapshots = run_parameters(runs_dir, run.key)
+    weights, biases, has_snapshots = cached.run_parameters(runs_dir, run.key)
 except ValueError as exc:  # damaged weights: the store's message says what to do
     st.error(str(exc))
     st.stop()
@@ -393,7 +364,7 @@ st.caption(f"Run: {config_label(run.config)}" + (f" · test accuracy {last.test_
 index = templates_section(run, weights, biases, has_snapshots, names)
 where = f"after {index} epoch(s)" if has_snapshots else "after the last epoch"
 compare_section(store, run, data.fingerprint, index, has_snapshots, weights, biases, names)
-predicted = test_predictions(runs_dir, run.key, index, data_dir)
+predicted = cached.test_predictions(runs_dir, run.key, index, data_dir)
 explanation_section(weights, biases, index, data, predicted, names, where)
 upload_section(weights, biases, index, names)
 export_section(run, weights, biases)

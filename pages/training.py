@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard import server_caches as cached
 from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
@@ -57,7 +58,6 @@ from softmax_core.training import (
     MAX_TRAIN_SIZE,
     MIN_LR,
     TrainConfig,
-    predict_probs,
 )
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
@@ -75,16 +75,6 @@ INIT_STD = float_param("train_init_std", 0.01, 0.0, MAX_INIT_STD)
 EVAL_TAB = tab_param("train_tab", ["Predictions", "Confusion matrix", "One test image"])
 PARAMS = [IMPL, LR, BATCH, EPOCHS, SEED, INIT_STD, EVAL_TAB]
 URL = {"bind": "query-params"}  # each setting lives in the link under its key
-
-
-@st.cache_data(max_entries=8, show_spinner="Predicting the 10,000 test images…")
-def probabilities_on_test_set(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
-    """``softmax(X W + b)`` of a stored run on the test set, (10000, 10), cached by run key."""
-    run = RunStore(runs_dir).get(key)
-    if run is None:
-        raise ValueError(f"Run {key} is no longer in the run store ({runs_dir}): train it again.")
-    weight, bias = run.load_weights()
-    return predict_probs(weight, bias, load_data(data_dir).test_images).numpy()
 
 
 def chart(fig, key: str) -> None:
@@ -150,9 +140,6 @@ def chosen_config() -> TrainConfig | None:
 
 
 # Polled four times a second by every training session: the figure is built once per epoch, not per poll.
-live_curves = st.cache_resource(max_entries=32, show_spinner=False)(training_curves)
-
-
 @st.fragment(run_every=POLL_SECONDS)
 def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
     """Polls the background job; when it ends, the whole page reruns to show the result."""
@@ -162,7 +149,7 @@ def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
         st.rerun()
     job_progress(job, snap, stop_key="train_stop")
     # The curves change once per epoch; the fragment redraws the same figure in between.
-    chart(live_curves(snap.history, epochs=epochs, title="Training (updates each epoch)"), "train_live_curves")
+    chart(cached.live_curves(snap.history, epochs=epochs, title="Training (updates each epoch)"), "train_live_curves")
 
 
 # ---------------------------------------------------------------- a stored run
@@ -320,7 +307,7 @@ def confusion_tab(run: StoredRun, names) -> None:
     data_dir = shared_data_dir()
     data = load_data(data_dir)
     true = data.test_labels.numpy()
-    predicted = probabilities_on_test_set(str(default_runs_dir()), run.key, data_dir).argmax(1)
+    predicted = cached.probabilities_on_test_set(str(default_runs_dir()), run.key, data_dir).argmax(1)
     index = np.flatnonzero((true == cell[0]) & (predicted == cell[1]))
     st.markdown(
         f"**{len(index):,}** test images of **{names[cell[0]]}** predicted as **{names[cell[1]]}**"
@@ -376,7 +363,7 @@ def evaluation(run: StoredRun, data, runs_dir: str, data_dir: str) -> None:
         st.caption("A diverged run stopped partway, so it is not evaluated: lower the learning rate and train again.")
         return
     try:
-        probs = probabilities_on_test_set(runs_dir, run.key, data_dir)
+        probs = cached.probabilities_on_test_set(runs_dir, run.key, data_dir)
     except ValueError as exc:  # damaged weights file: the store's message says what to do
         st.error(str(exc))
         return
