@@ -322,11 +322,9 @@ def confusion_tab(run: StoredRun, names) -> None:
     )
     matrix, bars = st.columns([3, 2], gap="medium")
     with matrix:
-        event = st.plotly_chart(
+        event = present_chart(  # no toolbar over the top row on a phone; presenter-sized numbers on a projector
             clickable_confusion(confusion, names, normalize=normalize),
-            width="stretch",
-            theme="streamlit",
-            key="train_confusion",
+            "train_confusion",
             on_select="rerun",
             selection_mode="points",
         )

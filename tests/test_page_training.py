@@ -246,6 +246,8 @@ def test_presenter_mode_hides_the_evaluation_tabs_captions(env, data, tab):
     assert not shown.caption
     assert normal.caption or tab == "One test image"  # that tab explains in a sentence with numbers, kept
     assert len(shown.get("plotly_chart")) == len(normal.get("plotly_chart")) > 0
+    configs = [json.loads(c.proto.config) for c in normal.get("plotly_chart")]
+    assert all(c.get("displayModeBar") is False for c in configs)  # no toolbar over the matrix's top row either
 
 
 def test_a_diverged_training_shows_its_message_not_a_crash(env):
