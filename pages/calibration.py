@@ -19,6 +19,7 @@ from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
 from dashboard.training_jobs import job_progress, start_job, training_jobs
+from dashboard.url_state import check_link, int_param
 from softmax_core import calibration as cal
 from softmax_core.figures.calibration_figures import (
     compare_runs_chart,
@@ -44,6 +45,7 @@ POLL_SECONDS = 0.25  # as the training page: progress and the finished fit reach
 # Stops of the T slider: log-spaced (each step x1.12) from 0.1 to 10, like the softmax page's.
 R20 = (1.0, 1.12, 1.25, 1.4, 1.6, 1.8, 2.0, 2.24, 2.5, 2.8, 3.15, 3.55, 4.0, 4.5, 5.0, 5.6, 6.3, 7.1, 8.0, 9.0)
 TEMPERATURES = tuple(round(m * 10.0**e, 4) for e in (-1, 0) for m in R20) + (10.0,)
+IMAGE = int_param("cal_image", 0, 0, 9_999)  # its link value gets a sentence when the input cannot take it
 # The training page's controls (session state, or its URL parameters): its current run is the default here.
 TRAINING_KEYS = {"train_impl": "impl", "train_lr": "lr", "train_batch_size": "batch_size",
                  "train_epochs": "epochs", "train_seed": "seed", "train_init_std": "init_std"}  # fmt: skip
@@ -82,6 +84,7 @@ st.markdown("A model's **confidence** is its largest softmax probability. It is 
             "gives 80 %, 80 % are right. Dividing every logit by one temperature $T$ fixes most miscalibration "
             "(Guo et al., 2017).")  # fmt: skip
 
+check_link([IMAGE])
 data_dir = shared_data_dir()
 data = fashion_mnist()  # or a message with the fixes, and the page stops
 runs_dir = str(default_runs_dir())
@@ -274,8 +277,9 @@ if report is not None:
 
     st.subheader("One image on the softmax page")
     pick_image, open_link = st.columns([1, 2], vertical_alignment="bottom")
-    image = pick_image.number_input("Test image # (from the evaluation half)", min_value=0, max_value=len(labels) - 1,
-                                    value=int(ev[0]), step=1, key="cal_image", bind="query-params")  # fmt: skip
+    # A float input showing whole numbers: 1.67's int input raises on a link value such as 1e400 (OverflowError).
+    image = int(pick_image.number_input("Test image # (from the evaluation half)", 0.0, len(labels) - 1.0,
+                                        float(ev[0]), 1.0, "%.0f", key="cal_image", bind="query-params"))  # fmt: skip
     link = cal.softmax_page_link(logits[image], fit.temperature)
     open_link.link_button(f"Open this model on the softmax page at T = {fit.temperature:.3g}", link,
                           icon=":material/open_in_new:")  # fmt: skip

@@ -17,6 +17,7 @@ from dashboard import server_caches as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
+from dashboard.url_state import bool_param, check_link, int_param
 from softmax_core import export, inspection
 from softmax_core.figures.inside_figures import (
     contribution_maps,
@@ -28,7 +29,7 @@ from softmax_core.figures.inside_figures import (
 from softmax_core.figures.training_figures import config_label, probability_bars
 from softmax_core.garment_upload import MAX_BYTES, UPLOAD_TYPES, UploadError, prepare
 from softmax_core.run_store import RunStore, default_runs_dir, run_key
-from softmax_core.training import TrainConfig
+from softmax_core.training import MAX_EPOCHS, TrainConfig
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
@@ -43,6 +44,12 @@ TRAIN_KEYS = {
     "init_std": "train_init_std",
 }
 OTHER_IMPL = {"scratch": "concise", "concise": "scratch"}
+# The bound controls, so a link value they cannot take gets a sentence (the binding drops it silently).
+LINK_PARAMS = [
+    int_param("in_image", 0, 0, 9_999),
+    int_param("in_epoch", MAX_EPOCHS, 0, MAX_EPOCHS),
+    bool_param("in_rescale", False),
+]
 
 
 def chart(fig, key: str) -> None:
@@ -210,16 +217,17 @@ def compare_section(store, run, fingerprint, index, has_snapshots, weights, bias
 
 
 def pick_image(true, predicted) -> int:
-    st.session_state.setdefault("in_image", 0)
+    st.session_state.setdefault("in_image", 0.0)
 
     def random_mistake() -> None:
         chosen = inspection.random_mistake(true, predicted, np.random.default_rng())
         if chosen is not None:
-            st.session_state.in_image = chosen
+            st.session_state.in_image = float(chosen)
 
     pick, jump = st.columns([1, 1], vertical_alignment="bottom")
+    # A float input showing whole numbers: 1.67's int input raises on a link value such as 1e400 (OverflowError).
     i = pick.number_input(
-        "Test image #", min_value=0, max_value=len(true) - 1, step=1, key="in_image", bind="query-params"
+        "Test image #", 0.0, len(true) - 1.0, step=1.0, format="%.0f", key="in_image", bind="query-params"
     )
     jump.button("A random mistake", icon=":material/casino:", key="in_random_mistake", on_click=random_mistake)
     return int(i)
@@ -333,6 +341,7 @@ st.markdown(
     r"$o_j = \mathbf{x}\cdot\mathbf{w}_j + b_j$: each class's 784 weights form a picture of what it looks for."
 )
 
+check_link(LINK_PARAMS)
 data_dir = shared_data_dir()
 data = fashion_mnist()  # or a message with the fixes, and the page stops
 

@@ -256,7 +256,7 @@ def predictions_tab(data, probs: np.ndarray) -> None:
     if chosen != "all classes":
         mask = mask & (true == names.index(chosen))
     index = np.flatnonzero(mask)[:n]
-    st.caption(
+    caption(
         f"{int(wrong.sum()):,} of {len(true):,} test images are misclassified ({wrong.mean():.1%}). "
         f"Showing the first {len(index)} of {int(mask.sum()):,} that match. Each title is the true label, "
         "the prediction below it in italics, and ✗ marks a mistake (as d2l's `predict_ch3`)."
@@ -286,17 +286,15 @@ def confusion_tab(run: StoredRun, names) -> None:
     )
     matrix, bars = st.columns([3, 2], gap="medium")
     with matrix:
-        event = st.plotly_chart(
+        event = present_chart(  # no toolbar over the top row on a phone; presenter-sized numbers on a projector
             clickable_confusion(confusion, names, normalize=normalize),
-            width="stretch",
-            theme="streamlit",
-            key="train_confusion",
+            "train_confusion",
             on_select="rerun",
             selection_mode="points",
         )
     with bars:
         chart(per_class_accuracy_bars(confusion, names, height=560), "train_class_accuracy")
-    st.caption(
+    caption(
         f"Rows are the true class, columns the prediction: the diagonal counts correct answers. "
         f"The most common mistake: **{names[t]}** taken for **{names[p]}** ({off[t, p]} times). "
         "Click a cell to list its test images."

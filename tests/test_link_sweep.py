@@ -165,3 +165,99 @@ def test_a_repeated_key_reads_the_last_value(page):
     at.run()
     assert not at.exception
     assert any("<b>x</b>" in m for m in sentences(at))  # the last value is the one read (and quoted as code)
+
+
+# ---------------------------------------------------------------- the pages that show a stored run
+
+# Every query parameter they read: their bound controls, the run key, and (calibration) the training page's
+# settings, which pick its default run. They open through the app (their page links need its navigation).
+STORE_PAGES = {
+    "inside_model": ["run", "in_epoch", "in_rescale", "in_image"],
+    "calibration": ["run", "cal_run", "cal_T", "cal_image", "cal_compare", *PAGES["training"][:-1]],
+}
+SAID = {"inside_model": ["in_epoch", "in_rescale", "in_image"], "calibration": ["cal_image"]}  # owe a sentence
+
+
+def _store_accepts(key, text):
+    if key == "in_rescale":
+        return text.lower() in ("true", "false", "1", "0")
+    limits = {"in_epoch": (0, 200), "in_image": (0, 9_999), "cal_image": (0, 9_999)}
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return value == int(value) and _float_in(*limits[key])(text) if value == value and abs(value) < 1e300 else False
+
+
+def store_with_a_run(runs_dir, data) -> str:
+    """A finished two-epoch run with made-up weights and snapshots: the pages show all their controls."""
+    import torch
+
+    from softmax_core.run_store import RunStore, run_key
+    from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
+
+    config = TrainConfig(epochs=2).validated()
+    g = torch.Generator().manual_seed(0)
+    weights, biases = torch.randn(3, 784, 10, generator=g) * 0.05, torch.randn(3, 10, generator=g) * 0.05
+    history = tuple(EpochMetrics(e, 0.5, 0.8, 0.8, 0.1) for e in (1, 2))
+    result = TrainResult(config, history, "finished", "", weights[-1], biases[-1], 1.0, snapshots=(weights, biases))
+    key = run_key(config, data.fingerprint)
+    RunStore(runs_dir).save(key, result, torch.eye(10, dtype=torch.int64), data.fingerprint)
+    return key
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory, fmnist):
+    runs_dir = tmp_path_factory.mktemp("sweep-runs")
+    return runs_dir, store_with_a_run(runs_dir, fmnist)
+
+
+@pytest.fixture
+def stored(monkeypatch, store_dir, shared_data_dir):
+    """The stored run's key. Caches are kept between these cases (the calibration fit is the slow part):
+    the cached values depend on the run and the data only, never on a link value."""
+    monkeypatch.setenv("SOFTMAX_DATA_DIR", str(shared_data_dir))
+    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(store_dir[0]))
+    return store_dir[1]
+
+
+def run_in_app(page: str, query: dict) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.switch_page(f"pages/{page}.py")
+    return at.run()
+
+
+def check_sentences(at: AppTest, page: str, value: str, keys: list[str]) -> None:
+    assert not at.exception, at.exception
+    messages = sentences(at)
+    assert all(len(m) < MAX_MESSAGE for m in messages), max(messages, key=len)[:200]
+    assert not [m for m in messages if live_markup(m)], [m for m in messages if live_markup(m)]
+    for key in SAID[page]:
+        if key in keys and not _store_accepts(key, value):
+            assert any(f"{key}=" in m for m in messages), (key, messages)
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+@pytest.mark.parametrize("page", list(STORE_PAGES))
+def test_stored_run_pages_with_a_hostile_value_in_every_parameter(stored, page, name):
+    """Every parameter carries the value. An unknown run key is named in plain text, cut short, never in
+    markdown; the calibration page then shows another run, so its other parameters are read too."""
+    value = HOSTILE[name]
+    at = run_in_app(page, {key: value for key in STORE_PAGES[page]})
+    check_sentences(at, page, value, STORE_PAGES[page])
+    shown = [t.value for t in at.text]
+    assert value[:100] in shown or value[:200] in shown, shown
+    assert not value or not [m.value for m in at.markdown if value[:20] in m.value]
+    assert page == "inside_model" or at.get("plotly_chart")  # calibration went on with another run
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_inside_model_with_its_run_and_a_hostile_value_in_every_other_parameter(stored, name):
+    """With an unknown run the inside page stops before its controls: here the run is real."""
+    value = HOSTILE[name]
+    keys = [key for key in STORE_PAGES["inside_model"] if key != "run"]
+    at = run_in_app("inside_model", {key: value for key in keys} | {"run": stored})
+    check_sentences(at, "inside_model", value, keys)
+    assert at.get("plotly_chart")  # the page went on to draw its charts

@@ -109,3 +109,13 @@ def test_the_ceiling_run_is_one_more_run(env, fmnist):
     assert not at.exception
     assert "best linear" in texts(at.info)
     assert any("L-BFGS" in o for o in at.selectbox(key="cal_run").options)
+
+
+def test_a_linked_test_image_is_shown_and_a_number_too_large_for_it_gets_a_sentence(env, fmnist):
+    store_run(env, fmnist, TrainConfig(), seed=1)
+    at = new_page({"cal_image": "17"}).run()
+    assert not at.exception
+    assert at.number_input(key="cal_image").value == 17 and "Image #17 is a" in texts(at.caption)
+    at = new_page({"cal_image": "1e400"}).run()  # Streamlit's int input raised OverflowError on it
+    assert not at.exception
+    assert "cal_image=1e400" in texts(at.warning) and at.number_input(key="cal_image").value != 17

@@ -152,7 +152,7 @@ def test_random_mistake_picks_a_misclassified_image(env, fmnist):
     predicted = (fmnist.test_images.reshape(-1, 784).float() / 255 @ weights[-1] + biases[-1]).argmax(1)
     for _ in range(3):
         at.button(key="in_random_mistake").click().run()
-        i = at.number_input(key="in_image").value
+        i = int(at.number_input(key="in_image").value)  # a float input showing whole numbers
         assert predicted[i] != fmnist.test_labels[i]
         assert "a mistake" in texts(at.markdown)
 

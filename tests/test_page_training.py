@@ -202,6 +202,24 @@ def test_only_the_open_evaluation_tab_runs_and_it_is_in_the_link(env, fmnist, ta
     assert link(at).get("train_tab") == (tab if tab != "Predictions" else None)
 
 
+@pytest.mark.parametrize("tab", ["Predictions", "Confusion matrix", "One test image"])
+def test_presenter_mode_hides_the_evaluation_tabs_captions(env, fmnist, tab):
+    """?present=1: the open evaluation tab keeps its picture and controls but drops its explanations (issue 10)."""
+    store_fake_run(env, fmnist, TrainConfig(epochs=1))
+    query = {"train_epochs": "1"} | ({"train_tab": tab} if tab != "Predictions" else {})
+
+    def opened(at):
+        assert not at.exception
+        return [t for t in at.tabs if t.label == tab][0]
+
+    normal, shown = opened(new_page(query).run()), opened(new_page(query | {"present": "1"}).run())
+    assert not shown.caption
+    assert normal.caption or tab == "One test image"  # that tab explains in a sentence with numbers, kept
+    assert len(shown.get("plotly_chart")) == len(normal.get("plotly_chart")) > 0
+    configs = [json.loads(c.proto.config) for c in normal.get("plotly_chart")]
+    assert all(c.get("displayModeBar") is False for c in configs)  # no toolbar over the matrix's top row either
+
+
 def test_a_diverged_training_shows_its_message_not_a_crash(env):
     at = new_page({"train_lr": "50", "train_epochs": "1", "train_batch_size": "1024"}).run()
     at.button(key="train_submit").click().run()

@@ -15,7 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from softmax_core.figures.training_figures import (
+    CELL_CHARS,
+    CELL_FONT_SIZE,
     LabelledHistory,
+    cell_label,
     compare_curves,
     config_label,
     confusion_heatmap,
@@ -329,6 +332,44 @@ def test_confusion_heatmap_follows_the_theme_and_its_numbers_stay_readable():
     (heat,) = fig.data
     assert heat.colorscale is None and not heat.showscale  # the theme's sequential scale, like the cross-entropy map
     assert heat.textfont.size >= 12  # fixed size: plotly would otherwise shrink the counts to ~6 px on a phone
+
+
+PHONE_CELL_PX = 21  # a confusion cell on a 390 px wide phone, measured in Chromium on the training page
+
+
+def read_label(text: str) -> float:
+    """The number a cell label stands for (the inverse of cell_label, for the tests)."""
+    if text.endswith("k"):
+        return float(text[:-1]) * 1_000
+    return float("0" + text if text.startswith(".") else text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=10**9))
+def test_a_count_label_fits_a_phone_cell_and_reads_as_the_count(count):
+    """Exact below 1,000, then to the nearest thousand up to 99k (a test set of 10,000 stays there)."""
+    label = cell_label(count)
+    assert len(label) <= CELL_CHARS
+    if count < 99_500:
+        assert read_label(label) == count if count < 1_000 else abs(read_label(label) - count) <= 500
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=0, max_value=1))
+def test_a_fraction_label_fits_a_phone_cell_and_is_the_fraction_to_two_decimals(fraction):
+    label = cell_label(fraction, fraction=True)
+    assert len(label) <= CELL_CHARS and abs(read_label(label) - fraction) <= 0.005 + 1e-12
+
+
+def test_confusion_cells_show_short_labels_in_a_font_that_fits_a_phone_cell_and_the_hover_keeps_the_count():
+    matrix = np.array([[1000, 0, 0], [7, 950, 43], [120, 380, 500]])
+    counts, fractions = confusion_heatmap(matrix, NAMES[:3]).data[0], confusion_heatmap(matrix, NAMES[:3], True).data[0]
+    assert [list(r) for r in counts.text] == [["1k", "0", "0"], ["7", "950", "43"], ["120", "380", "500"]]
+    assert [list(r) for r in fractions.text] == [["1", "0", "0"], [".01", ".95", ".04"], [".12", ".38", ".50"]]
+    assert counts.texttemplate == "%{text}" and "%{z}" in counts.hovertemplate  # 1000 exact on hover
+    assert np.array_equal(np.array(counts.z), matrix)
+    # Digits are half an em wide (1000 measured 27.9 px at 14 px): the widest label leaves a pixel each side.
+    assert CELL_CHARS * 0.5 * CELL_FONT_SIZE <= PHONE_CELL_PX - 2 and CELL_FONT_SIZE >= 12
 
 
 def test_the_best_linear_reference_is_a_flat_line_at_its_value_on_both_curve_figures():
