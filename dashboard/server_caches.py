@@ -14,11 +14,14 @@ Keys are plain values (tuples, floats, strings): ``st.cache_data`` cannot hash t
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import streamlit as st
 
 from dashboard.fashion_data import loaded as load_data
 from softmax_core import calibration as cal
+from softmax_core import inspection
 from softmax_core import stability as numerics
 from softmax_core.figures import cross_entropy_figures, inside_figures, loss_figures, softmax_figures, training_figures
 from softmax_core.run_store import RunStore
@@ -90,6 +93,19 @@ def probabilities_on_test_set(runs_dir: str, key: str, data_dir: str) -> np.ndar
     return predict_probs(weight, bias, load_data(data_dir).test_images).numpy()
 
 
+@st.cache_resource(**_FIGURE)
+def prediction_grid(runs_dir: str, key: str, data_dir: str, shown: tuple[int, ...]):
+    """Test images ``shown`` with their true and predicted labels: dozens of subplots, so built once per view
+    (building it on every visit was a third of the server's CPU while a class opened a stored run)."""
+    data = load_data(data_dir)
+    index = np.asarray(shown, dtype=int)
+    predicted = probabilities_on_test_set(runs_dir, key, data_dir).argmax(1)
+    true = data.test_labels.numpy()
+    return training_figures.prediction_grid(
+        data.test_images[index].numpy(), true[index], predicted[index], data.class_names, columns=6, indices=index
+    )
+
+
 # ---------------------------------------------------------------- inside the model
 @st.cache_data(max_entries=16, show_spinner=False)
 def run_parameters(runs_dir: str, key: str) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -120,6 +136,32 @@ def templates_figure(
             weights[index], biases[index], names, limit=limit, height=360, compact=True
         )
     return inside_figures.weight_templates(weights[index], biases[index], names, limit=limit)
+
+
+class ExplanationFigures(NamedTuple):
+    image: object
+    scores: object
+    probs: object
+    contributions: object
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def explanation(
+    runs_dir: str, key: str, index: int, image: int, data_dir: str, names: tuple[str, ...]
+) -> tuple[inspection.Explanation, ExplanationFigures]:
+    """Why test image ``image`` got its label under the weights at ``index``, with its four figures
+    (building them on every visit was an eighth of the server's CPU while a class opened a stored run)."""
+    weights, biases, _ = run_parameters(runs_dir, key)
+    data = load_data(data_dir)
+    why = inspection.explain(weights[index], biases[index], data.test_images[image])
+    label = int(data.test_labels[image])
+    figures = ExplanationFigures(
+        inside_figures.model_input(why.pixels, title=f"#{image}: {names[label]}", height=330),
+        inside_figures.score_bars(why.scores, names, true_label=label, height=330),
+        training_figures.probability_bars(why.probs, names, true_label=label, height=330),
+        inside_figures.contribution_maps(why, inspection.explained_classes(why, label), names),
+    )
+    return why, figures
 
 
 # ---------------------------------------------------------------- confidence and calibration

@@ -22,7 +22,6 @@ from softmax_core import export, inspection
 from softmax_core.figures.inside_figures import (
     contribution_maps,
     contribution_sums,
-    model_input,
     score_bars,
     upload_steps,
 )
@@ -233,12 +232,12 @@ def pick_image(true, predicted) -> int:
     return int(i)
 
 
-def explanation_section(weights, biases, index, data, predicted, names, where: str) -> None:
+def explanation_section(runs_dir: str, key: str, index: int, data, data_dir: str, predicted, names, where: str) -> None:
     st.subheader("Why this image got its label")
     true = data.test_labels.numpy()
     i = pick_image(true, predicted)
     label = int(true[i])
-    why = inspection.explain(weights[index], biases[index], data.test_images[i])
+    why, figures = cached.explanation(runs_dir, key, index, i, data_dir, tuple(names))
     verdict = "right" if why.predicted == label else "a mistake"
     st.markdown(
         f"Test image #{i} is a **{names[label]}**; the model ({where}) says **{names[why.predicted]}** "
@@ -246,12 +245,12 @@ def explanation_section(weights, biases, index, data, predicted, names, where: s
     )
     image, scores, probs = st.columns([1, 1.3, 1.3], gap="small")
     with image:
-        chart(model_input(why.pixels, title=f"#{i}: {names[label]}", height=330), "in_image_fig")
+        chart(figures.image, "in_image_fig")
     with scores:
-        chart(score_bars(why.scores, names, true_label=label, height=330), "in_scores")
+        chart(figures.scores, "in_scores")
     with probs:
-        chart(probability_bars(why.probs, names, true_label=label, height=330), "in_probs")
-    contribution_figure(why, label, names, "in_contributions")
+        chart(figures.probs, "in_probs")
+    contribution_figure(why, figures.contributions, label, names, "in_contributions")
     st.page_link(
         SOFTMAX_PAGE,
         label="Open these scores on the softmax page",
@@ -260,18 +259,13 @@ def explanation_section(weights, biases, index, data, predicted, names, where: s
     )
 
 
-def contribution_figure(why, true_label: int | None, names, key: str) -> None:
-    if true_label is not None and true_label != why.predicted:
-        classes = [(why.predicted, "predicted"), (true_label, "true")]
-    else:
-        runner_up = int(np.argsort(why.scores)[-2])
-        classes = [(why.predicted, "predicted"), (runner_up, "runner-up")]
-    chart(contribution_maps(why, classes, names), key)
+def contribution_figure(why, fig, true_label: int | None, names, key: str) -> None:
+    chart(fig, key)
     st.caption(
         "Each map is x * w_j, pixel by pixel: blue pixels pushed towards that class, red ones away. "
         "Its 784 values add up, plus the bias b_j, to the class's score o_j (the bar above):"
     )
-    st.text(contribution_sums(why, classes, names))
+    st.text(contribution_sums(why, inspection.explained_classes(why, true_label), names))
 
 
 def upload_section(weights, biases, index, names) -> None:
@@ -299,7 +293,8 @@ def upload_section(weights, biases, index, names) -> None:
         chart(score_bars(why.scores, names, height=330), "in_upload_scores")
     with right:
         chart(probability_bars(why.probs, names, height=330), "in_upload_probs")
-    contribution_figure(why, None, names, "in_upload_contributions")
+    classes = inspection.explained_classes(why)
+    contribution_figure(why, contribution_maps(why, classes, names), None, names, "in_upload_contributions")
 
 
 def export_section(run, weights, biases) -> None:
@@ -374,6 +369,6 @@ index = templates_section(run, weights, biases, has_snapshots, names)
 where = f"after {index} epoch(s)" if has_snapshots else "after the last epoch"
 compare_section(store, run, data.fingerprint, index, has_snapshots, weights, biases, names)
 predicted = cached.test_predictions(runs_dir, run.key, index, data_dir)
-explanation_section(weights, biases, index, data, predicted, names, where)
+explanation_section(runs_dir, run.key, index, data, data_dir, predicted, names, where)
 upload_section(weights, biases, index, names)
 export_section(run, weights, biases)

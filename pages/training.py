@@ -39,7 +39,6 @@ from softmax_core.figures.training_figures import (
     final_gap,
     image_figure,
     per_class_accuracy_bars,
-    prediction_grid,
     probability_bars,
     recent_epoch_seconds,
     run_row,
@@ -243,7 +242,7 @@ def look_further(run: StoredRun) -> None:
         caption(export.SCRATCH_NOTE)
 
 
-def predictions_tab(data, probs: np.ndarray) -> None:
+def predictions_tab(data, probs: np.ndarray, runs_dir: str, key: str, data_dir: str) -> None:
     names = data.class_names
     true = data.test_labels.numpy()
     predicted = probs.argmax(1)
@@ -264,12 +263,7 @@ def predictions_tab(data, probs: np.ndarray) -> None:
     if len(index) == 0:
         st.info("No test image matches this filter.")
         return
-    chart(
-        prediction_grid(
-            data.test_images[index].numpy(), true[index], predicted[index], names, columns=6, indices=index
-        ),
-        "train_grid",
-    )
+    chart(cached.prediction_grid(runs_dir, key, data_dir, tuple(index.tolist())), "train_grid")
 
 
 def confusion_tab(run: StoredRun, names) -> None:
@@ -314,9 +308,7 @@ def confusion_tab(run: StoredRun, names) -> None:
     if len(index):
         shown = index[:18]
         chart(
-            prediction_grid(
-                data.test_images[shown].numpy(), true[shown], predicted[shown], names, columns=6, indices=shown
-            ),
+            cached.prediction_grid(str(default_runs_dir()), run.key, data_dir, tuple(shown.tolist())),
             "train_confusion_grid",
         )
         st.page_link(
@@ -369,7 +361,7 @@ def evaluation(run: StoredRun, data, runs_dir: str, data_dir: str) -> None:
     grid, confusion, one = st.tabs(EVAL_TAB.options, key=EVAL_TAB.key, **URL)  # only the open tab runs
     if grid.open:
         with grid:
-            predictions_tab(data, probs)
+            predictions_tab(data, probs, runs_dir, run.key, data_dir)
     if confusion.open:
         with confusion:
             confusion_tab(run, data.class_names)

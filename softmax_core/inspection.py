@@ -92,6 +92,15 @@ def explain(weight, bias, image) -> Explanation:
     return Explanation(x, scores, softmax_np(scores), contributions, b, int(np.argmax(scores)))
 
 
+def explained_classes(explanation: Explanation, true_label: int | None = None) -> list[tuple[int, str]]:
+    """The two classes whose contribution maps explain a prediction: predicted and true for a mistake,
+    else predicted and runner-up (the class it was most nearly taken for)."""
+    if true_label is not None and true_label != explanation.predicted:
+        return [(explanation.predicted, "predicted"), (int(true_label), "true")]
+    runner_up = int(np.argsort(explanation.scores)[-2])
+    return [(explanation.predicted, "predicted"), (runner_up, "runner-up")]
+
+
 @dataclass(frozen=True)
 class Difference:
     """Where two weight sets differ most."""

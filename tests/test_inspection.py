@@ -156,3 +156,14 @@ def test_selected_cell_reads_streamlits_selection():
     assert inspection.selected_cell({"points": []}, names) is None
     assert inspection.selected_cell(None, names) is None
     assert inspection.selected_cell({"points": [{"x": 3, "y": "Coat"}]}, names) is None  # a heatmap-like point
+
+
+def test_explained_classes_are_predicted_and_true_for_a_mistake_else_the_runner_up():
+    weight, bias = random_model(3)
+    image = torch.rand(28, 28)
+    why = inspection.explain(weight, bias, image)
+    order = torch.argsort(image.reshape(784) @ weight + bias, descending=True).tolist()  # an independent ranking
+    assert why.predicted == order[0]
+    assert inspection.explained_classes(why) == [(order[0], "predicted"), (order[1], "runner-up")]
+    assert inspection.explained_classes(why, order[0]) == [(order[0], "predicted"), (order[1], "runner-up")]
+    assert inspection.explained_classes(why, order[5]) == [(order[0], "predicted"), (order[5], "true")]
