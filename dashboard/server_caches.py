@@ -23,7 +23,14 @@ from dashboard.fashion_data import loaded as load_data
 from softmax_core import calibration as cal
 from softmax_core import inspection
 from softmax_core import stability as numerics
-from softmax_core.figures import cross_entropy_figures, inside_figures, loss_figures, softmax_figures, training_figures
+from softmax_core.figures import (
+    calibration_figures,
+    cross_entropy_figures,
+    inside_figures,
+    loss_figures,
+    softmax_figures,
+    training_figures,
+)
 from softmax_core.run_store import RunStore
 from softmax_core.training import predict_probs, predicted_classes
 
@@ -76,7 +83,9 @@ def loss_bars(losses: tuple[float, ...]):
 
 
 # ---------------------------------------------------------------- training (stored runs keyed by run key)
-live_curves = st.cache_resource(max_entries=32, show_spinner=False)(training_figures.training_curves)
+# Curves of stored runs, keyed on their (short) histories: building one was a few per cent of the CPU per visit.
+training_curves = st.cache_resource(**_FIGURE)(training_figures.training_curves)
+compare_curves = st.cache_resource(**_FIGURE)(training_figures.compare_curves)
 
 
 def _stored_run(runs_dir: str, key: str):
@@ -170,6 +179,13 @@ def run_logits(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
     """``X W + b`` of a stored run on the 10,000 test images."""
     weight, bias = _stored_run(runs_dir, key).load_weights()
     return cal.logits_on_images(weight, bias, load_data(data_dir).test_images)
+
+
+# Figures of a calibration report, keyed on its numbers (15 bins, the T curves): each was built on every visit.
+reliability_diagram = st.cache_resource(**_FIGURE)(calibration_figures.reliability_diagram)
+confidence_histogram = st.cache_resource(**_FIGURE)(calibration_figures.confidence_histogram)
+calibration_curves = st.cache_resource(**_FIGURE)(calibration_figures.temperature_curves)
+compare_runs_chart = st.cache_resource(**_FIGURE)(calibration_figures.compare_runs_chart)
 
 
 @st.cache_data(max_entries=64, show_spinner="Fitting the temperature…")

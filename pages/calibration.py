@@ -21,12 +21,6 @@ from dashboard.fashion_data import fashion_mnist
 from dashboard.training_jobs import job_progress, start_job, training_jobs
 from dashboard.url_state import check_link, int_param
 from softmax_core import calibration as cal
-from softmax_core.figures.calibration_figures import (
-    compare_runs_chart,
-    confidence_histogram,
-    reliability_diagram,
-    temperature_curves,
-)
 from softmax_core.figures.training_figures import config_label
 from softmax_core.linear_ceiling import (
     DEFAULT_ITERATIONS,
@@ -231,7 +225,7 @@ if report is not None:
         delta_color="inverse",
         help=f"Mean negative log-likelihood on the evaluation half; {before.nll:.4f} at T = 1.",
     )
-    chart(reliability_diagram(before.bins, after.bins, fit.temperature), "cal_reliability")
+    chart(cached.reliability_diagram(before.bins, after.bins, fit.temperature), "cal_reliability")
     st.caption(f"Each bar is one of {len(before.bins.counts)} equal-width confidence bins; the number above it counts "
                f"the evaluation images in it. A bar below the dashed diagonal means the model was right less often "
                f"than it claimed (over-confident). Test set split with seed **{split_seed}**: T is fitted on "
@@ -264,14 +258,14 @@ if report is not None:
                    "size) and MCE (the largest gap).")  # fmt: skip
     with curves:
         chart(
-            temperature_curves(report.temperatures, report.nll_curve, report.ece_curve, fit.temperature, t_now),
+            cached.calibration_curves(report.temperatures, report.nll_curve, report.ece_curve, fit.temperature, t_now),
             "cal_curves",
         )
         st.caption(f"The star is the T the fit found on the calibration half (from T = 1, by L-BFGS on log T, "
                    f"{fit.evaluations} evaluations); the curves are the evaluation half, so the minimum may sit "
                    "slightly beside it.")  # fmt: skip
 
-    chart(confidence_histogram(before.bins, after.bins, fit.temperature, before.accuracy), "cal_histogram")
+    chart(cached.confidence_histogram(before.bins, after.bins, fit.temperature, before.accuracy), "cal_histogram")
     st.caption("How the evaluation images spread over confidence. When the bars' mean confidence sits right of "
                "the accuracy line, the model claims more than it delivers.")  # fmt: skip
 
@@ -311,7 +305,7 @@ if chosen:
     if rows:
         frame = pd.DataFrame(rows)
         chart(
-            compare_runs_chart(frame["run"], frame["ECE, T = 1"], frame["ECE, fitted T"], frame["fitted T"]),
+            cached.compare_runs_chart(*(tuple(frame[c]) for c in ("run", "ECE, T = 1", "ECE, fitted T", "fitted T"))),
             "cal_compare_chart",
         )
         st.dataframe(frame, hide_index=True, width="stretch",

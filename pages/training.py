@@ -32,7 +32,6 @@ from softmax_core.figures.training_figures import (
     METRIC_NAMES,
     LabelledHistory,
     batch_loss_figure,
-    compare_curves,
     config_label,
     diverged_label,
     epoch_time_sentence,
@@ -148,7 +147,9 @@ def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
         st.rerun()
     job_progress(job, snap, stop_key="train_stop")
     # The curves change once per epoch; the fragment redraws the same figure in between.
-    chart(cached.live_curves(snap.history, epochs=epochs, title="Training (updates each epoch)"), "train_live_curves")
+    chart(
+        cached.training_curves(snap.history, epochs=epochs, title="Training (updates each epoch)"), "train_live_curves"
+    )
 
 
 # ---------------------------------------------------------------- a stored run
@@ -185,7 +186,7 @@ def run_header(run: StoredRun, fresh: bool, reference: tuple[float, str] | None)
         )
     else:
         chart(
-            training_curves(
+            cached.training_curves(
                 run.history, epochs=run.config.epochs, title=config_label(run.config, run.status), reference=reference
             ),
             "train_curves",
@@ -409,8 +410,8 @@ def compare(store: RunStore, current_key: str | None) -> None:
         chosen = [by_key[k] for k in picked]
         reference = best_linear(store, chosen[0].data_fingerprint) if metric == "test_acc" else None
         chart(
-            compare_curves(
-                [LabelledHistory(config_label(r.config, r.status), r.history) for r in chosen],
+            cached.compare_curves(
+                tuple(LabelledHistory(config_label(r.config, r.status), r.history) for r in chosen),
                 metric,
                 reference=reference,
             ),
