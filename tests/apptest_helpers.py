@@ -52,5 +52,6 @@ def chart_specs(at: AppTest) -> list[dict]:
 def plotly_values(value) -> np.ndarray:
     """A trace's values: plotly writes numpy arrays as typed arrays (``{"dtype", "bdata"}``), lists stay lists."""
     if isinstance(value, dict) and "bdata" in value:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return flat.reshape([int(n) for n in str(value["shape"]).split(",")]) if "shape" in value else flat
     return np.asarray(value)

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from softmax_core.logit_presets import parse_logits
 from softmax_core.run_store import RunStore, StoredRun, run_key
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult, confusion_matrix
-from tests.apptest_helpers import page_through_app, texts
+from tests.apptest_helpers import page_through_app, plotly_values, texts
 
 PAGE = "pages/inside_model.py"
 EPOCHS = 3
@@ -98,7 +98,7 @@ def test_old_run_without_snapshots_shows_final_weights_and_says_why_no_slider(en
     assert "kept only the final weights" in texts(at.info) and "no epoch slider" in texts(at.info)
     assert len(at.slider) == 0
     z = chart_by_title_key(at, "in_templates")["data"][4]["z"]
-    np.testing.assert_allclose(np.array(z).reshape(784), weights[-1][:, 4].numpy(), atol=1e-5)
+    np.testing.assert_allclose(plotly_values(z).reshape(784), weights[-1][:, 4].numpy(), atol=1e-5)
 
 
 def test_epoch_slider_shows_each_epochs_weights(env, fmnist):
@@ -112,7 +112,9 @@ def test_epoch_slider_shows_each_epochs_weights(env, fmnist):
         slider.set_value(epoch).run()
         assert not at.exception
         spec = chart_by_title_key(at, "in_templates")
-        np.testing.assert_allclose(np.array(spec["data"][7]["z"]).reshape(784), weights[epoch][:, 7].numpy(), atol=1e-5)
+        np.testing.assert_allclose(
+            plotly_values(spec["data"][7]["z"]).reshape(784), weights[epoch][:, 7].numpy(), atol=1e-5
+        )
         limit = float(weights.abs().max())  # one scale over all epochs
         assert spec["layout"]["coloraxis"]["cmax"] == pytest.approx(limit)
         assert spec["layout"]["coloraxis"]["cmid"] == 0

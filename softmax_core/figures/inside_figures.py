@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from softmax_core.figures.style import FONT_SIZE, apply_layout
+from softmax_core.figures.style import FONT_SIZE, apply_layout, as_heatmap_values
 from softmax_core.figures.training_figures import class_bars
 from softmax_core.inspection import SIDE, Explanation, symmetric_limit, templates
 
@@ -102,7 +102,7 @@ def weight_templates(
     for j, picture in enumerate(pictures):
         fig.add_trace(
             go.Heatmap(
-                z=np.round(picture, 5).tolist(),
+                z=as_heatmap_values(picture),
                 coloraxis="coloraxis",
                 name=class_names[j],
                 hovertemplate=f"{class_names[j]} (b = {b[j]:+.4f})<br>row %{{y}}, col %{{x}}"
@@ -153,7 +153,7 @@ def contribution_maps(
     fig = make_subplots(rows=1, cols=1 + len(classes), subplot_titles=titles, horizontal_spacing=0.03)
     fig.add_trace(
         go.Heatmap(
-            z=np.round(explanation.pixels.reshape(SIDE, SIDE), 4).tolist(),
+            z=as_heatmap_values(explanation.pixels.reshape(SIDE, SIDE)),
             coloraxis="coloraxis2",
             name="image",
             hovertemplate="row %{y}, col %{x}<br>x = %{z:.3f}<extra></extra>",
@@ -164,7 +164,7 @@ def contribution_maps(
     for i, ((j, _role), contribution) in enumerate(zip(classes, maps), start=2):
         fig.add_trace(
             go.Heatmap(
-                z=np.round(contribution, 5).tolist(),
+                z=as_heatmap_values(contribution),
                 coloraxis="coloraxis",
                 name=class_names[j],
                 hovertemplate=f"{class_names[j]}<br>row %{{y}}, col %{{x}}<br>x·w = %{{z:.4f}}<extra></extra>",
@@ -198,7 +198,7 @@ def model_input(pixels, title: str | None = None, height: int = 300) -> go.Figur
     x = x / 255.0 if x.max() > 1 else x
     fig = go.Figure(
         go.Heatmap(
-            z=np.round(x, 4).tolist(),
+            z=as_heatmap_values(x),
             coloraxis="coloraxis",
             hovertemplate="row %{y}, col %{x}<br>x = %{z:.3f}<extra></extra>",
         )
