@@ -21,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from softmax_core.figures.style import FONT_SIZE, apply_layout, as_heatmap_values
+from softmax_core.figures.style import FONT_SIZE, apply_layout
 
 # (attribute, legend name, dash, marker symbol), as d2l's Animator labels them
 CURVES = (
@@ -260,7 +260,7 @@ def per_class_accuracy_bars(confusion, class_names: Sequence[str], height: int =
 
 def _image_heatmap(image, name: str = "") -> go.Heatmap:
     return go.Heatmap(
-        z=as_heatmap_values(image),
+        z=np.asarray(image, dtype=np.uint8),  # 0..255 intensities, sent as one byte each
         coloraxis="coloraxis",
         name=name,
         hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
