@@ -340,6 +340,61 @@ def browser_latency(url: str, runs_dir: Path, repeats: int) -> list[dict]:
     return rows
 
 
+def browser_tabs(url: str, tabs: int, waves: int, timeout: float) -> list[dict]:
+    """In Chromium: ``tabs`` tabs each press Train on their own one-epoch setting, in ``waves`` waves.
+
+    A wave starts when the previous one has ended; each tab then opens the training page with a new
+    seed (a new setting, so nothing is cached) and all press Train within a second or two. Reported
+    per wave: tabs done, seconds until the last one showed its run, and whether they finished in the
+    order they were pressed (first come, first served). A tab still waiting at ``timeout`` is stalled.
+    """
+    from playwright.sync_api import sync_playwright
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    stamp = int(time.time()) % 100_000
+    rows = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        pages = [context.new_page() for _ in range(tabs)]
+        for wave in range(1, waves + 1):
+            for i, page in enumerate(pages):
+                seed = stamp * 1000 + wave * tabs + i
+                page.goto(f"{url}/training?train_epochs=1&train_seed={seed}", wait_until="domcontentloaded")
+            buttons = [page.get_by_role("button", name="Train", exact=True) for page in pages]
+            for button in buttons:
+                button.wait_for(timeout=timeout * 1000)
+            start = time.perf_counter()
+            for button in buttons:  # in tab order: the order the server should train them in
+                button.click()
+            pressed = time.perf_counter() - start
+            done: list[float | None] = [None] * tabs
+            while None in done and time.perf_counter() - start < timeout:
+                for i, page in enumerate(pages):
+                    if done[i] is None and page.get_by_text("Trained just now").count():
+                        done[i] = time.perf_counter() - start
+                time.sleep(0.25)
+            finished = [(t, i) for i, t in enumerate(done) if t is not None]
+            order = [i for _, i in sorted(finished)]
+            row = {
+                "wave": wave,
+                "tabs": tabs,
+                "done": len(finished),
+                "stalled": tabs - len(finished),
+                "pressed_within_s": pressed,
+                "last_done_s": max((t for t, _ in finished), default=None),
+                "in_press_order": order == sorted(order),
+            }
+            rows.append(row)
+            last = f"{row['last_done_s']:.1f} s" if row["last_done_s"] is not None else "never"
+            print(
+                f"wave {wave}: {row['done']} of {tabs} tabs done (pressed within {pressed:.1f} s), "
+                f"last after {last}, stalled {row['stalled']}, finished in press order: {row['in_press_order']}"
+            )
+        browser.close()
+    return rows
+
+
 def print_report(report: dict) -> None:
     print(
         f"{report['sessions']} sessions x {len(report['pages'])} pages x {report['waves']} wave(s) "
@@ -428,6 +483,14 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: R times per model, Chromium clicks Train and times the first progress and the "
         "final curves (needs --runs-dir with --url)",
     )
+    parser.add_argument(
+        "--tabs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: N Chromium tabs each press Train on their own one-epoch setting, --tab-waves times",
+    )
+    parser.add_argument("--tab-waves", type=int, default=2, help="with --tabs: waves, one after another (default 2)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)
 
@@ -444,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.latency:
                 browser_latency(url, Path(args.runs_dir or tmp), args.latency)
                 return 0
+            if args.tabs:
+                rows = browser_tabs(url, args.tabs, args.tab_waves, args.timeout)
+                return 0 if all(r["stalled"] == 0 for r in rows) else 1
             report = asyncio.run(run_class(args, url, pids))
         finally:
             if proc is not None:
