@@ -6,6 +6,7 @@ answers; a port another process takes between choosing and binding it is retried
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -13,7 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,3 +105,13 @@ def stop_streamlit(proc: subprocess.Popen, timeout: float = 10) -> None:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@contextlib.contextmanager
+def running_streamlit(env_overrides: dict[str, str], extra_args=()) -> Iterator[str]:
+    """``with running_streamlit(env) as url:`` a server for the block, stopped however the block ends."""
+    proc, url = start_streamlit(env_overrides, extra_args)
+    try:
+        yield url
+    finally:
+        stop_streamlit(proc)

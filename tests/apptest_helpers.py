@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +56,19 @@ def plotly_values(value) -> np.ndarray:
         flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
         return flat.reshape([int(n) for n in str(value["shape"]).split(",")]) if "shape" in value else flat
     return np.asarray(value)
+
+
+def poll_until(at: AppTest, done, polls: int = 240, pause: float = 0.5) -> AppTest:
+    """Rerun the page (as a fragment's timer would) until ``done(at)``, at most ``polls`` times ``pause`` apart.
+
+    The default allows two minutes: one epoch, or one small ceiling fit, on a busy 2-core machine.
+    """
+    for _ in range(polls):
+        if done(at):
+            return at
+        time.sleep(pause)
+        at.run()
+    raise AssertionError(
+        f"page never reached the expected state; info {[i.value for i in at.info]!r}, "
+        f"error {[e.value for e in at.error]!r}"
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from scripts.local_server import start_streamlit  # noqa: F401  (the browser tests' server start)
+from scripts.local_server import running_streamlit, start_streamlit  # noqa: F401  (the browser tests' servers)
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"

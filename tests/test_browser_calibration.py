@@ -14,7 +14,7 @@ from softmax_core.data import load_fashion_mnist
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.train_or_load import train_or_load
 from softmax_core.training import TrainConfig, TrainResult
-from tests.browser import assert_no_error, move_slider, screenshot, start_streamlit, wait_for_rerun
+from tests.browser import assert_no_error, move_slider, running_streamlit, screenshot, wait_for_rerun
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
@@ -41,13 +41,8 @@ def calib_server(tmp_path_factory):
                TrainResult(bad.validated(), (), "diverged", "Loss became inf in epoch 1 (batch 3): lower the "
                            "learning rate.", torch.zeros(784, 10), torch.zeros(10), 0.1),
                torch.zeros(10, 10, dtype=torch.int64), data.fingerprint)  # fmt: skip
-    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs_dir)})
-    yield url, {"chapter": run_key(chapter, data.fingerprint), "bad": run_key(bad, data.fingerprint)}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:
-        proc.kill()
+    with running_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs_dir)}) as url:
+        yield url, {"chapter": run_key(chapter, data.fingerprint), "bad": run_key(bad, data.fingerprint)}
 
 
 SLOW_MS = 120_000  # a cold page (torch, the data, the first calibration) on a busy 2-core machine
@@ -123,13 +118,8 @@ def test_bad_links_are_explained(calib_server, page):
 @pytest.fixture
 def empty_server(tmp_path):
     """A server with an empty run store: the page offers to fit the ceiling."""
-    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path / "runs")})
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:
-        proc.kill()
+    with running_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path / "runs")}) as url:
+        yield url
 
 
 def test_the_ceiling_fit_waits_in_the_queue_shows_progress_and_ends_stored(empty_server, chromium):

@@ -13,7 +13,7 @@ import torch
 from softmax_core.data import load_fashion_mnist
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
-from tests.browser import assert_no_error, open_page, screenshot, start_streamlit
+from tests.browser import assert_no_error, open_page, running_streamlit, screenshot
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
@@ -48,13 +48,8 @@ def confusion_server(tmp_path_factory):
     history = tuple(EpochMetrics(e, 0.5, 0.8, 0.87, 0.1) for e in (1, 2))
     result = TrainResult(config, history, "finished", "", weights[-1], biases[-1], 1.0, snapshots=(weights, biases))
     RunStore(runs_dir).save(run_key(config, data.fingerprint), result, confusion(), data.fingerprint)
-    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs_dir)})
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:
-        proc.kill()
+    with running_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs_dir)}) as url:
+        yield url
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlparse
 
 import pytest
 
-from tests.browser import open_page, screenshot, start_streamlit
+from tests.browser import open_page, running_streamlit, screenshot
 from tests.conftest import SHARED_DATA
 from tests.test_link_sweep import PAGES, STORE_PAGES, store_with_a_run
 
@@ -42,13 +42,8 @@ def store_server(tmp_path_factory):
 
     runs_dir = tmp_path_factory.mktemp("hostile-runs")
     key = store_with_a_run(runs_dir, load_fashion_mnist(SHARED_DATA))
-    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs_dir)})
-    yield url, key
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:
-        proc.kill()
+    with running_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs_dir)}) as url:
+        yield url, key
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))

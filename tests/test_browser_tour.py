@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.catalog import PAGES
-from tests.browser import screenshot, start_streamlit, wait_for_rerun
+from tests.browser import running_streamlit, screenshot, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 
@@ -82,13 +82,8 @@ def tour_url(tmp_path_factory, fmnist):
     result = TrainResult(config, history, "finished", "", torch.zeros(784, 10), torch.zeros(10), 1.5)
     confusion = torch.eye(10, dtype=torch.int64) * 800 + 20
     RunStore(runs).save(run_key(config, fmnist.fingerprint), result, confusion, fmnist.fingerprint)
-    proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs)})
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:
-        proc.kill()
+    with running_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs)}) as url:
+        yield url
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from softmax_core.run_store import RunStore, run_key
+from tests.apptest_helpers import poll_until
 from tests.conftest import ROOT
 from tests.test_page_calibration import new_page, store_run, texts
 
@@ -22,16 +21,6 @@ def runs(monkeypatch, tmp_path, shared_data_dir, clear_streamlit_caches):
 
 TRAINING_PAGE = str(ROOT / "pages" / "training.py")
 FEW = 3  # L-BFGS iterations for the page's fit in these tests
-
-
-def poll_until(at: AppTest, done, polls: int = 240) -> AppTest:
-    """Rerun the page (as the fragment's timer would) until ``done(at)``, a bounded number of times."""
-    for _ in range(polls):
-        if done(at):
-            return at
-        time.sleep(0.5)
-        at.run()
-    raise AssertionError(f"never reached the expected state; info {texts(at.info)!r}, error {texts(at.error)!r}")
 
 
 def progress_texts(at: AppTest) -> list[str]:

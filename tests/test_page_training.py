@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -13,27 +12,16 @@ from streamlit.testing.v1 import AppTest
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import MAX_LR, MIN_LR, EpochMetrics, TrainConfig, TrainResult
 from tests.apptest_helpers import chart_specs as charts
-from tests.apptest_helpers import page_test, texts
+from tests.apptest_helpers import page_test, poll_until, texts
 from tests.conftest import ROOT
 from tests.link import link
 
 PAGE = str(ROOT / "pages" / "training.py")
 SMALL = {"train_epochs": "1", "train_batch_size": "1024"}  # one quick epoch
-MAX_POLLS = 240  # 0.5 s apart: two minutes for one epoch on a busy 2-core machine
 
 
 def new_page(query: dict[str, str] | None = None) -> AppTest:
     return page_test(PAGE, query)
-
-
-def poll_until(at: AppTest, done) -> AppTest:
-    """Rerun the page (as the fragment's timer would) until ``done(at)``, a bounded number of times."""
-    for _ in range(MAX_POLLS):
-        if done(at):
-            return at
-        time.sleep(0.5)
-        at.run()
-    raise AssertionError(f"page never reached the expected state; info: {[i.value for i in at.info]}")
 
 
 def store_fake_run(
