@@ -95,26 +95,45 @@ def rerun_after(page, action, timeout_ms: int = 30_000) -> None:
     wait_for_rerun(page, timeout_ms)
 
 
+# The grid's hidden accessibility table marks the selected cell: its id is glide-cell-<column>-<row>.
+_SELECTED_CELL = """e => { const td = e.querySelector('td[aria-selected="true"]');
+                          return td ? td.id.split('-').slice(2).map(Number) : null; }"""
+
+
+def select_grid_cell(page, grid, row: int) -> None:
+    """Select the last column's cell in `row` (0-based): click where it is drawn, then check the selection.
+
+    The grid draws on a canvas, so a cell is reached by its position (header and rows are
+    35 px). A layout shift between measuring and clicking (a caption redrawn above, the toolbar
+    appearing) selects a neighbour: the arrow keys then move the selection to the right row.
+    """
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + box["width"] - 30, box["y"] + 35 * (row + 1) + 17)
+    page.wait_for_function(f"() => ({_SELECTED_CELL})(document.querySelector('[data-testid=stDataFrame]'))")
+    _, selected_row = grid.evaluate(_SELECTED_CELL)
+    for _ in range(abs(row - selected_row)):
+        page.keyboard.press("ArrowDown" if row > selected_row else "ArrowUp")
+    assert grid.evaluate(_SELECTED_CELL)[1] == row
+
+
 def edit_grid_cell(page, row: int, text: str, done_js: str, attempts: int = 3) -> None:
     """Type `text` into the last column of the first data grid's `row` (0-based) until `done_js` holds.
 
-    The grid draws on a canvas, so a cell is reached by its position (header and rows are
-    35 px). A click that lands while the grid is being redrawn can be lost on a loaded
-    machine: the whole edit is repeated (it is idempotent) until the page shows its result.
+    An edit that lands while the grid is being redrawn can be lost on a loaded machine:
+    the whole edit is repeated (it is idempotent) until the page shows its result.
     """
     for attempt in range(attempts):
         wait_for_rerun(page)
-        grid = page.locator('[data-testid="stDataFrame"]').first
-        grid.scroll_into_view_if_needed()
-        box = grid.bounding_box()
-        page.mouse.click(box["x"] + box["width"] - 30, box["y"] + 35 * (row + 1) + 17)
-        page.wait_for_timeout(400)
+        select_grid_cell(page, page.locator('[data-testid="stDataFrame"]').first, row)
         page.keyboard.press("Enter")  # open the cell's editor (typing into a closed one can lose the first key)
-        page.wait_for_timeout(400)
-        page.keyboard.press("ControlOrMeta+a")
-        page.keyboard.type(text)
-        page.keyboard.press("Enter")
         try:
+            # The cell's editor is a textarea that takes the focus once open; only then are keys its own.
+            page.wait_for_function("() => document.activeElement?.tagName === 'TEXTAREA'", timeout=5_000)
+            page.keyboard.press("ControlOrMeta+a")
+            page.keyboard.type(text)
+            page.wait_for_function("(t) => document.activeElement?.value === t", arg=text, timeout=5_000)
+            page.keyboard.press("Enter")
             page.wait_for_function(done_js, timeout=15_000)
             break
         except PlaywrightTimeoutError:
