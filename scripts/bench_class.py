@@ -297,10 +297,11 @@ def browser_latency(url: str, runs_dir: Path, repeats: int) -> list[dict]:
 
     from playwright.sync_api import sync_playwright
 
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    from scripts.chromium import launch_chromium
+
     rows = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(url, wait_until="networkidle")
         for i in range(repeats):
@@ -350,11 +351,12 @@ def browser_tabs(url: str, tabs: int, waves: int, timeout: float) -> list[dict]:
     """
     from playwright.sync_api import sync_playwright
 
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    from scripts.chromium import launch_chromium
+
     stamp = int(time.time()) % 100_000
     rows = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = launch_chromium(pw)
         context = browser.new_context(viewport={"width": 1280, "height": 720})
         pages = [context.new_page() for _ in range(tabs)]
         for wave in range(1, waves + 1):
