@@ -9,6 +9,7 @@ identical settings joining one job, and one cost bound.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -18,6 +19,7 @@ from softmax_core.run_store import RunStore
 from softmax_core.training import LBFGS, TrainConfig
 
 SESSION_KEY = "train_session"  # this browser session's id in the queue (shared by every page)
+POLL_SECONDS = 0.25  # the first progress and the finished result reach the screen within half a second
 
 
 @st.cache_resource
@@ -75,3 +77,18 @@ def job_progress(job: TrainingJob, snap: JobSnapshot, *, stop_key: str) -> None:
         "nothing is stored.",
     )
     note.caption("Training runs on the server: leaving or reloading the page does not stop it.")
+
+
+# Polled four times a second by every session with a job: keep ``details`` cheap (cache its figures).
+@st.fragment(run_every=POLL_SECONDS)
+def poll_job(
+    jobs: TrainingJobs, key: str, *, stop_key: str, details: Callable[[JobSnapshot], None] | None = None
+) -> None:
+    """The queued or running job's progress, then ``details(snapshot)``; when it ends, the whole page reruns."""
+    job = jobs.get(key)
+    snap = job.snapshot() if job is not None else None
+    if snap is None or snap.finished:
+        st.rerun()
+    job_progress(job, snap, stop_key=stop_key)
+    if details is not None:
+        details(snap)

@@ -18,10 +18,11 @@ from dashboard import server_caches as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
-from dashboard.training_jobs import job_progress, start_job, training_jobs
+from dashboard.training_jobs import poll_job, start_job, training_jobs
 from dashboard.url_state import check_link, int_param
 from softmax_core import calibration as cal
 from softmax_core.figures.training_figures import config_label
+from softmax_core.jobs import JobSnapshot
 from softmax_core.linear_ceiling import (
     DEFAULT_ITERATIONS,
     DEFAULT_L2,
@@ -34,7 +35,6 @@ from softmax_core.training import TrainConfig
 
 run_through_navigation()
 
-POLL_SECONDS = 0.25  # as the training page: progress and the finished fit reach the screen within half a second
 
 # Stops of the T slider: log-spaced (each step x1.12) from 0.1 to 10, like the softmax page's.
 R20 = (1.0, 1.12, 1.25, 1.4, 1.6, 1.8, 2.0, 2.24, 2.5, 2.8, 3.15, 3.55, 4.0, 4.5, 5.0, 5.6, 6.3, 7.1, 8.0, 9.0)
@@ -110,14 +110,7 @@ if "cal_run" in st.session_state and st.session_state["cal_run"] not in by_key:
     del st.session_state["cal_run"]
 
 
-@st.fragment(run_every=POLL_SECONDS)
-def ceiling_progress(key: str) -> None:
-    """Polls the queued or running fit; when it ends, the whole page reruns to show the stored run."""
-    job = jobs.get(key)
-    snap = job.snapshot() if job is not None else None
-    if snap is None or snap.finished:
-        st.rerun()
-    job_progress(job, snap, stop_key="cal_ceiling_stop")
+def last_iteration(snap: JobSnapshot) -> None:
     if snap.history:
         last = snap.history[-1]
         st.caption(f"After {last.epoch} iterations: train loss {last.train_loss:.4f}, "
@@ -169,7 +162,7 @@ def ceiling_section() -> None:
                 slot.empty()
                 running = True
     if running:
-        ceiling_progress(ceiling_key)
+        poll_job(jobs, ceiling_key, stop_key="cal_ceiling_stop", details=last_iteration)
 
 
 if not runs:

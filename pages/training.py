@@ -25,7 +25,7 @@ from dashboard.fashion_data import loaded as load_data
 from dashboard.links import page_link
 from dashboard.presenter import caption, share_row
 from dashboard.presenter import chart as present_chart
-from dashboard.training_jobs import job_progress, start_job, training_jobs
+from dashboard.training_jobs import poll_job, start_job, training_jobs
 from dashboard.url_state import check_link, choice_param, float_param, int_param, share_and_reset, tab_param
 from softmax_core import export
 from softmax_core.figures.training_figures import (
@@ -44,7 +44,7 @@ from softmax_core.figures.training_figures import (
     scratch_concise_pairs,
     training_curves,
 )
-from softmax_core.jobs import TrainingJobs
+from softmax_core.jobs import JobSnapshot
 from softmax_core.linear_ceiling import best_linear_label, best_linear_run
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
 from softmax_core.training import (
@@ -60,7 +60,6 @@ from softmax_core.training import (
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
-POLL_SECONDS = 0.25  # the first progress and the final curves reach the screen within half a second
 IMPL_NAMES = {"scratch": "from scratch (d2l 3.6)", "concise": "concise, torch.nn (d2l 3.7)"}
 
 # The chapter's setting is the default; the keys are also the URL parameter names.
@@ -137,18 +136,11 @@ def chosen_config() -> TrainConfig | None:
 # ---------------------------------------------------------------- a training in progress
 
 
-# Polled four times a second by every training session: the figure is built once per epoch, not per poll.
-@st.fragment(run_every=POLL_SECONDS)
-def training_progress(jobs: TrainingJobs, key: str, epochs: int) -> None:
-    """Polls the background job; when it ends, the whole page reruns to show the result."""
-    job = jobs.get(key)
-    snap = job.snapshot() if job is not None else None
-    if snap is None or snap.finished:
-        st.rerun()
-    job_progress(job, snap, stop_key="train_stop")
-    # The curves change once per epoch; the fragment redraws the same figure in between.
+def live_curves(snap: JobSnapshot) -> None:
+    """The curves so far: they change once per epoch, and the cached figure is redrawn in between."""
     chart(
-        cached.training_curves(snap.history, epochs=epochs, title="Training (updates each epoch)"), "train_live_curves"
+        cached.training_curves(snap.history, epochs=snap.config.epochs, title="Training (updates each epoch)"),
+        "train_live_curves",
     )
 
 
@@ -505,7 +497,7 @@ if key is not None:
     job = jobs.get(key)
     snap = job.snapshot() if job is not None else None
     if snap is not None and snap.state == "running":
-        training_progress(jobs, key, config.epochs)
+        poll_job(jobs, key, stop_key="train_stop", details=live_curves)
     elif (run := jobs.store.get(key)) is not None:
         # Trained by this server (in any session, e.g. before a reload), not read from an earlier store.
         run_header(
