@@ -152,6 +152,7 @@ class ExplanationFigures(NamedTuple):
     scores: object
     probs: object
     contributions: object
+    classes: list[tuple[int, str]]  # the (class, role) pairs the contribution maps show
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -164,11 +165,13 @@ def explanation(
     data = load_data(data_dir)
     why = inspection.explain(weights[index], biases[index], data.test_images[image])
     label = int(data.test_labels[image])
+    classes = inspection.explained_classes(why, label)
     figures = ExplanationFigures(
         inside_figures.model_input(why.pixels, title=f"#{image}: {names[label]}", height=330),
         inside_figures.score_bars(why.scores, names, true_label=label, height=330),
         training_figures.probability_bars(why.probs, names, true_label=label, height=330),
-        inside_figures.contribution_maps(why, inspection.explained_classes(why, label), names),
+        inside_figures.contribution_maps(why, classes, names),
+        classes,
     )
     return why, figures
 

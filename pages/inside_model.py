@@ -250,7 +250,7 @@ def explanation_section(runs_dir: str, key: str, index: int, data, data_dir: str
         chart(figures.scores, "in_scores")
     with probs:
         chart(figures.probs, "in_probs")
-    contribution_figure(why, figures.contributions, label, names, "in_contributions")
+    contribution_figure(why, figures.contributions, figures.classes, names, "in_contributions")
     st.page_link(
         SOFTMAX_PAGE,
         label="Open these scores on the softmax page",
@@ -259,13 +259,13 @@ def explanation_section(runs_dir: str, key: str, index: int, data, data_dir: str
     )
 
 
-def contribution_figure(why, fig, true_label: int | None, names, key: str) -> None:
+def contribution_figure(why, fig, classes, names, key: str) -> None:
     chart(fig, key)
     st.caption(
         "Each map is x * w_j, pixel by pixel: blue pixels pushed towards that class, red ones away. "
         "Its 784 values add up, plus the bias b_j, to the class's score o_j (the bar above):"
     )
-    st.text(contribution_sums(why, inspection.explained_classes(why, true_label), names))
+    st.text(contribution_sums(why, classes, names))
 
 
 def upload_section(weights, biases, index, names) -> None:
@@ -294,7 +294,7 @@ def upload_section(weights, biases, index, names) -> None:
     with right:
         chart(probability_bars(why.probs, names, height=330), "in_upload_probs")
     classes = inspection.explained_classes(why)
-    contribution_figure(why, contribution_maps(why, classes, names), None, names, "in_upload_contributions")
+    contribution_figure(why, contribution_maps(why, classes, names), classes, names, "in_upload_contributions")
 
 
 def export_section(run, weights, biases) -> None:
