@@ -30,14 +30,18 @@ def data_dir_from_command_line(argv: tuple[str, ...]) -> str | None:
 
 def data_dir() -> str:
     """``--data-dir`` after ``--`` on the command line, else ``$SOFTMAX_DATA_DIR``, else the cache folder."""
-    return str(resolve_data_dir(data_dir_from_command_line(tuple(sys.argv[1:]))))
+    return str(resolve_data_dir(_command_line_data_dir()))
+
+
+def _command_line_data_dir() -> str | None:
+    return data_dir_from_command_line(tuple(sys.argv[1:]))
 
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST (once per server)…")
 def _load(folder: str) -> FashionMNIST | DataError:
     """The dataset, or the error that stopped it (kept, so a missing folder is not retried on every visit)."""
     try:
-        return load_fashion_mnist(folder if data_dir_from_command_line(tuple(sys.argv[1:])) else None)
+        return load_fashion_mnist(folder if _command_line_data_dir() else None)
     except DataError as exc:
         return exc
 
