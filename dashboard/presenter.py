@@ -52,8 +52,12 @@ def present_figure(fig):
     return scaled_text(fig, TEXT_SCALE) if presenting() else fig
 
 
-def chart(fig, key: str, container=None, **kwargs):
-    """``st.plotly_chart`` with the theme, full width, no toolbar, and presenter-sized text when presenting."""
+def chart(fig, key: str, container=None, toolbar: bool = False, **kwargs):
+    """``st.plotly_chart`` with the theme, full width, and presenter-sized text when presenting.
+
+    ``toolbar`` keeps Plotly's mode bar (shown on hover) for a chart worth saving as PNG.
+    """
+    config = {**CHART_CONFIG, "displayModeBar": "hover"} if toolbar else CHART_CONFIG
     return (container or st).plotly_chart(
-        present_figure(fig), width="stretch", theme="streamlit", key=key, config=CHART_CONFIG, **kwargs
+        present_figure(fig), width="stretch", theme="streamlit", key=key, config=config, **kwargs
     )

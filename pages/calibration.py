@@ -18,6 +18,7 @@ from dashboard import server_caches as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
+from dashboard.presenter import chart
 from dashboard.training_jobs import poll_job, start_job, training_jobs
 from dashboard.url_state import check_link, int_param
 from softmax_core import calibration as cal
@@ -43,10 +44,6 @@ IMAGE = int_param("cal_image", 0, 0, 9_999)  # its link value gets a sentence wh
 # The training page's controls (session state, or its URL parameters): its current run is the default here.
 TRAINING_KEYS = {"train_impl": "impl", "train_lr": "lr", "train_batch_size": "batch_size",
                  "train_epochs": "epochs", "train_seed": "seed", "train_init_std": "init_std"}  # fmt: skip
-
-
-def chart(fig, key: str) -> None:
-    st.plotly_chart(fig, width="stretch", theme="streamlit", key=key)
 
 
 def training_page_key(fingerprint: str) -> str | None:

@@ -17,6 +17,7 @@ from dashboard import server_caches as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
+from dashboard.presenter import chart
 from dashboard.url_state import bool_param, check_link, int_param
 from softmax_core import export, inspection
 from softmax_core.figures.inside_figures import (
@@ -49,10 +50,6 @@ LINK_PARAMS = [
     int_param("in_epoch", MAX_EPOCHS, 0, MAX_EPOCHS),
     bool_param("in_rescale", False),
 ]
-
-
-def chart(fig, key: str) -> None:
-    st.plotly_chart(fig, width="stretch", theme="streamlit", key=key)
 
 
 def training_page_config() -> TrainConfig | None:
@@ -163,7 +160,11 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
             icon=":material/history:",
         )
     st.markdown(f"**{title}**")
-    chart(cached.templates_figure(str(default_runs_dir()), run.key, index, tuple(names), limit), "in_templates")
+    chart(
+        cached.templates_figure(str(default_runs_dir()), run.key, index, tuple(names), limit),
+        "in_templates",
+        toolbar=True,  # the weight pictures are worth taking home as PNG
+    )
     st.caption(
         "Each picture is one column w_j of W (784 weights as 28 x 28), on one shared scale: blue pixels raise "
         "class j's score when bright, red ones lower it, white is 0. b is the class's bias."
@@ -325,7 +326,9 @@ def export_section(run, weights, biases) -> None:
         "(`weights_only=True` executes nothing from the file):"
     )
     st.code(export.load_snippet(weights_name), language="python", wrap_lines=True)
-    st.caption(export.SCRATCH_NOTE + " Every chart downloads as PNG from the camera icon in its toolbar.")
+    st.caption(
+        export.SCRATCH_NOTE + " The weight pictures download as PNG from the camera icon over them (shown on hover)."
+    )
 
 
 # ---------------------------------------------------------------- the page

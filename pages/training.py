@@ -23,8 +23,7 @@ from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
 from dashboard.fashion_data import loaded as load_data
 from dashboard.links import page_link
-from dashboard.presenter import caption, share_row
-from dashboard.presenter import chart as present_chart
+from dashboard.presenter import caption, chart, share_row
 from dashboard.training_jobs import poll_job, start_job, training_jobs
 from dashboard.url_state import check_link, choice_param, float_param, int_param, share_and_reset, tab_param
 from softmax_core import export
@@ -72,10 +71,6 @@ INIT_STD = float_param("train_init_std", 0.01, 0.0, MAX_INIT_STD)
 EVAL_TAB = tab_param("train_tab", ["Predictions", "Confusion matrix", "One test image"])
 PARAMS = [IMPL, LR, BATCH, EPOCHS, SEED, INIT_STD, EVAL_TAB]
 URL = {"bind": "query-params"}  # each setting lives in the link under its key
-
-
-def chart(fig, key: str) -> None:
-    present_chart(fig, key)
 
 
 def when(created_at: str) -> str:
@@ -273,7 +268,7 @@ def confusion_tab(run: StoredRun, names) -> None:
     )
     matrix, bars = st.columns([3, 2], gap="medium")
     with matrix:
-        event = present_chart(  # no toolbar over the top row on a phone; presenter-sized numbers on a projector
+        event = chart(  # no toolbar over the top row on a phone; presenter-sized numbers on a projector
             clickable_confusion(confusion, names, normalize=normalize),
             "train_confusion",
             on_select="rerun",

@@ -191,3 +191,17 @@ def test_missing_data_folder_is_a_sentence(missing_data):
     at = new_page().run()
     assert not at.exception
     assert str(missing_data) in texts(at.error) and "SOFTMAX_DATA_DIR" in texts(at.error)
+
+
+def test_only_the_weight_pictures_keep_a_toolbar_to_save_them(env, fmnist):
+    store_run(env, fmnist, TrainConfig(epochs=1), *parameters(0, 1))
+    at = new_page().run()
+    assert not at.exception
+    toolbars = {
+        e.proto.id.split("-")[-1]: json.loads(e.proto.config).get("displayModeBar") for e in at.get("plotly_chart")
+    }
+    templates = [bar for key, bar in toolbars.items() if "in_templates" in key]
+    others = [bar for key, bar in toolbars.items() if "in_templates" not in key]
+    assert templates == ["hover"], toolbars
+    assert others and all(bar is False for bar in others), toolbars
+    assert "download as PNG from the camera icon" in texts(at.caption)
