@@ -4,12 +4,13 @@ import copy
 
 import streamlit as st
 
-from dashboard import server_caches  # noqa: F401  (imports torch, plotly and pandas: before the freeze below)
 from dashboard.catalog import PAGES
 from dashboard.gc_tuning import freeze_imports_once
 from dashboard.presenter import presenting
 
-freeze_imports_once()  # long-lived objects out of the garbage collector's full passes (see gc_tuning)
+# The pages' shared caches import torch, plotly and pandas: their long-lived objects go out of the
+# garbage collector's full passes before the first page runs (see gc_tuning).
+freeze_imports_once("dashboard.server_caches")
 
 # The icon ships with the app, served as a static file (`server.enableStaticServing`): a material
 # icon would be fetched from a web font host (none offline), and a file path is read, hashed and

@@ -1,6 +1,7 @@
 """The server freezes its imported objects once, so full garbage collections skip them."""
 
 import gc
+import sys
 
 from dashboard import gc_tuning
 
@@ -9,7 +10,9 @@ def test_freezes_once_per_process_and_later_garbage_is_still_collected(monkeypat
     monkeypatch.setattr(gc_tuning, "_frozen", False)
     before = gc.get_freeze_count()
     try:
-        assert gc_tuning.freeze_imports_once() is True
+        monkeypatch.delitem(sys.modules, "wave", raising=False)  # a module the tests never import otherwise
+        assert gc_tuning.freeze_imports_once("wave") is True
+        assert "wave" in sys.modules  # imported first, so its objects are among the frozen
         assert gc.get_freeze_count() > before
         assert gc_tuning.freeze_imports_once() is False  # a second session's run does nothing
 
