@@ -2,7 +2,7 @@
 
 Opens the softmax page in Chromium, types "5" into the first logit cell and presses Enter after
 waiting ``--frames`` animation frames (0 = at once), ``--runs`` times; prints the edits lost. The
-browser tests wait two frames before Enter (``tests/browser.py``, ``edit_grid_cell``).
+browser tests wait ``ENTER_AFTER_FRAMES`` frames before Enter (``tests/browser.py``, ``edit_grid_cell``).
 
     python scripts/grid_enter_race.py --frames 0 --frames 2 --runs 12
 """
@@ -21,9 +21,8 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from scripts.chromium import launch_chromium  # noqa: E402
 from scripts.local_server import running_streamlit  # noqa: E402
-from tests.browser import open_page, select_grid_cell, wait_for_rerun  # noqa: E402
+from tests.browser import open_grid_editor, open_page, type_and_commit, wait_for_rerun  # noqa: E402
 
-WAIT_FRAMES = "(n) => new Promise(done => { const f = k => k ? requestAnimationFrame(() => f(k - 1)) : done(); f(n); })"
 EDITED = "() => [...document.querySelectorAll('input')].some(i => i.value === '5, 2, 3')"
 
 
@@ -35,14 +34,8 @@ def edit_is_kept(browser, url: str, frames: int) -> bool:
         open_page(page, f"{url}/softmax_temperature")
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
         wait_for_rerun(page)
-        select_grid_cell(page, page.locator('[data-testid="stDataFrame"]').first, 0)
-        page.keyboard.press("Enter")
-        page.wait_for_function("() => document.activeElement?.tagName === 'TEXTAREA'", timeout=5_000)
-        page.keyboard.press("ControlOrMeta+a")
-        page.keyboard.type("5")
-        page.wait_for_function("() => document.activeElement?.value === '5'", timeout=5_000)
-        page.evaluate(WAIT_FRAMES, frames)
-        page.keyboard.press("Enter")
+        open_grid_editor(page, 0)
+        type_and_commit(page, "5", frames)
         try:
             page.wait_for_function(EDITED, timeout=10_000)
             return True

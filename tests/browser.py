@@ -99,7 +99,32 @@ def select_grid_cell(page, grid, row: int) -> None:
     assert grid.evaluate(_SELECTED_CELL)[1] == row
 
 
-_TWO_ANIMATION_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+_WAIT_FRAMES = (
+    "(n) => new Promise(done => { const f = k => k ? requestAnimationFrame(() => f(k - 1)) : done(); f(n); })"
+)
+ENTER_AFTER_FRAMES = 2  # the grid often drops an Enter within a frame or so of the last key (README)
+
+
+def open_grid_editor(page, row: int) -> None:
+    """Select the last column's cell in the first data grid's `row` and open its editor with Enter.
+
+    Typing into a closed editor can lose the first key.
+    """
+    select_grid_cell(page, page.locator('[data-testid="stDataFrame"]').first, row)
+    page.keyboard.press("Enter")
+
+
+def type_and_commit(page, text: str, frames: int = ENTER_AFTER_FRAMES) -> None:
+    """Replace the open editor's text with `text`, then press Enter `frames` animation frames later.
+
+    The cell's editor is a textarea that takes the focus once open; only then are keys its own.
+    """
+    page.wait_for_function("() => document.activeElement?.tagName === 'TEXTAREA'", timeout=5_000)
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type(text)
+    page.wait_for_function("(t) => document.activeElement?.value === t", arg=text, timeout=5_000)
+    page.evaluate(_WAIT_FRAMES, frames)  # no person types faster (scripts/grid_enter_race.py)
+    page.keyboard.press("Enter")
 
 
 def edit_grid_cell(page, row: int, text: str, done_js: str, attempts: int = 3) -> None:
@@ -110,18 +135,9 @@ def edit_grid_cell(page, row: int, text: str, done_js: str, attempts: int = 3) -
     """
     for attempt in range(attempts):
         wait_for_rerun(page)
-        select_grid_cell(page, page.locator('[data-testid="stDataFrame"]').first, row)
-        page.keyboard.press("Enter")  # open the cell's editor (typing into a closed one can lose the first key)
+        open_grid_editor(page, row)
         try:
-            # The cell's editor is a textarea that takes the focus once open; only then are keys its own.
-            page.wait_for_function("() => document.activeElement?.tagName === 'TEXTAREA'", timeout=5_000)
-            page.keyboard.press("ControlOrMeta+a")
-            page.keyboard.type(text)
-            page.wait_for_function("(t) => document.activeElement?.value === t", arg=text, timeout=5_000)
-            # The grid often drops an edit whose Enter follows the last key within a frame or so
-            # (scripts/grid_enter_race.py). No person types that fast; wait two frames.
-            page.evaluate(_TWO_ANIMATION_FRAMES)
-            page.keyboard.press("Enter")
+            type_and_commit(page, text)
             page.wait_for_function(done_js, timeout=15_000)
             break
         except PlaywrightTimeoutError:
