@@ -19,7 +19,10 @@ from softmax_core.run_store import RunStore
 from softmax_core.training import LBFGS, TrainConfig
 
 SESSION_KEY = "train_session"  # this browser session's id in the queue (shared by every page)
-POLL_SECONDS = 0.25  # the first progress and the finished result reach the screen within half a second
+POLL_SECONDS = 0.25  # progress on screen four times a second
+# A poll that finds the job running waits this long for it to end (the thread sleeps; a click on Stop
+# is handled when the wait is over), so the finished result needs no further poll to be seen.
+WAIT_FOR_END_SECONDS = 0.2
 
 
 @st.cache_resource
@@ -79,12 +82,25 @@ def job_progress(job: TrainingJob, snap: JobSnapshot, *, stop_key: str) -> None:
     note.caption("Training runs on the server: leaving or reloading the page does not stop it.")
 
 
-# Polled four times a second by every session with a job: keep ``details`` cheap (cache its figures).
-@st.fragment(run_every=POLL_SECONDS)
 def poll_job(
     jobs: TrainingJobs, key: str, *, stop_key: str, details: Callable[[JobSnapshot], None] | None = None
 ) -> None:
     """The queued or running job's progress, then ``details(snapshot)``; when it ends, the whole page reruns."""
+    _poll(jobs, key, stop_key=stop_key, details=details, runs=[0])
+
+
+# Polled four times a second by every session with a job: keep ``details`` cheap (cache its figures).
+@st.fragment(run_every=POLL_SECONDS)
+def _poll(
+    jobs: TrainingJobs,
+    key: str,
+    *,
+    stop_key: str,
+    details: Callable[[JobSnapshot], None] | None,
+    runs: list[int],
+) -> None:
+    """One poll. ``runs`` is shared by the fragment's runs since the page's last full run."""
+    runs[0] += 1
     job = jobs.get(key)
     snap = job.snapshot() if job is not None else None
     if snap is None or snap.finished:
@@ -92,3 +108,7 @@ def poll_job(
     job_progress(job, snap, stop_key=stop_key)
     if details is not None:
         details(snap)
+    # A timed rerun (not the page's own first call, which must not hold up the rest of the page)
+    # waits for the end before it returns: the result shows when the training ends, not a poll later.
+    if runs[0] > 1 and job.wait(WAIT_FOR_END_SECONDS):
+        st.rerun()

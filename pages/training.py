@@ -518,6 +518,12 @@ if key is not None:
             "No stored run for these settings yet: press **Train**. " + epoch_time_sentence(timed, config.epochs),
             icon=":material/model_training:",
         )
+        # Empty axes where the curves will grow (as d2l's Animator opens its plot before the first epoch);
+        # the browser also loads its chart code now, not when the first epoch is drawn.
+        chart(
+            cached.training_curves((), epochs=config.epochs, title="The curves are drawn here, one point per epoch"),
+            "train_curves",
+        )
 
 st.divider()
 compare(jobs.store, key)

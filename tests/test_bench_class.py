@@ -48,3 +48,30 @@ def test_bench_class_reports_every_page_of_every_session(shared_data_dir, tmp_pa
     assert report["storm_finished"] == 1
     assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 1  # the storm's run was stored
     assert "page loads during the storm" in out.stdout
+
+
+def test_bench_class_times_a_training_on_screen_in_chromium(shared_data_dir, tmp_path):
+    """``--latency``: the page's own marks of the first progress and of the final curves are read back."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "scripts/bench_class.py",
+            "--latency",
+            "1",
+            "--data-dir",
+            str(shared_data_dir),
+            "--runs-dir",
+            str(tmp_path),
+            "--json",
+        ],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = json.loads(out.stdout.strip().splitlines()[-1])
+    assert [r["impl"] for r in rows] == ["scratch", "concise"]
+    assert all(r["click_to_progress"] > 0 and r["end_to_curves"] > 0 and r["train_seconds"] > 0 for r in rows)
+    assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 2  # both trainings were stored

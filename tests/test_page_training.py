@@ -50,6 +50,15 @@ def test_defaults_are_the_chapters_setting(env):
     assert link(at) == {}  # defaults stay out of the URL
 
 
+def test_an_untrained_setting_shows_the_empty_axes_its_curves_will_grow_in(env):
+    at = new_page({"train_epochs": "7"}).run()
+    [curves] = charts(at)  # the comparison has nothing to draw in an empty store
+    assert [t["name"] for t in curves["data"]] == ["train loss", "train acc", "test acc"]
+    assert all(t["x"] == [] and t["y"] == [] for t in curves["data"])
+    assert curves["layout"]["xaxis"]["range"] == [0.7, 7.3]  # the setting's epochs, before any is trained
+    assert "one point per epoch" in curves["layout"]["title"]["text"]
+
+
 def test_train_a_small_run_through_the_form_then_it_is_cached(env):
     at = new_page().run()
     at.number_input(key="train_epochs").set_value(1)
