@@ -20,6 +20,7 @@ from softmax_core.training import LBFGS, TrainConfig
 
 SESSION_KEY = "train_session"  # this browser session's id in the queue (shared by every page)
 POLL_SECONDS = 0.25  # progress on screen four times a second
+SLOW_POLL_SECONDS = 1.0  # while a job waits in the queue: its place and a countdown in whole seconds
 # A poll that finds the job running waits this long for it to end (the thread sleeps; a click on Stop
 # is handled when the wait is over), so the finished result needs no further poll to be seen.
 WAIT_FOR_END_SECONDS = 0.2
@@ -85,30 +86,49 @@ def job_progress(job: TrainingJob, snap: JobSnapshot, *, stop_key: str) -> None:
 def poll_job(
     jobs: TrainingJobs, key: str, *, stop_key: str, details: Callable[[JobSnapshot], None] | None = None
 ) -> None:
-    """The queued or running job's progress, then ``details(snapshot)``; when it ends, the whole page reruns."""
-    _poll(jobs, key, stop_key=stop_key, details=details, runs=[0])
+    """The queued or running job's progress, then ``details(snapshot)``; when it ends, the whole page reruns.
+
+    A job that will not start for a while is polled once a second (its place and countdown change
+    by the second), otherwise four times a second; when that changes, the page reruns once.
+    """
+    job = jobs.get(key)
+    snap = job.snapshot() if job is not None else None
+    slow = snap is not None and polls_slowly(snap)
+    poll = _poll_slowly if slow else _poll_often
+    poll(jobs, key, stop_key=stop_key, details=details, slow=slow, runs=[0])
 
 
-# Polled four times a second by every session with a job: keep ``details`` cheap (cache its figures).
-@st.fragment(run_every=POLL_SECONDS)
-def _poll(
+def polls_slowly(snap: JobSnapshot) -> bool:
+    """Queued with more than two slow polls to wait: a class's queue polls 4x less often meanwhile."""
+    return snap.state == "running" and snap.progress is None and snap.wait_seconds > 2 * SLOW_POLL_SECONDS
+
+
+def _poll_body(
     jobs: TrainingJobs,
     key: str,
     *,
     stop_key: str,
     details: Callable[[JobSnapshot], None] | None,
+    slow: bool,
     runs: list[int],
 ) -> None:
-    """One poll. ``runs`` is shared by the fragment's runs since the page's last full run."""
+    """One poll; ``slow`` says which poller runs it, ``runs`` counts its runs (the first is inline)."""
     runs[0] += 1
     job = jobs.get(key)
     snap = job.snapshot() if job is not None else None
     if snap is None or snap.finished:
         st.rerun()
+    if polls_slowly(snap) != slow:
+        st.rerun()  # its start is near (or further away): the full run picks the other poller
     job_progress(job, snap, stop_key=stop_key)
     if details is not None:
         details(snap)
-    # A timed rerun (not the page's own first call, which must not hold up the rest of the page)
-    # waits for the end before it returns: the result shows when the training ends, not a poll later.
-    if runs[0] > 1 and job.wait(WAIT_FOR_END_SECONDS):
+    # A timed rerun of a computing job (not the page's own first call, which must not hold up the rest
+    # of the page) waits for the end before it returns: the result shows at once, not a poll later.
+    if runs[0] > 1 and not slow and job.wait(WAIT_FOR_END_SECONDS):
         st.rerun()
+
+
+# Every session with a job runs one of these: keep ``details`` cheap (cache its figures).
+_poll_often = st.fragment(_poll_body, run_every=POLL_SECONDS)
+_poll_slowly = st.fragment(_poll_body, run_every=SLOW_POLL_SECONDS)

@@ -45,7 +45,11 @@ from scripts.local_server import start_streamlit, stop_streamlit, wait_healthy  
 # url_pathname of each page: st.Page names it after the file ("" is the default page).
 PAGE_NAMES = ["", *[Path(p.path).stem for p in PAGES]]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-FINISHED = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR)
+FINISHED = (
+    ForwardMsg.FINISHED_SUCCESSFULLY,
+    ForwardMsg.FINISHED_WITH_COMPILE_ERROR,
+    ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
+)
 
 
 # ---------------------------------------------------------------- one session
@@ -59,6 +63,8 @@ class PageLoad:
     error: str = ""
     texts: list[str] = field(default_factory=list)
     buttons: dict[str, str] = field(default_factory=dict)  # widget key (or label) -> widget id
+    auto_rerun: tuple[str, float] | None = None  # (fragment id, seconds): a fragment the browser reruns on a timer
+    page_script_hash: str = ""  # the page that ran (a fragment rerun names it, as the browser does)
 
 
 def _texts_of(element) -> tuple[str, str, str]:
@@ -104,12 +110,19 @@ class Session:
         if self.ws is not None:
             await self.ws.close()
 
-    async def load(self, page: str, query: str = "", widgets=None, timeout: float = 300) -> PageLoad:
+    async def load(
+        self, page: str, query: str = "", widgets=None, timeout: float = 300, fragment: tuple[str, str] = ("", "")
+    ) -> PageLoad:
+        """Run ``page``, or only ``fragment`` = (fragment id, page script hash) as a browser's timer does."""
         msg = BackMsg()
         msg.rerun_script.page_name = page
         msg.rerun_script.query_string = query
         if widgets:
             msg.rerun_script.widget_states.widgets.extend(widgets)
+        if fragment[0]:  # as the browser's timer sends it: the page by its hash, not by name
+            msg.rerun_script.fragment_id, msg.rerun_script.page_script_hash = fragment
+            msg.rerun_script.is_auto_rerun = True
+            msg.rerun_script.page_name = ""
         started = time.perf_counter()
         received, load = 0, PageLoad(page, 0.0, 0)
         await self.ws.send(msg.SerializeToString())
@@ -129,6 +142,10 @@ class Session:
                             load.texts.append(text)
                         if wid:
                             load.buttons[text] = wid
+                    elif kind == "navigation":  # st.navigation names the page that runs
+                        load.page_script_hash = fwd.navigation.page_script_hash
+                    elif kind == "auto_rerun":
+                        load.auto_rerun = (fwd.auto_rerun.fragment_id, fwd.auto_rerun.interval)
                     elif kind == "page_not_found":
                         load.error = f"page not found: {page!r}"
                     elif kind == "script_finished" and fwd.script_finished in FINISHED:
@@ -188,7 +205,11 @@ def storm_configs(k: int) -> list[str]:
 
 
 async def one_trainer(url: str, query: str, timeout: float, result: dict) -> None:
-    """Open the training page with a config in its URL, press Train, then reload until the run shows."""
+    """Open the training page with a config in its URL, press Train, then poll as the browser would.
+
+    The browser reruns the page's progress fragment on the timer the server sent with it
+    (``auto_rerun``); when the training ends, that fragment reruns the whole page, which shows the run.
+    """
     session = Session(url)
     await session.connect(timeout)
     try:
@@ -201,19 +222,23 @@ async def one_trainer(url: str, query: str, timeout: float, result: dict) -> Non
 
         press = WidgetState(id=train_id, trigger_value=True)
         result["pressed"] = time.perf_counter()
-        after = await session.load("training", query, widgets=[press], timeout=timeout)
-        result["texts"] = after.texts[-3:]
+        shown = await session.load("training", query, widgets=[press], timeout=timeout)
+        result["texts"] = shown.texts[-3:]
+        poll, page_hash, result["polls"] = shown.auto_rerun, shown.page_script_hash, 0
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
-            shown = await session.load("training", query, timeout=timeout)
             outcome = next((t for t in shown.texts if t.startswith(("Trained just now", "**Cached**"))), None)
             if outcome is not None:
                 result["done"], result["shown"] = time.perf_counter(), outcome
                 return
-            if shown.error:
-                result["error"] = shown.error
+            if shown.error or poll is None:
+                result["error"] = shown.error or "neither the run nor a progress poll on the page"
                 return
-            await asyncio.sleep(1.0)  # a full page load per check: the browser's fragment poll is lighter
+            await asyncio.sleep(poll[1])
+            page_hash = shown.page_script_hash or page_hash
+            shown = await session.load("training", query, timeout=timeout, fragment=(poll[0], page_hash))
+            poll = shown.auto_rerun or poll  # a full rerun (the poller changed, or the job ended) sends its timer
+            result["polls"] += 1
         result["error"] = f"not done within {timeout:.0f} s"
     finally:
         await session.close()
@@ -276,6 +301,9 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
         report["rss_mb_after"] = rss_mb(pids)
         report["rss_mb_after_each_wave"] = wave_rss
         report["rss_mb_per_session"] = (report["rss_mb_after"] - report["rss_mb_before"]) / args.sessions
+        if args.settle:  # the last wave's sessions are let go after server.disconnectedSessionTTL
+            await asyncio.sleep(args.settle)
+            report["rss_mb_settled"] = rss_mb(pids)
     if args.storm:  # then K sessions press Train at once, and the class loads every page again meanwhile
         storm = [{"query": q} for q in storm_configs(args.storm)]
         trainers = [asyncio.create_task(one_trainer(url, s["query"], args.timeout, s)) for s in storm]
@@ -460,6 +488,8 @@ def print_report(report: dict) -> None:
             f"per page load; RSS {report['rss_mb_before']:.0f} -> {report['rss_mb_after']:.0f} MB "
             f"({report['rss_mb_per_session']:+.2f} MB per session); after each wave: {report['rss_mb_after_each_wave']}"
         )
+    if "rss_mb_settled" in report:
+        print(f"RSS once the last wave's sessions were let go: {report['rss_mb_settled']:.0f} MB")
     for error in report["first_errors"]:
         print(f"error: {error}")
     if "during_storm" in report:
@@ -474,7 +504,7 @@ def print_report(report: dict) -> None:
         print(f"storm: {report['storm_finished']} of {len(report['storm'])} trainings finished")
         for s in report["storm"]:
             took = f"{s['done'] - s['pressed']:.1f} s" if "done" in s else s.get("error", "not done")
-            print(f"  {s['query']}: {took}")
+            print(f"  {s['query']}: {took}, {s.get('polls', 0)} progress polls")
         if done:
             seeds = {s["query"]: s["query"].rsplit("=", 1)[1] for s in report["storm"]}
             pressed = [seeds[s["query"]] for s in sorted(report["storm"], key=lambda s: s.get("pressed", 0))]
@@ -501,6 +531,13 @@ def main(argv: list[str] | None = None) -> int:
         dest="warmup",
         action="store_false",
         help="measure the very first visit too (default: one session loads every page first, unmeasured)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="after the waves, wait S seconds (more than server.disconnectedSessionTTL) and read RSS again",
     )
     parser.add_argument("--spread", type=float, default=0.0, help="seconds over which a wave's sessions arrive")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per page load before it is an error")
@@ -552,6 +589,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             if args.tabs:
                 rows = browser_tabs(url, args.tabs, args.tab_waves, args.timeout)
+                if args.json:
+                    print(json.dumps(rows))
                 return 0 if all(r["stalled"] == 0 for r in rows) else 1
             report = asyncio.run(run_class(args, url, pids))
         finally:

@@ -75,3 +75,33 @@ def test_bench_class_times_a_training_on_screen_in_chromium(shared_data_dir, tmp
     assert [r["impl"] for r in rows] == ["scratch", "concise"]
     assert all(r["click_to_progress"] > 0 and r["end_to_curves"] > 0 and r["train_seconds"] > 0 for r in rows)
     assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 2  # both trainings were stored
+
+
+def test_bench_class_tabs_all_finish_in_the_order_pressed(shared_data_dir, tmp_path):
+    """``--tabs``: three Chromium tabs press Train at once; the later ones queue, then all three show their run."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "scripts/bench_class.py",
+            "--tabs",
+            "3",
+            "--tab-waves",
+            "1",
+            "--timeout",
+            "120",
+            "--data-dir",
+            str(shared_data_dir),
+            "--runs-dir",
+            str(tmp_path),
+            "--json",
+        ],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    [wave] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert wave["done"] == 3 and wave["stalled"] == 0  # the order is checked exactly in test_jobs (FIFO)
+    assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 3
