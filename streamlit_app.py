@@ -1,11 +1,9 @@
 """Entry point: `streamlit run streamlit_app.py`. Page config and navigation only."""
 
-import copy
-
 import streamlit as st
 
-from dashboard.catalog import PAGES
 from dashboard.gc_tuning import freeze_imports_once
+from dashboard.navigation import pages_for_this_run
 from dashboard.presenter import presenting
 
 # The pages' shared caches import torch, plotly and pandas: their long-lived objects go out of the
@@ -19,14 +17,5 @@ ICON = "/app/static/icon.png"
 st.set_page_config(page_title="Softmax regression, live", page_icon=ICON, layout="wide")
 
 
-@st.cache_resource
-def page_prototypes() -> list[st.Page]:
-    """Built once per server: `st.Page` resolves and checks its file on every call (8 % of the CPU)."""
-    home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
-    return [home] + [st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES]
-
-
-# Each run gets its own copies: `navigation` marks the page it returns as callable and `run`
-# clears the mark, so one object shared by two sessions' threads could refuse to run.
-pages = [copy.copy(page) for page in page_prototypes()]
+pages = pages_for_this_run()
 st.navigation(pages, position="hidden" if presenting() else "sidebar").run()  # ?present=1: no sidebar

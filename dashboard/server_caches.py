@@ -14,14 +14,16 @@ Keys are plain values (tuples, floats, strings): ``st.cache_data`` cannot hash t
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
+import pyarrow as pa
 import streamlit as st
 
 from dashboard.fashion_data import loaded as load_data
 from softmax_core import calibration as cal
-from softmax_core import inspection
+from softmax_core import export, inspection
 from softmax_core import stability as numerics
 from softmax_core.figures import (
     calibration_figures,
@@ -31,13 +33,28 @@ from softmax_core.figures import (
     softmax_figures,
     training_figures,
 )
+from softmax_core.figures.frozen import frozen
 from softmax_core.run_store import RunStore
 from softmax_core.training import predict_probs, predicted_classes
 
 _FIGURE = {"max_entries": 64, "show_spinner": False}
 
+
+def _figures(build=None, **options):
+    """``st.cache_resource`` for a builder of figures; the figures it returns come back frozen: every
+    session draws the same ones, so each is serialised once (see FrozenFigure), not on every page load."""
+    if build is None:
+        return lambda build: _figures(build, **options)
+
+    @functools.wraps(build)  # the cache is keyed on the builder's own name and source
+    def shared(*args, **kwargs):
+        return frozen(build(*args, **kwargs))
+
+    return st.cache_resource(**{**_FIGURE, **options})(shared)
+
+
 # ---------------------------------------------------------------- softmax & temperature
-probability_bars = st.cache_resource(**_FIGURE)(softmax_figures.probability_bars)
+probability_bars = _figures(softmax_figures.probability_bars)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -46,7 +63,7 @@ def temperature_sweep(logits: tuple[float, ...]):
     return softmax_figures.temperature_sweep(logits)
 
 
-@st.cache_resource(**_FIGURE)
+@_figures
 def temperature_curves(
     logits: tuple[float, ...], labels: tuple[str, ...], temperature: float, probs: tuple[float, ...]
 ):
@@ -60,32 +77,45 @@ def stability(logits: tuple[float, ...], temperature: float, dtype: str):
     return numerics.compare_stability(logits, temperature, dtype)
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
+def stability_table(logits: tuple[float, ...], temperature: float, dtype: str, labels: tuple[str, ...]) -> pa.Table:
+    """The stability report's table, as Arrow: the DataFrame and its conversion were 3 % of a class's CPU."""
+    return pa.Table.from_pandas(stability(logits, temperature, dtype).table(labels), preserve_index=False)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def weights_file(runs_dir: str, key: str) -> bytes:
+    """A run's final weights as a PyTorch state-dict file, written once per run, not on every page load."""
+    weight, bias = _stored_run(runs_dir, key).load_weights()
+    return export.weights_bytes(weight, bias)
+
+
 # ---------------------------------------------------------------- L1, L2 and Huber losses
-one_loss_figure = st.cache_resource(**_FIGURE)(loss_figures.one_loss_figure)
-compare_figure = st.cache_resource(**_FIGURE)(loss_figures.compare_figure)
-gradient_step_figures = st.cache_resource(**_FIGURE)(loss_figures.gradient_step_figures)
+one_loss_figure = _figures(loss_figures.one_loss_figure)
+compare_figure = _figures(loss_figures.compare_figure)
+gradient_step_figures = _figures(loss_figures.gradient_step_figures)
 
 
 # ---------------------------------------------------------------- cross-entropy step by step
-@st.cache_resource(**_FIGURE)
+@_figures
 def prediction_heatmap(values: tuple[tuple[float, ...], ...], labels: tuple[int, ...]):
     return cross_entropy_figures.prediction_heatmap(values, labels)
 
 
-@st.cache_resource(**_FIGURE)
+@_figures
 def neg_log_curve(picked: tuple[float, ...]):
     return cross_entropy_figures.neg_log_curve(picked)
 
 
-@st.cache_resource(**_FIGURE)
+@_figures
 def loss_bars(losses: tuple[float, ...]):
     return cross_entropy_figures.loss_bars(losses)
 
 
 # ---------------------------------------------------------------- training (stored runs keyed by run key)
 # Curves of stored runs, keyed on their (short) histories: building one was a few per cent of the CPU per visit.
-training_curves = st.cache_resource(**_FIGURE)(training_figures.training_curves)
-compare_curves = st.cache_resource(**_FIGURE)(training_figures.compare_curves)
+training_curves = _figures(training_figures.training_curves)
+compare_curves = _figures(training_figures.compare_curves)
 
 
 def _stored_run(runs_dir: str, key: str):
@@ -102,7 +132,7 @@ def probabilities_on_test_set(runs_dir: str, key: str, data_dir: str) -> np.ndar
     return predict_probs(weight, bias, load_data(data_dir).test_images).numpy()
 
 
-@st.cache_resource(**_FIGURE)
+@_figures
 def prediction_grid(runs_dir: str, key: str, data_dir: str, shown: tuple[int, ...]):
     """Test images ``shown`` with their true and predicted labels: dozens of subplots, so built once per view
     (building it on every visit was a third of the server's CPU while a class opened a stored run)."""
@@ -134,7 +164,7 @@ def test_predictions(runs_dir: str, key: str, index: int, data_dir: str) -> np.n
     return predicted_classes(weights[index], biases[index], load_data(data_dir).test_images).numpy()
 
 
-@st.cache_resource(**_FIGURE)
+@_figures
 def templates_figure(
     runs_dir: str, key: str, index: int, names: tuple[str, ...], limit: float | None, compact: bool = False
 ):
@@ -155,7 +185,7 @@ class ExplanationFigures(NamedTuple):
     classes: list[tuple[int, str]]  # the (class, role) pairs the contribution maps show
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@_figures(max_entries=32)
 def explanation(
     runs_dir: str, key: str, index: int, image: int, data_dir: str, names: tuple[str, ...]
 ) -> tuple[inspection.Explanation, ExplanationFigures]:
@@ -185,10 +215,10 @@ def run_logits(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
 
 
 # Figures of a calibration report, keyed on its numbers (15 bins, the T curves): each was built on every visit.
-reliability_diagram = st.cache_resource(**_FIGURE)(calibration_figures.reliability_diagram)
-confidence_histogram = st.cache_resource(**_FIGURE)(calibration_figures.confidence_histogram)
-calibration_curves = st.cache_resource(**_FIGURE)(calibration_figures.temperature_curves)
-compare_runs_chart = st.cache_resource(**_FIGURE)(calibration_figures.compare_runs_chart)
+reliability_diagram = _figures(calibration_figures.reliability_diagram)
+confidence_histogram = _figures(calibration_figures.confidence_histogram)
+calibration_curves = _figures(calibration_figures.temperature_curves)
+compare_runs_chart = _figures(calibration_figures.compare_runs_chart)
 
 
 @st.cache_data(max_entries=64, show_spinner="Fitting the temperature…")

@@ -298,7 +298,7 @@ def upload_section(weights, biases, index, names) -> None:
     contribution_figure(why, contribution_maps(why, classes, names), classes, names, "in_upload_contributions")
 
 
-def export_section(run, weights, biases) -> None:
+def export_section(run, runs_dir: str) -> None:
     st.subheader("Take it home")
     csv_name = export.file_name(run.config, "metrics", "csv")
     weights_name = export.file_name(run.config, "weights", "pt")
@@ -314,7 +314,7 @@ def export_section(run, weights, biases) -> None:
     )
     right.download_button(
         "Final weights (PyTorch state dict)",
-        export.weights_bytes(weights[-1], biases[-1]),
+        cached.weights_file(runs_dir, run.key),
         file_name=weights_name,
         mime="application/octet-stream",
         icon=":material/download:",
@@ -374,4 +374,4 @@ compare_section(store, run, data.fingerprint, index, has_snapshots, weights, bia
 predicted = cached.test_predictions(runs_dir, run.key, index, data_dir)
 explanation_section(runs_dir, run.key, index, data, data_dir, predicted, names, where)
 upload_section(weights, biases, index, names)
-export_section(run, weights, biases)
+export_section(run, runs_dir)

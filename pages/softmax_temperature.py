@@ -261,7 +261,12 @@ for tab, dtype in zip(st.tabs(DTYPE_TAB.options, key=DTYPE_TAB.key, **URL), DTYP
         continue
     with tab:
         report = cached.stability(logits, temperature, dtype)
-        st.dataframe(report.table(labels), hide_index=True, width="stretch", height="content")
+        st.dataframe(
+            cached.stability_table(logits, temperature, dtype, tuple(labels)),
+            hide_index=True,
+            width="stretch",
+            height="content",
+        )
         st.markdown(
             f"Naive: Σ exp(z) = **{format_number(report.naive_sum)}** → {_verdict(report.naive_ok)} · "
             f"Shifted: Σ exp(z − max z) = **{format_number(report.shifted_sum)}** → {_verdict(report.stable_ok)} · "

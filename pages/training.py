@@ -199,13 +199,12 @@ def run_header(run: StoredRun, fresh: bool, reference: tuple[float, str] | None)
         cols[3].metric("Training time", f"{run.train_seconds:.1f} s")
 
 
-def look_further(run: StoredRun) -> None:
+def look_further(run: StoredRun, runs_dir: str) -> None:
     """Where to go next with this run: inside the model, its calibration, and its files."""
     inside, calibration = st.columns(2)
     page_link("pages/inside_model.py", "Look inside this model", ":material/visibility:", {"run": run.key}, inside)
     page_link("pages/calibration.py", "How well calibrated is it?", ":material/tune:", {"run": run.key}, calibration)
     with st.expander("Download this run (metrics, weights)", icon=":material/download:"):
-        weight, bias = run.load_weights()
         weights_name = export.file_name(run.config, "weights", "pt")
         left, right = st.columns(2)
         left.download_button(
@@ -219,7 +218,7 @@ def look_further(run: StoredRun) -> None:
         )
         right.download_button(
             "Weights (PyTorch state dict)",
-            export.weights_bytes(weight, bias),
+            cached.weights_file(runs_dir, run.key),
             file_name=weights_name,
             mime="application/octet-stream",
             icon=":material/download:",
@@ -501,7 +500,7 @@ if key is not None:
             reference=best_linear(jobs.store, data.fingerprint),
         )
         if run.status == "finished":
-            look_further(run)
+            look_further(run, runs_dir)
         evaluation(run, data, runs_dir, data_dir)
     elif snap is not None and snap.state == "cancelled":
         message = snap.result.message if snap.result is not None else "Stopped before training began."
