@@ -234,12 +234,10 @@ if report is not None:
     table, curves = st.columns([5, 6], gap="medium")
     with table:
         rows = {"accuracy": "accuracy", "NLL": "nll", "Brier": "brier", "ECE (15 bins)": "ece", "MCE": "mce"}
-        st.dataframe(pd.DataFrame({
-            "metric": list(rows),
-            "T = 1": [getattr(before, a) for a in rows.values()],
-            f"T = {fit.temperature:.3g} (fit)": [getattr(after, a) for a in rows.values()],
-            f"T = {t_now:g} (yours)": [getattr(yours, a) for a in rows.values()],
-        }), hide_index=True, width="stretch",
+        st.dataframe(cached.table([
+            {"metric": name, "T = 1": getattr(before, a), f"T = {fit.temperature:.3g} (fit)": getattr(after, a),
+             f"T = {t_now:g} (yours)": getattr(yours, a)} for name, a in rows.items()
+        ]), hide_index=True, width="stretch",
             column_config={c: st.column_config.NumberColumn(format="%.4f") for c in
                            ("T = 1", f"T = {fit.temperature:.3g} (fit)", f"T = {t_now:g} (yours)")})  # fmt: skip
         st.caption("Accuracy does not move: dividing every logit by the same T > 0 keeps their order, so the "
@@ -298,7 +296,7 @@ if chosen:
             cached.compare_runs_chart(*(tuple(frame[c]) for c in ("run", "ECE, T = 1", "ECE, fitted T", "fitted T"))),
             "cal_compare_chart",
         )
-        st.dataframe(frame, hide_index=True, width="stretch",
+        st.dataframe(cached.table(rows), hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
                                     for c in frame.columns if c != "run"})  # fmt: skip
         st.caption("T above 1: the run was over-confident (long SGD runs and large learning rates drift there); "

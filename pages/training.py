@@ -13,7 +13,6 @@ import warnings
 from datetime import datetime, timezone
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from dashboard import server_caches as cached
@@ -409,7 +408,7 @@ def compare(store: RunStore, current_key: str | None) -> None:
                 "model reached on this data."
             )
         st.dataframe(
-            pd.DataFrame(
+            cached.table(
                 [
                     run_row(config_label(r.config, r.status), r.history, r.train_seconds, r.status, r.diverged_at)
                     for r in chosen
@@ -440,7 +439,7 @@ def compare(store: RunStore, current_key: str | None) -> None:
                 }
             )
     st.dataframe(
-        pd.DataFrame(rows),
+        cached.table(rows),
         hide_index=True,
         width="stretch",
         column_config={
