@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 from dashboard.catalog import PAGES
-from tests.conftest import ROOT
+from tests.class_bench import run_bench_class
 
 
 def test_bench_class_reports_every_page_of_every_session(shared_data_dir, tmp_path):
-    out = subprocess.run(
-        [
-            sys.executable,
-            "scripts/bench_class.py",
-            "--sessions",
-            "2",
-            "--waves",
-            "2",
-            "--storm",
-            "1",
-            "--data-dir",
-            str(shared_data_dir),
-            "--runs-dir",
-            str(tmp_path),
-            "--json",
-        ],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    report, text = run_bench_class(
+        "--sessions",
+        "2",
+        "--waves",
+        "2",
+        "--storm",
+        "1",
+        "--data-dir",
+        str(shared_data_dir),
+        "--runs-dir",
+        str(tmp_path),
     )
-    assert out.returncode == 0, out.stdout + out.stderr
-    report = json.loads(out.stdout.strip().splitlines()[-1])
     pages = report["pages"]
     assert len(pages) == len(PAGES) + 1 and "training" in pages  # home and every catalogued page
     assert report["errors"] == 0 and report["page_loads"] == 2 * 2 * len(pages)
@@ -47,31 +31,12 @@ def test_bench_class_reports_every_page_of_every_session(shared_data_dir, tmp_pa
     assert report["during_storm"]["errors"] == 0 and report["during_storm"]["page_loads"] == 2 * len(pages)
     assert report["storm_finished"] == 1
     assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 1  # the storm's run was stored
-    assert "page loads during the storm" in out.stdout
+    assert "page loads during the storm" in text
 
 
 def test_bench_class_times_a_training_on_screen_in_chromium(shared_data_dir, tmp_path):
     """``--latency``: the page's own marks of the first progress and of the final curves are read back."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "scripts/bench_class.py",
-            "--latency",
-            "1",
-            "--data-dir",
-            str(shared_data_dir),
-            "--runs-dir",
-            str(tmp_path),
-            "--json",
-        ],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    rows = json.loads(out.stdout.strip().splitlines()[-1])
+    rows, _ = run_bench_class("--latency", "1", "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path))
     assert [r["impl"] for r in rows] == ["scratch", "concise"]
     assert all(r["click_to_progress"] > 0 and r["end_to_curves"] > 0 and r["train_seconds"] > 0 for r in rows)
     assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 2  # both trainings were stored
@@ -79,29 +44,9 @@ def test_bench_class_times_a_training_on_screen_in_chromium(shared_data_dir, tmp
 
 def test_bench_class_tabs_all_finish_in_the_order_pressed(shared_data_dir, tmp_path):
     """``--tabs``: three Chromium tabs press Train at once; the later ones queue, then all three show their run."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "scripts/bench_class.py",
-            "--tabs",
-            "3",
-            "--tab-waves",
-            "1",
-            "--timeout",
-            "120",
-            "--data-dir",
-            str(shared_data_dir),
-            "--runs-dir",
-            str(tmp_path),
-            "--json",
-        ],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    [wave] = json.loads(out.stdout.strip().splitlines()[-1])
+    [wave], _ = run_bench_class(
+        "--tabs", "3", "--tab-waves", "1", "--timeout", "120", "--data-dir", str(shared_data_dir),
+        "--runs-dir", str(tmp_path),
+    )  # fmt: skip
     assert wave["done"] == 3 and wave["stalled"] == 0  # the order is checked exactly in test_jobs (FIFO)
     assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 3

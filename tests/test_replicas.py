@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from scripts.bench_class import Session, cpu_seconds, one_trainer, wait_healthy
+from tests.class_bench import run_bench_class
 from tests.conftest import ROOT, SHARED_DATA
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -131,25 +132,7 @@ def test_the_balancer_health_checks_and_sets_a_sticky_cookie(replicas):
 def test_class_benchmark_through_the_balancer_uses_both_replicas(replicas):
     pids = [pid for pid, _ in replicas.replicas.values()]
     before = [cpu_seconds([pid]) for pid in pids]
-    out = subprocess.run(
-        [
-            sys.executable,
-            "scripts/bench_class.py",
-            "--url",
-            replicas.url,
-            "--sessions",
-            "4",
-            "--json",
-            *[f"--server-pid={pid}" for pid in pids],
-        ],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    report = json.loads(out.stdout.strip().splitlines()[-1])
+    report, _ = run_bench_class("--url", replicas.url, "--sessions", "4", *[f"--server-pid={pid}" for pid in pids])
     assert report["errors"] == 0 and report["page_loads"] == 4 * len(report["pages"])
     after = [cpu_seconds([pid]) for pid in pids]
     assert all(a > b for a, b in zip(after, before))  # round robin over new browsers: both replicas served pages
