@@ -87,13 +87,17 @@ def table(records: list[dict]) -> pa.Table:
 
 @st.cache_resource(max_entries=256, show_spinner=False)
 def _arrow_table(columns: tuple[str, ...], rows: tuple[tuple, ...]) -> pa.Table:
-    return pa.Table.from_pandas(pd.DataFrame(list(rows), columns=list(columns)), preserve_index=False)
+    return _as_arrow(pd.DataFrame(list(rows), columns=list(columns)))
+
+
+def _as_arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
 def stability_table(logits: tuple[float, ...], temperature: float, dtype: str, labels: tuple[str, ...]) -> pa.Table:
     """The stability report's table, as Arrow: the DataFrame and its conversion were 3 % of a class's CPU."""
-    return pa.Table.from_pandas(stability(logits, temperature, dtype).table(labels), preserve_index=False)
+    return _as_arrow(stability(logits, temperature, dtype).table(labels))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from dashboard import server_caches as cached
@@ -291,14 +290,15 @@ if chosen:
                      "ECE, T = 1": r.before.ece, "ECE, fitted T": r.after.ece,
                      "NLL, T = 1": r.before.nll, "NLL, fitted T": r.after.nll})  # fmt: skip
     if rows:
-        frame = pd.DataFrame(rows)
         chart(
-            cached.compare_runs_chart(*(tuple(frame[c]) for c in ("run", "ECE, T = 1", "ECE, fitted T", "fitted T"))),
+            cached.compare_runs_chart(
+                *(tuple(r[c] for r in rows) for c in ("run", "ECE, T = 1", "ECE, fitted T", "fitted T"))
+            ),
             "cal_compare_chart",
         )
         st.dataframe(cached.table(rows), hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                    for c in frame.columns if c != "run"})  # fmt: skip
+                                    for c in rows[0] if c != "run"})  # fmt: skip
         st.caption("T above 1: the run was over-confident (long SGD runs and large learning rates drift there); "
                    "T below 1: under-confident (short runs, a heavily penalised model).")  # fmt: skip
 
