@@ -64,8 +64,15 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
 
     page.get_by_role("button", name="Train", exact=True).click()
     page.mouse.move(0, 0)  # no tooltip over the form in the screenshots
-    page.get_by_role("button", name="Stop").wait_for(timeout=60_000)
-    page.get_by_role("progressbar").first.wait_for(timeout=60_000)  # too quick to screenshot reliably
+    # The bar and Stop are drawn together and, for two quick epochs, only for a moment (the page reruns
+    # as soon as the training ends): one in-page check per animation frame sees both, where two
+    # Playwright round trips could arrive after the bar had gone.
+    page.wait_for_function(
+        "() => document.querySelector('[role=progressbar]')"
+        " && [...document.querySelectorAll('button')].some(b => b.textContent.trim().endsWith('Stop'))",
+        polling="raf",
+        timeout=60_000,
+    )
     page.get_by_text("Trained just now").wait_for(timeout=TRAIN_TIMEOUT_MS)
     wait_for_rerun(page)
     assert_no_error(page)
