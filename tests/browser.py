@@ -218,3 +218,8 @@ def move_slider(page, label: str, presses: int = 3, key: str = "ArrowRight") -> 
                         raise
 
     rerun_after(page, press)
+
+
+def stop_button(page):
+    """The page's own Stop button; Streamlit's header shows another "Stop" while a script run lasts."""
+    return page.get_by_test_id("stButton").get_by_role("button", name="Stop")

@@ -14,7 +14,7 @@ from softmax_core.data import load_fashion_mnist
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.train_or_load import train_or_load
 from softmax_core.training import TrainConfig, TrainResult
-from tests.browser import assert_no_error, move_slider, running_streamlit, screenshot, wait_for_rerun
+from tests.browser import assert_no_error, move_slider, running_streamlit, screenshot, stop_button, wait_for_rerun
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
@@ -132,7 +132,7 @@ def test_the_ceiling_fit_waits_in_the_queue_shows_progress_and_ends_stored(empty
         goto(trainer, url)
         goto(trainer, f"{url}/training?train_epochs=40")  # about 3 million example-steps: holds the slot a while
         trainer.get_by_role("button", name="Train", exact=True).click()
-        trainer.get_by_role("button", name="Stop").wait_for(timeout=SLOW_MS)
+        stop_button(trainer).wait_for(timeout=SLOW_MS)
 
         goto(wide, url)
         goto(wide, f"{url}/calibration")
@@ -140,22 +140,22 @@ def test_the_ceiling_fit_waits_in_the_queue_shows_progress_and_ends_stored(empty
         fit.click()
         wide.mouse.move(0, 0)
         wide.get_by_text(re.compile(r"Queued: place 1, starts in about \d+ s")).wait_for(timeout=SLOW_MS)
-        assert wide.get_by_role("button", name="Stop").is_visible()
+        assert stop_button(wide).is_visible()
         assert_no_error(wide)
         screenshot(wide, "calibration_ceiling_queued_1280x720_light")
 
         goto(phone, url)
         phone.goto(f"{url}/calibration", wait_until="domcontentloaded")  # the poll keeps the page busy: no idle wait
         phone.get_by_text(re.compile("Queued: place 1")).wait_for(timeout=SLOW_MS)
-        phone.get_by_role("button", name="Stop").scroll_into_view_if_needed()  # below the fold on a phone
+        stop_button(phone).scroll_into_view_if_needed()  # below the fold on a phone
         screenshot(phone, "calibration_ceiling_queued_390x844_dark")
 
-        trainer.get_by_role("button", name="Stop").click()  # the slot is free: the fit starts
+        stop_button(trainer).click()  # the slot is free: the fit starts
         wide.get_by_text(re.compile(r"L-BFGS iteration \d+ of 60")).wait_for(timeout=SLOW_MS)
         wide.get_by_text(re.compile(r"After \d+ iterations: train loss")).wait_for(timeout=SLOW_MS)  # 5 done
         phone.get_by_text(re.compile(r"After \d+ iterations: train loss")).wait_for(timeout=SLOW_MS)
         screenshot(wide, "calibration_ceiling_fitting_1280x720_light")
-        phone.get_by_role("button", name="Stop").scroll_into_view_if_needed()
+        stop_button(phone).scroll_into_view_if_needed()
         screenshot(phone, "calibration_ceiling_fitting_390x844_dark")
 
         wide.get_by_text("Fitted just now").wait_for(timeout=4 * SLOW_MS)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.browser import assert_no_error, open_page, rerun_after, screenshot, wait_for_rerun
+from tests.browser import assert_no_error, open_page, rerun_after, screenshot, stop_button, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +69,7 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
     # Playwright round trips could arrive after the bar had gone.
     page.wait_for_function(
         "() => document.querySelector('[role=progressbar]')"
-        " && [...document.querySelectorAll('button')].some(b => b.textContent.trim().endsWith('Stop'))",
+        " && [...document.querySelectorAll('[data-testid=stButton] button')].some(b => b.textContent.trim().endsWith('Stop'))",
         polling="raf",
         timeout=60_000,
     )
@@ -122,7 +122,7 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
     # moments ago, so it says so rather than "cached".
     open_page(page, f"{app_url}/training?train_epochs=2&{SHORT}")
     assert page.get_by_text("Trained just now").first.is_visible()
-    assert page.get_by_role("button", name="Stop").count() == 0
+    assert stop_button(page).count() == 0
     assert_no_error(page)
 
 
@@ -186,7 +186,7 @@ def test_a_run_filled_by_the_cli_shows_at_once_after_a_server_restart(chromium, 
             page = context.new_page()
             open_page(page, f"{url}/training?train_epochs=1&train_batch_size=4096&train_seed=3")
             page.get_by_text("Cached").first.wait_for(timeout=30_000)
-            assert page.get_by_role("button", name="Stop").count() == 0
+            assert stop_button(page).count() == 0
             curves = plot_data(page, 0)
             assert [round(y, 6) for y in curves[2]["y"]] == [round(e["test_acc"], 6) for e in filled["epochs"]]
             assert_no_error(page)
