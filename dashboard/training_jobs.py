@@ -8,22 +8,16 @@ identical settings joining one job, and one cost bound.
 
 from __future__ import annotations
 
-import functools
-import os
-import threading
 import uuid
 from collections.abc import Callable
 
 import streamlit as st
 
-from dashboard.fashion_data import data_dir
 from softmax_core.figures.training_figures import config_label
 from softmax_core.jobs import JobSnapshot, SessionBusy, TooCostly, TrainingJob, TrainingJobs
 from softmax_core.run_store import RunStore
 from softmax_core.training import LBFGS, TrainConfig
-from softmax_core.training_process import TrainingProcess
 
-TRAINING_PROCESS_ENV = "SOFTMAX_TRAINING_PROCESS"  # "0": train in a thread of the server (tests that stub training)
 SESSION_KEY = "train_session"  # this browser session's id in the queue (shared by every page)
 POLL_SECONDS = 0.25  # progress on screen four times a second
 SLOW_POLL_SECONDS = 1.0  # while a job waits in the queue: its place and a countdown in whole seconds
@@ -34,25 +28,8 @@ WAIT_FOR_END_SECONDS = 0.2
 
 @st.cache_resource
 def training_jobs(runs_dir: str, data_fingerprint: str, _data) -> TrainingJobs:
-    """The server's one registry of background trainings (per runs folder and dataset).
-
-    Its jobs are computed in a training process (see :func:`training_process`) unless
-    ``$SOFTMAX_TRAINING_PROCESS`` is ``0``: then in a thread of the server itself.
-    """
-    in_process = os.environ.get(TRAINING_PROCESS_ENV, "1").strip() != "0"
-    return TrainingJobs(RunStore(runs_dir), _data, process=training_process(data_dir()) if in_process else None)
-
-
-@functools.cache
-def training_process(folder: str) -> TrainingProcess:
-    """One training process per dataset folder for the life of the server (it outlives cleared caches).
-
-    Under a class, a training in a thread of the server held the interpreter lock between its torch
-    calls and slowed every page load (README, "Trainings under a class").
-    """
-    process = TrainingProcess(folder)
-    threading.Thread(target=process.start, name="training-process-start", daemon=True).start()
-    return process
+    """The server's one registry of background trainings (per runs folder and dataset)."""
+    return TrainingJobs(RunStore(runs_dir), _data)
 
 
 def session_id() -> str:

@@ -10,9 +10,7 @@ it between batches (or takes it out of the queue).
 Rules for a class sharing one server:
 
 - a ``concurrent.futures`` executor with ``max_parallel`` workers runs the
-  jobs in the order they were started (its work queue is FIFO); a worker
-  computes its job itself or hands it to a training process
-  (:mod:`softmax_core.training_process`) and waits;
+  jobs in the order they were started (its work queue is FIFO);
 - identical settings (one run key) join the one job that trains them;
 - one session has at most one job queued or running: starting another raises
   :class:`SessionBusy`, which carries the first job so the page can offer to
@@ -194,7 +192,7 @@ class TrainingJob:
             steps = math.ceil(len(self._jobs.data.train_images) / self.config.batch_size)
             self._progress = training.Progress(1, self.config.epochs, 0, steps, ())
         try:
-            outcome = self._jobs.trainer(
+            outcome = train_or_load(
                 self._jobs.store,
                 self.config,
                 self._jobs.data,
@@ -219,13 +217,9 @@ class TrainingJob:
 class TrainingJobs:
     """All background trainings of one server process: at most one per run key, one per session, FIFO."""
 
-    def __init__(self, store: RunStore, data, max_parallel: int = 1, max_cost: int | None = None, process=None):
-        """With ``process`` (a :class:`~softmax_core.training_process.TrainingProcess` on ``store``'s folder) the
-        jobs are computed there, one at a time; without, in the executor's worker threads."""
+    def __init__(self, store: RunStore, data, max_parallel: int = 1, max_cost: int | None = None):
         self.store = store
         self.data = data
-        self.process = process
-        self.trainer = train_or_load if process is None else process.train_or_load
         self.max_parallel = max(1, int(max_parallel))
         self.max_cost = max_cost_from_env() if max_cost is None else int(max_cost)
         self._executor = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="training")
@@ -313,7 +307,7 @@ class TrainingJobs:
         return len(ahead) + 1, rate * work / self.max_parallel
 
     def shutdown(self) -> None:
-        """Cancel everything and stop the workers (tests; a server just exits). A training process is not ours to stop."""
+        """Cancel everything and stop the workers (tests; a server just exits)."""
         with self._lock:
             jobs = list(self._jobs.values())
         for job in jobs:

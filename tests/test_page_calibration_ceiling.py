@@ -43,7 +43,6 @@ def held_training(monkeypatch):
 
     fake = ControlledTrain()
     monkeypatch.setattr(training, "train", fake)
-    monkeypatch.setenv("SOFTMAX_TRAINING_PROCESS", "0")  # train in this process, where the stand-in is
     yield fake
     fake.release.set()
 
@@ -123,7 +122,6 @@ def test_a_stored_ceiling_is_shown_not_fitted_again(runs, fmnist, monkeypatch):
         raise AssertionError("the stored ceiling was fitted again")
 
     monkeypatch.setattr(training, "train", refuse)
-    monkeypatch.setenv("SOFTMAX_TRAINING_PROCESS", "0")
     stored = store_run(runs, fmnist, ceiling_config(DEFAULT_L2, DEFAULT_ITERATIONS), seed=3)
     at = new_page().run()
     assert not at.exception
