@@ -105,23 +105,6 @@ def test_theme_follows_the_viewer_and_charts_use_the_safe_palette(
         context.close()
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_page_renders_whole_without_error(app_url, chromium, scheme):
-    """Whole-page screenshots of every page in both themes, for a person to look at."""
-    from dashboard.catalog import PAGES
-
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
-    try:
-        page = context.new_page()
-        for path in [""] + [p.path.removeprefix("pages/").removesuffix(".py") for p in PAGES]:
-            open_page(page, f"{app_url}/{path}")
-            assert page.locator("h1").first.is_visible()
-            assert_no_error(page)
-            screenshot(page, f"whole_{path or 'home'}_{scheme}", whole_page=True)
-    finally:
-        context.close()
-
-
 def test_the_page_icon_is_served_by_the_app_itself(app_url, page):
     """Offline there is no web font host: the tab's icon must come from this server."""
     open_page(page, app_url)

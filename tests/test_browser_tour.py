@@ -5,7 +5,7 @@ scrolled), a button whose label is cut to "…", no chart in the first screen at
 1280x720, or an uncaught exception. One server and one browser for the whole tour;
 a page is loaded once per theme and the window resized, as a user rotating a phone or
 moving to the projector would. The first screen of every stop lands in
-``test-artifacts/screenshots/tour_*.png``: look at them.
+``test-artifacts/screenshots/tour_*.png`` (at 1400x1000 the whole page): look at them.
 
 The page list comes from ``dashboard/catalog.py``: a page added there joins the tour.
 """
@@ -100,6 +100,8 @@ def test_tour(chromium, tour_url, name, path, theme):
         if name not in NO_CHART:  # a first visit may rerun once more (theme, URL state) before its charts come
             page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
             wait_for_rerun(page, timeout_ms=60_000)
+        if not page.locator("h1").first.is_visible():
+            problems.append(f"{name} {theme}: no page title")
         for width, height in SIZES:
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(500)  # the layout reflows and plotly redraws at the new width
