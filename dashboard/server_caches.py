@@ -224,11 +224,18 @@ def explanation(
 
 
 # ---------------------------------------------------------------- confidence and calibration
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False)
 def run_logits(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
-    """``X W + b`` of a stored run on the 10,000 test images."""
+    """``X W + b`` of a stored run on the 10,000 test images: one read-only array shared by every session.
+
+    As ``cache_data`` each page load unpickled its own 780 KB copy; with 100 sessions opening the
+    calibration page at once, those copies raised the server's RSS by 1.3 MB per session (README
+    "Host it for a class").
+    """
     weight, bias = _stored_run(runs_dir, key).load_weights()
-    return cal.logits_on_images(weight, bias, load_data(data_dir).test_images)
+    logits = cal.logits_on_images(weight, bias, load_data(data_dir).test_images)
+    logits.flags.writeable = False
+    return logits
 
 
 # Figures of a calibration report, keyed on its numbers (15 bins, the T curves): each was built on every visit.
@@ -241,3 +248,15 @@ compare_runs_chart = _figures(calibration_figures.compare_runs_chart)
 @st.cache_data(max_entries=64, show_spinner="Fitting the temperature…")
 def calibration_report(runs_dir: str, key: str, data_dir: str, seed: int) -> cal.CalibrationReport:
     return cal.calibrate(run_logits(runs_dir, key, data_dir), load_data(data_dir).test_labels.numpy(), seed)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def evaluation_at(runs_dir: str, key: str, data_dir: str, seed: int, temperature: float) -> cal.Metrics:
+    """The metrics of one run on the evaluation half at one temperature (a stop of the page's slider).
+
+    Computed on every page load, it took about a third of the calibration page's CPU while 100
+    sessions opened it at once.
+    """
+    ev = calibration_report(runs_dir, key, data_dir, seed).split.evaluation
+    labels = load_data(data_dir).test_labels.numpy()
+    return cal.evaluate(run_logits(runs_dir, key, data_dir)[ev], labels[ev], temperature)

@@ -229,7 +229,7 @@ if report is not None:
     ev = report.split.evaluation
     logits = cached.run_logits(runs_dir, key, data_dir)
     labels = data.test_labels.numpy()
-    yours = cal.evaluate(logits[ev], labels[ev], t_now)
+    yours = cached.evaluation_at(runs_dir, key, data_dir, split_seed, t_now)
     table, curves = st.columns([5, 6], gap="medium")
     with table:
         rows = {"accuracy": "accuracy", "NLL": "nll", "Brier": "brier", "ECE (15 bins)": "ece", "MCE": "mce"}

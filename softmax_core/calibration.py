@@ -46,8 +46,15 @@ def split_test_set(n: int = 10_000, seed: int = CALIBRATION_SEED) -> Split:
     return Split(int(seed), np.sort(order[:half]), np.sort(order[half:]))
 
 
+def _float64_tensor(values) -> torch.Tensor:
+    """``values`` as a float64 tensor; a read-only array (a cache shared by a server's sessions) is copied
+    first, because torch cannot share memory it may not write."""
+    array = np.asarray(values, dtype=np.float64)
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
+
+
 def _checked(logits, labels) -> tuple[torch.Tensor, torch.Tensor]:
-    z = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
+    z = _float64_tensor(logits)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     if z.dim() != 2 or z.shape[1] < 2:
         raise ValueError(f"logits must be (n, K) with K >= 2 classes, got shape {tuple(z.shape)}")
@@ -71,7 +78,7 @@ def nll(logits, labels, temperature: float = 1.0) -> float:
 
 def probabilities(logits, temperature: float = 1.0) -> np.ndarray:
     """``softmax(z / T)`` row by row, in float64."""
-    z = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
+    z = _float64_tensor(logits)
     return torch.softmax(z / float(temperature), dim=1).numpy()
 
 

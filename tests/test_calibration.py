@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -167,3 +168,20 @@ def test_logits_on_images_match_the_model():
     expected = (images.reshape(5, -1).double() / 255) @ w.double() + b.double()
     assert np.allclose(cal.logits_on_images(w, b, images), expected.numpy())
     assert math.isfinite(cal.nll(cal.logits_on_images(w, b, images), [0, 1, 2, 3, 4]))
+
+
+def test_read_only_logits_give_the_same_metrics_without_a_warning():
+    """A server shares one read-only logits array between sessions; torch may not share its memory."""
+    z, y = synthetic(400, 1.7, seed=5)
+    shared = z.copy()
+    shared.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's "non-writable array" warning would fail here
+        frozen_metrics = cal.evaluate(shared, y, 1.3)
+        probs = cal.probabilities(shared[:3], 2.0)
+        report = cal.calibrate(shared, y)
+    plain = cal.evaluate(z, y, 1.3)
+    assert (frozen_metrics.accuracy, frozen_metrics.nll, frozen_metrics.ece) == (plain.accuracy, plain.nll, plain.ece)
+    np.testing.assert_array_equal(probs, cal.probabilities(z[:3], 2.0))
+    assert report.fit.temperature == cal.calibrate(z, y).fit.temperature
+    np.testing.assert_array_equal(shared, z)  # nothing wrote into it

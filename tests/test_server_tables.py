@@ -19,3 +19,25 @@ def test_records_become_one_arrow_table_per_distinct_content():
 
 def test_no_records_is_an_empty_table():
     assert cached.table([]).num_rows == 0
+
+
+def test_a_runs_logits_are_one_read_only_array_and_the_metrics_at_a_t_are_cached(env, fmnist):
+    """Every session gets the same array (no copy per page load), and cannot write into it."""
+    import numpy as np
+
+    from softmax_core import calibration as cal
+    from softmax_core.training import TrainConfig
+    from tests.conftest import SHARED_DATA
+    from tests.test_page_calibration import store_run
+
+    run = store_run(env, fmnist, TrainConfig(), seed=1)
+    logits = cached.run_logits(str(env), run.key, str(SHARED_DATA))
+    assert cached.run_logits(str(env), run.key, str(SHARED_DATA)) is logits and not logits.flags.writeable
+    report = cached.calibration_report(str(env), run.key, str(SHARED_DATA), cal.CALIBRATION_SEED)
+    ev = report.split.evaluation
+    at = cached.evaluation_at(str(env), run.key, str(SHARED_DATA), cal.CALIBRATION_SEED, 1.5)
+    expected = cal.evaluate(np.array(logits)[ev], fmnist.test_labels.numpy()[ev], 1.5)
+    assert (at.accuracy, at.nll, at.brier, at.ece, at.mce) == (
+        expected.accuracy, expected.nll, expected.brier, expected.ece, expected.mce
+    )  # fmt: skip
+    assert cached.evaluation_at(str(env), run.key, str(SHARED_DATA), cal.CALIBRATION_SEED, 1.5) is at
