@@ -142,11 +142,14 @@ def _stored_run(runs_dir: str, key: str):
     return run
 
 
-@st.cache_data(max_entries=8, show_spinner="Predicting the 10,000 test images…")
+@st.cache_resource(max_entries=8, show_spinner="Predicting the 10,000 test images…")
 def probabilities_on_test_set(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
-    """``softmax(X W + b)`` of a stored run on the test set, (10000, 10), cached by run key."""
+    """``softmax(X W + b)`` of a stored run on the test set, (10000, 10): one read-only array shared by every
+    session (as ``cache_data``, every page load unpickled its own 400 KB copy; see ``run_logits``)."""
     weight, bias = _stored_run(runs_dir, key).load_weights()
-    return predict_probs(weight, bias, load_data(data_dir).test_images).numpy()
+    probs = predict_probs(weight, bias, load_data(data_dir).test_images).numpy()
+    probs.flags.writeable = False
+    return probs
 
 
 @_figures

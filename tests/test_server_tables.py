@@ -41,3 +41,17 @@ def test_a_runs_logits_are_one_read_only_array_and_the_metrics_at_a_t_are_cached
         expected.accuracy, expected.nll, expected.brier, expected.ece, expected.mce
     )  # fmt: skip
     assert cached.evaluation_at(str(env), run.key, str(SHARED_DATA), cal.CALIBRATION_SEED, 1.5) is at
+
+
+def test_a_runs_test_set_probabilities_are_one_read_only_array(env, fmnist):
+    import numpy as np
+
+    from softmax_core.training import TrainConfig, predict_probs
+    from tests.conftest import SHARED_DATA
+    from tests.test_page_calibration import store_run, weights
+
+    run = store_run(env, fmnist, TrainConfig(), seed=2)
+    probs = cached.probabilities_on_test_set(str(env), run.key, str(SHARED_DATA))
+    assert cached.probabilities_on_test_set(str(env), run.key, str(SHARED_DATA)) is probs
+    assert not probs.flags.writeable
+    np.testing.assert_array_equal(probs, predict_probs(*weights(2, 0.05), fmnist.test_images).numpy())
