@@ -166,22 +166,31 @@ def prediction_grid(runs_dir: str, key: str, data_dir: str, shown: tuple[int, ..
 
 
 # ---------------------------------------------------------------- inside the model
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=16, show_spinner=False)
 def run_parameters(runs_dir: str, key: str) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(W per epoch (E+1, 784, 10), b per epoch (E+1, 10), has snapshots); without snapshots only the final one."""
+    """(W per epoch (E+1, 784, 10), b per epoch (E+1, 10), has snapshots); without snapshots only the final one.
+
+    Read-only arrays shared by every session (a copy per page load, as ``cache_data``, cost memory; see
+    ``run_logits``).
+    """
     run = _stored_run(runs_dir, key)
     snapshots = run.load_snapshots()  # checksum and shapes checked by the store
     if snapshots is not None:
-        return snapshots[0].numpy(), snapshots[1].numpy(), True
-    weight, bias = run.load_weights()
-    return weight.numpy()[None], bias.numpy()[None], False
+        weights, biases, has_snapshots = snapshots[0].numpy(), snapshots[1].numpy(), True
+    else:
+        weight, bias = run.load_weights()
+        weights, biases, has_snapshots = weight.numpy()[None], bias.numpy()[None], False
+    weights.flags.writeable = biases.flags.writeable = False
+    return weights, biases, has_snapshots
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def test_predictions(runs_dir: str, key: str, index: int, data_dir: str) -> np.ndarray:
-    """argmax(X W + b) of the 10,000 test images with the weights at position ``index``."""
+    """argmax(X W + b) of the 10,000 test images with the weights at position ``index`` (read-only, shared)."""
     weights, biases, _ = run_parameters(runs_dir, key)
-    return predicted_classes(weights[index], biases[index], load_data(data_dir).test_images).numpy()
+    predicted = predicted_classes(weights[index], biases[index], load_data(data_dir).test_images).numpy()
+    predicted.flags.writeable = False
+    return predicted
 
 
 @_figures

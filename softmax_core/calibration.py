@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from softmax_core.logit_presets import MAX_ABS_LOGIT, format_logits
+from softmax_core.tensors import tensor_of
 
 CALIBRATION_SEED = 2017  # the year of Guo et al.; fixed so every page and test sees the same halves
 NUM_BINS = 15  # Guo et al.'s 15 equal-width confidence bins
@@ -46,15 +47,8 @@ def split_test_set(n: int = 10_000, seed: int = CALIBRATION_SEED) -> Split:
     return Split(int(seed), np.sort(order[:half]), np.sort(order[half:]))
 
 
-def _float64_tensor(values) -> torch.Tensor:
-    """``values`` as a float64 tensor; a read-only array (a cache shared by a server's sessions) is copied
-    first, because torch cannot share memory it may not write."""
-    array = np.asarray(values, dtype=np.float64)
-    return torch.from_numpy(array if array.flags.writeable else array.copy())
-
-
 def _checked(logits, labels) -> tuple[torch.Tensor, torch.Tensor]:
-    z = _float64_tensor(logits)
+    z = tensor_of(np.asarray(logits), torch.float64)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     if z.dim() != 2 or z.shape[1] < 2:
         raise ValueError(f"logits must be (n, K) with K >= 2 classes, got shape {tuple(z.shape)}")
@@ -78,7 +72,7 @@ def nll(logits, labels, temperature: float = 1.0) -> float:
 
 def probabilities(logits, temperature: float = 1.0) -> np.ndarray:
     """``softmax(z / T)`` row by row, in float64."""
-    z = _float64_tensor(logits)
+    z = tensor_of(np.asarray(logits), torch.float64)
     return torch.softmax(z / float(temperature), dim=1).numpy()
 
 

@@ -15,6 +15,8 @@ import re
 
 import torch
 
+from softmax_core.tensors import tensor_of
+
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_acc", "seconds")
 
 
@@ -51,7 +53,7 @@ def metrics_csv(history) -> bytes:
 
 def state_dict(weight: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
     """(784, 10) W and (10,) b as the concise ``net``'s state dict: ``nn.Linear`` stores W transposed."""
-    weight, bias = torch.as_tensor(weight, dtype=torch.float32), torch.as_tensor(bias, dtype=torch.float32)
+    weight, bias = tensor_of(weight, torch.float32), tensor_of(bias, torch.float32)
     if tuple(weight.shape) != (784, 10) or tuple(bias.shape) != (10,):
         raise ValueError(f"weight must be (784, 10) and bias (10,), got {tuple(weight.shape)} and {tuple(bias.shape)}")
     return {"1.weight": weight.T.contiguous().clone(), "1.bias": bias.contiguous().clone()}

@@ -28,6 +28,7 @@ import torch
 from softmax_core.data import FashionMNIST
 from softmax_core.models import MODELS, NUM_INPUTS, NUM_OUTPUTS, initial_parameters
 from softmax_core.softmax import softmax
+from softmax_core.tensors import tensor_of
 
 # Bump whenever a change here or in models.py could alter any number a run produces:
 # it is part of the run store's key, so stored runs from older code are not reused.
@@ -336,7 +337,7 @@ def _flat_pixels(images) -> torch.Tensor:
 
 
 def _scores(weight, bias, images) -> torch.Tensor:
-    W, b = torch.as_tensor(weight, dtype=torch.float32), torch.as_tensor(bias, dtype=torch.float32)
+    W, b = tensor_of(weight, torch.float32), tensor_of(bias, torch.float32)  # read-only when a server shares them
     if W.shape != (NUM_INPUTS, NUM_OUTPUTS) or b.shape != (NUM_OUTPUTS,):
         raise ValueError(f"weight must be (784, 10) and bias (10,), got {tuple(W.shape)} and {tuple(b.shape)}")
     return _flat_pixels(images) @ W + b

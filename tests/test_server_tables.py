@@ -55,3 +55,21 @@ def test_a_runs_test_set_probabilities_are_one_read_only_array(env, fmnist):
     assert cached.probabilities_on_test_set(str(env), run.key, str(SHARED_DATA)) is probs
     assert not probs.flags.writeable
     np.testing.assert_array_equal(probs, predict_probs(*weights(2, 0.05), fmnist.test_images).numpy())
+
+
+def test_a_runs_parameters_and_predictions_are_shared_read_only(env, fmnist):
+    import warnings
+
+    from softmax_core.training import TrainConfig, predicted_classes
+    from tests.conftest import SHARED_DATA
+    from tests.test_page_calibration import store_run, weights
+
+    run = store_run(env, fmnist, TrainConfig(), seed=3)
+    params = cached.run_parameters(str(env), run.key)
+    assert cached.run_parameters(str(env), run.key)[0] is params[0]
+    assert not params[0].flags.writeable and not params[1].flags.writeable
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the read-only weights reach torch without a warning
+        predicted = cached.test_predictions(str(env), run.key, 0, str(SHARED_DATA))
+    assert not predicted.flags.writeable
+    assert (predicted == predicted_classes(*weights(3, 0.05), fmnist.test_images).numpy()).all()
