@@ -248,8 +248,8 @@ if report is not None:
             cached.calibration_curves(report.temperatures, report.nll_curve, report.ece_curve, fit.temperature, t_now),
             "cal_curves",
         )
-        st.caption(f"The star is the T the fit found on the calibration half (from T = 1, by L-BFGS on log T, "
-                   f"{fit.evaluations} evaluations); the curves are the evaluation half, so the minimum may sit "
+        st.caption(f"The star is the T the fit found on the calibration half (from T = 1, by Newton's method on "
+                   f"1/T, {fit.evaluations} steps); the curves are the evaluation half, so the minimum may sit "
                    "slightly beside it.")  # fmt: skip
 
     chart(cached.confidence_histogram(before.bins, after.bins, fit.temperature, before.accuracy), "cal_histogram")

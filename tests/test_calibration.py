@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from softmax_core import calibration as cal
@@ -122,6 +122,59 @@ def test_fit_reaches_the_same_t_from_far_starts(start):
     assert cal.fit_temperature(z, y, start=start).temperature == pytest.approx(
         cal.fit_temperature(z, y, start=1.0).temperature, rel=1e-4
     )
+
+
+def torch_lbfgs_temperature(z, y) -> float:
+    """The NLL-minimising T by torch's own L-BFGS on log T and autograd: an independent fit."""
+    logits, labels = torch.as_tensor(z), torch.as_tensor(y)
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=1.0, max_iter=500, tolerance_grad=1e-14, tolerance_change=1e-16,
+                            line_search_fn="strong_wolfe")  # fmt: skip
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(logits / log_t.exp(), labels)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.detach().exp())
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.floats(0.05, 30.0), st.integers(0, 1000), st.floats(0.5, 6.0))
+def test_the_fit_agrees_with_torch_lbfgs_and_autograd_sees_no_slope_there(temperature, seed, scale):
+    g = torch.Generator().manual_seed(seed)
+    z = (torch.randn(800, 6, generator=g, dtype=torch.float64) * scale).numpy()
+    y = torch.multinomial(torch.softmax(torch.as_tensor(z) / temperature, 1), 1, generator=g)[:, 0].numpy()
+    fit = cal.fit_temperature(z, y)
+    assume(cal.T_RANGE[0] < fit.temperature < cal.T_RANGE[1])  # the ends have their own test below
+    assert fit.temperature == pytest.approx(torch_lbfgs_temperature(z, y), rel=1e-5)
+    t = torch.tensor(fit.temperature, dtype=torch.float64, requires_grad=True)
+    F.cross_entropy(torch.as_tensor(z) / t, torch.as_tensor(y)).backward()
+    assert abs(float(t.grad)) < 1e-9
+    nll_there = F.cross_entropy(torch.as_tensor(z) / fit.temperature, torch.as_tensor(y))
+    assert fit.nll_after == pytest.approx(float(nll_there), abs=1e-12)
+
+
+def test_a_separated_set_and_an_all_wrong_set_stop_at_the_ends_of_the_range():
+    z = np.array([[5.0, 0.0], [0.0, 5.0]])
+    sharp = cal.fit_temperature(z, [0, 1])  # every image right: the NLL falls as T -> 0
+    flat = cal.fit_temperature(z, [1, 0])  # every image wrong: it falls as T grows
+    assert (sharp.temperature, sharp.at_bound) == (cal.T_RANGE[0], True)
+    assert (flat.temperature, flat.at_bound) == (cal.T_RANGE[1], True)
+    assert sharp.nll_after < sharp.nll_before and flat.nll_after < flat.nll_before
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 1000), st.integers(1, 20), st.floats(0.5, 8.0))
+def test_curves_match_cross_entropy_and_evaluate_at_every_temperature(seed, num_bins, scale):
+    z, y = synthetic(300, 1.5, seed=seed, k=5, scale=scale)
+    grid = cal.temperature_grid(1.3, points=37)
+    nlls, eces = cal.curves_over_temperature(z, y, grid, num_bins, chunk=5)
+    for t, nll_t, ece_t in zip(grid, nlls, eces):
+        assert nll_t == pytest.approx(float(F.cross_entropy(torch.as_tensor(z) / t, torch.as_tensor(y))), abs=1e-12)
+        assert ece_t == pytest.approx(cal.evaluate(z, y, t, num_bins).ece, abs=1e-12)
 
 
 def test_scaling_leaves_accuracy_unchanged_and_lowers_nll():
