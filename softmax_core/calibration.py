@@ -195,7 +195,8 @@ def fit_temperature(logits, labels, start: float = 1.0) -> TemperatureFit:
     elif _nll_slope_and_curvature(shifted, true_shifted, hi)[0] <= 0:  # still falling at the largest β
         beta = hi
     else:
-        for steps in range(1, 101):
+        while steps < 100:
+            steps += 1
             slope, curvature = _nll_slope_and_curvature(shifted, true_shifted, beta)
             if slope == 0:
                 break
