@@ -14,6 +14,7 @@ Keys are plain values (tuples, floats, strings): ``st.cache_data`` cannot hash t
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import NamedTuple
 
@@ -52,6 +53,21 @@ def _figures(build=None, **options):
         return frozen(build(*args, **kwargs))
 
     return st.cache_resource(**{**_FIGURE, **options})(shared)
+
+
+def _read_only(*values):
+    """Marks the arrays in ``values`` (and in dataclasses among them) read-only and returns ``values``.
+
+    Arrays in ``st.cache_resource`` are shared by every session, not copied for each page load as
+    ``st.cache_data`` does (those copies cost memory and CPU per load); read-only, no page can change
+    them for the others.
+    """
+    for value in values:
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        elif dataclasses.is_dataclass(value):
+            _read_only(*(getattr(value, field.name) for field in dataclasses.fields(value)))
+    return values
 
 
 # ---------------------------------------------------------------- softmax & temperature
@@ -147,8 +163,7 @@ def probabilities_on_test_set(runs_dir: str, key: str, data_dir: str) -> np.ndar
     """``softmax(X W + b)`` of a stored run on the test set, (10000, 10): one read-only array shared by every
     session (as ``cache_data``, every page load unpickled its own 400 KB copy; see ``run_logits``)."""
     weight, bias = _stored_run(runs_dir, key).load_weights()
-    probs = predict_probs(weight, bias, load_data(data_dir).test_images).numpy()
-    probs.flags.writeable = False
+    (probs,) = _read_only(predict_probs(weight, bias, load_data(data_dir).test_images).numpy())
     return probs
 
 
@@ -180,16 +195,14 @@ def run_parameters(runs_dir: str, key: str) -> tuple[np.ndarray, np.ndarray, boo
     else:
         weight, bias = run.load_weights()
         weights, biases, has_snapshots = weight.numpy()[None], bias.numpy()[None], False
-    weights.flags.writeable = biases.flags.writeable = False
-    return weights, biases, has_snapshots
+    return (*_read_only(weights, biases), has_snapshots)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def test_predictions(runs_dir: str, key: str, index: int, data_dir: str) -> np.ndarray:
     """argmax(X W + b) of the 10,000 test images with the weights at position ``index`` (read-only, shared)."""
     weights, biases, _ = run_parameters(runs_dir, key)
-    predicted = predicted_classes(weights[index], biases[index], load_data(data_dir).test_images).numpy()
-    predicted.flags.writeable = False
+    (predicted,) = _read_only(predicted_classes(weights[index], biases[index], load_data(data_dir).test_images).numpy())
     return predicted
 
 
@@ -245,8 +258,7 @@ def run_logits(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
     "Host it for a class").
     """
     weight, bias = _stored_run(runs_dir, key).load_weights()
-    logits = cal.logits_on_images(weight, bias, load_data(data_dir).test_images)
-    logits.flags.writeable = False
+    (logits,) = _read_only(cal.logits_on_images(weight, bias, load_data(data_dir).test_images))
     return logits
 
 
@@ -257,9 +269,14 @@ calibration_curves = _figures(calibration_figures.temperature_curves)
 compare_runs_chart = _figures(calibration_figures.compare_runs_chart)
 
 
-@st.cache_data(max_entries=64, show_spinner="Fitting the temperature…")
+@st.cache_resource(max_entries=64, show_spinner="Fitting the temperature…")
 def calibration_report(runs_dir: str, key: str, data_dir: str, seed: int) -> cal.CalibrationReport:
-    return cal.calibrate(run_logits(runs_dir, key, data_dir), load_data(data_dir).test_labels.numpy(), seed)
+    """One run's report, shared read-only: as ``cache_data`` the calibration page unpickled a 161 KB copy
+    for its run and one for each run it compares, on every load."""
+    (report,) = _read_only(
+        cal.calibrate(run_logits(runs_dir, key, data_dir), load_data(data_dir).test_labels.numpy(), seed)
+    )
+    return report
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)

@@ -1,6 +1,5 @@
 """L1, L2 and Huber losses: each curve, its gradient and its likelihood, and one gradient step under each."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import server_caches as cached
@@ -118,8 +117,9 @@ except ValueError as exc:
     user_text.error(f"Cannot take the step: {exc}")
 else:
     # Plain numbers, which the table shows to 4 decimals, right-aligned: a pandas Styler for 3 decimals
-    # was 5 % of the server's CPU while a class loaded every page (README "Host it for a class").
-    st.table(pd.DataFrame(step_table(steps)), hide_index=True)
+    # was 5 % of the server's CPU while a class loaded every page, and the DataFrame converted on every
+    # load 9 % of this page's (README "Host it for a class"); the Arrow table is cached on its values.
+    st.table(cached.table(step_table(steps)), hide_index=True)
     if d != 0:
         caption(
             f"From d = {fmt(d)}: L2's step is |d| = {fmt(abs(d))} times L1's. "

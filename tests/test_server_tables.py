@@ -41,6 +41,14 @@ def test_a_runs_logits_are_one_read_only_array_and_the_metrics_at_a_t_are_cached
         expected.accuracy, expected.nll, expected.brier, expected.ece, expected.mce
     )  # fmt: skip
     assert cached.evaluation_at(str(env), run.key, str(SHARED_DATA), cal.CALIBRATION_SEED, 1.5) is at
+    # the report too: one shared object, every array in it read-only, and the same numbers as calibrate()
+    assert cached.calibration_report(str(env), run.key, str(SHARED_DATA), cal.CALIBRATION_SEED) is report
+    arrays = [report.split.calibration, ev, report.temperatures, report.nll_curve, report.ece_curve,
+              report.before.confidences, report.after.bins.counts, report.after.bins.accuracy]  # fmt: skip
+    assert not any(a.flags.writeable for a in arrays)
+    fresh = cal.calibrate(np.array(logits), fmnist.test_labels.numpy(), cal.CALIBRATION_SEED)
+    assert report.fit == fresh.fit
+    np.testing.assert_array_equal(report.ece_curve, fresh.ece_curve)
 
 
 def test_a_runs_test_set_probabilities_are_one_read_only_array(env, fmnist):
