@@ -110,6 +110,11 @@ class ReliabilityBins:
         return float(self.gaps[filled].max())
 
 
+def _bin_index(confidences: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The 0-based bin of each confidence: ``m`` where ``edges[m] < c <= edges[m + 1]``; 0 goes to bin 0."""
+    return np.clip(np.searchsorted(edges, confidences, side="left") - 1, 0, len(edges) - 2)
+
+
 def reliability_bins(confidences, correct, num_bins: int = NUM_BINS) -> ReliabilityBins:
     """Bin ``m`` (1-based) holds the confidences in ``((m - 1) / M, m / M]``, as in Guo et al.; 0 goes to bin 1."""
     conf = np.asarray(confidences, dtype=np.float64)
@@ -119,7 +124,7 @@ def reliability_bins(confidences, correct, num_bins: int = NUM_BINS) -> Reliabil
     if num_bins < 1:
         raise ValueError(f"need at least one bin, got {num_bins}")
     edges = np.linspace(0.0, 1.0, num_bins + 1)
-    which = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, num_bins - 1)  # edges[m] < c <= edges[m + 1]
+    which = _bin_index(conf, edges)
     counts = np.bincount(which, minlength=num_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = np.bincount(which, weights=right, minlength=num_bins) / counts
@@ -161,6 +166,13 @@ class TemperatureFit:
     at_bound: bool  # the optimum lies at the edge of T_RANGE (e.g. a perfectly separated set)
 
 
+def _shifted(z: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """``z`` minus each row's largest logit (so every entry is <= 0 and ``exp`` cannot overflow), and the
+    true class's entry of each row: softmax and the NLL are the same for the shifted logits."""
+    shifted = (z - z.max(1, keepdim=True).values).numpy()
+    return shifted, shifted[np.arange(len(y)), y.numpy()]
+
+
 def _nll_slope_and_curvature(shifted: np.ndarray, true_shifted: np.ndarray, beta: float) -> tuple[float, float]:
     """First and second derivative of the mean NLL in ``beta = 1 / T``.
 
@@ -186,8 +198,7 @@ def fit_temperature(logits, labels, start: float = 1.0) -> TemperatureFit:
     z, y = _checked(logits, labels)
     if not (math.isfinite(start) and start > 0):
         raise ValueError(f"the starting temperature must be a positive number, got {start!r}")
-    shifted = (z - z.max(1, keepdim=True).values).numpy()  # the same NLL, with exp() bounded by 1
-    true_shifted = shifted[np.arange(len(y)), y.numpy()]
+    shifted, true_shifted = _shifted(z, y)
     lo, hi = 1.0 / T_RANGE[1], 1.0 / T_RANGE[0]  # the bracket for β
     beta, steps = min(max(1.0 / start, lo), hi), 0
     if _nll_slope_and_curvature(shifted, true_shifted, lo)[0] >= 0:  # rising from the smallest β: T at its top
@@ -232,8 +243,7 @@ def curves_over_temperature(
     that showed a new run's curves waited seconds for them (README "Host it for a class").
     """
     z, y = _checked(logits, labels)
-    shifted = (z - z.max(1, keepdim=True).values).numpy()  # <= 0, the largest logit of each row at 0
-    true_shifted = shifted[np.arange(len(y)), y.numpy()]
+    shifted, true_shifted = _shifted(z, y)
     correct = (z.argmax(1) == y).numpy()
     edges = np.linspace(0.0, 1.0, num_bins + 1)
     t_all = np.asarray(temperatures, dtype=np.float64)
@@ -243,14 +253,12 @@ def curves_over_temperature(
         sums = np.exp(shifted[None] / t[..., None]).sum(2)  # (c, n): softmax's denominator (its numerator max is 1)
         nlls[start : start + chunk] = (np.log(sums) - true_shifted / t).mean(1)
         conf = 1.0 / sums
-        which = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, num_bins - 1)  # as reliability_bins
-        flat = (which + num_bins * np.arange(len(t))[:, None]).ravel()
+        flat = (_bin_index(conf, edges) + num_bins * np.arange(len(t))[:, None]).ravel()  # one bin set per T
         size = len(t) * num_bins
-        counts = np.bincount(flat, minlength=size).reshape(len(t), num_bins)
         right = np.bincount(flat, weights=np.broadcast_to(correct, conf.shape).ravel(), minlength=size)
         sure = np.bincount(flat, weights=conf.ravel(), minlength=size)
         gaps = np.abs(right - sure).reshape(len(t), num_bins)  # |accuracy - confidence| x count, 0 when empty
-        eces[start : start + chunk] = gaps.sum(1) / counts.sum(1)
+        eces[start : start + chunk] = gaps.sum(1) / len(correct)  # ECE: the gaps weighted by count / n
     return nlls, eces
 
 
