@@ -5,7 +5,7 @@
 Each page runs once first (caches warm, as for a lecturer who already opened it),
 then its main control moves back and forth between two values `--runs` times and
 each `AppTest.run()` is timed. Prints the median and 90th percentile per page.
-A measurement, not a test: the numbers go into the README.
+A measurement, not a test: the numbers go into docs/performance.md.
 """
 
 from __future__ import annotations

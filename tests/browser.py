@@ -102,7 +102,7 @@ def select_grid_cell(page, grid, row: int) -> None:
 _WAIT_FRAMES = (
     "(n) => new Promise(done => { const f = k => k ? requestAnimationFrame(() => f(k - 1)) : done(); f(n); })"
 )
-ENTER_AFTER_FRAMES = 2  # the grid often drops an Enter within a frame or so of the last key (README)
+ENTER_AFTER_FRAMES = 2  # the grid often drops an Enter within a frame or so of the last key (docs/testing.md)
 
 
 def open_grid_editor(page, row: int) -> None:
@@ -130,7 +130,7 @@ def type_and_commit(page, text: str, frames: int = ENTER_AFTER_FRAMES) -> None:
 def edit_grid_cell(page, row: int, text: str, done_js: str, attempts: int = 3) -> None:
     """Type `text` into the last column of the first data grid's `row` (0-based) until `done_js` holds.
 
-    Enter is pressed two animation frames after the last key, as a person would (see the README's
+    Enter is pressed two animation frames after the last key, as a person would (see docs/testing.md, the
     note on the grid). A later failure repeats the whole edit (it is idempotent) until the page shows it.
     """
     for attempt in range(attempts):

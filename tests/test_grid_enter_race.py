@@ -1,4 +1,4 @@
-"""The grid-edit race script runs end to end (its figures are in the README; no timing assert here)."""
+"""The grid-edit race script runs end to end (its figures are in docs/testing.md; no timing assert here)."""
 
 import re
 import subprocess
