@@ -17,7 +17,7 @@ from dashboard import server_caches as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
-from dashboard.presenter import chart
+from dashboard.presenter import caption, chart
 from dashboard.training_jobs import poll_job, start_job, training_jobs
 from dashboard.url_state import check_link, int_param
 from softmax_core import calibration as cal
@@ -127,8 +127,8 @@ def ceiling_section() -> None:
         st.info(f"**{best_linear_label(best)}**. {fit_sentence(best, len(data.train_images))} "
                 f"{choice_sentence(best.config.l2)} It is one more run in the menu above.",
                 icon=":material/trophy:")  # fmt: skip
-        st.caption("`python -m softmax_core.linear_ceiling` fits and stores this same run; with `--search` it "
-                   "repeats the search for the penalty.")  # fmt: skip
+        caption("`python -m softmax_core.linear_ceiling` fits and stores this same run; with `--search` it "
+                "repeats the search for the penalty.")  # fmt: skip
         return
     if ceiling_key in by_key:  # stored, but it did not finish: nothing to fit again from here
         st.warning("The stored fit of the best linear model did not finish. What it said:", icon=":material/warning:")

@@ -336,7 +336,7 @@ def fit_sentence(run, n_train: int) -> str:
     """What a stored L-BFGS run is, every figure read from the run: penalty, iterations, images, time, accuracy."""
     last = run.history[-1]
     return (f"L2 penalty {run.config.l2:g}, {_iterations_done(run)} on all {n_train:,} training images "
-            f"({run.train_seconds:.1f} s): test accuracy {last.test_acc:.4f}, train loss {last.train_loss:.4f}, "
+            f"({run.train_seconds:.1f}\u00a0s): test accuracy {last.test_acc:.4f}, train loss {last.train_loss:.4f}, "
             f"train accuracy {last.train_acc:.4f}.")  # fmt: skip
 
 

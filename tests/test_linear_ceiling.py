@@ -165,7 +165,7 @@ def test_the_sentences_read_every_figure_from_the_run_and_the_record(tmp_path):
     store = RunStore(tmp_path)
     run = stored_lbfgs(store, "fp", lc.ceiling_config(2e-3, 40), 0.8123, iterations_done=37, seconds=7.46)
     assert lc.fit_sentence(run, 60_000) == (
-        "L2 penalty 0.002, 37 L-BFGS iterations (converged before 40) on all 60,000 training images (7.5 s): "
+        "L2 penalty 0.002, 37 L-BFGS iterations (converged before 40) on all 60,000 training images (7.5\u00a0s): "
         "test accuracy 0.8123, train loss 0.4567, train accuracy 0.8321."
     )
     record = lc.PenaltyChoice(2e-3, 0.4321, (1e-3, 2e-3), 25, 40_000, 20_000)

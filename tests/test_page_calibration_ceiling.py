@@ -161,7 +161,7 @@ def test_the_section_describes_the_stored_run_and_how_its_penalty_was_chosen(run
     assert not at.exception
     info = ceiling_info(at)
     assert "**best linear (L2 0.002): 0.8123**" in info
-    assert (f"L2 penalty 0.002, {FEW} L-BFGS iterations on all 60,000 training images (7.5 s): test accuracy 0.8123, "
+    assert (f"L2 penalty 0.002, {FEW} L-BFGS iterations on all 60,000 training images (7.5\u00a0s): test accuracy 0.8123, "
             "train loss 0.4567, train accuracy 0.8321.") in info  # fmt: skip
     assert ("scored best on 10,000 training images held out from a fit on the other 50,000 (60 iterations each; "
             "validation accuracy 0.4321)") in info  # fmt: skip
