@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from softmax_core.run_store import RunStore
+from tests.test_linear_ceiling import unwritable_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--epochs", "1", "--batch-size", "1024"]
@@ -226,3 +227,16 @@ def test_a_runs_dir_that_is_a_file_is_refused_before_the_data_is_read(tmp_path):
     assert_one_line_error(run_cli("--runs-dir", str(inside), "--data-dir", str(no_data)),
                           f"cannot use the run store {inside}: {a_file} is a file")  # fmt: skip
     assert_one_line_error(run_cli("--runs-dir", " ", "--data-dir", str(no_data)), "--runs-dir is empty")
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path) -> Path:
+    with unwritable_folder(tmp_path) as folder:
+        yield folder
+
+
+def test_a_read_only_runs_dir_is_refused_before_the_data_is_read(tmp_path, unwritable_dir):
+    no_data = tmp_path / "no-such-data"
+    line = assert_one_line_error(run_cli("--runs-dir", str(unwritable_dir), "--data-dir", str(no_data)),
+                                 f"cannot use the run store {unwritable_dir}: cannot write there")  # fmt: skip
+    assert "Fashion-MNIST" not in line

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -290,22 +291,29 @@ def test_a_runs_dir_that_is_a_file_fails_in_one_line_before_the_data_is_read(no_
                           f"cannot use the run store {inside}: {a_file} is a file")  # fmt: skip
 
 
-@pytest.fixture
-def unwritable_dir(tmp_path) -> Path:
+@contextmanager
+def unwritable_folder(tmp_path: Path):
     """A folder this user cannot write into: mode 555, or (for root, whom modes do not stop) /sys/kernel."""
     folder = tmp_path / "read-only"
     folder.mkdir()
     folder.chmod(0o555)
-    for candidate in (folder, Path("/sys/kernel")):
-        try:
-            with tempfile.TemporaryFile(dir=candidate):
-                pass
-        except OSError:
-            yield candidate
-            break
-    else:
+    try:
+        for candidate in (folder, Path("/sys/kernel")):
+            try:
+                with tempfile.TemporaryFile(dir=candidate):
+                    pass
+            except OSError:
+                yield candidate
+                return
         pytest.skip("no folder here refuses this user's writes")
-    folder.chmod(0o755)
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path) -> Path:
+    with unwritable_folder(tmp_path) as folder:
+        yield folder
 
 
 def test_a_read_only_runs_dir_fails_in_one_line_before_the_data_is_read(no_data, unwritable_dir):
