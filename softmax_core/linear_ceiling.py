@@ -505,5 +505,14 @@ def main(argv: list[str] | None = None) -> int:
     return _fit(data, l2, iterations, args)
 
 
+def cli() -> int:
+    """:func:`main`, with Ctrl-C ending in one line (exit 130) like ``softmax-train``; a store write is atomic."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -330,3 +330,15 @@ def test_good_arguments_reach_the_data_and_a_missing_folder_is_one_line_too(no_d
                           "Fashion-MNIST not found", str(no_data))  # fmt: skip
     assert_one_line_error(run_ceiling_cli("--search", "--data-dir", str(no_data)), "Fashion-MNIST not found")
     assert not (tmp_path / "runs").exists()
+
+
+def test_ctrl_c_during_the_search_ends_in_one_line(shared_data_dir):
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "softmax_core.linear_ceiling", "--search", "--data-dir",
+                             str(shared_data_dir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    assert proc.stdout.readline().startswith("Searching the penalty")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.strip() == "Stopped." and "chosen" not in out
