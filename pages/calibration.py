@@ -17,18 +17,18 @@ from dashboard import server_caches as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
-from dashboard.presenter import chart
+from dashboard.presenter import caption, chart
 from dashboard.training_jobs import poll_job, start_job, training_jobs
 from dashboard.url_state import check_link, int_param
 from softmax_core import calibration as cal
 from softmax_core.figures.training_figures import config_label
 from softmax_core.jobs import JobSnapshot
 from softmax_core.linear_ceiling import (
-    DEFAULT_ITERATIONS,
-    DEFAULT_L2,
     best_linear_label,
     best_linear_run,
     ceiling_config,
+    choice_sentence,
+    fit_sentence,
 )
 from softmax_core.run_store import RunStore, default_runs_dir, run_key
 from softmax_core.training import TrainConfig
@@ -80,7 +80,7 @@ data = fashion_mnist()  # or a message with the fixes, and the page stops
 runs_dir = str(default_runs_dir())
 store = RunStore(runs_dir)
 jobs = training_jobs(runs_dir, data.fingerprint, data)
-ceiling_key = jobs.key_for(ceiling_config(DEFAULT_L2, DEFAULT_ITERATIONS))
+ceiling_key = jobs.key_for(ceiling_config())  # the best linear model: the one rule the CLI fits too
 
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -115,26 +115,28 @@ def last_iteration(snap: JobSnapshot) -> None:
 
 def ceiling_section() -> None:
     st.subheader("The best linear model")
-    best = best_linear_run(runs, data.fingerprint)
     st.markdown("The chapter's 10 epochs of SGD stop before the loss is minimised. Full-batch **L-BFGS** with an L2 "
-                f"penalty trains the same model to convergence: the penalty ({DEFAULT_L2:g}) was chosen on 10,000 "
-                "training images held out from the fit (never the test set), then the model was refit on all 60,000 "
-                "(`python -m softmax_core.linear_ceiling` repeats the search).")  # fmt: skip
-    config = ceiling_config(DEFAULT_L2, DEFAULT_ITERATIONS)
+                "penalty on W trains the same model to convergence.")  # fmt: skip
+    config = ceiling_config()
     job = jobs.get(ceiling_key)
     snap = job.snapshot() if job is not None else None
-    if snap is not None and snap.state == "done" and not snap.cached and ceiling_key in by_key:
-        run = by_key[ceiling_key]
-        st.success(f"Fitted just now in {run.train_seconds:.1f} s and stored: {run.message}",
-                   icon=":material/check_circle:")  # fmt: skip
+    best = best_linear_run(runs, data.fingerprint)  # the stored run of ceiling_config(), or None
     if best is not None:
-        st.info(
-            f"Stored: **{best_linear_label(best)}** test accuracy ({best.history[-1].epoch} iterations, "
-            f"{best.train_seconds:.1f} s). It is one more run in the menu above.",
-            icon=":material/trophy:",
-        )
-    if ceiling_key in by_key:
+        if snap is not None and snap.state == "done" and not snap.cached:
+            st.success("Fitted just now and stored.", icon=":material/check_circle:")
+        st.info(f"**{best_linear_label(best)}**. {fit_sentence(best, len(data.train_images))} "
+                f"{choice_sentence(best.config.l2)} It is one more run in the menu above.",
+                icon=":material/trophy:")  # fmt: skip
+        caption("`python -m softmax_core.linear_ceiling` fits and stores this same run; with `--search` it "
+                "repeats the search for the penalty.")  # fmt: skip
         return
+    if ceiling_key in by_key:  # stored, but it did not finish: nothing to fit again from here
+        st.warning("The stored fit of the best linear model did not finish. What it said:", icon=":material/warning:")
+        st.text(by_key[ceiling_key].message)
+        return
+    st.markdown(f"Not stored yet. The button fits L2 penalty {config.l2:g} for {config.epochs} L-BFGS iterations on "
+                f"all {len(data.train_images):,} training images, the same run as `python -m "
+                f"softmax_core.linear_ceiling`. {choice_sentence(config.l2)}")  # fmt: skip
     running = snap is not None and snap.state == "running"
     if not running:
         if snap is not None and snap.state in ("cancelled", "failed"):
@@ -146,8 +148,8 @@ def ceiling_section() -> None:
                 st.info(f"{stopped} Nothing was stored.", icon=":material/stop_circle:")
             elif snap is not None and snap.state == "failed":
                 st.error(snap.error)
-            pressed = st.button(f"Fit the best linear model (L2 {DEFAULT_L2:g}, {DEFAULT_ITERATIONS} L-BFGS "
-                                "iterations)", key="cal_fit_ceiling", icon=":material/rocket_launch:",
+            pressed = st.button(f"Fit the best linear model (L2 {config.l2:g}, {config.epochs} L-BFGS iterations)",
+                                key="cal_fit_ceiling", icon=":material/rocket_launch:",
                                 help="Queued with the server's other trainings: one at a time per student.")  # fmt: skip
         if pressed:
             started = start_job(jobs, config, cancel_key="cal_cancel_other", button="the fit button")

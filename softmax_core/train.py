@@ -10,8 +10,10 @@ before class and the page then shows those runs at once::
 softmax_core.train`` is the same program.) A stored run that fails its checks
 is trained again and replaced; the output says so (``replaced_broken``).
 
-Exit codes: 0 done (finished or diverged, both stored), 2 bad arguments or
-missing data, 130 stopped with Ctrl-C (nothing stored).
+Exit codes: 0 done (finished or diverged, both stored), 2 bad arguments, an
+unusable run store folder or missing data (one line on stderr; the arguments
+and the folder are checked before the data is read), 130 stopped with Ctrl-C
+(nothing stored).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import tempfile
 import threading
 
 from softmax_core import json_safe, training
@@ -29,10 +32,48 @@ from softmax_core.train_or_load import train_or_load
 DEFAULTS = training.TrainConfig()
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr (``error: ...``) and exit 2, like every other error here."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def runs_dir_help() -> str:
+    return f"run store folder (default: $SOFTMAX_RUNS_DIR or {default_runs_dir()})"
+
+
+def runs_dir_problem(runs_dir: str | None) -> str:
+    """Why the run store folder cannot be used, in one sentence, or "" if it can.
+
+    Checked before the data is read or anything is trained, so a typo costs nothing. A folder
+    that does not exist yet is fine if it can be created: its nearest existing parent must be a
+    writable folder. Writability is tried (a temporary file), not guessed from permission bits.
+    """
+    if runs_dir is not None and not runs_dir.strip():
+        return "--runs-dir is empty: name a folder"
+    folder = RunStore(runs_dir).root
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    where = f"cannot use the run store {folder}"
+    if not existing.is_dir():
+        if existing == folder:
+            return f"{where}: it is a file, not a folder"
+        return f"{where}: {existing} is a file, so the folder cannot be created there"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        inside = "" if existing == folder else f" (it would be created inside {existing})"
+        return f"{where}: cannot write there{inside}: {exc.strerror or exc}"
+    return ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The arguments; their ranges are ``training``'s limits (checked by ``TrainConfig.validated``)."""
     t = training
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="softmax-train",
         description="Train softmax regression on Fashion-MNIST (or read the stored run) and print its metrics.",
     )
@@ -60,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir", help="folder with the four Fashion-MNIST files (default: $SOFTMAX_DATA_DIR or the cache)"
     )
-    parser.add_argument("--runs-dir", help=f"run store folder (default: $SOFTMAX_RUNS_DIR or {default_runs_dir()})")
+    parser.add_argument("--runs-dir", help=runs_dir_help())
     parser.add_argument(
         "--no-cache", action="store_true", help="train anew even if the run is stored (and store the new one)"
     )
@@ -152,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         ).validated()  # fmt: skip
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problem = runs_dir_problem(args.runs_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     if bar:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from softmax_core.run_store import RunStore
+from tests.test_linear_ceiling import unwritable_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--epochs", "1", "--batch-size", "1024"]
@@ -190,3 +191,52 @@ def test_progress_bar_only_on_a_terminal(tmp_path, shared_data_dir):
     # without a terminal, stderr stays clean
     plain = run_cli(*QUICK, "--json", "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path / "runs"))
     assert plain.returncode == 0 and "epoch 1/1" not in plain.stderr
+
+
+# ---------------------------------------------------------------- checked before the data is read (issue 18, item 8)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *expected: str) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--lr", "abc"], "argument --lr: invalid float value: 'abc'"),
+    (["--impl", "keras"], "argument --impl: invalid choice: 'keras'"),
+    (["--epochs", "ten"], "argument --epochs/--iterations: invalid int value: 'ten'"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])  # fmt: skip
+def test_argparse_errors_are_one_line(tmp_path, args, expected):
+    assert_one_line_error(run_cli(*args, "--data-dir", str(tmp_path / "no-data")), expected, "--help")
+
+
+def test_a_runs_dir_that_is_a_file_is_refused_before_the_data_is_read(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    no_data = tmp_path / "no-such-data"  # reading it would fail: the runs folder must be refused first
+    line = assert_one_line_error(run_cli("--runs-dir", str(a_file), "--data-dir", str(no_data)),
+                                 f"cannot use the run store {a_file}: it is a file, not a folder")  # fmt: skip
+    assert "Fashion-MNIST" not in line
+    inside = a_file / "runs"
+    assert_one_line_error(run_cli("--runs-dir", str(inside), "--data-dir", str(no_data)),
+                          f"cannot use the run store {inside}: {a_file} is a file")  # fmt: skip
+    assert_one_line_error(run_cli("--runs-dir", " ", "--data-dir", str(no_data)), "--runs-dir is empty")
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path) -> Path:
+    with unwritable_folder(tmp_path) as folder:
+        yield folder
+
+
+def test_a_read_only_runs_dir_is_refused_before_the_data_is_read(tmp_path, unwritable_dir):
+    no_data = tmp_path / "no-such-data"
+    line = assert_one_line_error(run_cli("--runs-dir", str(unwritable_dir), "--data-dir", str(no_data)),
+                                 f"cannot use the run store {unwritable_dir}: cannot write there")  # fmt: skip
+    assert "Fashion-MNIST" not in line

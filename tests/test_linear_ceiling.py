@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +19,7 @@ from softmax_core import training
 from softmax_core.data import FashionMNIST
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.train_or_load import train_or_load
-from softmax_core.training import TrainConfig
+from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
 
 
 def subset(data: FashionMNIST, n_train: int, seed: int = 0) -> FashionMNIST:
@@ -105,16 +110,77 @@ def test_penalty_search_never_looks_at_the_test_set(fmnist):
     assert len(set(fit_index.tolist()) & set(val_index.tolist())) == 0
 
 
-def test_store_and_best_linear_run(fmnist, tmp_path):
+def test_store_and_best_linear_run(fmnist, tmp_path, monkeypatch):
+    monkeypatch.setattr(lc, "DEFAULT_L2", 1e-3)  # the rule, made cheap: 10 iterations on 2,000 images
+    monkeypatch.setattr(lc, "DEFAULT_ITERATIONS", 10)
     small = subset(fmnist, 2_000)
     store = RunStore(tmp_path)
-    run, cached, _ = train_or_load(store, lc.ceiling_config(1e-3, 10), small)
-    assert not cached and run.config.impl == "lbfgs" and run.config.l2 == 1e-3
+    run, cached, _ = train_or_load(store, lc.ceiling_config(), small)
+    assert not cached and run.config.impl == "lbfgs" and run.config.l2 == 1e-3 and run.config.epochs == 10
     again, cached, _ = train_or_load(store, lc.ceiling_config(1e-3, 10), small)
     assert cached and again.key == run.key == run_key(lc.ceiling_config(1e-3, 10), small.fingerprint)
     assert lc.best_linear_run(store.list_runs(), small.fingerprint).key == run.key
     assert lc.best_linear_run(store.list_runs(), "other data") is None
-    assert lc.best_linear_label(run) == f"best linear: {run.history[-1].test_acc:.4f}"
+    assert lc.best_linear_label(run) == f"best linear (L2 0.001): {run.history[-1].test_acc:.4f}"
+
+
+# ---------------------------------------------------------------- one rule (issue 17, item 3)
+
+
+def stored_lbfgs(store: RunStore, fingerprint: str, config: TrainConfig, test_acc: float, *, iterations_done=None,
+                 train_loss=0.4567, train_acc=0.8321, seconds=7.5):  # fmt: skip
+    """A stored L-BFGS run with chosen metrics (weights drawn, not fitted): what the sentences must read."""
+    done = config.epochs if iterations_done is None else iterations_done
+    history = (EpochMetrics(min(5, done), 0.9, 0.7, 0.7, 1.0), EpochMetrics(done, train_loss, train_acc, test_acc, 1.0))
+    g = torch.Generator().manual_seed(0)
+    result = TrainResult(config, history, "finished", "by hand", torch.randn(784, 10, generator=g) * 0.01,
+                         torch.zeros(10), seconds)  # fmt: skip
+    return store.save(run_key(config, fingerprint), result, torch.eye(10, dtype=torch.int64), fingerprint)
+
+
+def test_no_argument_means_the_recorded_choice_and_the_record_fits_the_search_it_records():
+    assert lc.ceiling_config() == lc.ceiling_config(lc.CHOSEN.l2, lc.DEFAULT_ITERATIONS)
+    assert lc.DEFAULT_L2 == lc.CHOSEN.l2 and lc.CHOSEN.l2 in lc.CHOSEN.penalties
+    assert lc.CHOSEN.penalties == lc.PENALTIES and lc.CHOSEN.iterations == lc.DEFAULT_ITERATIONS
+    assert (lc.CHOSEN.fit_size, lc.CHOSEN.validation_size) == (60_000 - lc.VALIDATION_SIZE, lc.VALIDATION_SIZE)
+    assert 0.8 < lc.CHOSEN.validation_accuracy < 0.9  # a measured accuracy, not a placeholder
+    assert lc.CHOSEN.validation_accuracy * lc.CHOSEN.validation_size == pytest.approx(
+        round(lc.CHOSEN.validation_accuracy * lc.CHOSEN.validation_size), abs=1e-3
+    )  # a whole number of validation images
+
+
+def test_the_best_linear_model_is_the_rules_run_not_the_best_test_score(tmp_path):
+    """Picking the L-BFGS run with the best test accuracy chose on the test set and moved with who fitted what."""
+    store = RunStore(tmp_path)
+    rule = stored_lbfgs(store, "fp", lc.ceiling_config(), 0.8574)
+    stored_lbfgs(store, "fp", lc.ceiling_config(1e-3), 0.8700)  # fitted by hand, scores higher on the test set
+    stored_lbfgs(store, "fp", lc.ceiling_config(iterations=100), 0.8600)
+    stored_lbfgs(store, "other data", lc.ceiling_config(), 0.9)
+    runs = store.list_runs()
+    assert lc.best_linear_run(runs, "fp").key == rule.key
+    assert lc.best_linear_label(lc.best_linear_run(runs, "fp")) == f"best linear (L2 {lc.DEFAULT_L2:g}): 0.8574"
+    assert lc.best_linear_run([r for r in runs if r.key != rule.key], "fp") is None
+
+
+def test_the_sentences_read_every_figure_from_the_run_and_the_record(tmp_path):
+    store = RunStore(tmp_path)
+    run = stored_lbfgs(store, "fp", lc.ceiling_config(2e-3, 40), 0.8123, iterations_done=37, seconds=7.46)
+    assert lc.fit_sentence(run, 60_000) == (
+        "L2 penalty 0.002, 37 L-BFGS iterations (converged before 40) on all 60,000 training images (7.5\u00a0s): "
+        "test accuracy 0.8123, train loss 0.4567, train accuracy 0.8321."
+    )
+    record = lc.PenaltyChoice(2e-3, 0.4321, (1e-3, 2e-3), 25, 40_000, 20_000)
+    assert lc.choice_sentence(run.config.l2, record) == (
+        "The penalty 0.002 is the one of 0.001, 0.002 that scored best on 20,000 training images held out from a fit "
+        "on the other 40,000 (25 iterations each; validation accuracy 0.4321). The test set was never used to choose."
+    )
+    assert lc.choice_sentence(5e-4, record) == "The penalty 0.0005 was set by hand; the validation search chose 0.002."
+
+
+def test_a_search_result_is_recorded_in_the_form_chosen_keeps():
+    trials = (lc.PenaltyTrial(1e-4, 0.80, 0.5, 9, 1.0), lc.PenaltyTrial(1e-3, 0.85, 0.45, 10, 1.0))
+    search = lc.PenaltySearch(trials, 1e-3, 50_000, 10_000, 2.0)
+    assert search.choice() == lc.PenaltyChoice(1e-3, 0.85, (1e-4, 1e-3), 10, 50_000, 10_000)
 
 
 def test_cli_trains_and_stores_an_lbfgs_run(shared_data_dir, tmp_path, capsys):
@@ -138,3 +204,141 @@ def test_a_stored_ceiling_run_is_served_from_the_store_not_refitted(fmnist, tmp_
     assert len(first.run.history) != config.epochs  # the case the check must allow
     again = train_or_load(store, config, fmnist)
     assert again.cached and again.replaced_broken == ""
+
+
+def test_softmax_train_impl_lbfgs_fits_the_rule_by_default(shared_data_dir, tmp_path, capsys, monkeypatch):
+    from softmax_core.train import main
+
+    monkeypatch.setattr(lc, "DEFAULT_L2", 2e-3)  # the rule, made cheap: read when the CLI runs, not when imported
+    monkeypatch.setattr(lc, "DEFAULT_ITERATIONS", 3)
+    code = main(["--impl", "lbfgs", "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path), "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert TrainConfig.from_dict(out["config"]) == lc.ceiling_config() == lc.ceiling_config(2e-3, 3)
+
+
+def test_search_reports_against_the_record_and_stores_nothing(shared_data_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+    args = ["--search", "--iterations", "2", "--penalties", "1e-2", "1", "--data-dir", str(shared_data_dir), "--json"]
+    assert lc.main(args) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out.strip().splitlines()[-1])
+    assert [t["l2"] for t in out["trials"]] == [1e-2, 1.0] and out["chosen"]["l2"] in (1e-2, 1.0)
+    best = max(out["trials"], key=lambda t: (t["validation_accuracy"], -t["validation_nll"]))
+    assert out["chosen"] == {"l2": best["l2"], "validation_accuracy": best["validation_accuracy"],
+                             "penalties": [1e-2, 1.0], "iterations": best["iterations"], "fit_size": 50_000,
+                             "validation_size": 10_000}  # fmt: skip
+    assert out["recorded"]["l2"] == lc.CHOSEN.l2 and out["agrees"] is False  # neither penalty is the recorded one
+    assert f"the recorded choice {lc.CHOSEN.l2:g}" in captured.err
+    assert not (tmp_path / "runs").exists()
+
+
+# ---------------------------------------------------------------- the command line checks first (issue 18, item 8)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_ceiling_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "softmax_core.linear_ceiling", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *expected: str) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def no_data(tmp_path) -> Path:
+    """A data folder that does not exist: an argument error that names the argument came before any data was read."""
+    return tmp_path / "no-such-data"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--iterations", "0"], "--iterations must be between 1 and 200, got 0"),
+    (["--iterations", "-5"], "--iterations must be between 1 and 200, got -5"),
+    (["--iterations", "100000"], "--iterations must be between 1 and 200, got 100000"),
+    (["--iterations", "abc"], "argument --iterations: invalid int value: 'abc'"),
+    (["--l2", "-1"], "--l2: a penalty must be a finite number >= 0, got -1.0"),
+    (["--l2", "nan"], "--l2: a penalty must be a finite number >= 0, got nan"),
+    (["--l2", "inf"], "--l2: a penalty must be a finite number >= 0, got inf"),
+    (["--search", "--penalties", "1e-4", "-1"], "--penalties: a penalty must be a finite number >= 0, got -1.0"),
+    (["--search", "--penalties", "nan"], "--penalties: a penalty must be a finite number >= 0, got nan"),
+    (["--search", "--iterations", "0"], "--iterations must be between 1 and 200, got 0"),
+    (["--search", "--l2", "1e-4"], "--search chooses the penalty and --l2 sets it"),
+    (["--search", "--no-cache"], "--search stores nothing"),
+    (["--penalties", "1e-4"], "--penalties is the grid of --search"),
+    (["--threads", "3"], "argument --threads: invalid choice: 3"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])  # fmt: skip
+def test_a_bad_argument_fails_in_one_line_before_the_data_is_read(no_data, args, expected):
+    line = assert_one_line_error(run_ceiling_cli(*args, "--data-dir", str(no_data)), expected)
+    assert "Fashion-MNIST" not in line
+
+
+def test_a_runs_dir_that_is_a_file_fails_in_one_line_before_the_data_is_read(no_data, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    assert_one_line_error(run_ceiling_cli("--runs-dir", str(a_file), "--data-dir", str(no_data)),
+                          f"cannot use the run store {a_file}: it is a file, not a folder")  # fmt: skip
+    inside = a_file / "runs"
+    assert_one_line_error(run_ceiling_cli("--runs-dir", str(inside), "--data-dir", str(no_data)),
+                          f"cannot use the run store {inside}: {a_file} is a file")  # fmt: skip
+
+
+@contextmanager
+def unwritable_folder(tmp_path: Path):
+    """A folder this user cannot write into: mode 555, or (for root, whom modes do not stop) /sys/kernel."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        for candidate in (folder, Path("/sys/kernel")):
+            try:
+                with tempfile.TemporaryFile(dir=candidate):
+                    pass
+            except OSError:
+                yield candidate
+                return
+        pytest.skip("no folder here refuses this user's writes")
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path) -> Path:
+    with unwritable_folder(tmp_path) as folder:
+        yield folder
+
+
+def test_a_read_only_runs_dir_fails_in_one_line_before_the_data_is_read(no_data, unwritable_dir):
+    assert_one_line_error(run_ceiling_cli("--runs-dir", str(unwritable_dir), "--data-dir", str(no_data)),
+                          f"cannot use the run store {unwritable_dir}: cannot write there")  # fmt: skip
+    below = unwritable_dir / "runs" / "ceiling"
+    assert_one_line_error(run_ceiling_cli("--runs-dir", str(below), "--data-dir", str(no_data)),
+                          f"cannot use the run store {below}: cannot write there (it would be created inside "
+                          f"{unwritable_dir})")  # fmt: skip
+
+
+def test_good_arguments_reach_the_data_and_a_missing_folder_is_one_line_too(no_data, tmp_path):
+    assert_one_line_error(run_ceiling_cli("--runs-dir", str(tmp_path / "runs"), "--data-dir", str(no_data)),
+                          "Fashion-MNIST not found", str(no_data))  # fmt: skip
+    assert_one_line_error(run_ceiling_cli("--search", "--data-dir", str(no_data)), "Fashion-MNIST not found")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_ctrl_c_during_the_search_ends_in_one_line(shared_data_dir):
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "softmax_core.linear_ceiling", "--search", "--data-dir",
+                             str(shared_data_dir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    assert proc.stdout.readline().startswith("Searching the penalty")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.strip() == "Stopped." and "chosen" not in out

@@ -103,7 +103,7 @@ def test_a_diverged_run_is_explained(env, fmnist):
 def test_the_ceiling_run_is_one_more_run(env, fmnist):
     from softmax_core.linear_ceiling import ceiling_config
 
-    config = ceiling_config(1e-4, 5)
+    config = ceiling_config()  # the best linear model: the one rule, not any L-BFGS run
     store_run(env, fmnist, config, seed=3)
     at = new_page().run()
     assert not at.exception

@@ -59,7 +59,7 @@ def test_the_fit_is_a_queued_job_and_the_stored_ceiling_is_shown(runs, fmnist, f
     assert at.selectbox(key="cal_run").value == key  # the page now calibrates the ceiling
     run = RunStore(runs).get(key)
     assert run.config == few_iterations and run.status == "finished"
-    assert f"best linear: {run.history[-1].test_acc:.4f}" in texts(at.info)
+    assert f"best linear (L2 {run.config.l2:g}): {run.history[-1].test_acc:.4f}" in texts(at.info)
     assert "cal_fit_ceiling" not in [b.key for b in at.button]  # stored: nothing left to fit
     # it ran as a job of the server's one queue, the training page's
     job = training_jobs(str(runs), fmnist.fingerprint, fmnist).get(key)
@@ -127,3 +127,83 @@ def test_a_stored_ceiling_is_shown_not_fitted_again(runs, fmnist, monkeypatch):
     assert not at.exception
     assert "cal_fit_ceiling" not in [b.key for b in at.button] and not at.get("progress")
     assert "best linear" in texts(at.info) and at.selectbox(key="cal_run").value == stored.key
+
+
+# ---------------------------------------------------------------- one rule, described by the stored run (issue 17, item 3)
+
+
+@pytest.fixture
+def rule(monkeypatch):
+    """The one rule made cheap and unlike any real figure: L2 0.002, FEW iterations, validation accuracy 0.4321."""
+    from dataclasses import replace
+
+    from softmax_core import linear_ceiling
+
+    monkeypatch.setattr(linear_ceiling, "DEFAULT_L2", 2e-3)
+    monkeypatch.setattr(linear_ceiling, "DEFAULT_ITERATIONS", FEW)
+    monkeypatch.setattr(linear_ceiling, "CHOSEN", replace(linear_ceiling.CHOSEN, l2=2e-3, validation_accuracy=0.4321))
+    return linear_ceiling.ceiling_config()
+
+
+def markdown_texts(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown) + " " + texts(at.info) + " " + " ".join(b.label for b in at.button)
+
+
+def ceiling_info(at: AppTest) -> str:
+    return next(i.value for i in at.info if "best linear" in i.value)
+
+
+def test_the_section_describes_the_stored_run_and_how_its_penalty_was_chosen(runs, fmnist, rule):
+    from tests.test_linear_ceiling import stored_lbfgs
+
+    run = stored_lbfgs(RunStore(runs), fmnist.fingerprint, rule, 0.8123, seconds=7.46)
+    at = new_page().run()
+    assert not at.exception
+    info = ceiling_info(at)
+    assert "**best linear (L2 0.002): 0.8123**" in info
+    assert (f"L2 penalty 0.002, {FEW} L-BFGS iterations on all 60,000 training images (7.5\u00a0s): test accuracy 0.8123, "
+            "train loss 0.4567, train accuracy 0.8321.") in info  # fmt: skip
+    assert ("scored best on 10,000 training images held out from a fit on the other 50,000 (60 iterations each; "
+            "validation accuracy 0.4321)") in info  # fmt: skip
+    assert "cal_fit_ceiling" not in [b.key for b in at.button]
+    assert at.selectbox(key="cal_run").value == run.key
+    assert at.selectbox(key="cal_run").options == [f"L-BFGS (best linear) · L2 0.002 · {FEW} it"]
+
+
+def test_the_cli_and_the_button_fit_one_and_the_same_run(runs, fmnist, shared_data_dir, rule, capsys):
+    """`python -m softmax_core.linear_ceiling` (no arguments) stores what the page calls the best linear model."""
+    import json
+
+    from softmax_core import linear_ceiling
+    from softmax_core.train import main as softmax_train
+
+    before = new_page().run()
+    assert (
+        before.button(key="cal_fit_ceiling").label == f"Fit the best linear model (L2 0.002, {FEW} L-BFGS iterations)"
+    )
+    assert linear_ceiling.main(["--data-dir", str(shared_data_dir), "--runs-dir", str(runs), "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert cli["best_linear"] is True and cli["key"] == run_key(rule, fmnist.fingerprint)
+    at = new_page().run()
+    assert not at.exception
+    assert "cal_fit_ceiling" not in [b.key for b in at.button]  # the page found the CLI's run: nothing to fit
+    assert f"best linear (L2 0.002): {cli['test_acc']:.4f}" in ceiling_info(at)
+    assert (
+        softmax_train(["--impl", "lbfgs", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs), "--json"]) == 0
+    )
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["cached"] is True and again["key"] == cli["key"]
+
+
+def test_a_hand_fitted_lbfgs_run_is_not_the_best_linear_model(runs, fmnist, rule):
+    """Another penalty, even with a better test score, neither hides the button nor becomes the reference."""
+    from softmax_core import linear_ceiling
+    from tests.test_linear_ceiling import stored_lbfgs
+
+    hand = stored_lbfgs(RunStore(runs), fmnist.fingerprint, linear_ceiling.ceiling_config(1e-3, FEW), 0.99)
+    at = new_page().run()
+    assert not at.exception
+    assert at.button(key="cal_fit_ceiling") and not any("best linear" in i.value for i in at.info)
+    assert "Not stored yet. The button fits L2 penalty 0.002 for 3 L-BFGS iterations" in markdown_texts(at)
+    assert at.selectbox(key="cal_run").value == hand.key  # still a run to calibrate, not called the best linear
+    assert at.selectbox(key="cal_run").options == [f"L-BFGS · L2 0.001 · {FEW} it"]

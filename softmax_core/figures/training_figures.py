@@ -363,8 +363,12 @@ def probability_bars(probs, class_names: Sequence[str], true_label: int | None =
 
 def config_label(config, status: str = "finished") -> str:
     """A run's settings in one short line, for legends and menus (init std only when not the chapter's)."""
-    if config.impl == "lbfgs":  # the linear ceiling: penalty and iterations are its settings
-        label = f"L-BFGS (best linear) · L2 {config.l2:g} · {config.epochs} it"
+    if config.impl == "lbfgs":  # penalty and iterations are its settings; "best linear" is the one rule's run only
+        from softmax_core.linear_ceiling import ceiling_config
+
+        label = (
+            f"L-BFGS{' (best linear)' if config == ceiling_config() else ''} · L2 {config.l2:g} · {config.epochs} it"
+        )
         return label if status == "finished" else f"{label} ({status})"
     label = f"{config.impl} · lr {config.lr:g} · batch {config.batch_size} · {config.epochs} ep · seed {config.seed}"
     if config.init_std != 0.01:
