@@ -30,14 +30,17 @@ from streamlit.commands.execution_control import _force_yield_point
 from streamlit.file_util import get_main_script_directory
 from streamlit.runtime.runtime_util import MESSAGE_FLUSH_INTERVAL_SECS
 from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
-from streamlit.runtime.state.query_params import _coerce_value_for_query_url
+from streamlit.runtime.state.query_params import _coerce_value_for_query_url, _format_number_for_query_url
 
 from dashboard import user_text
 from dashboard.catalog import PAGES
 from dashboard.presenter import PARAM as PRESENT_PARAM
-from dashboard.presenter import presenting
+from dashboard.presenter import chart, presenting
+from softmax_core.class_experiment import room_points
+from softmax_core.figures.class_figures import class_experiment_figure
+from softmax_core.figures.training_figures import LabelledHistory, compare_curves
 from softmax_core.lecture_rooms import RoomError, RoomStore, clean_nickname, normalize_code
-from softmax_core.run_store import default_runs_dir
+from softmax_core.run_store import RunStore, default_runs_dir
 
 JOIN_PARAM = "lecture"
 KEY_PARAM = "lecturer"
@@ -122,7 +125,12 @@ def current_query() -> tuple[tuple[str, str], ...]:
         if value == meta.deserializer(None):
             query.pop(name, None)
         else:
-            query[name] = _coerce_value_for_query_url(meta.serializer(value), binding.value_type)
+            serialized = meta.serializer(value)
+            query[name] = (
+                _format_number_for_query_url(serialized)  # 1.0 -> "1", as the binding writes it
+                if binding.value_type == "double_value"
+                else _coerce_value_for_query_url(serialized, binding.value_type)
+            )
     return _pairs(query)
 
 
@@ -498,3 +506,86 @@ def code_field() -> None:
             user_text.warning(sentence)
         elif normalize_code(code):
             st.rerun()
+
+
+# ---------------------------------------------------------------- the class experiment (training page)
+
+RECORDED = "_lecture_recorded"
+CLASS_TOGGLE = "lecture_class_runs"
+CLASS_REFRESH_SECONDS = 3.0
+
+
+def class_experiment(store, key: str | None) -> None:
+    """The training page's one call: a student's run joins the room's experiment; the lecturer can show them all.
+
+    A student's run counts when they press Train, or when a stored run is shown to them while they
+    explore on their own (while following, the run on screen is the lecturer's choice, not theirs).
+    """
+    if is_follower() and key is not None:
+        pressed = bool(st.session_state.get("train_submit"))
+        if pressed or (not following() and store.get(key) is not None):
+            _record(key)
+    elif is_lecturer():
+        if st.toggle("Show the class's runs", key=CLASS_TOGGLE, help="Every run the room trained since it started."):
+            _class_runs(str(store.root))
+
+
+def _record(key: str) -> None:
+    done = st.session_state.setdefault(RECORDED, set())
+    if key not in done:
+        rooms().record_run(st.session_state[CODE], key, anonymous_id(), st.session_state.get(NICKNAME, ""))
+        done.add(key)
+
+
+def _run_links(points) -> list[dict]:
+    return [
+        {
+            "settings": p.label,
+            "students": p.students,
+            "test acc": None if p.test_acc is None else round(p.test_acc, 4),
+            "outcome": "diverged" if p.diverged else "finished",
+            "inside the model": f"/inside_model?{urlencode({'run': p.key})}",
+            "calibration": f"/calibration?{urlencode({'run': p.key})}",
+        }
+        for p in points
+    ]
+
+
+@st.fragment(run_every=CLASS_REFRESH_SECONDS)
+def _class_runs(runs_dir: str) -> None:
+    """Live: the room's runs as one chart (a click opens the run), a table of links, the loss curves on request."""
+    code = st.session_state.get(CODE)
+    if not code:
+        return
+    store = RunStore(runs_dir)
+    points = room_points(rooms(), store, code)
+    if not points:
+        st.info(
+            f"No runs from the class yet: students who joined {spaced(code)} and train (or open a stored run "
+            "on their own) appear here within seconds.",
+            icon=":material/groups:",
+        )
+        return
+    event = chart(class_experiment_figure(points), "lecture_class_chart", on_select="rerun", selection_mode="points")
+    picked = [p.get("customdata") for p in (event.selection.points if event else [])]
+    for key in [k for k in picked if isinstance(k, str)][:1]:
+        label = next(p.label for p in points if p.key == key)
+        st.markdown(f"**{user_text.literal(label)}**")
+        left, right = st.columns(2)
+        left.page_link("pages/inside_model.py", label="Inside the model", icon=":material/visibility:",
+                       query_params={"run": key})  # fmt: skip
+        right.page_link("pages/calibration.py", label="Calibration", icon=":material/tune:", query_params={"run": key})
+    st.dataframe(
+        _run_links(points),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "inside the model": st.column_config.LinkColumn(display_text="open"),
+            "calibration": st.column_config.LinkColumn(display_text="open"),
+            "test acc": st.column_config.NumberColumn(format="%.4f"),
+        },
+    )
+    if st.checkbox("Overlay their loss curves", key="lecture_class_curves"):
+        runs = [store.get(p.key) for p in points]
+        curves = tuple(LabelledHistory(p.label, r.history) for p, r in zip(points, runs) if r)
+        chart(compare_curves(curves, "train_loss"), "lecture_class_loss")
