@@ -282,7 +282,8 @@ def spaced(code: str) -> str:
 def _show_qr(link: str, code: str) -> None:
     left, right = st.columns([3, 2], vertical_alignment="center")
     left.image(qr_png(link), width=460)
-    right.markdown(f"## Code\n# `{spaced(code)}`")
+    right.markdown("**Code**")
+    right.title(spaced(code), anchor=False)  # our own alphabet: no user text
     right.text(link)
     right.caption("Scan the QR code, or open the home page and type the code.")
 
