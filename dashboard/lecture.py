@@ -295,8 +295,10 @@ def lecturer_panel(page) -> None:
     link = join_link(base, code)
     if presenting():
         top = st.container(key="lecture_present_row")
-        left, right = top.columns([4, 1], vertical_alignment="center")
-        left.markdown(f"**Join:** code `{spaced(code)}` at `{base}`")
+        left, count, right = top.columns([4, 1, 1], vertical_alignment="center")
+        left.markdown(f"**Join:** code `{spaced(code)}` at {user_text.code(base)}")  # the Host header: as text
+        with count:
+            _follower_count()
         if right.button("QR code", icon=":material/qr_code_2:", key="lecture_qr_present"):
             _show_qr(link, code)
         return

@@ -75,7 +75,7 @@ class Follower:
         self.page_hash = ""
         self.query = ""
         self.idle = asyncio.Event()
-        self.arrivals: dict[str, float] = {}  # a value of the slider's parameter -> first full run showing it
+        self.arrivals: dict[float, float] = {}  # a value of the slider's parameter -> first full run showing it
         self.polls = 0
         self.error = ""
 
@@ -97,7 +97,7 @@ class Follower:
                 elif kind == "script_finished" and fwd.script_finished in FINISHED:
                     if fwd.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:  # a full run of the page
                         for value in parse_qs(self.query).get(SLIDER_PARAM, []):
-                            self.arrivals.setdefault(value, time.perf_counter())
+                            self.arrivals.setdefault(float(value), time.perf_counter())
                     self.idle.set()
         except Exception as exc:  # the socket closed at the end, or broke: the report counts missed changes
             self.error = self.error or f"{type(exc).__name__}: {exc}"
@@ -151,10 +151,10 @@ async def run_follow(url: str, pids: list[int], n: int, changes: int, every: flo
     idle_polls = (sum(f.polls for f in followers) - polls0) / (time.perf_counter() - wall0)
 
     latencies, missed = [], 0
-    values = [f"{(-1) ** k * (0.5 + 0.1 * k):.1f}" for k in range(1, changes + 1)]  # never the default 2.5
+    values = [round((-1) ** k * (0.5 + 0.1 * k), 1) for k in range(1, changes + 1)]  # never the default 2.5
     for value in values:
         changed = time.perf_counter()
-        state = WidgetState(id=slider_id, double_array_value=DoubleArray(data=[float(value)]))
+        state = WidgetState(id=slider_id, double_array_value=DoubleArray(data=[value]))
         await _run(lecturer, _rerun_msg("loss_curves", widgets=[state]), timeout)
         await asyncio.sleep(every)
         for follower in followers:

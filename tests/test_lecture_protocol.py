@@ -44,14 +44,18 @@ async def _scenario(url: str, rooms: RoomStore) -> dict:
                 "softmax_temperature", "", widgets=[WidgetState(id=end_id, trigger_value=True)], timeout=TIMEOUT
             ),
         ]
-        if joined.auto_rerun is not None:  # the follower's poll, as its browser's timer sends it
-            attempts.append(
-                await follower.load("", timeout=TIMEOUT, fragment=(joined.auto_rerun[0], joined.page_script_hash))
-            )
+        poll = (joined.auto_rerun[0], joined.page_script_hash)  # the follower's poll, as its browser's timer sends it
+        attempts.append(await follower.load("", timeout=TIMEOUT, fragment=poll))
         after_follower = rooms.get(room.code)
 
         await lecturer.load("loss_curves", "loss_y=1", timeout=TIMEOUT)
         after_lecturer = rooms.get(room.code)
+
+        moved = await lecturer.load("loss_curves", timeout=TIMEOUT)
+        await lecturer.load(
+            "loss_curves", widgets=[WidgetState(id=moved.buttons["End the lecture"], trigger_value=True)]
+        )
+        told = await follower.load("", timeout=TIMEOUT, fragment=poll)
         return dict(
             before=before,
             joined=joined,
@@ -59,6 +63,8 @@ async def _scenario(url: str, rooms: RoomStore) -> dict:
             after_follower=after_follower,
             after_lecturer=after_lecturer,
             follower_texts=[t for a in attempts for t in a.texts],
+            ended=rooms.get(room.code),
+            told=told,
         )
     finally:
         await lecturer.close()
@@ -79,3 +85,5 @@ def test_a_follower_cannot_steer_the_room(shared_data_dir, tmp_path):
     lecturer = seen["after_lecturer"]
     assert (lecturer.page, lecturer.query) == ("loss_curves", (("loss_y", "1"),))
     assert lecturer.version == before.version + 1
+    assert seen["ended"].ended  # the lecturer ends it; the follower's next poll says so, in words
+    assert any(f"The lecture {before.code} has ended." in t for t in seen["told"].texts), seen["told"].texts
