@@ -120,5 +120,6 @@ def class_experiment_figure(points: Sequence[ClassPoint], height: int = 460) -> 
     fig.update_xaxes(type="log", dtick=1, title_text="batch size", row=1, col=2)
     fig.update_yaxes(title_text="test accuracy", range=[-0.05, 1.0], row=1, col=1)
     runs = sum(p.students for p in points)
-    title = f"The class's runs: {len(points)} settings, {runs} choices" if points else "The class's runs"
+    settings = f"{len(points)} setting{'s' if len(points) != 1 else ''}"
+    title = f"The class's runs: {settings}, {runs} choice{'s' if runs != 1 else ''}" if points else "The class's runs"
     return apply_layout(fig, title, height)
