@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 
+from softmax_core.figures.training_figures import config_label
 from softmax_core.lecture_rooms import RoomStore
 from softmax_core.training import TrainConfig
 from tests.apptest_helpers import page_test
@@ -62,3 +63,8 @@ def test_the_lecturer_shows_only_her_rooms_runs(env, fmnist):
     [table] = [d for d in at.dataframe if "inside the model" in d.value.columns]
     assert list(table.value["inside the model"]) == [f"/inside_model?run={ours.key}"]
     assert list(table.value["students"]) == [2]
+
+    at.checkbox(key="lecture_class_curves").check().run()
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    [curves] = [s for s in specs if s["layout"].get("title", {}).get("text") == "train loss"]
+    assert [t["name"] for t in curves["data"] if t.get("x")] == [config_label(ours.config)]
