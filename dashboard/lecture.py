@@ -309,8 +309,11 @@ def lecturer_panel(page) -> None:
         _follower_count()
         if st.button("Show the QR code large", icon=":material/qr_code_2:", key="lecture_qr", width="stretch"):
             _show_qr(link, code)
-        with st.expander("Lecturer link (steers: keep it private)"):
-            st.caption("Open it on another device to steer this lecture from there.")
+        with st.expander("Lecturer link (keep it, keep it private)"):
+            st.caption(
+                "It steers this lecture: open it on another device, or here again after reloading this tab "
+                "(a reload starts a new session, outside the lecture until it opens this link)."
+            )
             st.code(lecturer_link(base, code, key), language=None, wrap_lines=True)
         st.button("End the lecture", icon=":material/stop_circle:", key="lecture_end", on_click=end_lecture)
 
