@@ -402,7 +402,6 @@ def detach() -> None:
     st.session_state[FOLLOWING] = False
 
 
-@st.fragment(run_every=POLL_SECONDS)
 def _poll_room() -> None:
     """The follower's poll: one ``stat`` of the room file; a read and a page switch only when it changed."""
     code = st.session_state.get(CODE)
@@ -427,6 +426,12 @@ def _poll_room() -> None:
     applied = st.session_state.get(APPLIED)
     if applied is None or applied[0] != room.version:
         go_to(room.page, room.query, room.version)
+
+
+# Following: every second. Exploring on one's own: only the heartbeat that counts the follower (each poll is
+# a script rerun, the whole cost of an idle follower: docs/lecture-mode.md).
+_poll_following = st.fragment(_poll_room, run_every=POLL_SECONDS)
+_poll_exploring = st.fragment(_poll_room, run_every=HEARTBEAT_SECONDS)
 
 
 def _check_detached(page) -> None:
@@ -476,7 +481,7 @@ def run_page(page) -> None:
         lecturer_panel(page)
     elif is_follower():
         follower_banner()
-        _poll_room()
+        (_poll_following if following() else _poll_exploring)()
     else:
         start_button()
     try:

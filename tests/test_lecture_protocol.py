@@ -9,6 +9,7 @@ version; then the lecturer steers once more and the room follows her (so the che
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
@@ -74,7 +75,8 @@ async def _scenario(url: str, rooms: RoomStore) -> dict:
 def test_a_follower_cannot_steer_the_room(shared_data_dir, tmp_path):
     runs = tmp_path / "runs"
     with running_streamlit({"SOFTMAX_DATA_DIR": str(shared_data_dir), "SOFTMAX_RUNS_DIR": str(runs)}) as url:
-        seen = asyncio.run(_scenario(url, RoomStore(runs)))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # Playwright may run a loop in this thread
+            seen = pool.submit(asyncio.run, _scenario(url, RoomStore(runs))).result()
     before = seen["before"]
     assert (before.page, before.query) == ("softmax_temperature", (("sm_T", "2"),))
     assert any("Following the lecture" in t for t in seen["joined"].texts)
