@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.gc_tuning import freeze_imports_once
+from dashboard.lecture import run_page
 from dashboard.navigation import pages_for_this_run
 from dashboard.presenter import presenting
 
@@ -18,4 +19,4 @@ st.set_page_config(page_title="Softmax regression, live", page_icon=ICON, layout
 
 
 pages = pages_for_this_run()
-st.navigation(pages, position="hidden" if presenting() else "sidebar").run()  # ?present=1: no sidebar
+run_page(st.navigation(pages, position="hidden" if presenting() else "sidebar"))  # ?present=1: no sidebar; lecture mode

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.catalog import PAGES
+from dashboard.lecture import code_field
 
 st.title("Softmax regression, live")
 st.markdown(
@@ -10,6 +11,7 @@ st.markdown(
     "a linear model scores every class, softmax turns the scores into "
     "probabilities, and cross-entropy measures how wrong they are."
 )
+code_field()  # lecture mode: type the code on the projector
 
 left, right = st.columns(2, gap="large")
 with left:

@@ -21,6 +21,7 @@ from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
 from dashboard.fashion_data import loaded as load_data
+from dashboard.lecture import class_experiment
 from dashboard.links import page_link
 from dashboard.presenter import caption, chart, share_row
 from dashboard.training_jobs import poll_job, start_job, training_jobs
@@ -523,6 +524,7 @@ if key is not None:
             "train_curves",
         )
 
+class_experiment(jobs.store, key)  # lecture mode: the room's runs join one experiment
 st.divider()
 compare(jobs.store, key)
 # At the end (not under the form as on the other pages): the curves keep the first screen of a projector.

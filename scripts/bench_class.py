@@ -569,6 +569,9 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: N Chromium tabs each press Train on their own one-epoch setting, --tab-waves times",
     )
     parser.add_argument("--tab-waves", type=int, default=2, help="with --tabs: waves, one after another (default 2)")
+    parser.add_argument("--follow", type=int, default=0, metavar="N", help="instead: N followers of a lecture")
+    parser.add_argument("--follow-changes", type=int, default=10, help="with --follow: the lecturer's changes")
+    parser.add_argument("--follow-every", type=float, default=4.0, help="with --follow: seconds between changes")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)
 
@@ -592,6 +595,16 @@ def main(argv: list[str] | None = None) -> int:
                 if args.json:
                     print(json.dumps(rows))
                 return 0 if all(r["stalled"] == 0 for r in rows) else 1
+            if args.follow:  # lecture mode (scripts/bench_follow.py)
+                from scripts.bench_follow import print_follow_report, run_follow
+
+                report = asyncio.run(
+                    run_follow(url, pids, args.follow, args.follow_changes, args.follow_every, 20.0, args.timeout)
+                )
+                print_follow_report(report)
+                if args.json:
+                    print(json.dumps(report))
+                return 1 if report["missed"] or report["follower_errors"] else 0
             report = asyncio.run(run_class(args, url, pids))
         finally:
             if proc is not None:

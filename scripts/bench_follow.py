@@ -1,0 +1,208 @@
+"""``bench_class.py --follow N``: a scripted lecturer and N followers over Streamlit's own websocket.
+
+The lecturer presses "Start a lecture", opens the losses page, then moves its "prediction ŷ" slider
+every few seconds (a widget state, as her browser sends it). Each follower joins with the join link and
+then behaves as a browser does: a fragment's ``run_every`` is timed by the browser, so the follower sends
+the poll fragment's reruns itself, one interval after the previous run finished, and reads whatever the
+server answers (a fragment run; or, when the lecturer moved, the address change and the full run of her
+page). Reported: the lecturer's change to each follower's finished full script run with the new value
+(p50 / p95 / max, and how many never arrived), and the server's CPU while the followers idle-poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import statistics
+import time
+from urllib.parse import parse_qs
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.Common_pb2 import DoubleArray
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+from scripts.bench_class import FINISHED, Session, cpu_seconds
+
+SLIDER_LABEL = "prediction ŷ"
+SLIDER_PARAM = "loss_y_hat"
+CODE_RE = re.compile(r"\*\*Lecture\*\* `([2-9A-Z]{3}) ([2-9A-Z]{3})`")
+
+
+def _rerun_msg(page: str = "", query: str = "", widgets=(), fragment: tuple[str, str] | None = None) -> bytes:
+    msg = BackMsg()
+    msg.rerun_script.page_name = page
+    msg.rerun_script.query_string = query
+    msg.rerun_script.widget_states.widgets.extend(widgets)
+    if fragment is not None:
+        msg.rerun_script.fragment_id, msg.rerun_script.page_script_hash = fragment
+        msg.rerun_script.is_auto_rerun = True
+        msg.rerun_script.page_name = ""
+    return msg.SerializeToString()
+
+
+async def _run(session: Session, payload: bytes, timeout: float) -> dict:
+    """Send one rerun and read until it finished: the texts, button ids and slider ids it drew."""
+    seen = {"texts": [], "buttons": {}, "sliders": {}}
+    await session.ws.send(payload)
+    async with asyncio.timeout(timeout):
+        while True:
+            fwd = ForwardMsg()
+            fwd.ParseFromString(await session.ws.recv())
+            kind = fwd.WhichOneof("type")
+            if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                element = fwd.delta.new_element
+                what = element.WhichOneof("type")
+                if what == "markdown":
+                    seen["texts"].append(element.markdown.body)
+                elif what == "button":
+                    seen["buttons"][element.button.label] = element.button.id
+                elif what == "slider":
+                    seen["sliders"][element.slider.label] = element.slider.id
+                elif what == "exception":
+                    raise RuntimeError(f"{element.exception.type}: {element.exception.message}")
+            elif kind == "script_finished" and fwd.script_finished in FINISHED:
+                return seen
+
+
+class Follower:
+    """One phone: joins, then polls the room on the fragment's timer as its browser would."""
+
+    def __init__(self, url: str):
+        self.session = Session(url)
+        self.fragment: tuple[str, float] | None = None
+        self.page_hash = ""
+        self.query = ""
+        self.idle = asyncio.Event()
+        self.arrivals: dict[float, float] = {}  # a value of the slider's parameter -> first full run showing it
+        self.polls = 0
+        self.error = ""
+
+    async def read(self) -> None:
+        try:
+            async for raw in self.session.ws:
+                fwd = ForwardMsg()
+                fwd.ParseFromString(raw)
+                kind = fwd.WhichOneof("type")
+                if kind == "page_info_changed":
+                    self.query = fwd.page_info_changed.query_string
+                elif kind == "navigation":
+                    self.page_hash = fwd.navigation.page_script_hash
+                elif kind == "auto_rerun":
+                    self.fragment = (fwd.auto_rerun.fragment_id, fwd.auto_rerun.interval)
+                elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                    if fwd.delta.new_element.WhichOneof("type") == "exception":
+                        self.error = self.error or fwd.delta.new_element.exception.message
+                elif kind == "script_finished" and fwd.script_finished in FINISHED:
+                    if fwd.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:  # a full run of the page
+                        for value in parse_qs(self.query).get(SLIDER_PARAM, []):
+                            self.arrivals.setdefault(float(value), time.perf_counter())
+                    self.idle.set()
+        except Exception as exc:  # the socket closed at the end, or broke: the report counts missed changes
+            self.error = self.error or f"{type(exc).__name__}: {exc}"
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """The browser's timer: one interval after the last run finished, rerun the fragment."""
+        while not stop.is_set():
+            await self.idle.wait()
+            if self.fragment is None:
+                await asyncio.sleep(0.2)
+                continue
+            await asyncio.sleep(self.fragment[1])
+            self.idle.clear()
+            self.polls += 1
+            await self.session.ws.send(_rerun_msg(fragment=(self.fragment[0], self.page_hash)))
+
+
+async def _lecturer(url: str, timeout: float) -> tuple[Session, str, str]:
+    lecturer = Session(url)
+    await lecturer.connect(timeout)
+    home = await _run(lecturer, _rerun_msg(""), timeout)
+    press = WidgetState(id=home["buttons"]["Start a lecture"], trigger_value=True)
+    started = await _run(lecturer, _rerun_msg("", widgets=[press]), timeout)
+    code = next(("".join(m.groups()) for t in started["texts"] if (m := CODE_RE.search(t))), None)
+    if code is None:
+        raise RuntimeError("the lecturer's page shows no lecture code")
+    losses = await _run(lecturer, _rerun_msg("loss_curves"), timeout)
+    return lecturer, code, losses["sliders"][SLIDER_LABEL]
+
+
+def _percentile(xs: list[float], q: float) -> float:
+    ordered = sorted(xs)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+async def run_follow(url: str, pids: list[int], n: int, changes: int, every: float, idle: float, timeout: float):
+    lecturer, code, slider_id = await _lecturer(url, timeout)
+    followers = [Follower(url) for _ in range(n)]
+    stop = asyncio.Event()
+    tasks = []
+    for follower in followers:
+        await follower.session.connect(timeout)
+        tasks.append(asyncio.create_task(follower.read()))
+        await follower.session.ws.send(_rerun_msg("", f"lecture={code}"))
+        tasks.append(asyncio.create_task(follower.poll(stop)))
+    await asyncio.sleep(10)  # every follower reaches the lecturer's page and settles into polling
+
+    cpu0, wall0, polls0 = cpu_seconds(pids), time.perf_counter(), sum(f.polls for f in followers)
+    await asyncio.sleep(idle)
+    idle_cpu = (cpu_seconds(pids) - cpu0) / (time.perf_counter() - wall0)
+    idle_polls = (sum(f.polls for f in followers) - polls0) / (time.perf_counter() - wall0)
+
+    latencies, missed = [], 0
+    values = [round((-1) ** k * (0.5 + 0.1 * k), 1) for k in range(1, changes + 1)]  # never the default 2.5
+    for value in values:
+        changed = time.perf_counter()
+        state = WidgetState(id=slider_id, double_array_value=DoubleArray(data=[value]))
+        await _run(lecturer, _rerun_msg("loss_curves", widgets=[state]), timeout)
+        await asyncio.sleep(every)
+        for follower in followers:
+            arrived = follower.arrivals.get(value)
+            if arrived is None:
+                missed += 1
+            else:
+                latencies.append(arrived - changed)
+    stop.set()
+    for follower in followers:
+        follower.idle.set()
+        await follower.session.close()
+    await lecturer.close()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {
+        "followers": n,
+        "changes": changes,
+        "every_s": every,
+        "latency_s": {
+            "n": len(latencies),
+            "p50": statistics.median(latencies) if latencies else None,
+            "p95": _percentile(latencies, 0.95) if latencies else None,
+            "max": max(latencies) if latencies else None,
+        },
+        "missed": missed,
+        "idle_server_cpu_share_of_one_core": idle_cpu,
+        "idle_polls_per_s": idle_polls,
+        "follower_errors": sorted({f.error for f in followers if f.error})[:3],
+        "load_average": os.getloadavg(),
+    }
+
+
+def print_follow_report(report: dict) -> None:
+    lat = report["latency_s"]
+    print(f"{report['followers']} followers, {report['changes']} lecturer changes every {report['every_s']:g} s")
+    if lat["n"]:
+        print(
+            f"change -> follower's finished run: p50 {lat['p50']:.2f} s, p95 {lat['p95']:.2f} s, "
+            f"max {lat['max']:.2f} s ({lat['n']} arrivals, {report['missed']} missed)"
+        )
+    else:
+        print(f"no follower saw a change ({report['missed']} missed)")
+    print(
+        f"idle followers: server CPU {100 * report['idle_server_cpu_share_of_one_core']:.1f} % of one core "
+        f"({report['idle_polls_per_s']:.1f} polls/s)"
+    )
+    print("load average: " + " ".join(f"{x:.2f}" for x in report["load_average"]))
+    for error in report["follower_errors"]:
+        print(f"follower error: {error}")

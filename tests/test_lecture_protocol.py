@@ -1,0 +1,91 @@
+"""A follower cannot steer a lecture, spoken in Streamlit's own websocket protocol (no browser to hide behind).
+
+A lecturer's session presses "Start a lecture" and moves to a page with a control set; a follower then
+sends everything a modified client could: its own page and query, a forged lecturer key, the lecturer's
+own End button's widget id, and a fragment rerun. The room file keeps the lecturer's page, query and
+version; then the lecturer steers once more and the room follows her (so the check can fail).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+from scripts.bench_class import Session
+from scripts.local_server import running_streamlit
+from softmax_core.lecture_rooms import RoomStore
+
+TIMEOUT = 120
+
+
+async def _scenario(url: str, rooms: RoomStore) -> dict:
+    lecturer, follower = Session(url), Session(url)
+    await lecturer.connect(TIMEOUT)
+    await follower.connect(TIMEOUT)
+    try:
+        home = await lecturer.load("", timeout=TIMEOUT)
+        start = home.buttons["Start a lecture"]
+        started = await lecturer.load("", widgets=[WidgetState(id=start, trigger_value=True)], timeout=TIMEOUT)
+        assert not started.error, started.error
+        [room] = rooms.rooms()
+        steered = await lecturer.load("softmax_temperature", "sm_T=2", timeout=TIMEOUT)
+        end_id = steered.buttons["End the lecture"]
+        before = rooms.get(room.code)
+
+        joined = await follower.load("", f"lecture={room.code}", timeout=TIMEOUT)
+        attempts = [
+            await follower.load("softmax_temperature", f"lecture={room.code}&sm_T=5", timeout=TIMEOUT),
+            await follower.load("loss_curves", f"lecture={room.code}&lecturer=forged-key-0000", timeout=TIMEOUT),
+            await follower.load(
+                "loss_curves", f"lecture={room.code}&lecturer={before.key_hash}", timeout=TIMEOUT
+            ),  # the stored hash is not the key either
+            await follower.load(
+                "softmax_temperature", "", widgets=[WidgetState(id=end_id, trigger_value=True)], timeout=TIMEOUT
+            ),
+        ]
+        poll = (joined.auto_rerun[0], joined.page_script_hash)  # the follower's poll, as its browser's timer sends it
+        attempts.append(await follower.load("", timeout=TIMEOUT, fragment=poll))
+        after_follower = rooms.get(room.code)
+
+        await lecturer.load("loss_curves", "loss_y=1", timeout=TIMEOUT)
+        after_lecturer = rooms.get(room.code)
+
+        moved = await lecturer.load("loss_curves", timeout=TIMEOUT)
+        await lecturer.load(
+            "loss_curves", widgets=[WidgetState(id=moved.buttons["End the lecture"], trigger_value=True)]
+        )
+        told = await follower.load("", timeout=TIMEOUT, fragment=poll)
+        return dict(
+            before=before,
+            joined=joined,
+            attempts=attempts,
+            after_follower=after_follower,
+            after_lecturer=after_lecturer,
+            follower_texts=[t for a in attempts for t in a.texts],
+            ended=rooms.get(room.code),
+            told=told,
+        )
+    finally:
+        await lecturer.close()
+        await follower.close()
+
+
+def test_a_follower_cannot_steer_the_room(shared_data_dir, tmp_path):
+    runs = tmp_path / "runs"
+    with running_streamlit({"SOFTMAX_DATA_DIR": str(shared_data_dir), "SOFTMAX_RUNS_DIR": str(runs)}) as url:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # Playwright may run a loop in this thread
+            seen = pool.submit(asyncio.run, _scenario(url, RoomStore(runs))).result()
+    before = seen["before"]
+    assert (before.page, before.query) == ("softmax_temperature", (("sm_T", "2"),))
+    assert any("Following the lecture" in t for t in seen["joined"].texts)
+    assert all(not a.error for a in seen["attempts"]), [a.error for a in seen["attempts"]]
+    assert any("does not fit its lecture" in t for t in seen["follower_texts"])  # the forged key, in words
+    after = seen["after_follower"]
+    assert (after.page, after.query, after.version, after.ended) == (before.page, before.query, before.version, False)
+    lecturer = seen["after_lecturer"]
+    assert (lecturer.page, lecturer.query) == ("loss_curves", (("loss_y", "1"),))
+    assert lecturer.version == before.version + 1
+    assert seen["ended"].ended  # the lecturer ends it; the follower's next poll says so, in words
+    assert any(f"The lecture {before.code} has ended." in t for t in seen["told"].texts), seen["told"].texts
