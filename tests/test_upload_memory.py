@@ -5,6 +5,7 @@ the upload endpoint and the inside page's rerun as a browser sends it (tests/upl
 The server's high-water mark of resident memory (VmHWM) is reset just before, so it tells how
 far the server rose while it handled the file. Targets (issue 18): any file, accepted or
 refused, at most 100 MB; eight at once at most 300 MB; a body over the limit refused.
+``python -m pytest tests/test_upload_memory.py -s -p no:randomly`` prints each figure.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ def test_one_file_adds_at_most_100_mb_to_the_server(server, name):
             await session.close()
 
     texts, peak = asyncio.run(measure())
+    print(f"\n{name} ({len(data) / MB:.2f} MB file, {verdict(texts)[:40]}): server rose {peak / MB:.1f} MB")
     assert peak <= ONE_FILE, f"{name} ({len(data) / MB:.2f} MB file) added {peak / MB:.0f} MB"
     assert verdict(texts) == "classified" if accepted else "refused before decoding" in verdict(texts)
 
@@ -142,6 +144,7 @@ def test_eight_files_at_once_add_at_most_300_mb(server, name):
             await asyncio.gather(*(s.close() for s in sessions))
 
     shown, peak = asyncio.run(measure())
+    print(f"\neight {name} at once: server rose {peak / MB:.1f} MB")
     assert peak <= EIGHT_FILES, f"eight {name} at once added {peak / MB:.0f} MB"
     expected = "classified" if accepted else "refused before decoding"
     assert all(expected in verdict(texts) for texts in shown), [verdict(t) for t in shown]
