@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from softmax_core import garment_upload
@@ -91,6 +93,23 @@ def test_a_grey_wall_becomes_white_so_the_background_ends_black():
     assert result.pixels[bottom - 1, left] == 0 and result.pixels[bottom - 1, right - 1] == 0  # wall under a sleeve
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    height=st.integers(20, 200),
+    width=st.integers(20, 200),
+    wall=st.integers(150, 255),
+    ink=st.integers(0, 60),
+)
+def test_any_garment_on_a_plain_wall_fills_28_pixels_on_its_longest_edge_centred(height, width, wall, ink):
+    pixels = np.full((height + 40, width + 60), wall, np.uint8)
+    pixels[15 : 15 + height, 35 : 35 + width] = ink
+    result = prepare(encode(Image.fromarray(pixels)))
+    top, bottom, left, right = bbox(result.pixels)
+    assert max(bottom - top, right - left) == 28
+    assert abs(top - (28 - bottom)) <= 1 and abs(left - (28 - right)) <= 1
+    assert result.pixels[top:bottom, left:right].min() >= 255 - round(ink * 255 / wall) - 1  # the garment, light
+
+
 def test_colour_jpeg_and_webp_photos_work():
     rgb = np.zeros((120, 90, 3), np.uint8)
     rgb[:] = (240, 230, 220)
@@ -130,11 +149,12 @@ def test_a_photo_taken_sideways_is_turned_upright_by_its_exif_orientation():
 
 
 def test_trim_cuts_what_is_within_five_percent_of_the_corners_colour():
+    # d off on each of the three channels is d * sqrt(3) away; 5 % of the largest distance is
+    # 0.05 * 255 * sqrt(3): d = 12 is inside, d = 13 outside.
     pixels = np.full((40, 40, 3), 200, np.uint8)
-    near = round(0.05 * 255 * np.sqrt(3) / np.sqrt(3)) - 1  # per channel on all three: just inside the 5 %
-    pixels[5:10, 5:10] = 200 - near
+    pixels[5:10, 5:10] = 200 - 12
     assert garment_upload.trim_box(pixels) is None
-    pixels[20:30, 12:18] = 200 - near - 2  # just outside
+    pixels[20:30, 12:18] = 200 - 13
     assert garment_upload.trim_box(pixels) == (20, 30, 12, 18)
 
 
