@@ -7,7 +7,11 @@
 # (SOFTMAX_RUNS_DIR, default ~/.cache/softmax-dashboard/runs): a run trained through one is
 # cached for all, and two asking for one new run at once train it once (the store's file lock).
 # HAProxy listens on BIND:PORT (default 0.0.0.0:8501). Ctrl-C (or SIGTERM) stops everything.
-# Settings from the environment: BIND, BASE_PORT, PYTHON, HAPROXY, SOFTMAX_DATA_DIR, SOFTMAX_RUNS_DIR.
+# Settings from the environment: BIND, BASE_PORT, PYTHON, HAPROXY, SOFTMAX_DATA_DIR, SOFTMAX_RUNS_DIR,
+# and HAProxy's per-source limits SRC_MAX_CONNECTIONS (default 1000 open connections) and
+# SRC_MAX_REQUESTS_10S (default 20000 requests in 10 s): one address may be a whole class behind
+# a NAT, see deploy/haproxy.cfg. HAProxy also refuses request bodies over 16 MB, answers 404 for
+# Streamlit's /_stcore/metrics, and forbids framing by other sites.
 set -euo pipefail
 K=${1:?usage: deploy/serve.sh K [PORT]}
 export PORT=${2:-${PORT:-8501}}

@@ -19,7 +19,9 @@ from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
 from dashboard.presenter import chart
 from dashboard.url_state import bool_param, check_link, int_param
+from dashboard.user_text import literal
 from softmax_core import export, inspection
+from softmax_core.classes import indefinite_article
 from softmax_core.figures.inside_figures import (
     contribution_maps,
     contribution_sums,
@@ -241,7 +243,7 @@ def explanation_section(runs_dir: str, key: str, index: int, data, data_dir: str
     why, figures = cached.explanation(runs_dir, key, index, i, data_dir, tuple(names))
     verdict = "right" if why.predicted == label else "a mistake"
     st.markdown(
-        f"Test image #{i} is a **{names[label]}**; the model ({where}) says **{names[why.predicted]}** "
+        f"Test image #{i} is {indefinite_article(names[label])} **{names[label]}**; the model ({where}) says **{names[why.predicted]}** "
         f"({why.probs[why.predicted]:.1%}): {verdict}."
     )
     image, scores, probs = st.columns([1, 1.3, 1.3], gap="small")
@@ -272,8 +274,9 @@ def contribution_figure(why, fig, classes, names, key: str) -> None:
 def upload_section(weights, biases, index, names) -> None:
     st.subheader("Your own picture")
     st.caption(
-        "A photo or drawing of one garment, PNG, JPEG or WebP. It is prepared in memory, shown step by step "
-        "and classified; nothing you upload is stored on the server."
+        "A photo or drawing of one garment, PNG, JPEG or WebP, best on a plain light background and filling most "
+        "of the frame. It is made into 28 x 28 pixels the way Zalando made Fashion-MNIST from product photos, "
+        "shown step by step and classified; nothing you upload is stored on the server."
     )
     upload = st.file_uploader(
         "Upload a picture of a garment", type=list(UPLOAD_TYPES), key="in_upload", max_upload_size=MAX_BYTES // 2**20
@@ -283,10 +286,10 @@ def upload_section(weights, biases, index, names) -> None:
     try:
         prepared = prepare(upload.getvalue())
     except UploadError as exc:
-        st.error(str(exc), icon=":material/broken_image:")
+        st.error(literal(str(exc)), icon=":material/broken_image:")
         return
-    chart(upload_steps(prepared.steps), "in_upload_steps")
-    st.caption(" · ".join(f"{n}. {s.title}: {s.note}" for n, s in enumerate(prepared.steps, start=1)))
+    chart(upload_steps(prepared.steps, columns=4), "in_upload_steps")
+    st.markdown(upload_step_list(prepared.steps))
     why = inspection.explain(weights[index], biases[index], prepared.pixels)
     st.markdown(f"The model says **{names[why.predicted]}** ({why.probs[why.predicted]:.1%}).")
     left, right = st.columns(2)
@@ -296,6 +299,11 @@ def upload_section(weights, biases, index, names) -> None:
         chart(probability_bars(why.probs, names, height=330), "in_upload_probs")
     classes = inspection.explained_classes(why)
     contribution_figure(why, contribution_maps(why, classes, names), classes, names, "in_upload_contributions")
+
+
+def upload_step_list(steps) -> str:
+    """The steps as a numbered Markdown list whose items are plain text (their notes hold no markup)."""
+    return "\n".join(f"{n}. {literal(f'{step.title}: {step.note}')}" for n, step in enumerate(steps, start=1))
 
 
 def export_section(run, runs_dir: str) -> None:

@@ -6,3 +6,8 @@ FASHION_MNIST_CLASSES: tuple[str, ...] = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
+
+
+def indefinite_article(name: str) -> str:
+    """ "an" before a class name that starts with a vowel sound ("an Ankle boot"), else "a"."""
+    return "an" if name[:1].lower() in "aeiou" else "a"

@@ -12,6 +12,7 @@ from PIL import Image
 from softmax_core.logit_presets import parse_logits
 from softmax_core.run_store import StoredRun
 from tests.browser import assert_no_error, move_slider, open_page, rerun_after, screenshot, wait_for_rerun
+from tests.test_garment_upload import STEPS
 
 pytestmark = pytest.mark.browser
 
@@ -126,15 +127,10 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     assert_no_error(page)
     steps = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
                                   .map(p => (p.layout.annotations || []).map(a => a.text))
-                                  .find(t => t.includes('Centred in 28 x 28'))""")
-    assert steps == [
-        "Your picture",
-        "Grayscale",
-        "Light on dark",
-        "Cropped",
-        "Fitted into 20 x 20",
-        "Centred in 28 x 28",
-    ]
+                                  .find(t => t.includes('8-bit grey'))""")
+    assert steps == STEPS  # Zalando's steps, after the photo's background is made white
+    items = page.locator('[data-testid="stMarkdownContainer"] ol').last.locator("li").all_inner_texts()
+    assert [item.split(":")[0] for item in items] == STEPS  # a real numbered list of plain text
     page.get_by_role("heading", name="Your own picture").scroll_into_view_if_needed()
     screenshot(page, "inside_model_upload")
     upload(page, "not-a-picture.png", b"just some text\n" * 10, "image/png")

@@ -211,3 +211,35 @@ def test_a_browser_comes_back_on_the_other_replica_with_the_same_view(replicas, 
         screenshot(page, "replica_failover_losses")
     finally:
         context.close()
+
+
+def test_a_photo_uploaded_through_the_balancer_is_classified_by_the_replica_holding_its_session(replicas):
+    """The upload PUT and the websocket must reach the same replica (the sticky cookie), and a picture
+    under the balancer's body cap passes it."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from softmax_core.data import load_fashion_mnist
+    from softmax_core.run_store import RunStore
+    from softmax_core.train_or_load import train_or_load
+    from softmax_core.training import TrainConfig
+    from tests.upload_client import open_inside_page
+
+    data = load_fashion_mnist(SHARED_DATA, download=False)
+    train_or_load(RunStore(replicas.runs), TrainConfig(epochs=1, batch_size=4096, seed=73), data)
+    pixels = np.full((1200, 900, 3), 235, np.uint8)
+    pixels[200:1000, 250:650] = (40, 30, 90)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+
+    async def upload_through_balancer():
+        session = await open_inside_page(replicas.url)
+        try:
+            return await session.upload(buffer.getvalue(), "garment.png", "image/png")
+        finally:
+            await session.close()
+
+    texts = run_async(upload_through_balancer)
+    assert any(t.startswith("The model says") for t in texts), texts[-4:]
