@@ -11,6 +11,7 @@ per page load and its RSS (from ``/proc``), and the bytes received per page.
     python scripts/bench_class.py --url http://127.0.0.1:8501 --server-pid 1234
     python scripts/bench_class.py --sessions 100 --waves 10       # soak: 10 waves that load and leave
     python scripts/bench_class.py --sessions 25 --storm 5         # 5 of them press Train with 5 configs
+    python scripts/bench_class.py --sessions 100 --clear-cache-rate 4   # a viewer sends "clear cache" 4x a second
 
 Without ``--url`` it starts ``streamlit run`` on a free 127.0.0.1 port with the
 repository's settings and stops it at the end. ``--json`` prints one JSON
@@ -84,27 +85,54 @@ def _texts_of(element) -> tuple[str, str, str]:
 
 
 class Session:
-    """One browser tab's websocket: load pages, press a button, read what came back."""
+    """One browser tab's websocket: load pages, press a button, read what came back.
 
-    def __init__(self, url: str):
+    ``cookies`` is the browser's cookie jar (name -> value): a new tab or a reload of the same browser
+    passes the jar of the one before, a new browser a fresh one. ``headers`` go with every request
+    (e.g. the ``X-Forwarded-For`` a balancer would add).
+    """
+
+    def __init__(self, url: str, cookies: dict[str, str] | None = None, headers: dict[str, str] | None = None):
         parsed = urlparse(url)
         scheme = "wss" if parsed.scheme == "https" else "ws"
         self.ws_url = f"{scheme}://{parsed.netloc}{parsed.path.rstrip('/')}/_stcore/stream"
         self.http_url = url.rstrip("/")
+        self.cookies = {} if cookies is None else cookies
+        self.headers = dict(headers or {})
         self.ws = None
 
     async def connect(self, timeout: float) -> None:
-        cookie = await asyncio.to_thread(self._balancer_cookie, timeout)
-        headers = {"Cookie": cookie} if cookie else None
+        await asyncio.to_thread(self._first_visit, timeout)
+        headers = dict(self.headers)
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         self.ws = await websockets.connect(
             self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=timeout, additional_headers=headers
         )
 
-    def _balancer_cookie(self, timeout: float) -> str:
-        """A browser first GETs the page; behind a balancer that answer sets the sticky cookie."""
-        with urllib.request.urlopen(self.http_url + "/", timeout=timeout) as response:
-            cookies = response.headers.get_all("Set-Cookie") or []
-        return "; ".join(c.split(";", 1)[0] for c in cookies)
+    def _first_visit(self, timeout: float) -> None:
+        """As a browser: GET the page (behind a balancer its answer sets the sticky cookie), then, as Streamlit's
+        frontend does before it opens the websocket, ``/_stcore/health`` (whose answer sets the XSRF cookie)."""
+        for path in ("/", "/_stcore/health"):
+            request = urllib.request.Request(self.http_url + path, headers=self.headers)
+            if self.cookies:
+                request.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                for cookie in response.headers.get_all("Set-Cookie") or []:
+                    name, _, value = cookie.split(";", 1)[0].partition("=")
+                    self.cookies[name.strip()] = value.strip()
+
+    async def clear_cache(self) -> None:
+        """What the menu's "Clear cache" sends (any session may send it, whatever the toolbar shows)."""
+        msg = BackMsg()
+        msg.clear_cache = True
+        await self.ws.send(msg.SerializeToString())
+
+    async def press(self, page: str, query: str, button_id: str, timeout: float = 300) -> PageLoad:
+        """Click the button with widget id ``button_id`` on ``page`` (a full rerun with its trigger set)."""
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        return await self.load(page, query, widgets=[WidgetState(id=button_id, trigger_value=True)], timeout=timeout)
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -276,6 +304,19 @@ async def run_wave(url: str, n: int, pages: list[str], timeout: float, spread: f
     return loads
 
 
+async def clear_caches(url: str, rate: float, timeout: float, sent: list[float]) -> None:
+    """A viewer that sends "clear cache" ``rate`` times a second over one websocket until cancelled."""
+    session = Session(url)
+    await session.connect(timeout)
+    try:
+        while True:
+            await session.clear_cache()
+            sent.append(time.perf_counter())
+            await asyncio.sleep(1.0 / rate)
+    finally:
+        await session.close()
+
+
 async def run_class(args, url: str, pids: list[int]) -> dict:
     pages = args.pages or PAGE_NAMES
     report: dict = {"url": url, "sessions": args.sessions, "pages": pages, "waves": args.waves}
@@ -284,6 +325,12 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
         report["warmup_seconds"] = {x.page or "home": round(x.seconds, 3) for x in warm}
     if pids:
         report["rss_mb_before"] = rss_mb(pids)
+    clears: list[float] = []
+    clearer = (
+        asyncio.create_task(clear_caches(url, args.clear_cache_rate, args.timeout, clears))
+        if args.clear_cache_rate
+        else None
+    )
     cpu0 = cpu_seconds(pids) if pids else 0.0
     started = time.perf_counter()
     loads: list[PageLoad] = []
@@ -293,6 +340,11 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
         if pids:
             wave_rss.append(round(rss_mb(pids), 1))
     report["wall_seconds"] = time.perf_counter() - started
+    if clearer is not None:
+        clearer.cancel()
+        await asyncio.gather(clearer, return_exceptions=True)
+        report["clear_cache_requests"] = len(clears)
+        report["clear_cache_per_second"] = len(clears) / max(1e-9, report["wall_seconds"])
     report.update(summarise(loads))
     if pids:
         cpu = cpu_seconds(pids) - cpu0
@@ -490,6 +542,11 @@ def print_report(report: dict) -> None:
         )
     if "rss_mb_settled" in report:
         print(f"RSS once the last wave's sessions were let go: {report['rss_mb_settled']:.0f} MB")
+    if "clear_cache_requests" in report:
+        print(
+            f"clear-cache requests sent meanwhile: {report['clear_cache_requests']} "
+            f"({report['clear_cache_per_second']:.1f} a second)"
+        )
     for error in report["first_errors"]:
         print(f"error: {error}")
     if "during_storm" in report:
@@ -540,6 +597,13 @@ def main(argv: list[str] | None = None) -> int:
         help="after the waves, wait S seconds (more than server.disconnectedSessionTTL) and read RSS again",
     )
     parser.add_argument("--spread", type=float, default=0.0, help="seconds over which a wave's sessions arrive")
+    parser.add_argument(
+        "--clear-cache-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="meanwhile one more session sends Streamlit's clear-cache message R times a second",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per page load before it is an error")
     parser.add_argument(
         "--data-dir",
