@@ -163,7 +163,8 @@ def job_progress(jobs: TrainingJobs, job: TrainingJob, snap: JobSnapshot, *, sto
     """The progress bar (or the place in the queue), and a Stop button for a student who waits for it.
 
     Stop takes this student out of the job; it stops when nobody waits for it any more. A student who
-    only sees it (the same settings, not pressed) or has stopped waiting gets no Stop: it is others' job.
+    only sees it (the same settings, not pressed) or has stopped waiting gets no Stop, since it is others'
+    job, but may join it.
     """
     fraction, text = progress_text(snap)
     st.progress(min(1.0, fraction), text=text)
@@ -171,8 +172,11 @@ def job_progress(jobs: TrainingJobs, job: TrainingJob, snap: JobSnapshot, *, sto
     if not jobs.is_waiting(job, me):
         st.caption(
             f"{students(snap.waiters)} {'waits' if snap.waiters == 1 else 'wait'} for this training; it runs on the "
-            "server whatever this page does. Start the same settings to wait for it too."
+            "server whatever this page does."
         )
+        if st.button("Wait for it too", key=f"{stop_key}_join", icon=":material/group_add:"):
+            if start_job(jobs, job.config, cancel_key=f"{stop_key}_other", button="**Wait for it too**") is not None:
+                st.rerun()
         return
     stop, note = st.columns([1, 5], vertical_alignment="center")
     stop.button(

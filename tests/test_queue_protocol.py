@@ -103,10 +103,10 @@ def test_one_students_stop_leaves_the_training_to_the_other(server):
         assert progress_of(shown_y), shown_y.texts
         assert has("1 student also waits for it")(shown_y.texts), shown_y.texts
         stopped = await press(x, query, "Stop", shown=shown_x)
+        final_y = await follow(y, query, shown_y, has(*DONE, "Nothing was stored"))
+        assert has("Trained just now")(final_y.texts), final_y.texts  # x's Stop did not end y's training
         assert "Stop" not in stopped.buttons, stopped.texts  # x no longer waits: no Stop for another's job
         assert has("1 student waits for this training")(stopped.texts), stopped.texts
-        final_y = await follow(y, query, shown_y, has(*DONE, "Nothing was stored"))
-        assert has("Trained just now")(final_y.texts), final_y.texts
         for s in (x, y):
             await s.close()
 
