@@ -8,6 +8,8 @@
 # cached for all, and two asking for one new run at once train it once (the store's file lock).
 # HAProxy listens on BIND:PORT (default 0.0.0.0:8501). Ctrl-C (or SIGTERM) stops everything.
 # Settings from the environment: BIND, BASE_PORT, PYTHON, HAPROXY, SOFTMAX_DATA_DIR, SOFTMAX_RUNS_DIR.
+# The replicas believe the X-Forwarded-For of HAProxy only (SOFTMAX_TRUSTED_PROXIES, default 127.0.0.1):
+# the training queue bounds and orders jobs by the student's address.
 set -euo pipefail
 K=${1:?usage: deploy/serve.sh K [PORT]}
 export PORT=${2:-${PORT:-8501}}
@@ -16,6 +18,7 @@ BASE_PORT=${BASE_PORT:-$((PORT + 10))}
 PYTHON=${PYTHON:-python3}
 HAPROXY=${HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}
 HERE=$(cd "$(dirname "$0")" && pwd)
+export SOFTMAX_TRUSTED_PROXIES=${SOFTMAX_TRUSTED_PROXIES:-127.0.0.1}
 cd "$HERE/.."
 
 pids=()
