@@ -89,16 +89,24 @@ class Session:
 
     ``cookies`` is the browser's cookie jar (name -> value): a new tab or a reload of the same browser
     passes the jar of the one before, a new browser a fresh one. ``headers`` go with every request
-    (e.g. the ``X-Forwarded-For`` a balancer would add).
+    (e.g. the ``X-Forwarded-For`` a balancer would add); ``local_host`` is the address the websocket
+    comes from (any of 127.0.0.0/8 on Linux: clients at different addresses on one machine).
     """
 
-    def __init__(self, url: str, cookies: dict[str, str] | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        url: str,
+        cookies: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        local_host: str | None = None,
+    ):
         parsed = urlparse(url)
         scheme = "wss" if parsed.scheme == "https" else "ws"
         self.ws_url = f"{scheme}://{parsed.netloc}{parsed.path.rstrip('/')}/_stcore/stream"
         self.http_url = url.rstrip("/")
         self.cookies = {} if cookies is None else cookies
         self.headers = dict(headers or {})
+        self.local_host = local_host  # the websocket's own address (e.g. 127.0.0.2: another client on this machine)
         self.ws = None
 
     async def connect(self, timeout: float) -> None:
@@ -106,8 +114,14 @@ class Session:
         headers = dict(self.headers)
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        local = {"local_addr": (self.local_host, 0)} if self.local_host else {}
         self.ws = await websockets.connect(
-            self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=timeout, additional_headers=headers
+            self.ws_url,
+            subprotocols=["streamlit"],
+            max_size=None,
+            open_timeout=timeout,
+            additional_headers=headers,
+            **local,
         )
 
     def _first_visit(self, timeout: float) -> None:
