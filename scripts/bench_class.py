@@ -475,7 +475,7 @@ def browser_latency(url: str, runs_dir: Path, repeats: int) -> list[dict]:
 
 
 def browser_tabs(url: str, tabs: int, waves: int, timeout: float) -> list[dict]:
-    """In Chromium: ``tabs`` tabs each press Train on their own one-epoch setting, in ``waves`` waves.
+    """In Chromium: ``tabs`` students' tabs each press Train on their own one-epoch setting, in ``waves`` waves.
 
     A wave starts when the previous one has ended; each tab then opens the training page with a new
     seed (a new setting, so nothing is cached) and all press Train within a second or two. Reported
@@ -490,8 +490,8 @@ def browser_tabs(url: str, tabs: int, waves: int, timeout: float) -> list[dict]:
     rows = []
     with sync_playwright() as pw:
         browser = launch_chromium(pw)
-        context = browser.new_context(viewport={"width": 1280, "height": 720})
-        pages = [context.new_page() for _ in range(tabs)]
+        # One browser (context) per tab: tabs of one browser are one student, who trains one thing at a time.
+        pages = [browser.new_context(viewport={"width": 1280, "height": 720}).new_page() for _ in range(tabs)]
         for wave in range(1, waves + 1):
             for i, page in enumerate(pages):
                 seed = stamp * 1000 + wave * tabs + i
