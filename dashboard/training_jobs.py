@@ -5,9 +5,10 @@ button) submit to the same :class:`~softmax_core.jobs.TrainingJobs`, so a class
 shares one fair queue, one job per student across pages and reloads, identical
 settings joining one job, and one cost bound.
 
-Who a student is: the browser's Streamlit XSRF cookie, which Streamlit sets on the
-first page request and the browser sends with every websocket it opens (a reload or
-a second tab is the same student; a new Streamlit session is not a new student). It
+Who a student is: the browser's Streamlit XSRF cookie, which Streamlit sets when the
+page first checks the server (``/_stcore/health``) and the browser sends with every
+websocket it opens (a reload or a second tab is the same student, although each is a
+new Streamlit session). It
 is random per browser and never shown: only a hash of it is kept. A client without
 it (XSRF protection switched off, a script) is counted per Streamlit session.
 Which network address a student comes from: the connection's peer, or behind the
