@@ -71,7 +71,9 @@ def browser_token(cookie: str | None) -> bytes | None:
     Streamlit sends the cookie as ``2|mask|token XOR mask|timestamp`` with a new mask on every response
     (version 1: the token in hex).
     """
-    value = (cookie or "").strip("\"' ")
+    if not isinstance(cookie, str):  # no cookie (or, under AppTest, a mocked one)
+        return None
+    value = cookie.strip("\"' ")
     try:
         if value.startswith("2|"):
             _, mask_hex, masked_hex, _timestamp = value.split("|")
@@ -108,7 +110,7 @@ def trusted_proxies() -> frozenset[str]:
 def forwarded_client(peer: str | None, forwarded_for: Iterable[str], trusted: frozenset[str]) -> str:
     """The client's address: ``peer`` (None: loopback), or, when ``peer`` is a trusted proxy, the last address
     in ``X-Forwarded-For`` (the one the proxy appended; anything before it the client may have written)."""
-    peer = peer or LOOPBACK
+    peer = peer if isinstance(peer, str) and peer else LOOPBACK  # AppTest's mocked runtime gives no string
     if peer not in trusted:
         return peer
     hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]

@@ -403,8 +403,8 @@ class TrainingJobs:
         mine = sum(1 for j in self._jobs.values() if j.address == address and j.is_active())
         if mine >= self.max_per_address:
             raise QueueFull(
-                f"{mine} trainings from your network address are queued or running on this server, the most "
-                "one address may have. Try again when some have finished."
+                f"Your network address already has {mine} training{'' if mine == 1 else 's'} queued or running on "
+                "this server, the most one address may have. Try again when one has finished."
             )
 
     def _enqueue(self, job: TrainingJob) -> None:

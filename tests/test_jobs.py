@@ -443,7 +443,7 @@ def test_the_queue_is_bounded_per_address_and_joining_is_never_refused(tmp_path,
     jobs = TrainingJobs(RunStore(tmp_path), _fake_data(), max_per_address=3)
     mine = [jobs.start(TrainConfig(seed=i), session=f"m{i}", address="203.0.113.9") for i in range(3)]
     assert fake.started.wait(30)
-    with pytest.raises(QueueFull, match="3 trainings from your network address"):
+    with pytest.raises(QueueFull, match="Your network address already has 3 trainings queued or running"):
         jobs.start(TrainConfig(seed=50), session="m50", address="203.0.113.9")
     assert jobs.of_session("m50") is None and len(jobs.running()) == 3
     assert jobs.start(TrainConfig(seed=1), session="m51", address="203.0.113.9") is mine[1]  # joins: no new work
