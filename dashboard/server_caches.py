@@ -10,6 +10,7 @@ costs more than building it; a cached figure is never mutated (``st.plotly_chart
 A class opening the default view draws the same figures, so they are built once per server.
 Every cache is bounded (``max_entries``) so that distinct views cannot grow memory without bound.
 Keys are plain values (tuples, floats, strings): ``st.cache_data`` cannot hash tensors.
+No viewer can empty these caches: importing this module installs ``clear_cache_guard``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
+from dashboard import clear_cache_guard
 from dashboard.fashion_data import loaded as load_data
 from softmax_core import calibration as cal
 from softmax_core import export, inspection
@@ -38,6 +40,8 @@ from softmax_core.figures import (
 from softmax_core.figures.frozen import frozen
 from softmax_core.run_store import RunStore
 from softmax_core.training import predict_probs, predicted_classes
+
+clear_cache_guard.install()  # imported by streamlit_app.py before any page runs
 
 _FIGURE = {"max_entries": 64, "show_spinner": False}
 

@@ -12,6 +12,8 @@
 # SRC_MAX_REQUESTS_10S (default 20000 requests in 10 s): one address may be a whole class behind
 # a NAT, see deploy/haproxy.cfg. HAProxy also refuses request bodies over 16 MB, answers 404 for
 # Streamlit's /_stcore/metrics, and forbids framing by other sites.
+# The replicas believe the X-Forwarded-For of HAProxy only (SOFTMAX_TRUSTED_PROXIES, default 127.0.0.1):
+# the training queue bounds and orders jobs by the student's address.
 set -euo pipefail
 K=${1:?usage: deploy/serve.sh K [PORT]}
 export PORT=${2:-${PORT:-8501}}
@@ -20,6 +22,7 @@ BASE_PORT=${BASE_PORT:-$((PORT + 10))}
 PYTHON=${PYTHON:-python3}
 HAPROXY=${HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}
 HERE=$(cd "$(dirname "$0")" && pwd)
+export SOFTMAX_TRUSTED_PROXIES=${SOFTMAX_TRUSTED_PROXIES:-127.0.0.1}
 cd "$HERE/.."
 
 pids=()

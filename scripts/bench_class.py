@@ -11,6 +11,7 @@ per page load and its RSS (from ``/proc``), and the bytes received per page.
     python scripts/bench_class.py --url http://127.0.0.1:8501 --server-pid 1234
     python scripts/bench_class.py --sessions 100 --waves 10       # soak: 10 waves that load and leave
     python scripts/bench_class.py --sessions 25 --storm 5         # 5 of them press Train with 5 configs
+    python scripts/bench_class.py --sessions 100 --clear-cache-rate 4   # a viewer sends "clear cache" 4x a second
 
 Without ``--url`` it starts ``streamlit run`` on a free 127.0.0.1 port with the
 repository's settings and stops it at the end. ``--json`` prints one JSON
@@ -84,27 +85,68 @@ def _texts_of(element) -> tuple[str, str, str]:
 
 
 class Session:
-    """One browser tab's websocket: load pages, press a button, read what came back."""
+    """One browser tab's websocket: load pages, press a button, read what came back.
 
-    def __init__(self, url: str):
+    ``cookies`` is the browser's cookie jar (name -> value): a new tab or a reload of the same browser
+    passes the jar of the one before, a new browser a fresh one. ``headers`` go with every request
+    (e.g. the ``X-Forwarded-For`` a balancer would add); ``local_host`` is the address the websocket
+    comes from (any of 127.0.0.0/8 on Linux: clients at different addresses on one machine).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        cookies: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        local_host: str | None = None,
+    ):
         parsed = urlparse(url)
         scheme = "wss" if parsed.scheme == "https" else "ws"
         self.ws_url = f"{scheme}://{parsed.netloc}{parsed.path.rstrip('/')}/_stcore/stream"
         self.http_url = url.rstrip("/")
+        self.cookies = {} if cookies is None else cookies
+        self.headers = dict(headers or {})
+        self.local_host = local_host  # the websocket's own address (e.g. 127.0.0.2: another client on this machine)
         self.ws = None
 
     async def connect(self, timeout: float) -> None:
-        cookie = await asyncio.to_thread(self._balancer_cookie, timeout)
-        headers = {"Cookie": cookie} if cookie else None
+        await asyncio.to_thread(self._first_visit, timeout)
+        headers = dict(self.headers)
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        local = {"local_addr": (self.local_host, 0)} if self.local_host else {}
         self.ws = await websockets.connect(
-            self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=timeout, additional_headers=headers
+            self.ws_url,
+            subprotocols=["streamlit"],
+            max_size=None,
+            open_timeout=timeout,
+            additional_headers=headers,
+            **local,
         )
 
-    def _balancer_cookie(self, timeout: float) -> str:
-        """A browser first GETs the page; behind a balancer that answer sets the sticky cookie."""
-        with urllib.request.urlopen(self.http_url + "/", timeout=timeout) as response:
-            cookies = response.headers.get_all("Set-Cookie") or []
-        return "; ".join(c.split(";", 1)[0] for c in cookies)
+    def _first_visit(self, timeout: float) -> None:
+        """As a browser: GET the page (behind a balancer its answer sets the sticky cookie), then, as Streamlit's
+        frontend does before it opens the websocket, ``/_stcore/health`` (whose answer sets the XSRF cookie)."""
+        for path in ("/", "/_stcore/health"):
+            request = urllib.request.Request(self.http_url + path, headers=self.headers)
+            if self.cookies:
+                request.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                for cookie in response.headers.get_all("Set-Cookie") or []:
+                    name, _, value = cookie.split(";", 1)[0].partition("=")
+                    self.cookies[name.strip()] = value.strip()
+
+    async def clear_cache(self) -> None:
+        """What the menu's "Clear cache" sends (any session may send it, whatever the toolbar shows)."""
+        msg = BackMsg()
+        msg.clear_cache = True
+        await self.ws.send(msg.SerializeToString())
+
+    async def press(self, page: str, query: str, button_id: str, timeout: float = 300) -> PageLoad:
+        """Click the button with widget id ``button_id`` on ``page`` (a full rerun with its trigger set)."""
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        return await self.load(page, query, widgets=[WidgetState(id=button_id, trigger_value=True)], timeout=timeout)
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -276,6 +318,19 @@ async def run_wave(url: str, n: int, pages: list[str], timeout: float, spread: f
     return loads
 
 
+async def clear_caches(url: str, rate: float, timeout: float, sent: list[float]) -> None:
+    """A viewer that sends "clear cache" ``rate`` times a second over one websocket until cancelled."""
+    session = Session(url)
+    await session.connect(timeout)
+    try:
+        while True:
+            await session.clear_cache()
+            sent.append(time.perf_counter())
+            await asyncio.sleep(1.0 / rate)
+    finally:
+        await session.close()
+
+
 async def run_class(args, url: str, pids: list[int]) -> dict:
     pages = args.pages or PAGE_NAMES
     report: dict = {"url": url, "sessions": args.sessions, "pages": pages, "waves": args.waves}
@@ -284,6 +339,12 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
         report["warmup_seconds"] = {x.page or "home": round(x.seconds, 3) for x in warm}
     if pids:
         report["rss_mb_before"] = rss_mb(pids)
+    clears: list[float] = []
+    clearer = (
+        asyncio.create_task(clear_caches(url, args.clear_cache_rate, args.timeout, clears))
+        if args.clear_cache_rate
+        else None
+    )
     cpu0 = cpu_seconds(pids) if pids else 0.0
     started = time.perf_counter()
     loads: list[PageLoad] = []
@@ -293,6 +354,11 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
         if pids:
             wave_rss.append(round(rss_mb(pids), 1))
     report["wall_seconds"] = time.perf_counter() - started
+    if clearer is not None:
+        clearer.cancel()
+        await asyncio.gather(clearer, return_exceptions=True)
+        report["clear_cache_requests"] = len(clears)
+        report["clear_cache_per_second"] = len(clears) / max(1e-9, report["wall_seconds"])
     report.update(summarise(loads))
     if pids:
         cpu = cpu_seconds(pids) - cpu0
@@ -409,7 +475,7 @@ def browser_latency(url: str, runs_dir: Path, repeats: int) -> list[dict]:
 
 
 def browser_tabs(url: str, tabs: int, waves: int, timeout: float) -> list[dict]:
-    """In Chromium: ``tabs`` tabs each press Train on their own one-epoch setting, in ``waves`` waves.
+    """In Chromium: ``tabs`` students' tabs each press Train on their own one-epoch setting, in ``waves`` waves.
 
     A wave starts when the previous one has ended; each tab then opens the training page with a new
     seed (a new setting, so nothing is cached) and all press Train within a second or two. Reported
@@ -424,8 +490,8 @@ def browser_tabs(url: str, tabs: int, waves: int, timeout: float) -> list[dict]:
     rows = []
     with sync_playwright() as pw:
         browser = launch_chromium(pw)
-        context = browser.new_context(viewport={"width": 1280, "height": 720})
-        pages = [context.new_page() for _ in range(tabs)]
+        # One browser (context) per tab: tabs of one browser are one student, who trains one thing at a time.
+        pages = [browser.new_context(viewport={"width": 1280, "height": 720}).new_page() for _ in range(tabs)]
         for wave in range(1, waves + 1):
             for i, page in enumerate(pages):
                 seed = stamp * 1000 + wave * tabs + i
@@ -490,6 +556,11 @@ def print_report(report: dict) -> None:
         )
     if "rss_mb_settled" in report:
         print(f"RSS once the last wave's sessions were let go: {report['rss_mb_settled']:.0f} MB")
+    if "clear_cache_requests" in report:
+        print(
+            f"clear-cache requests sent meanwhile: {report['clear_cache_requests']} "
+            f"({report['clear_cache_per_second']:.1f} a second)"
+        )
     for error in report["first_errors"]:
         print(f"error: {error}")
     if "during_storm" in report:
@@ -540,6 +611,13 @@ def main(argv: list[str] | None = None) -> int:
         help="after the waves, wait S seconds (more than server.disconnectedSessionTTL) and read RSS again",
     )
     parser.add_argument("--spread", type=float, default=0.0, help="seconds over which a wave's sessions arrive")
+    parser.add_argument(
+        "--clear-cache-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="meanwhile one more session sends Streamlit's clear-cache message R times a second",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per page load before it is an error")
     parser.add_argument(
         "--data-dir",

@@ -1,20 +1,29 @@
-"""Trainings that run in the background of a server process: one queue, first come first served.
+"""Trainings that run in the background of a server process: one fair queue.
 
 A Streamlit script reruns on every click and every session has its own
 script, so a training cannot live inside a script run. It lives here instead.
-A page keeps one :class:`TrainingJobs` per server (``st.cache_resource``),
-calls ``start(config, session=...)`` and polls ``job.snapshot()``; a rerun or
-a second tab never kills or duplicates a training, and ``job.cancel()`` stops
-it between batches (or takes it out of the queue).
+A page keeps one :class:`TrainingJobs` per server (a registry in an imported
+module, which no viewer can clear), calls ``start(config, session=..., address=...)``
+and polls ``job.snapshot()``; a rerun or a second tab never kills or duplicates
+a training.
 
 Rules for a class sharing one server:
 
-- a ``concurrent.futures`` executor with ``max_parallel`` workers runs the
-  jobs in the order they were started (its work queue is FIFO);
+- ``max_parallel`` workers compute the queued jobs in order of their *round*,
+  then of their start: a job's round is one more than the number of jobs its
+  network address already has queued, so every address gets its first job in
+  before anyone's second (one address is first come, first served; a client
+  that queues forty trainings delays the next student by one, not forty);
 - identical settings (one run key) join the one job that trains them;
-- one session has at most one job queued or running: starting another raises
-  :class:`SessionBusy`, which carries the first job so the page can offer to
-  cancel it;
+  ``leave(job, session)`` (the page's Stop) takes one student out, and the job
+  stops only when nobody waits for it any more (``job.cancel()`` stops it for
+  everyone: for scripts and tests);
+- one ``session`` (a student: the page passes a browser identity that survives a
+  reload) waits for at most one job: starting another raises
+  :class:`SessionBusy`, which carries the first job so the page can offer to leave it;
+- a new job is refused with :class:`QueueFull` when its address already has
+  ``max_per_address`` jobs queued or computing, or ``max_queued`` jobs wait in all
+  (joining a job never is: it adds no work);
 - one training may cost at most ``max_cost`` (see :func:`training_cost`);
   more raises :class:`TooCostly` with a sentence that names the bound;
 - a queued job reports its place in the queue and an estimated wait, from the
@@ -23,10 +32,11 @@ Rules for a class sharing one server:
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import os
 import threading
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -44,6 +54,11 @@ MAX_COST_ENV = "SOFTMAX_MAX_TRAINING_COST"
 DEFAULT_MAX_COST = 6_000_000
 SECONDS_PER_COST = 3e-6  # the first guess for the wait, until this server has measured an epoch
 KEEP_ENDED = 256  # ended jobs kept for their page (a cancel or failure message); older ones are let go
+PER_ADDRESS_ENV = "SOFTMAX_QUEUE_PER_ADDRESS"
+# A class of 100 behind one NAT shares one address, and each student may queue a training at once.
+DEFAULT_PER_ADDRESS = 100
+QUEUED_ENV = "SOFTMAX_QUEUE_TOTAL"
+DEFAULT_QUEUED = 200  # two such classes on one server
 
 
 def training_cost(config: training.TrainConfig, n_train: int = training.MAX_TRAIN_SIZE) -> int:
@@ -58,12 +73,20 @@ def training_cost(config: training.TrainConfig, n_train: int = training.MAX_TRAI
 
 def max_cost_from_env() -> int:
     """``$SOFTMAX_MAX_TRAINING_COST`` (an integer; 0 means no bound), else ``DEFAULT_MAX_COST``."""
-    raw = os.environ.get(MAX_COST_ENV, "").strip()
-    return int(raw) if raw else DEFAULT_MAX_COST
+    return _int_from_env(MAX_COST_ENV, DEFAULT_MAX_COST)
+
+
+def _int_from_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
 
 
 class TooCostly(ValueError):
     """The settings cost more than this server allows for one training."""
+
+
+class QueueFull(RuntimeError):
+    """The queue holds as many new jobs as this server allows, in all or from this address."""
 
 
 class SessionBusy(RuntimeError):
@@ -89,6 +112,7 @@ class JobSnapshot:
     waiting: str  # while queued: a sentence with the place and the wait ("" once it computes)
     place: int = 0  # 1 = next to start; 0 when not queued
     wait_seconds: float = 0.0  # estimated seconds until it starts computing (0 when not queued)
+    waiters: int = 0  # students waiting for it (a job started without a session counts one)
 
     @property
     def finished(self) -> bool:
@@ -96,10 +120,13 @@ class JobSnapshot:
 
 
 class TrainingJob:
-    """One training: queued in the executor, then computed; everything it reports goes through ``snapshot()``."""
+    """One training: queued, then computed; everything it reports goes through ``snapshot()``."""
 
-    def __init__(self, jobs: TrainingJobs, config: training.TrainConfig, key: str, cost: int):
-        self.key, self.config, self.cost = key, config, cost
+    def __init__(
+        self, jobs: TrainingJobs, config: training.TrainConfig, key: str, cost: int, address: str | None = None
+    ):
+        self.key, self.config, self.cost, self.address = key, config, cost, address
+        self.order: tuple[int, int] = (0, 0)  # (round, start number): its place in the queue, set when queued
         self._jobs = jobs
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -110,10 +137,11 @@ class TrainingJob:
         self._result = None
         self._error = ""
         self._cached = False
-        self.future = None
+        self._waiters: set[str | None] = set()  # guarded by the registry's lock
 
     def snapshot(self) -> JobSnapshot:
         place, wait = self._jobs.queue_position(self)
+        waiters = self._jobs.waiters(self)
         with self._lock:
             progress = self._progress
             history = progress.history if progress is not None else ()
@@ -136,13 +164,16 @@ class TrainingJob:
                 waiting=waiting,
                 place=place if queued else 0,
                 wait_seconds=wait if queued else 0.0,
+                waiters=waiters,
             )
 
     def cancel(self) -> None:
-        """Stop at the next batch, or leave the queue at once; nothing of it is stored."""
+        """Stop it for everyone: at the next batch, or out of the queue at once; nothing of it is stored.
+
+        A student's Stop is ``TrainingJobs.leave``: the job goes on for the others waiting for it.
+        """
         self._stop.set()
-        if self.future is not None and self.future.cancel():  # still queued: it never runs
-            self._jobs._left_queue(self)
+        if self._jobs._unqueue(self):  # still queued: it never runs
             self._finish("cancelled", result=None, error="")
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -169,7 +200,7 @@ class TrainingJob:
             done = (p.epoch - 1 + p.batch / max(1, p.batches)) / max(1, p.epochs)
             return self.cost * max(0.0, 1.0 - done)
 
-    # -- in the executor's worker thread
+    # -- in a worker thread
 
     def _on_progress(self, progress: training.Progress) -> None:
         with self._lock:
@@ -181,11 +212,10 @@ class TrainingJob:
             self._jobs._measured_epoch(progress.history[-1].seconds, self.cost * max(1, span) / max(1, progress.epochs))
 
     def _run(self) -> None:
-        self._jobs._left_queue(self)
+        """Compute the job (the worker has taken it out of the queue)."""
         if self._stop.is_set():
             self._finish("cancelled", result=None, error="")
             return
-        self._jobs._started(self)
         with self._lock:
             self._started = True
             # A first progress report at once: the page shows the bar before the first 20 batches are done.
@@ -215,18 +245,32 @@ class TrainingJob:
 
 
 class TrainingJobs:
-    """All background trainings of one server process: at most one per run key, one per session, FIFO."""
+    """All background trainings of one server process: one per run key, one per student, a fair queue."""
 
-    def __init__(self, store: RunStore, data, max_parallel: int = 1, max_cost: int | None = None):
+    def __init__(
+        self,
+        store: RunStore,
+        data,
+        max_parallel: int = 1,
+        max_cost: int | None = None,
+        max_per_address: int | None = None,
+        max_queued: int | None = None,
+    ):
         self.store = store
         self.data = data
         self.max_parallel = max(1, int(max_parallel))
         self.max_cost = max_cost_from_env() if max_cost is None else int(max_cost)
+        self.max_per_address = (
+            _int_from_env(PER_ADDRESS_ENV, DEFAULT_PER_ADDRESS) if max_per_address is None else int(max_per_address)
+        )
+        self.max_queued = _int_from_env(QUEUED_ENV, DEFAULT_QUEUED) if max_queued is None else int(max_queued)
+        # One task per queued job; each task computes whichever job is first in the queue when a worker is free.
         self._executor = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="training")
         self._jobs: dict[str, TrainingJob] = {}
-        self._queue: deque[TrainingJob] = deque()  # submitted, not yet computing, in submission order
+        self._queue: list[TrainingJob] = []  # queued, not yet computing, sorted by job.order
         self._computing: set[TrainingJob] = set()
-        self._by_session: dict[str, TrainingJob] = {}
+        self._by_session: dict[str | None, TrainingJob] = {}
+        self._started_count = itertools.count()
         self._seconds_per_cost = SECONDS_PER_COST
         self._lock = threading.RLock()  # re-entered when start() finishes a stored run's job at once
 
@@ -252,11 +296,14 @@ class TrainingJobs:
             f"per training ({how}): {fix}."
         )
 
-    def start(self, config: training.TrainConfig, session: str | None = None) -> TrainingJob:
-        """The job training ``config`` (joined if it is queued or running, else a new one at the end of the queue).
+    def start(
+        self, config: training.TrainConfig, session: str | None = None, address: str | None = None
+    ) -> TrainingJob:
+        """The job training ``config`` (joined if it is queued or running, else a new one in the queue).
 
         A new job reads the store first, so a stored run finishes at once. With ``session``, a session that
-        already has another job queued or running gets ``SessionBusy``; over the cost bound gives ``TooCostly``.
+        already waits for another job gets ``SessionBusy``; over the cost bound gives ``TooCostly``, a full
+        queue (in all, or for ``address``) ``QueueFull``.
         """
         config = config.validated()
         key = run_key(config, self.data.fingerprint)
@@ -266,18 +313,41 @@ class TrainingJobs:
                 raise SessionBusy(mine)
             job = self._jobs.get(key)
             if job is None or not job.is_active():
-                job = TrainingJob(self, config, key, self.cost_of(config))
+                job = TrainingJob(self, config, key, self.cost_of(config), address)
                 if (stored := self.store.get(key)) is not None:  # shown at once, never queued nor refused
                     job._finish("done", result=stored, error="", cached=True)
                     self._jobs[key] = job
                     return job
                 self.check_cost(config)
+                self._check_room(address)
                 self._jobs[key] = job
-                self._queue.append(job)
-                job.future = self._executor.submit(job._run)
+                self._enqueue(job)
+            if session is not None and mine is not None and mine is not job:
+                mine._waiters.discard(session)  # its other job ended or is stopping: it waits for this one now
+            job._waiters.add(session)
             if session is not None:
                 self._by_session[session] = job
             return job
+
+    def leave(self, job: TrainingJob, session: str | None) -> bool:
+        """``session`` stops waiting for ``job`` (its Stop); the job stops once nobody waits. True if it stops."""
+        with self._lock:
+            job._waiters.discard(session)
+            if self._by_session.get(session) is job:
+                del self._by_session[session]
+            if job._waiters:
+                return False
+        job.cancel()
+        return True
+
+    def is_waiting(self, job: TrainingJob, session: str | None) -> bool:
+        """Whether ``session`` waits for ``job`` (started or joined it, and has not left it)."""
+        with self._lock:
+            return session in job._waiters
+
+    def waiters(self, job: TrainingJob) -> int:
+        with self._lock:
+            return len(job._waiters)
 
     def get(self, key: str) -> TrainingJob | None:
         """The latest job for ``key`` in this process (queued, running or ended), if any."""
@@ -285,7 +355,7 @@ class TrainingJobs:
             return self._jobs.get(key)
 
     def of_session(self, session: str) -> TrainingJob | None:
-        """The job this session started or joined last, if it is still queued or running."""
+        """The job this session waits for, if it is still queued or running."""
         with self._lock:
             job = self._by_session.get(session)
         return job if job is not None and job.is_active() else None
@@ -295,12 +365,17 @@ class TrainingJobs:
             jobs = list(self._jobs.values())
         return [job for job in jobs if job.is_active()]
 
+    def computing(self) -> list[TrainingJob]:
+        """The jobs being computed now (at most ``max_parallel``)."""
+        with self._lock:
+            return list(self._computing)
+
     def queue_position(self, job: TrainingJob) -> tuple[int, float]:
         """(place, estimated seconds until it starts): place 1 is next; (0, 0.0) if not queued."""
         with self._lock:
             if job not in self._queue:
                 return 0, 0.0
-            ahead = list(self._queue)[: self._queue.index(job)]
+            ahead = self._queue[: self._queue.index(job)]
             computing = list(self._computing)
             rate = self._seconds_per_cost
         work = sum(j.remaining_cost() for j in computing) + sum(j.cost for j in ahead)
@@ -314,16 +389,49 @@ class TrainingJobs:
             job.cancel()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
-    # -- called by jobs
+    # -- the queue
 
-    def _left_queue(self, job: TrainingJob) -> None:
+    def _check_room(self, address: str | None) -> None:
+        """Raise ``QueueFull`` with a sentence if the queue may not take one more new job (from ``address``)."""
+        if self.max_queued and len(self._queue) >= self.max_queued:
+            raise QueueFull(
+                f"The server's queue is full: {len(self._queue)} trainings are waiting, the most it takes. "
+                "Try again when some have finished."
+            )
+        if address is None or not self.max_per_address:
+            return
+        mine = sum(1 for j in self._jobs.values() if j.address == address and j.is_active())
+        if mine >= self.max_per_address:
+            raise QueueFull(
+                f"Your network address already has {mine} training{'' if mine == 1 else 's'} queued or running on "
+                "this server, the most one address may have. Try again when one has finished."
+            )
+
+    def _enqueue(self, job: TrainingJob) -> None:
+        """Put ``job`` after every job of an earlier round (its round: 1 + its address's queued jobs)."""
+        same_address = sum(1 for j in self._queue if j.address == job.address)
+        job.order = (1 + same_address, next(self._started_count))
+        bisect.insort(self._queue, job, key=lambda j: j.order)
+        self._executor.submit(self._compute_next)
+
+    def _compute_next(self) -> None:
+        """A worker is free: compute the first job in the queue (one task was submitted per queued job)."""
+        with self._lock:
+            if not self._queue:
+                return  # its job left the queue before a worker was free
+            job = self._queue.pop(0)
+            self._computing.add(job)
+        job._run()
+
+    def _unqueue(self, job: TrainingJob) -> bool:
+        """Take ``job`` out of the queue if it is still there (not computing); True if it was."""
         with self._lock:
             if job in self._queue:
                 self._queue.remove(job)
+                return True
+            return False
 
-    def _started(self, job: TrainingJob) -> None:
-        with self._lock:
-            self._computing.add(job)
+    # -- called by jobs
 
     def _ended(self, job: TrainingJob) -> None:
         """Forget the oldest ended jobs and sessions beyond ``KEEP_ENDED``, so a long lecture does not grow memory."""

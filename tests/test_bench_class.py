@@ -14,6 +14,8 @@ def test_bench_class_reports_every_page_of_every_session(shared_data_dir, tmp_pa
         "2",
         "--storm",
         "1",
+        "--clear-cache-rate",
+        "4",
         "--data-dir",
         str(shared_data_dir),
         "--runs-dir",
@@ -32,6 +34,7 @@ def test_bench_class_reports_every_page_of_every_session(shared_data_dir, tmp_pa
     assert report["storm_finished"] == 1
     assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 1  # the storm's run was stored
     assert "page loads during the storm" in text
+    assert report["clear_cache_requests"] >= 1 and "clear-cache requests sent meanwhile" in text
 
 
 def test_bench_class_times_a_training_on_screen_in_chromium(shared_data_dir, tmp_path):

@@ -149,7 +149,8 @@ def test_the_ceiling_fit_waits_in_the_queue_shows_progress_and_ends_stored(empty
         goto(phone, url)
         phone.goto(f"{url}/calibration", wait_until="domcontentloaded")  # the poll keeps the page busy: no idle wait
         phone.get_by_text(re.compile("Queued: place 1")).wait_for(timeout=SLOW_MS)
-        stop_button(phone).scroll_into_view_if_needed()  # below the fold on a phone
+        join = phone.get_by_role("button", name="Wait for it too")  # another student's fit: no Stop, but may join
+        join.scroll_into_view_if_needed()  # below the fold on a phone
         screenshot(phone, "calibration_ceiling_queued_390x844_dark")
 
         stop_button(trainer).click()  # the slot is free: the fit starts
@@ -157,7 +158,7 @@ def test_the_ceiling_fit_waits_in_the_queue_shows_progress_and_ends_stored(empty
         wide.get_by_text(re.compile(r"After \d+ iterations: train loss")).wait_for(timeout=SLOW_MS)  # 5 done
         phone.get_by_text(re.compile(r"After \d+ iterations: train loss")).wait_for(timeout=SLOW_MS)
         screenshot(wide, "calibration_ceiling_fitting_1280x720_light")
-        stop_button(phone).scroll_into_view_if_needed()
+        join.scroll_into_view_if_needed()
         screenshot(phone, "calibration_ceiling_fitting_390x844_dark")
 
         wide.get_by_text("Fitted just now").wait_for(timeout=4 * SLOW_MS)

@@ -1,4 +1,5 @@
-"""Background trainings: one job per key, FIFO queue, one job per session, a cost bound, cancel, failures."""
+"""Background trainings: one job per key, a fair queue with bounds, one job per student, Stop per student, a cost
+bound, cancel, failures."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ import torch
 
 from softmax_core import jobs as jobs_module
 from softmax_core import training
-from softmax_core.jobs import DEFAULT_MAX_COST, JobSnapshot, SessionBusy, TooCostly, TrainingJobs, training_cost
+from softmax_core.jobs import (
+    DEFAULT_MAX_COST,
+    DEFAULT_PER_ADDRESS,
+    DEFAULT_QUEUED,
+    JobSnapshot,
+    QueueFull,
+    SessionBusy,
+    TooCostly,
+    TrainingJobs,
+    training_cost,
+)
 from softmax_core.run_store import RunStore, StoredRun, run_key
 from softmax_core.training import Progress, TrainConfig, TrainResult
 from tests.test_run_store import fake_data, make_result
@@ -310,3 +321,181 @@ def test_ended_jobs_are_let_go_beyond_a_bound(tmp_path, monkeypatch):
     assert jobs.get(started[0].key) is None and jobs.get(started[-1].key) is started[-1]
     assert fake.calls == 5 and len(RunStore(tmp_path).list_runs()) == 5  # forgotten by the queue, kept in the store
     assert jobs.start(TrainConfig(seed=0)).snapshot().cached
+
+
+# ---------------------------------------------------------------- shared jobs: Stop takes one student out
+
+
+def test_stop_takes_one_student_out_and_the_job_goes_on_for_the_others(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    job = jobs.start(TrainConfig(seed=5), session="a")
+    assert fake.started.wait(30)
+    assert jobs.start(TrainConfig(seed=5), session="b") is job and job.snapshot().waiters == 2
+    assert jobs.leave(job, "a") is False  # a's Stop: b still waits
+    assert job.is_active() and not job.cancel_requested() and job.snapshot().waiters == 1
+    assert not jobs.is_waiting(job, "a") and jobs.is_waiting(job, "b")
+    assert jobs.of_session("a") is None and jobs.of_session("b") is job
+    other = jobs.start(TrainConfig(seed=6), session="a")  # a is free to train something else (queued)
+    assert other is not job and other.snapshot().place == 1
+    fake.release.set()
+    assert job.wait(30) and job.snapshot().state == "done"
+    assert other.wait(30) and fake.order == [5, 6]
+
+
+def test_the_job_stops_when_its_last_student_stops_waiting(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    job = jobs.start(TrainConfig(seed=5), session="a")
+    assert fake.started.wait(30)
+    jobs.start(TrainConfig(seed=5), session="b")
+    assert jobs.leave(job, "b") is False
+    assert jobs.leave(job, "b") is False  # leaving twice changes nothing
+    assert jobs.leave(job, "a") is True
+    assert job.wait(30) and job.snapshot().state == "cancelled"
+    assert RunStore(tmp_path).get(job.key) is None
+
+
+def test_a_queued_job_nobody_waits_for_leaves_the_queue_at_once(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    first = jobs.start(TrainConfig(seed=1), session="a")
+    assert fake.started.wait(30)
+    queued = jobs.start(TrainConfig(seed=2), session="b")
+    assert jobs.leave(queued, "b") is True
+    assert queued.wait(5) and queued.snapshot().state == "cancelled" and queued.snapshot().result is None
+    fake.release.set()
+    assert first.wait(30) and fake.order == [1]
+
+
+def test_twelve_students_join_the_fit_and_eleven_stops_do_not_end_it(tmp_path, monkeypatch):
+    """A hostile viewer who joins and stops over and over never stops a job that others wait for."""
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    store = RunStore(tmp_path)
+    jobs = TrainingJobs(store, _fake_data())
+    students = [f"student-{i}" for i in range(12)]
+    fit = [jobs.start(TrainConfig(seed=9), session=s) for s in students][0]
+    assert fake.started.wait(30) and fit.snapshot().waiters == 12
+    for _ in range(3):  # the same viewer, again and again
+        jobs.start(TrainConfig(seed=9), session="hostile")
+        assert jobs.leave(fit, "hostile") is False
+    for student in students[:11]:
+        assert jobs.leave(fit, student) is False
+    assert fit.is_active() and not fit.cancel_requested() and fit.snapshot().waiters == 1
+    fake.release.set()
+    assert fit.wait(30) and fit.snapshot().state == "done" and store.get(fit.key) is not None
+    assert fake.calls == 1
+
+
+def test_a_job_started_without_a_session_is_not_stopped_by_a_student_who_joined_and_left(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    job = jobs.start(TrainConfig(seed=3))  # a script's job
+    assert fake.started.wait(30)
+    assert jobs.start(TrainConfig(seed=3), session="a") is job
+    assert jobs.leave(job, "a") is False and job.is_active()
+    fake.release.set()
+    assert job.wait(30) and job.snapshot().state == "done"
+
+
+# ---------------------------------------------------------------- a fair queue, bounded per address and in all
+
+
+def test_a_client_with_forty_jobs_delays_the_next_student_by_one(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    flood = [jobs.start(TrainConfig(seed=100 + i), session=f"x{i}", address="203.0.113.9") for i in range(1)]
+    assert fake.started.wait(30)
+    flood += [jobs.start(TrainConfig(seed=100 + i), session=f"x{i}", address="203.0.113.9") for i in range(1, 40)]
+    student = jobs.start(TrainConfig(seed=7), session="s", address="198.51.100.4")
+    later = jobs.start(TrainConfig(seed=8), session="t", address="198.51.100.5")
+    # every address's first queued job before anyone's second: rounds 1, 2, 3 of the flood around the two
+    assert [j.snapshot().place for j in flood[1:4]] == [1, 4, 5]
+    assert student.snapshot().place == 2 and later.snapshot().place == 3
+    assert student.snapshot().wait_seconds < flood[2].snapshot().wait_seconds
+    fake.release.set()
+    assert all(j.wait(60) for j in [*flood, student, later])
+    assert fake.order[:5] == [100, 101, 7, 8, 102]
+    assert sorted(fake.order) == sorted([*range(100, 140), 7, 8])
+
+
+def test_one_address_is_served_first_come_first_served(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    first = jobs.start(TrainConfig(seed=0), session="s0", address="192.0.2.1")
+    assert fake.started.wait(30)
+    rest = [jobs.start(TrainConfig(seed=i), session=f"s{i}", address="192.0.2.1") for i in range(1, 10)]
+    assert [j.snapshot().place for j in rest] == list(range(1, 10))
+    fake.release.set()
+    assert all(j.wait(30) for j in [first, *rest]) and fake.order == list(range(10))
+
+
+def test_the_queue_is_bounded_per_address_and_joining_is_never_refused(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data(), max_per_address=3)
+    mine = [jobs.start(TrainConfig(seed=i), session=f"m{i}", address="203.0.113.9") for i in range(3)]
+    assert fake.started.wait(30)
+    with pytest.raises(QueueFull, match="Your network address already has 3 trainings queued or running"):
+        jobs.start(TrainConfig(seed=50), session="m50", address="203.0.113.9")
+    assert jobs.of_session("m50") is None and len(jobs.running()) == 3
+    assert jobs.start(TrainConfig(seed=1), session="m51", address="203.0.113.9") is mine[1]  # joins: no new work
+    assert jobs.start(TrainConfig(seed=60), session="o", address="198.51.100.4").is_active()  # another address
+    fake.release.set()
+    assert all(j.wait(30) for j in mine)
+    assert jobs.start(TrainConfig(seed=50), session="m50", address="203.0.113.9").wait(30)  # room again
+
+
+def test_the_queue_is_bounded_in_all(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data(), max_queued=2)
+    computing = jobs.start(TrainConfig(seed=0), session="a", address="192.0.2.1")
+    assert fake.started.wait(30)
+    queued = [jobs.start(TrainConfig(seed=i), session=f"s{i}", address=f"192.0.2.{i + 1}") for i in (1, 2)]
+    with pytest.raises(QueueFull, match="queue is full: 2 trainings are waiting"):
+        jobs.start(TrainConfig(seed=3), session="s3", address="192.0.2.9")
+    assert jobs.start(TrainConfig(seed=1), session="s4", address="192.0.2.9") is queued[0]  # joining still works
+    assert jobs.start(TrainConfig(seed=0), session="s5", address="192.0.2.9") is computing
+    fake.release.set()
+    assert all(j.wait(30) for j in [computing, *queued])
+
+
+def test_a_class_of_a_hundred_behind_one_address_may_all_queue_at_once(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    monkeypatch.delenv("SOFTMAX_QUEUE_PER_ADDRESS", raising=False)
+    monkeypatch.delenv("SOFTMAX_QUEUE_TOTAL", raising=False)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    assert (jobs.max_per_address, jobs.max_queued) == (DEFAULT_PER_ADDRESS, DEFAULT_QUEUED)
+    class_ = [jobs.start(TrainConfig(seed=i), session=f"s{i}", address="192.0.2.1") for i in range(100)]
+    assert len(jobs.running()) == 100
+    with pytest.raises(QueueFull):  # one more from that address than a class
+        jobs.start(TrainConfig(seed=100), session="s100", address="192.0.2.1")
+    jobs.shutdown()
+    assert all(j.wait(30) for j in class_)
+
+
+def test_the_bounds_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOFTMAX_QUEUE_PER_ADDRESS", "7")
+    monkeypatch.setenv("SOFTMAX_QUEUE_TOTAL", "11")
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    assert (jobs.max_per_address, jobs.max_queued) == (7, 11)
+
+
+def test_only_max_parallel_jobs_compute_at_once(tmp_path, monkeypatch):
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    jobs = TrainingJobs(RunStore(tmp_path), _fake_data(), max_parallel=1)
+    started = [jobs.start(TrainConfig(seed=i), session=f"s{i}", address=f"192.0.2.{i}") for i in range(4)]
+    assert fake.started.wait(30)
+    assert len(jobs.computing()) == 1 and len(jobs.running()) == 4
+    fake.release.set()
+    assert all(j.wait(30) for j in started) and jobs.computing() == []

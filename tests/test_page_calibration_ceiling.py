@@ -73,7 +73,9 @@ def test_identical_fits_join_one_job_and_wait_behind_the_training_page(runs, few
     assert held_training.started.wait(60)  # the training page's job holds the only slot
     first, second = new_page().run(), new_page().run()  # two students on the calibration page
     first.button(key="cal_fit_ceiling").click().run()
-    second.button(key="cal_fit_ceiling").click().run()
+    second.button(key="cal_fit_ceiling").click().run()  # queued meanwhile: the page offers to wait for it too
+    assert "cal_ceiling_stop" not in [b.key for b in second.button]  # not theirs to stop until they join
+    second.button(key="cal_ceiling_stop_join").click().run()
     for at in (first, second):
         assert not at.exception
         assert any(t.startswith("Queued: place 1") for t in progress_texts(at)), progress_texts(at)

@@ -268,14 +268,20 @@ def test_compare_overlays_runs_and_measures_scratch_against_concise(env, fmnist)
     assert gap["Δ train loss"].iloc[0] == pytest.approx(0.6 - 0.59)
 
 
-def test_a_second_session_joins_the_running_training_and_can_stop_it(env):
+def test_a_second_session_sees_the_running_training_and_its_stop_leaves_it_to_the_first(env):
     query = {"train_epochs": "8", "train_batch_size": "512"}
     first = new_page(query).run()
     first.button(key="train_submit").click().run()
-    second = new_page(query).run()  # same link, another tab: no submit needed to see the training
+    second = new_page(query).run()  # same link, another student: no submit needed to see the training
     assert not second.exception
     assert second.get("progress"), "the running training should show in every session"
+    assert "train_stop" not in [b.key for b in second.button]  # not theirs to stop: they do not wait for it
+    assert "1 student waits for this training" in texts(second.caption)
+    second.button(key="train_submit").click().run()  # pressing Train joins it; Stop then leaves it
     second.button(key="train_stop").click().run()
+    first.run()
+    assert first.get("progress") and not first.exception  # still training for the first student
+    first.button(key="train_stop").click().run()  # the last student stops waiting: it stops
     poll_until(first, lambda at: "Nothing was stored" in texts(at.info))
     assert not first.exception
     assert RunStore(env).list_runs() == []
