@@ -36,6 +36,7 @@ from dashboard import user_text
 from dashboard.catalog import PAGES
 from dashboard.presenter import PARAM as PRESENT_PARAM
 from dashboard.presenter import chart, presenting
+from dashboard.training_jobs import client_address
 from softmax_core.class_experiment import room_points
 from softmax_core.figures.class_figures import class_experiment_figure
 from softmax_core.figures.training_figures import LabelledHistory, compare_curves
@@ -83,10 +84,9 @@ def anonymous_id() -> str:
 
 
 def client_id() -> str:
-    """Who creates a room, for the per-client bound: the address, or the proxy's X-Forwarded-For behind HAProxy."""
-    ip = st.context.ip_address
-    forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
-    return forwarded if (ip in (None, "127.0.0.1", "::1") and forwarded) else (ip or "localhost")
+    """Who creates a room, for the per-client bound: the address the training queue counts by (a forwarded
+    address only from a trusted balancer, never one the client wrote itself)."""
+    return client_address()
 
 
 # ---------------------------------------------------------------- the state a page is in
