@@ -109,7 +109,7 @@ def _parse_temperature(text: str) -> float:
         raise ValueError(f"T must be between {low:g} and {high:g}")
     stop = nearest_stop(value)
     if _temperature_text(stop) != _temperature_text(value):
-        raise ReadAs(stop, "the slider stops at log-spaced values (each about 1.12 times the last): the nearest one")
+        raise ReadAs(stop, f"the slider moves in steps of about x1.12, and {stop:g} is the step nearest to it")
     return stop
 
 
