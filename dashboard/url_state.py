@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -221,27 +221,7 @@ def check_link(params: list[Param]) -> None:
     show_pending([param.key for param in params])
 
 
-def check_link_list(key: str, options: Collection[str], reason: str) -> None:
-    """A multiselect's link values (its key repeated, one option label each): name and drop unknown ones.
-
-    Like :func:`check_link` (once per session, before the widget): the binding would drop them silently.
-    """
-    checked, notes = _checked_and_notes()
-    if key not in checked:
-        checked.add(key)
-        values = st.query_params.get_all(key)
-        unknown = [value for value in values if value not in options]
-        if unknown:
-            param = Param(key, None, str)
-            more = f" ({len(unknown) - 1} more like it)" if len(unknown) > 1 else ""
-            notes[key] = _ignored(param, unknown[0], reason + more)
-            kept = [value for value in values if value in options]
-            if _rewrite_address({key: kept or None}):
-                _rerun_with_notes()
-    show_pending([key])
-
-
-def _rewrite_address(rewrite: dict[str, str | list[str] | None]) -> bool:
+def _rewrite_address(rewrite: dict[str, str | None]) -> bool:
     """Put these values in the address (None: delete it); False if a widget already holds one of the keys."""
     try:
         for key, text in rewrite.items():
@@ -285,7 +265,7 @@ def restore(params: list[Param]) -> None:
         st.session_state[param.key] = value
 
 
-def current_query(params: list[Param], pinned: dict[str, str] | None = None) -> dict[str, str]:
+def current_query(params: list[Param], pinned: dict[str, str | list[str]] | None = None) -> dict[str, str | list[str]]:
     """What "Share this view" puts in the link: ``pinned`` (always, e.g. the run), then every non-default value."""
     query = dict(pinned or {})
     for param in params:
@@ -314,14 +294,17 @@ def _reset(params: list[Param]) -> None:
             del st.query_params[param.key]
 
 
-def share_and_reset(params: list[Param], pinned: dict[str, str] | None = None) -> None:
+def share_and_reset(
+    params: list[Param], pinned: dict[str, str | list[str]] | None = None, reset_keeps: tuple[str, ...] = ()
+) -> None:
     """A 'share this view' link (with a copy button) and a 'reset to defaults' control. Call it last.
 
     ``params`` are the controls as this run drew them (a bound or default that depends on the run
     included); ``pinned`` is what the page always keeps in its address, whatever the defaults: the
-    stored run it shows (the newest run, the default, changes as runs are trained). Reset keeps it.
+    stored run it shows (the newest run, the default, changes as runs are trained), a list of runs
+    (a repeated key). Reset keeps the pinned keys named in ``reset_keeps`` (the run looked at).
 
-    Reset in the browser is a link to the page with only ``pinned`` in the query (a fresh load):
+    Reset in the browser is a link to the page with only those in the query (a fresh load):
     setting the widgets to their defaults from Python resets them, but Streamlit 1.67 then clears a
     bound URL entry only if the server saw it in the URL, which it does not for values changed since
     the page loaded, so the address bar would keep (and a reload bring back) the old values. Outside
@@ -330,12 +313,13 @@ def share_and_reset(params: list[Param], pinned: dict[str, str] | None = None) -
     share, reset = st.columns([4, 1], vertical_alignment="bottom")
     with share.popover(":material/link: Share this view", width="stretch"):
         base = (st.context.url or "").split("?")[0]
-        query = urlencode(current_query(params, pinned))
+        query = urlencode(current_query(params, pinned), doseq=True)
         st.caption("Copy this link: it opens the page with every control as it is now.")
         st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
-    if _in_navigation():  # a real browser: reload the page with an empty query (see the docstring)
+    kept = {key: value for key, value in (pinned or {}).items() if key in reset_keeps}
+    if _in_navigation():  # a real browser: reload the page with only what reset keeps (see the docstring)
         reset.markdown(
-            f'<a href="?{html.escape(urlencode(pinned or {}))}" target="_self" title="Back to the default '
+            f'<a href="?{html.escape(urlencode(kept, doseq=True))}" target="_self" title="Back to the default '
             'settings">Reset to defaults</a>',
             unsafe_allow_html=True,
         )

@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import server_caches as cached
+from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
@@ -24,7 +25,6 @@ from dashboard.url_state import (
     Param,
     ReadAs,
     check_link,
-    check_link_list,
     int_param,
     name_link_value,
     share_and_reset,
@@ -51,6 +51,8 @@ R20 = (1.0, 1.12, 1.25, 1.4, 1.6, 1.8, 2.0, 2.24, 2.5, 2.8, 3.15, 3.55, 4.0, 4.5
 TEMPERATURES = tuple(round(m * 10.0**e, 4) for e in (-1, 0) for m in R20) + (10.0,)
 RUN = "run"  # the run shown, always in the address (the default, the newest run, changes as runs are trained)
 OLD_RUN = "cal_run"  # the run menu's key, and its link parameter in older links (a run key or the menu's label)
+COMPARE = "cal_compare"  # the compared runs (their keys, the key repeated), always in the address too
+NONE_COMPARED = ""  # cal_compare= : the student emptied the list (no parameter would mean the default list)
 # The training page's controls (session state, or its URL parameters): its current run is the default here.
 TRAINING_KEYS = {"train_impl": "impl", "train_lr": "lr", "train_batch_size": "batch_size",
                  "train_epochs": "epochs", "train_seed": "seed", "train_init_std": "init_std"}  # fmt: skip
@@ -145,6 +147,37 @@ def keep_run_in_address(key: str) -> None:
     if st.query_params.get(RUN) != key:
         st.query_params[RUN] = key
     st.session_state["_cal_run_in_link"] = key
+
+
+def linked_compare(by_key: dict, finished: list[str]) -> list[str] | None:
+    """The runs a link asks to compare (keys, or the menu's labels as older links held them), read like the run.
+
+    Those that are not finished stored runs are named (the first, and how many more).
+    """
+    asked = st.query_params.get_all(COMPARE)
+    if not asked or (asked == st.session_state.get("_cal_compare_in_link") and COMPARE in st.session_state):
+        show_pending([COMPARE])
+        return None
+    st.session_state["_cal_compare_in_link"] = asked
+    by_label = {label(by_key[k]): k for k in finished}
+    chosen, unknown = [], []
+    for value in asked:
+        if value != NONE_COMPARED:
+            known = value if value in finished else by_label.get(value)
+            chosen.append(known) if known else unknown.append(value)
+    if unknown:
+        more = f" ({len(unknown) - 1} more like it)" if len(unknown) > 1 else ""
+        name_link_value(COMPARE, f"Link parameter {user_text.code(f'{COMPARE}={unknown[0]}')} was ignored: no "
+                        f"finished stored run has this key{more}.")  # fmt: skip
+    return list(dict.fromkeys(chosen))
+
+
+def keep_compared_in_address(chosen: list[str]) -> None:
+    """The address names the compared runs (the default list, the newest six, changes as runs are trained)."""
+    wanted = chosen or [NONE_COMPARED]
+    if st.query_params.get_all(COMPARE) != wanted:
+        st.query_params[COMPARE] = wanted
+    st.session_state["_cal_compare_in_link"] = wanted
 
 
 # ---------------------------------------------------------------- the page
@@ -353,9 +386,14 @@ if report is not None:
 st.subheader("Compare runs")
 finished = [k for k in keys if by_key[k].status == "finished"]
 skipped = len(keys) - len(finished)
-check_link_list("cal_compare", [label(by_key[k]) for k in finished], "no finished stored run has this name")
-chosen = st.multiselect("Runs to compare", finished, default=finished[:6], key="cal_compare", bind="query-params",
+linked_runs = linked_compare(by_key, finished)
+if linked_runs is not None:
+    st.session_state[COMPARE] = linked_runs
+elif any(k not in finished for k in st.session_state.get(COMPARE, ())):  # removed from the store meanwhile
+    st.session_state[COMPARE] = [k for k in st.session_state[COMPARE] if k in finished]
+chosen = st.multiselect("Runs to compare", finished, default=finished[:6], key=COMPARE,
                         format_func=lambda k: label(by_key[k]), placeholder="Pick stored runs")  # fmt: skip
+keep_compared_in_address(chosen)
 if skipped:
     st.caption(f"{skipped} diverged run(s) are left out: they have no finite confidences.")
 if chosen:
@@ -382,4 +420,4 @@ if chosen:
                    "T below 1: under-confident (short runs, a heavily penalised model).")  # fmt: skip
 
 ceiling_section()
-share_row(share_and_reset, drawn, {RUN: key})
+share_row(share_and_reset, drawn, {RUN: key, COMPARE: chosen or [NONE_COMPARED]}, (RUN,))

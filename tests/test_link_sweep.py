@@ -189,7 +189,7 @@ def _store_accepts(key, text):
     if key == "cal_T":
         return text in ("0.1", "1", "10")  # a few of its stops (no hostile value is one)
     if key == "cal_compare":
-        return False  # no hostile value is a stored run's name
+        return text == ""  # "compare none"; no hostile value is a stored run's key
     limits = {"in_epoch": (0, 2), "in_image": (0, 9_999), "cal_image": (0, 9_999)}  # the stored run has 2 epochs
     try:
         value = float(text)

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
 from tests.apptest_helpers import messages, page_through_app
-from tests.link import link, share_link
+from tests.link import link, link_lists, share_link
 
 EPOCHS = 2
 
@@ -90,11 +90,35 @@ def test_calibration_share_link_holds_every_choice(two_runs):
     at.select_slider(key="cal_T").set_value(4.0).run()
     at.number_input(key="cal_image").set_value(17.0).run()
     assert not at.exception
-    shared = link(at)
-    assert shared == {"run": two_runs[1], "cal_T": "4", "cal_image": "17"}
+    shared = link_lists(at)
+    newest_first = [two_runs[0], two_runs[1]]  # the default comparison: the newest runs
+    assert shared == {"run": [two_runs[1]], "cal_T": ["4"], "cal_image": ["17"], "cal_compare": newest_first}
     again = open_page("calibration", shared)
     assert again.select_slider(key="cal_T").value == 4.0 and again.number_input(key="cal_image").value == 17
     assert again.selectbox(key="cal_run").value == two_runs[1]
+    assert again.multiselect(key="cal_compare").value == newest_first
+
+
+def test_the_compared_runs_stay_as_chosen_when_newer_runs_arrive(env, fmnist, two_runs):
+    at = open_page("calibration", {"run": two_runs[1]})
+    at.multiselect(key="cal_compare").set_value([two_runs[1]]).run()
+    assert link_lists(at)["cal_compare"] == [two_runs[1]]
+    at.multiselect(key="cal_compare").set_value([]).run()
+    emptied = link_lists(at)
+    assert emptied["cal_compare"] == [""]  # none, not "the default list"
+    store_run(env, fmnist, TrainConfig(epochs=EPOCHS, seed=2), 2)  # a newer run: the default list changes
+    assert open_page("calibration", emptied).multiselect(key="cal_compare").value == []
+    again = open_page("calibration", {"run": two_runs[1], "cal_compare": [two_runs[1]]})
+    assert again.multiselect(key="cal_compare").value == [two_runs[1]]
+    assert at.query_params["cal_compare"] in ("", [""])  # the address holds it too
+
+
+def test_an_unknown_compared_run_is_named_and_the_known_ones_kept(two_runs):
+    at = open_page("calibration", {"cal_compare": ["nope", two_runs[1], "<b>x</b>"]})
+    assert not at.exception
+    assert at.multiselect(key="cal_compare").value == [two_runs[1]]
+    assert said(at, "cal_compare") and "1 more like it" in said(at, "cal_compare")[0]
+    assert "`cal_compare=nope`" in said(at, "cal_compare")[0]  # the value as code, never as markup
 
 
 @pytest.mark.parametrize(("text", "stop"), [("0.95", 1.0), ("0.93", 0.9), ("3.3", 3.15), ("0.105", 0.1)])
