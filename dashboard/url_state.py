@@ -130,9 +130,10 @@ def tab_param(key: str, tabs: list[str] | tuple[str, ...]) -> Param:
 
 # ----------------------------------------------------------------------------- reading the link
 
-_CHECKED = "_link_checked"  # session state: the keys whose link value was checked
-_NOTES = "_link_notes"  # session state, per page: sentences waiting for the run that shows them
-_SHOWN = "_link_shown"  # session state, per page: sentences shown, shown again if a later check reruns the page
+# Session state, per page: the keys whose link value was checked; the sentences (markdown, a value to
+# show as plain text or None, an icon or None) waiting for the run that shows them; those shown, shown
+# again if a later check in the same run reruns the page.
+_CHECKED, _NOTES, _SHOWN = "_link_checked", "_link_notes", "_link_shown"
 
 
 def _ignored(param: Param, text: str, reason: str, read_as: str | None = None) -> str:
@@ -164,7 +165,7 @@ def show_pending(keys) -> None:
     for key in keys:
         if key in notes:
             shown[key] = notes.pop(key)
-            sentence, verbatim, icon = shown[key] if isinstance(shown[key], tuple) else (shown[key], None, None)
+            sentence, verbatim, icon = shown[key]
             st.warning(sentence, icon=icon or ":material/link:")
             if verbatim is not None:
                 st.text(verbatim)
@@ -185,8 +186,8 @@ def check_link(params: list[Param]) -> None:
 
     Call it before the widgets it checks, with their bounds as the page draws them (a bound that depends
     on the run, like the last epoch, is known only then: build that Param there and check it there).
-    Each key is checked once per session, on the first run that draws its widget; later reruns carry
-    the browser's own URL, which the widgets wrote.
+    Each key is checked once per page and session, on the first run that draws its widget; later
+    reruns carry the browser's own URL, which the widgets wrote.
 
     The binding reads the link as the page opened it, and on that first load it would take an
     out-of-bounds number the widget then refuses (an error box), and drop a value between a slider's
@@ -207,9 +208,9 @@ def check_link(params: list[Param]) -> None:
             value = param.parse(text)
         except ReadAs as exc:
             value = exc.value
-            notes[param.key] = _ignored(param, text, str(exc), read_as=param.dump(value))
+            notes[param.key] = (_ignored(param, text, str(exc), read_as=param.dump(value)), None, None)
         except (TypeError, ValueError) as exc:
-            notes[param.key] = _ignored(param, text, str(exc))
+            notes[param.key] = (_ignored(param, text, str(exc)), None, None)
             rewrite[param.key] = None
             continue
         if param.dump(value) != text or len(st.query_params.get_all(param.key)) > 1:

@@ -79,6 +79,7 @@ def test_calibration_keeps_the_linked_run_and_its_share_link_reopens_it(links_se
         goto(page, f"{url}/calibration?run={keys[1]}", charts=3)
         page.wait_for_timeout(1_500)  # anything the page still writes to the address arrives by now
         assert address(page).get("run") == [keys[1]], page.url  # was dropped: a copy reopened seed 0
+        assert address(page).get("cal_compare") == [keys[0], keys[1]]  # the compared runs, newest first
         assert_no_error(page)
         assert "seed 1" in shown_run(page), shown_run(page)
         link = shared_link(page)
@@ -89,6 +90,7 @@ def test_calibration_keeps_the_linked_run_and_its_share_link_reopens_it(links_se
         try:
             goto(other, link, charts=3)
             assert address(other).get("run") == [keys[1]]
+            assert address(other).get("cal_compare") == [keys[0], keys[1]]
             assert "seed 1" in shown_run(other), shown_run(other)
             assert_no_error(other)
         finally:
