@@ -4,17 +4,21 @@ Widgets bind to the URL themselves (``key=param.key, bind="query-params"``, ``va
 Streamlit seeds them from the link, writes changes back and leaves defaults out. What it cannot do,
 and this module does:
 
-- say why a link value was dropped: the binding drops a bad value silently, so :func:`check_link`
-  reads the raw value before the widget is drawn and shows "Link parameter ... was ignored: ...";
+- check a link value against the widget it will fill, with the bounds the page draws it with (which
+  may depend on the run), and say why one was dropped: the binding drops a bad value silently, or
+  hands the widget one it refuses, so :func:`check_link` reads the raw value before the widget is
+  drawn, shows "Link parameter ... was ignored: ..." and cleans the address;
 - read the old short values of choices (``loss_view=compare``; the binding only knows the labels
-  on screen, ``loss_view=Compare the three``), ``all=1`` and temperatures between slider stops;
+  on screen, ``loss_view=Compare the three``), ``all=1`` and temperatures between slider stops, and
+  write them back in the widget's own form, so the address shows what the page shows;
 - the editable tables, which have no binding: :func:`restore` seeds them, :func:`publish` writes them;
 - "Share this view" (a link built from the session state, so it is right even before the browser's
-  URL has caught up) and "Reset".
+  URL has caught up, with what the page always keeps in its address, such as the run) and "Reset".
 """
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import user_text
@@ -125,6 +130,11 @@ def tab_param(key: str, tabs: list[str] | tuple[str, ...]) -> Param:
 
 # ----------------------------------------------------------------------------- reading the link
 
+# Session state, per page: the keys whose link value was checked; the sentences (markdown, a value to
+# show as plain text or None, an icon or None) waiting for the run that shows them; those shown, shown
+# again if a later check in the same run reruns the page.
+_CHECKED, _NOTES, _SHOWN = "_link_checked", "_link_notes", "_link_shown"
+
 
 def _ignored(param: Param, text: str, reason: str, read_as: str | None = None) -> str:
     """The sentence for a link value the page did not take as it stands (markdown; the value as a code span)."""
@@ -132,34 +142,108 @@ def _ignored(param: Param, text: str, reason: str, read_as: str | None = None) -
     return f"Link parameter {user_text.code(f'{param.key}={text}')} {what}: {user_text.literal(reason)}."
 
 
-def check_link(params: list[Param]) -> None:
-    """Before the widgets: explain link values the binding would drop silently, read the old forms.
+def _page_state(name: str, empty):
+    """This page's entry of a session-state table (two pages may read the same key, e.g. train_lr)."""
+    ctx = get_script_run_ctx()
+    page = ctx.page_script_hash if ctx is not None else ""
+    return st.session_state.setdefault(name, {}).setdefault(page, empty)
 
-    On the page's first run in a session; later reruns carry the browser's own URL, which the widgets
-    wrote. A value read from an old form (``step=3``, ``sm_T=0.33``) is set through the session state:
-    the page shows it, but Streamlit 1.67 drops that form from the address bar (the Share link then
-    holds the label form).
+
+def _checked_and_notes() -> tuple[set, dict]:
+    return _page_state(_CHECKED, set()), _page_state(_NOTES, {})
+
+
+def _rerun_with_notes() -> None:
+    """Rerun the page; the sentences already shown in this run are shown again in the next."""
+    _page_state(_NOTES, {}).update(_page_state(_SHOWN, {}))
+    st.rerun()
+
+
+def show_pending(keys) -> None:
+    """Show the sentences waiting for these keys (after a rerun that cleaned the link, they wait here)."""
+    notes, shown = _page_state(_NOTES, {}), _page_state(_SHOWN, {})
+    for key in keys:
+        if key in notes:
+            shown[key] = notes.pop(key)
+            sentence, verbatim, icon = shown[key]
+            st.warning(sentence, icon=icon or ":material/link:")
+            if verbatim is not None:
+                st.text(verbatim)
+
+
+def name_link_value(key: str, sentence: str, verbatim: str | None = None, icon: str | None = None) -> None:
+    """Show a page's own sentence about a link value (markdown, then the value as plain text if given).
+
+    For values the page checks itself (an unknown run key): the sentence stays on the page through
+    the reruns that clean the rest of the link.
     """
-    marker = f"_link_checked:{params[0].key}"
-    if marker in st.session_state:
-        return
-    st.session_state[marker] = True
-    messages = []
+    _page_state(_NOTES, {})[key] = (sentence, verbatim, icon)
+    show_pending([key])
+
+
+def check_link(params: list[Param]) -> None:
+    """Before the widgets: name the link values the page cannot take, and put the page's own form in the address.
+
+    Call it before the widgets it checks, with their bounds as the page draws them (a bound that depends
+    on the run, like the last epoch, is known only then: build that Param there and check it there).
+    Each key is checked once per page and session, on the first run that draws its widget; later
+    reruns carry the browser's own URL, which the widgets wrote.
+
+    The binding reads the link as the page opened it, and on that first load it would take an
+    out-of-bounds number the widget then refuses (an error box), and drop a value between a slider's
+    stops silently. So a value the page cannot take is deleted from the address and named; one it
+    reads in another form (an alias, a value between stops, 1.5 for a whole number) is written back in
+    the form the widget writes; then the page reruns once, and the binding reads the cleaned address.
+    """
+    checked, notes = _checked_and_notes()
+    rewrite: dict[str, str | None] = {}  # key -> the text the address should hold, None: drop it
     for param in params:
-        if not param.bound or param.key not in st.query_params:
+        if not param.bound or param.key in checked:
+            continue
+        checked.add(param.key)
+        if param.key not in st.query_params:
             continue
         text = st.query_params[param.key]  # a repeated key: the last one, as the binding reads it
         try:
             value = param.parse(text)
         except ReadAs as exc:
-            messages.append(_ignored(param, text, str(exc), read_as=param.dump(exc.value)))
-            continue
+            value = exc.value
+            notes[param.key] = (_ignored(param, text, str(exc), read_as=param.dump(value)), None, None)
         except (TypeError, ValueError) as exc:
-            messages.append(_ignored(param, text, str(exc)))
+            notes[param.key] = (_ignored(param, text, str(exc)), None, None)
+            rewrite[param.key] = None
             continue
-        if param.dump(value) != text:  # a form the binding does not read (alias, between slider stops)
-            st.session_state[param.key] = value
-    _show(messages)
+        if param.dump(value) != text or len(st.query_params.get_all(param.key)) > 1:
+            rewrite[param.key] = param.dump(value)
+    if rewrite:
+        if _rewrite_address(rewrite):
+            _rerun_with_notes()  # the binding reads the cleaned address; the notes wait in the session
+        _set_in_session(params, rewrite)
+    show_pending([param.key for param in params])
+
+
+def _rewrite_address(rewrite: dict[str, str | None]) -> bool:
+    """Put these values in the address (None: delete it); False if a widget already holds one of the keys."""
+    try:
+        for key, text in rewrite.items():
+            if text is None:
+                del st.query_params[key]
+            else:
+                st.query_params[key] = text
+    except StreamlitAPIException:  # bound already (its widget was drawn earlier in this session)
+        return False
+    return True
+
+
+def _set_in_session(params: list[Param], rewrite: dict[str, str | None]) -> None:
+    """When the address cannot be rewritten: show the value read (the binding would drop its form)."""
+    for param in params:
+        text = rewrite.get(param.key)
+        if text is not None:
+            try:
+                st.session_state[param.key] = param.parse(text)
+            except ValueError as exc:  # a ReadAs: the value it was read as
+                st.session_state[param.key] = exc.value if isinstance(exc, ReadAs) else param.default
 
 
 def _show(messages: list[str]) -> None:
@@ -182,9 +266,9 @@ def restore(params: list[Param]) -> None:
         st.session_state[param.key] = value
 
 
-def current_query(params: list[Param]) -> dict[str, str]:
-    """Every non-default value as link text: what "Share this view" puts in the link."""
-    query = {}
+def current_query(params: list[Param], pinned: dict[str, str | list[str]] | None = None) -> dict[str, str | list[str]]:
+    """What "Share this view" puts in the link: ``pinned`` (always, e.g. the run), then every non-default value."""
+    query = dict(pinned or {})
     for param in params:
         value = st.session_state.get(param.key, param.default)
         if value != param.default:
@@ -211,24 +295,33 @@ def _reset(params: list[Param]) -> None:
             del st.query_params[param.key]
 
 
-def share_and_reset(params: list[Param]) -> None:
+def share_and_reset(
+    params: list[Param], pinned: dict[str, str | list[str]] | None = None, reset_keeps: tuple[str, ...] = ()
+) -> None:
     """A 'share this view' link (with a copy button) and a 'reset to defaults' control. Call it last.
 
-    Reset in the browser is a link to the page with an empty query (a fresh load): setting the widgets
-    to their defaults from Python resets them, but Streamlit 1.67 then clears a bound URL entry only
-    if the server saw it in the URL, which it does not for values changed since the page loaded, so
-    the address bar would keep (and a reload bring back) the old values. Outside the app's navigation
-    (AppTest of one page) it is a button that sets the defaults.
+    ``params`` are the controls as this run drew them (a bound or default that depends on the run
+    included); ``pinned`` is what the page always keeps in its address, whatever the defaults: the
+    stored run it shows (the newest run, the default, changes as runs are trained), a list of runs
+    (a repeated key). Reset keeps the pinned keys named in ``reset_keeps`` (the run looked at).
+
+    Reset in the browser is a link to the page with only those in the query (a fresh load):
+    setting the widgets to their defaults from Python resets them, but Streamlit 1.67 then clears a
+    bound URL entry only if the server saw it in the URL, which it does not for values changed since
+    the page loaded, so the address bar would keep (and a reload bring back) the old values. Outside
+    the app's navigation (AppTest of one page) it is a button that sets the defaults.
     """
     share, reset = st.columns([4, 1], vertical_alignment="bottom")
     with share.popover(":material/link: Share this view", width="stretch"):
         base = (st.context.url or "").split("?")[0]
-        query = urlencode(current_query(params))
+        query = urlencode(current_query(params, pinned), doseq=True)
         st.caption("Copy this link: it opens the page with every control as it is now.")
         st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
-    if _in_navigation():  # a real browser: reload the page with an empty query (see the docstring)
+    kept = {key: value for key, value in (pinned or {}).items() if key in reset_keeps}
+    if _in_navigation():  # a real browser: reload the page with only what reset keeps (see the docstring)
         reset.markdown(
-            '<a href="?" target="_self" title="Back to the default settings">Reset to defaults</a>',
+            f'<a href="?{html.escape(urlencode(kept, doseq=True))}" target="_self" title="Back to the default '
+            'settings">Reset to defaults</a>',
             unsafe_allow_html=True,
         )
     else:

@@ -9,17 +9,27 @@ fit is one more run.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import streamlit as st
 
 from dashboard import server_caches as cached
+from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
-from dashboard.presenter import caption, chart
+from dashboard.presenter import caption, chart, share_row
 from dashboard.training_jobs import poll_job, start_job, training_jobs
-from dashboard.url_state import check_link, int_param
+from dashboard.url_state import (
+    Param,
+    ReadAs,
+    check_link,
+    int_param,
+    name_link_value,
+    share_and_reset,
+    show_pending,
+)
 from softmax_core import calibration as cal
 from softmax_core.figures.training_figures import config_label
 from softmax_core.jobs import JobSnapshot
@@ -39,7 +49,10 @@ run_through_navigation()
 # Stops of the T slider: log-spaced (each step x1.12) from 0.1 to 10, like the softmax page's.
 R20 = (1.0, 1.12, 1.25, 1.4, 1.6, 1.8, 2.0, 2.24, 2.5, 2.8, 3.15, 3.55, 4.0, 4.5, 5.0, 5.6, 6.3, 7.1, 8.0, 9.0)
 TEMPERATURES = tuple(round(m * 10.0**e, 4) for e in (-1, 0) for m in R20) + (10.0,)
-IMAGE = int_param("cal_image", 0, 0, 9_999)  # its link value gets a sentence when the input cannot take it
+RUN = "run"  # the run shown, always in the address (the default, the newest run, changes as runs are trained)
+OLD_RUN = "cal_run"  # the run menu's key, and its link parameter in older links (a run key or the menu's label)
+COMPARE = "cal_compare"  # the compared runs (their keys, the key repeated), always in the address too
+NONE_COMPARED = ""  # cal_compare= : the student emptied the list (no parameter would mean the default list)
 # The training page's controls (session state, or its URL parameters): its current run is the default here.
 TRAINING_KEYS = {"train_impl": "impl", "train_lr": "lr", "train_batch_size": "batch_size",
                  "train_epochs": "epochs", "train_seed": "seed", "train_init_std": "init_std"}  # fmt: skip
@@ -59,12 +72,112 @@ def training_page_key(fingerprint: str) -> str | None:
         return None
 
 
+def _training_setting(state_key: str, field: str) -> Param:
+    """A training page setting in this page's link (it picks the default run): named when it is not valid."""
+    default = getattr(TrainConfig(), field)
+
+    def parse(text: str):
+        try:
+            return getattr(TrainConfig(**{field: text}).validated(), field)
+        except ValueError as exc:  # its reason without the ", got <the value>" (the sentence quotes the value)
+            raise ValueError(str(exc).split(", got ")[0]) from None
+
+    return Param(state_key, default, parse, lambda v: f"{v:g}" if isinstance(v, float) else str(v))
+
+
+TRAINING_SETTINGS = [_training_setting(state_key, field) for state_key, field in TRAINING_KEYS.items()]
+
+
 def label(run) -> str:
     return config_label(run.config, run.status)
 
 
 def nearest_stop(t: float) -> float:
     return min(TEMPERATURES, key=lambda s: abs(np.log(s) - np.log(t)))
+
+
+def _temperature_text(t: float) -> str:
+    return f"{t:g}"  # as the slider shows a stop and writes it in the link
+
+
+def _parse_temperature(text: str) -> float:
+    """A link's T: one of the slider's stops; a value between them is read as the nearest, and said so."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("it is not a number") from None
+    low, high = TEMPERATURES[0], TEMPERATURES[-1]
+    if not (np.isfinite(value) and low <= value <= high):
+        raise ValueError(f"T must be between {low:g} and {high:g}")
+    stop = nearest_stop(value)
+    if _temperature_text(stop) != _temperature_text(value):
+        raise ReadAs(stop, f"the slider moves in steps of about x1.12, and {stop:g} is the step nearest to it")
+    return stop
+
+
+TEMPERATURE = Param("cal_T", 1.0, _parse_temperature, _temperature_text)  # its default is the run's fitted T
+
+
+def linked_run(by_key: dict) -> str | None:
+    """The run a link asks for, once: ``run=KEY``, or an older link's ``cal_run`` (a key or the menu's label).
+
+    Read unless it is what this page last wrote in the address while the menu still holds a choice: a
+    rerun after a choice in the menu (the address not yet updated) keeps the choice. An unknown run
+    is named, as text.
+    """
+    asked = st.query_params.get(RUN)
+    if OLD_RUN in st.query_params:
+        asked = asked if asked is not None else st.query_params[OLD_RUN]
+        del st.query_params[OLD_RUN]
+    if asked is None or (asked == st.session_state.get("_cal_run_in_link") and OLD_RUN in st.session_state):
+        show_pending([RUN])  # a sentence about the link's run, if a rerun that cleaned the link came between
+        return None  # what this page wrote, and the menu still holds its choice
+    st.session_state["_cal_run_in_link"] = asked
+    by_label = {label(run): k for k, run in by_key.items()}
+    if asked in by_key or asked in by_label:
+        return by_key[asked].key if asked in by_key else by_label[asked]
+    name_link_value(RUN, "The link asks for a run that is not in the run store (trained on another server, or "
+                    "removed). Showing another run instead. The key in the link:", asked[:200],
+                    icon=":material/link_off:")  # fmt: skip
+    return None
+
+
+def keep_run_in_address(key: str) -> None:
+    """The address names the run shown (a copied address reopens it, whatever is newest by then)."""
+    if st.query_params.get(RUN) != key:
+        st.query_params[RUN] = key
+    st.session_state["_cal_run_in_link"] = key
+
+
+def linked_compare(by_key: dict, finished: list[str]) -> list[str] | None:
+    """The runs a link asks to compare (keys, or the menu's labels as older links held them), read like the run.
+
+    Those that are not finished stored runs are named (the first, and how many more).
+    """
+    asked = st.query_params.get_all(COMPARE)
+    if not asked or (asked == st.session_state.get("_cal_compare_in_link") and COMPARE in st.session_state):
+        show_pending([COMPARE])
+        return None
+    st.session_state["_cal_compare_in_link"] = asked
+    by_label = {label(by_key[k]): k for k in finished}
+    chosen, unknown = [], []
+    for value in asked:
+        if value != NONE_COMPARED:
+            known = value if value in finished else by_label.get(value)
+            chosen.append(known) if known else unknown.append(value)
+    if unknown:
+        more = f" ({len(unknown) - 1} more like it)" if len(unknown) > 1 else ""
+        name_link_value(COMPARE, f"Link parameter {user_text.code(f'{COMPARE}={unknown[0]}')} was ignored: no "
+                        f"finished stored run has this key{more}.")  # fmt: skip
+    return list(dict.fromkeys(chosen))
+
+
+def keep_compared_in_address(chosen: list[str]) -> None:
+    """The address names the compared runs (the default list, the newest six, changes as runs are trained)."""
+    wanted = chosen or [NONE_COMPARED]
+    if st.query_params.get_all(COMPARE) != wanted:
+        st.query_params[COMPARE] = wanted
+    st.session_state["_cal_compare_in_link"] = wanted
 
 
 # ---------------------------------------------------------------- the page
@@ -74,7 +187,7 @@ st.markdown("A model's **confidence** is its largest softmax probability. It is 
             "gives 80 %, 80 % are right. Dividing every logit by one temperature $T$ fixes most miscalibration "
             "(Guo et al., 2017).")  # fmt: skip
 
-check_link([IMAGE])
+check_link([TEMPERATURE, *TRAINING_SETTINGS])
 data_dir = shared_data_dir()
 data = fashion_mnist()  # or a message with the fixes, and the page stops
 runs_dir = str(default_runs_dir())
@@ -90,16 +203,9 @@ for warning in caught:
     st.text(str(warning.message))
 by_key = {run.key: run for run in runs}
 
-# A link may name a run: ?run=<key>. It is checked here (the menu below drops unknown values silently).
-asked = st.query_params.get("run")
-if asked is not None:
-    if asked in by_key:
-        st.session_state["cal_run"] = asked
-    else:
-        st.warning("The link asks for a run that is not in the run store (trained on another server, or removed). "
-                   "Showing another run instead. The key in the link:", icon=":material/link_off:")  # fmt: skip
-        st.text(asked[:200])
-    del st.query_params["run"]
+linked = linked_run(by_key)  # a link may name a run: ?run=<key>
+if linked is not None:
+    st.session_state["cal_run"] = linked
 if st.session_state.get("cal_ceiling_wanted") in by_key:  # the fit this session asked for is stored: show it
     st.session_state["cal_run"] = st.session_state.pop("cal_ceiling_wanted")
 if "cal_run" in st.session_state and st.session_state["cal_run"] not in by_key:
@@ -175,10 +281,11 @@ finished_keys = [k for k in keys if by_key[k].status == "finished"]
 fallback = finished_keys[0] if finished_keys else keys[0]  # the newest run that can be calibrated
 default_index = keys.index(default_key if default_key in by_key else fallback)
 pick, m_t, m_ece, m_nll = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
-key = pick.selectbox("Run", keys, index=default_index, key="cal_run", bind="query-params",
-                     format_func=lambda k: label(by_key[k]),
+key = pick.selectbox("Run", keys, index=default_index, key="cal_run", format_func=lambda k: label(by_key[k]),
                      help="Any stored run; the default is the training page's current settings.")  # fmt: skip
+keep_run_in_address(key)
 run = by_key[key]
+drawn = []  # the controls as this run draws them: what "Share this view" reads
 split_seed = cal.CALIBRATION_SEED
 
 if run.status != "finished":
@@ -224,9 +331,10 @@ if report is not None:
                f"{len(report.split.evaluation):,}.")  # fmt: skip
 
     st.subheader("Before and after, on the evaluation half")
-    t_now = st.select_slider("Your temperature T (log scale)", options=TEMPERATURES,
-                             value=nearest_stop(fit.temperature),
-                             key="cal_T", bind="query-params", format_func=lambda t: f"{t:g}",
+    temperature = replace(TEMPERATURE, default=nearest_stop(fit.temperature))
+    drawn.append(temperature)
+    t_now = st.select_slider("Your temperature T (log scale)", options=TEMPERATURES, value=temperature.default,
+                             key=temperature.key, bind="query-params", format_func=temperature.dump,
                              help="Move T by hand: the curves and the last column follow.")  # fmt: skip
     ev = report.split.evaluation
     logits = cached.run_logits(runs_dir, key, data_dir)
@@ -259,6 +367,9 @@ if report is not None:
                "the accuracy line, the model claims more than it delivers.")  # fmt: skip
 
     st.subheader("One image on the softmax page")
+    image_param = int_param("cal_image", int(ev[0]), 0, len(labels) - 1)  # the input's bounds, checked first
+    check_link([image_param])
+    drawn.append(image_param)
     pick_image, open_link = st.columns([1, 2], vertical_alignment="bottom")
     # A float input showing whole numbers: 1.67's int input raises on a link value such as 1e400 (OverflowError).
     image = int(pick_image.number_input("Test image # (from the evaluation half)", 0.0, len(labels) - 1.0,
@@ -277,8 +388,14 @@ if report is not None:
 st.subheader("Compare runs")
 finished = [k for k in keys if by_key[k].status == "finished"]
 skipped = len(keys) - len(finished)
-chosen = st.multiselect("Runs to compare", finished, default=finished[:6], key="cal_compare", bind="query-params",
+linked_runs = linked_compare(by_key, finished)
+if linked_runs is not None:
+    st.session_state[COMPARE] = linked_runs
+elif any(k not in finished for k in st.session_state.get(COMPARE, ())):  # removed from the store meanwhile
+    st.session_state[COMPARE] = [k for k in st.session_state[COMPARE] if k in finished]
+chosen = st.multiselect("Runs to compare", finished, default=finished[:6], key=COMPARE,
                         format_func=lambda k: label(by_key[k]), placeholder="Pick stored runs")  # fmt: skip
+keep_compared_in_address(chosen)
 if skipped:
     st.caption(f"{skipped} diverged run(s) are left out: they have no finite confidences.")
 if chosen:
@@ -305,3 +422,4 @@ if chosen:
                    "T below 1: under-confident (short runs, a heavily penalised model).")  # fmt: skip
 
 ceiling_section()
+share_row(share_and_reset, drawn, {RUN: key, COMPARE: chosen or [NONE_COMPARED]}, (RUN,))

@@ -17,8 +17,8 @@ from dashboard import server_caches as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
-from dashboard.presenter import chart
-from dashboard.url_state import bool_param, check_link, int_param
+from dashboard.presenter import chart, share_row
+from dashboard.url_state import Param, bool_param, check_link, int_param, share_and_reset
 from dashboard.user_text import literal
 from softmax_core import export, inspection
 from softmax_core.classes import indefinite_article
@@ -31,7 +31,7 @@ from softmax_core.figures.inside_figures import (
 from softmax_core.figures.training_figures import config_label, probability_bars
 from softmax_core.garment_upload import MAX_BYTES, UPLOAD_TYPES, UploadError, prepare
 from softmax_core.run_store import RunStore, default_runs_dir, run_key
-from softmax_core.training import MAX_EPOCHS, TrainConfig
+from softmax_core.training import TrainConfig
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
@@ -47,11 +47,18 @@ TRAIN_KEYS = {
 }
 OTHER_IMPL = {"scratch": "concise", "concise": "scratch"}
 # The bound controls, so a link value they cannot take gets a sentence (the binding drops it silently).
-LINK_PARAMS = [
-    int_param("in_image", 0, 0, 9_999),
-    int_param("in_epoch", MAX_EPOCHS, 0, MAX_EPOCHS),
-    bool_param("in_rescale", False),
-]
+# Each is checked where it is drawn, against the bounds it is drawn with (the epochs are the run's).
+RESCALE = bool_param("in_rescale", False)
+DRAWN: list[Param] = []  # the controls as this run drew them: what "Share this view" reads
+
+
+def name_unused_epoch(why: str) -> None:
+    """The link's epoch (and scale) when this view has no epoch slider: named, not silently dropped."""
+
+    def parse(text: str):
+        raise ValueError(why)
+
+    check_link([Param("in_epoch", None, parse), Param("in_rescale", None, parse)])
 
 
 def training_page_config() -> TrainConfig | None:
@@ -139,6 +146,9 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
     """The ten templates at the chosen epoch; returns the position in ``weights`` shown."""
     epochs = len(weights) - 1
     if has_snapshots:
+        epoch_param = int_param("in_epoch", epochs, 0, epochs)  # the slider's bounds, this run's epochs
+        check_link([epoch_param, RESCALE])
+        DRAWN.extend([epoch_param, RESCALE])
         epoch = st.slider(
             "Epoch (0 = the random initial weights)", 0, epochs, epochs, key="in_epoch", bind="query-params"
         )
@@ -154,6 +164,7 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
         index = epoch
         title = f"W after {epoch} epoch(s)" if epoch else "W at initialisation (epoch 0)"
     else:
+        name_unused_epoch("this run kept only its final weights, so there is no epoch to choose")
         index, limit = 0, None
         title = f"W after the last epoch ({len(run.history)})"
         st.info(
@@ -226,10 +237,11 @@ def pick_image(true, predicted) -> int:
         if chosen is not None:
             st.session_state.in_image = float(chosen)
 
+    DRAWN.append(IMAGE)
     pick, jump = st.columns([1, 1], vertical_alignment="bottom")
     # A float input showing whole numbers: 1.67's int input raises on a link value such as 1e400 (OverflowError).
     i = pick.number_input(
-        "Test image #", 0.0, len(true) - 1.0, step=1.0, format="%.0f", key="in_image", bind="query-params"
+        "Test image #", 0.0, float(IMAGE_MAX), step=1.0, format="%.0f", key="in_image", bind="query-params"
     )
     jump.button("A random mistake", icon=":material/casino:", key="in_random_mistake", on_click=random_mistake)
     return int(i)
@@ -347,15 +359,18 @@ st.markdown(
     r"$o_j = \mathbf{x}\cdot\mathbf{w}_j + b_j$: each class's 784 weights form a picture of what it looks for."
 )
 
-check_link(LINK_PARAMS)
 data_dir = shared_data_dir()
 data = fashion_mnist()  # or a message with the fixes, and the page stops
+IMAGE_MAX = len(data.test_labels) - 1
+IMAGE = int_param("in_image", 0, 0, IMAGE_MAX)  # the test image input's bounds
+check_link([IMAGE])
 
 runs_dir = str(default_runs_dir())
 store = RunStore(runs_dir)
 run = pick_run(store, data.fingerprint)
 choose_other_run(store, run)
 if run is None:
+    name_unused_epoch("there is no stored run to show")
     st.page_link(TRAINING_PAGE, label="Go to the training page", icon=":material/model_training:")
     st.stop()
 if run.status != "finished":
@@ -364,12 +379,14 @@ if run.status != "finished":
         "learning rate.",
         icon=":material/warning:",
     )
+    name_unused_epoch("this run diverged, so it has no epochs to show")
     st.stop()
 
 try:
     weights, biases, has_snapshots = cached.run_parameters(runs_dir, run.key)
 except ValueError as exc:  # damaged weights: the store's message says what to do
     st.error(str(exc))
+    name_unused_epoch("this run's stored weights cannot be read")
     st.stop()
 
 names = list(data.class_names)
@@ -383,3 +400,4 @@ predicted = cached.test_predictions(runs_dir, run.key, index, data_dir)
 explanation_section(runs_dir, run.key, index, data, data_dir, predicted, names, where)
 upload_section(weights, biases, index, names)
 export_section(run, runs_dir)
+share_row(share_and_reset, DRAWN, {"run": run.key}, ("run",))

@@ -6,7 +6,7 @@ so tests read the page's "Share this view" link: it holds the same values (defau
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qs, parse_qsl
 
 
 def share_link(at) -> str:
@@ -22,3 +22,9 @@ def link(at) -> dict[str, str]:
     """The share link's query as a dict, like ``dict(at.query_params)`` once was."""
     text = share_link(at)
     return dict(parse_qsl(text.split("?", 1)[1], keep_blank_values=True)) if "?" in text else {}
+
+
+def link_lists(at) -> dict[str, list[str]]:
+    """The share link's query with every value of a repeated key (the compared runs)."""
+    text = share_link(at)
+    return parse_qs(text.split("?", 1)[1], keep_blank_values=True) if "?" in text else {}

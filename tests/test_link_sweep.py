@@ -175,13 +175,22 @@ STORE_PAGES = {
     "inside_model": ["run", "in_epoch", "in_rescale", "in_image"],
     "calibration": ["run", "cal_run", "cal_T", "cal_image", "cal_compare", *PAGES["training"][:-1]],
 }
-SAID = {"inside_model": ["in_epoch", "in_rescale", "in_image"], "calibration": ["cal_image"]}  # owe a sentence
+SAID = {  # owe a sentence when they cannot be taken (every parameter but the run, which is named in plain text)
+    "inside_model": ["in_epoch", "in_rescale", "in_image"],
+    "calibration": ["cal_T", "cal_image", "cal_compare", *PAGES["training"][:-1]],
+}
 
 
 def _store_accepts(key, text):
     if key == "in_rescale":
         return text.lower() in ("true", "false", "1", "0")
-    limits = {"in_epoch": (0, 200), "in_image": (0, 9_999), "cal_image": (0, 9_999)}
+    if key.startswith("train_"):
+        return _training_accepts(key, text)
+    if key == "cal_T":
+        return text in ("0.1", "1", "10")  # a few of its stops (no hostile value is one)
+    if key == "cal_compare":
+        return text == ""  # "compare none"; no hostile value is a stored run's key
+    limits = {"in_epoch": (0, 2), "in_image": (0, 9_999), "cal_image": (0, 9_999)}  # the stored run has 2 epochs
     try:
         value = float(text)
     except ValueError:
@@ -261,3 +270,80 @@ def test_inside_model_with_its_run_and_a_hostile_value_in_every_other_parameter(
     at = run_in_app("inside_model", {key: value for key in keys} | {"run": stored})
     check_sentences(at, "inside_model", value, keys)
     assert at.get("plotly_chart")  # the page went on to draw its charts
+
+
+# ---------------------------------------------------------------- just past each widget's bounds, as the page draws it
+
+# The bound widgets whose values have bounds: number inputs and sliders (min, max, step) and select sliders
+# (their first and last stop). Read from the page as it draws them (with the stored two-epoch run on the pages
+# that show one, so the epoch slider ends at 2), never from a table here: a link check that allows more than
+# its widget takes is what this sweep finds.
+NUMBER_WIDGETS = ("number_input", "slider")
+BOUNDED_KEYS = PAGES | STORE_PAGES  # cross_entropy_steps has none: its tables and step choice are swept above
+
+
+def _text(value: float, whole: bool) -> str:
+    return str(int(value)) if whole else repr(float(value))
+
+
+def past_the_bounds(at: AppTest, keys: list[str]) -> dict[str, list[str]]:
+    """For each bounded widget of ``keys``: link values just below and just above what it takes, as drawn."""
+    cases: dict[str, list[str]] = {}
+    for kind in NUMBER_WIDGETS:
+        for widget in at.get(kind):
+            if widget.key not in keys:
+                continue
+            lo, hi, step = widget.min, widget.max, widget.step
+            whole = all(float(v).is_integer() for v in (lo, hi, step))
+            values = [lo - step, hi + step]  # one step past, as a student editing the address would
+            if not whole:  # and a hair past: a check against rounder bounds lets it through
+                values += [lo - abs(lo) * 1e-9 - 1e-9, hi + abs(hi) * 1e-9 + 1e-9]
+            else:
+                values += [hi + 0.5]  # between the last whole number and the next
+            cases[widget.key] = [_text(v, whole and float(v).is_integer()) for v in values]
+    for widget in at.get("select_slider"):
+        if widget.key in keys:
+            first, last = float(widget.options[0]), float(widget.options[-1])
+            cases[widget.key] = [repr(first * 0.9), repr(last * 1.1)]
+    return cases
+
+
+def open_with(page: str, query: dict, run_key: str | None) -> AppTest:
+    if page in STORE_PAGES:
+        return run_in_app(page, query | {"run": run_key})
+    return run(page, query)
+
+
+def _sweep_bounds(page: str, run_key: str | None) -> None:
+    drawn = open_with(page, {}, run_key)
+    assert not drawn.exception, drawn.exception
+    cases = past_the_bounds(drawn, BOUNDED_KEYS[page])
+    assert cases, f"no bounded widget found on {page}"
+    failures = []
+    for key, texts in cases.items():
+        for text in texts:
+            at = open_with(page, {key: text}, run_key)
+            messages = sentences(at)
+            if at.exception:
+                failures.append((key, text, "exception", at.exception[0].value[:200]))
+            elif not any(f"{key}={text}" in m for m in messages):
+                failures.append((key, text, "no sentence", messages))
+    assert not failures, failures
+
+
+@pytest.mark.parametrize("page", ["softmax_temperature", "loss_curves"])
+def test_values_just_past_each_widgets_bounds_are_named(page):
+    _sweep_bounds(page, None)
+
+
+def test_training_values_just_past_each_widgets_bounds_are_named(env):
+    _sweep_bounds("training", None)
+
+
+@pytest.mark.parametrize("page", list(STORE_PAGES))
+def test_stored_run_values_just_past_each_widgets_bounds_are_named(stored, page):
+    """The epoch slider ends at the run's last epoch (2 here), not at the most epochs a run may have."""
+    if page == "inside_model":
+        drawn = run_in_app(page, {"run": stored})
+        assert drawn.slider(key="in_epoch").max == 2  # the small run: 3 is past the slider's end
+    _sweep_bounds(page, stored)
