@@ -533,7 +533,7 @@ if key is not None:
         # Empty axes where the curves will grow (as d2l's Animator opens its plot before the first epoch);
         # the browser also loads its chart code now, not when the first epoch is drawn.
         chart(
-            cached.training_curves((), epochs=config.epochs, title="The curves are drawn here, one point per epoch"),
+            cached.training_curves((), epochs=config.epochs, title="Drawn here: one point per epoch"),
             "train_curves",
         )
 

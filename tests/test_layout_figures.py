@@ -70,6 +70,7 @@ def every_figure():
         ),
         ("softmax curves", softmax_figures.temperature_curves(sweep, ["a", "b", "c"], 1.0, [0.09, 0.24, 0.67])),
         ("loss compare", loss_figures.compare_figure("loss", 1.0, 0.0, 1.0, 4.0)),
+        ("one loss", loss_figures.one_loss_figure("Huber", 2.0, 1.0, 1.0, 4.0)),
     ]
 
 

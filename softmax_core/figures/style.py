@@ -93,13 +93,21 @@ def _size(font, fig: go.Figure) -> float:
     return float(fig.layout.font.size or FONT_SIZE)
 
 
+def _at_top_edge(fig: go.Figure, note) -> bool:
+    """Whether a note's y is the top edge of the plot area: paper 1, or the top of a subplot that reaches it."""
+    if note.y is None or note.y < 0.999:
+        return False
+    if note.yref == "paper":
+        return True
+    if note.yref and note.yref.endswith(" domain"):
+        axis = fig.layout[note.yref.removesuffix(" domain").replace("y", "yaxis", 1)]
+        return axis.domain is None or axis.domain[1] >= 0.999
+    return False
+
+
 def _notes_above(fig: go.Figure) -> list:
-    """Annotations that sit on top of a plot area's upper edge (subplot titles, labels above a chart)."""
-    return [
-        note
-        for note in fig.layout.annotations
-        if note.yref == "paper" and note.y is not None and note.y >= 0.999 and note.yanchor == "bottom"
-    ]
+    """Annotations that stand on a plot area's upper edge (subplot titles, labels above a chart)."""
+    return [note for note in fig.layout.annotations if note.yanchor == "bottom" and _at_top_edge(fig, note)]
 
 
 def top_room(fig: go.Figure) -> float:
