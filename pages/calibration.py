@@ -296,7 +296,7 @@ if report is not None:
         st.info(f"Test image #{asked} is in the calibration half (T was fitted on it): showing #{image}, the "
                 "next image of the evaluation half.", icon=":material/swap_horiz:")  # fmt: skip
     link = cal.softmax_page_link(logits[image], fit.temperature)
-    open_link.link_button(f"Open this model on the softmax page at T = {fit.temperature:.3g}", link,
+    open_link.link_button("Open this model on the softmax page", link, help=f"At the fitted T = {fit.temperature:.3g}",
                           icon=":material/open_in_new:")  # fmt: skip
     probs = cal.probabilities(logits[image : image + 1], fit.temperature)[0]
     names = data.class_names

@@ -127,6 +127,7 @@ def test_bars_label_all_ten_classes(builder):
     assert axis.tickmode == "array" and list(axis.tickvals) == list(fig.data[0].y) and len(axis.tickvals) == 10
     assert axis.ticktext[9] == "<b>Ankle boot (true)</b>"
     assert fig.data[0].constraintext == "none"  # values at the labels' size, not shrunk to the bar's thickness
+    assert fig.layout.height >= tf.ROW_PX * 10 + tf.AXIS_PX  # asked for 330: ten values at x1.3 overlapped there
 
 
 def test_negative_scores_stand_right_of_zero_not_on_the_class_names():

@@ -16,6 +16,8 @@ from softmax_core.calibration import ReliabilityBins
 from softmax_core.figures.style import apply_layout, wrap_title
 
 LABEL_CHARS = 20  # a run label's line on the compare chart: the bars keep most of a phone's width
+STACK_GAP_PX = 130  # px between two stacked charts: ticks, axis title and the next chart's title
+AROUND_PX = 260  # the top chart's title, the bottom chart's axis and the legend under it (at presenter size)
 
 
 def _centres(bins: ReliabilityBins) -> np.ndarray:
@@ -108,8 +110,11 @@ def compare_runs_chart(labels: Sequence[str], ece_before, ece_after, fitted_t, h
     side, long labels left a phone a sliver for the bars.
     """
     names = [wrap_title(label, LABEL_CHARS) for label in labels]
-    rows_px = 30 + 26 * max((name.count("<br>") + 1 for name in names), default=1) * max(len(names), 1)
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
+    lines = max((name.count("<br>") + 1 for name in names), default=1)
+    chart_px = 20 + 26 * lines * max(len(names), 1)  # each chart's plot area: a run's label lines and bars
+    plots_px = 2 * chart_px + STACK_GAP_PX  # plotly's spacing is a fraction of this, not of the figure
+    height = max(height, plots_px + AROUND_PX)
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=STACK_GAP_PX / plots_px,
                         subplot_titles=("ECE on the evaluation half", "fitted temperature T"))  # fmt: skip
     fig.add_trace(go.Bar(y=names, x=list(ece_before), orientation="h", name="ECE, T = 1"), row=1, col=1)
     fig.add_trace(go.Bar(y=names, x=list(ece_after), orientation="h", name="ECE, fitted T"), row=1, col=1)
@@ -120,7 +125,7 @@ def compare_runs_chart(labels: Sequence[str], ece_before, ece_after, fitted_t, h
     fig.update_yaxes(autorange="reversed", automargin=True, tickmode="array", tickvals=names, ticktext=names)
     fig.update_xaxes(title_text="ECE", row=1, col=1)
     fig.update_xaxes(title_text="T", row=2, col=1)
-    return apply_layout(fig, height=max(height, 2 * rows_px + 200), barmode="group")
+    return apply_layout(fig, height=height, barmode="group")
 
 
 SPARSE_BIN = 20  # a bin with fewer images than this: its accuracy is decided by a handful of images

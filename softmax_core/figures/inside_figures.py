@@ -21,7 +21,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from softmax_core.figures.style import FONT_SIZE, apply_layout, as_heatmap_values
-from softmax_core.figures.training_figures import class_bars, label_every_class
+from softmax_core.figures.training_figures import bars_height, class_bars, label_every_class
 from softmax_core.inspection import SIDE, Explanation, symmetric_limit, templates
 
 DIVERGING = plotly.colors.diverging.RdBu  # ColorBrewer, red (negative) - white (0) - blue (positive)
@@ -143,7 +143,7 @@ def score_bars(scores, class_names: Sequence[str], true_label: int | None = None
         range=[min(0.0, float(o.min())) - 0.05 * largest, max(0.0, float(o.max())) + 0.45 * largest],
     )
     label_every_class(fig, bar)
-    return apply_layout(fig, None, height, showlegend=False)
+    return apply_layout(fig, None, bars_height(height, len(o)), showlegend=False)
 
 
 def contribution_maps(

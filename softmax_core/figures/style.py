@@ -123,7 +123,15 @@ def top_room(fig: go.Figure) -> float:
 
 
 def fit_top_margin(fig: go.Figure) -> go.Figure:
-    """Grow the top margin to :func:`top_room`, so no title is cut at the figure's top edge."""
+    """Grow the top margin to :func:`top_room`, so no title is cut at the figure's top edge.
+
+    Plotly raises a title of several lines by about one line when it is anchored at its top (measured in
+    Chromium: the first line then starts above the figure), so such a title's pad gives that line back.
+    """
+    title = fig.layout.title
+    if title.text and title.yanchor == "top":
+        extra = _size(title.font, fig) if _lines(title.text) > 1 else 0.0
+        fig.update_layout(title_pad_t=round(TITLE_PAD + extra, 1))
     needed = math.ceil(top_room(fig))
     if (fig.layout.margin.t or 0) < needed:
         fig.update_layout(margin_t=needed)

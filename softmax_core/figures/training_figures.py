@@ -351,6 +351,15 @@ def class_bars(
     )
 
 
+ROW_PX = 28  # px per class on a bar chart: a label at presenter size (x1.3) clears its neighbours
+AXIS_PX = 90  # the x axis' ticks and title under a bar chart, and the margins
+
+
+def bars_height(height: int, classes: int) -> int:
+    """At least ``ROW_PX`` per class: ten values at presenter size ran into each other at 330 px."""
+    return max(height, ROW_PX * classes + AXIS_PX)
+
+
 def label_every_class(fig: go.Figure, bar: go.Bar) -> None:
     """One tick label per class on the category axis: plotly's automatic ticks skip every other one
     when the labels are large (presenter mode), and the skipped ones were the top classes."""
@@ -370,7 +379,7 @@ def probability_bars(probs, class_names: Sequence[str], true_label: int | None =
     fig = go.Figure(bar)
     fig.update_xaxes(title_text="softmax probability", range=[0, 1.12], tickformat=".0%")
     label_every_class(fig, bar)
-    return apply_layout(fig, None, height, showlegend=False)
+    return apply_layout(fig, None, bars_height(height, len(p)), showlegend=False)
 
 
 def config_label(config, status: str = "finished") -> str:
