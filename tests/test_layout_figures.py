@@ -208,3 +208,29 @@ def test_a_nearly_empty_bin_that_sets_mce_is_named():
     assert "T = 1," not in note  # before scaling, MCE came from a full bin
     full = bins([100, 200, 300, 400, 4000], [0.1, 0.3, 0.5, 0.7, 0.9], [0.12, 0.3, 0.5, 0.7, 0.95])
     assert cf.sparse_mce_note({"T = 1": full}) is None
+
+
+def contrast(colour: str, background: str) -> float:
+    """WCAG contrast ratio of two sRGB colours (#RRGGBB)."""
+
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_every_chart_colour_stands_out_from_its_background():
+    """Okabe-Ito's yellow (the Shirt curve) was 1.3:1 on white, hard to see on a projector."""
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
+    backgrounds = {"light": "#FFFFFF", "dark": "#0E1117"}  # Streamlit's own page backgrounds
+    for mode, background in backgrounds.items():
+        ratios = {c: round(contrast(c, background), 2) for c in config[mode]["chartCategoricalColors"]}
+        assert min(ratios.values()) >= 2.0, (mode, ratios)
+    assert contrast("#F0E442", "#FFFFFF") < 1.5  # the test can fail: the old yellow would
