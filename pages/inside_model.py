@@ -241,7 +241,8 @@ def explanation_section(runs_dir: str, key: str, index: int, data, data_dir: str
     why, figures = cached.explanation(runs_dir, key, index, i, data_dir, tuple(names))
     verdict = "right" if why.predicted == label else "a mistake"
     st.markdown(
-        f"Test image #{i} is a **{names[label]}**; the model ({where}) says **{names[why.predicted]}** "
+        f"Test image #{i} is {'an' if names[label][0] in 'AEIOU' else 'a'} **{names[label]}**; the model ({where}) "
+        f"says **{names[why.predicted]}** "
         f"({why.probs[why.predicted]:.1%}): {verdict}."
     )
     image, scores, probs = st.columns([1, 1.3, 1.3], gap="small")

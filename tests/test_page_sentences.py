@@ -153,6 +153,16 @@ def test_presenter_mode_leaves_out_every_caption(env, fmnist, name):
     assert len(chart_specs(shown)) == len(chart_specs(normal)) > 0
 
 
+def test_an_ankle_boot_is_an_ankle_boot(env, fmnist):
+    """ "Test image #0 is a Ankle boot": the article follows the class name (the calibration page's too)."""
+    store(env, fmnist, chapter_run(fmnist))
+    inside = page("inside_model", {"in_image": "0"}).run()
+    assert not inside.exception and int(fmnist.test_labels[0]) == 9
+    assert "Test image #0 is an **Ankle boot**" in texts(inside.markdown)
+    pullover = page("inside_model", {"in_image": "1"}).run()
+    assert "Test image #1 is a **Pullover**" in texts(pullover.markdown)
+
+
 # ---------------------------------------------------------------- cross-entropy
 
 
