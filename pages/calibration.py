@@ -239,10 +239,10 @@ if report is not None:
     )
     chart(cached.reliability_diagram(before.bins, after.bins, fit.temperature), "cal_reliability")
     caption(f"Each bar is one of {len(before.bins.counts)} equal-width confidence bins; the number above it counts "
-               f"the evaluation images in it. A bar below the dashed diagonal means the model was right less often "
-               f"than it claimed (over-confident). Test set split with seed **{split_seed}**: T is fitted on "
-               f"{len(report.split.calibration):,} images, everything here is measured on the other "
-               f"{len(report.split.evaluation):,}.")  # fmt: skip
+            f"the evaluation images in it. A bar below the dashed diagonal means the model was right less often "
+            f"than it claimed (over-confident). Test set split with seed **{split_seed}**: T is fitted on "
+            f"{len(report.split.calibration):,} images, everything here is measured on the other "
+            f"{len(report.split.evaluation):,}.")  # fmt: skip
 
     st.subheader("Before and after, on the evaluation half")
     t_now = st.select_slider("Your temperature T (log scale)", options=TEMPERATURES,
@@ -266,21 +266,21 @@ if report is not None:
         if note is not None:
             st.warning(note, icon=":material/scatter_plot:")
         caption("Accuracy does not move: dividing every logit by the same T > 0 keeps their order, so the "
-                   "largest logit, the predicted class, stays the same. Only the confidences change. Lower is "
-                   "better for NLL, Brier (squared distance to the one-hot label), ECE (bin gaps weighted by bin "
-                   "size) and MCE (the largest gap).")  # fmt: skip
+                "largest logit, the predicted class, stays the same. Only the confidences change. Lower is "
+                "better for NLL, Brier (squared distance to the one-hot label), ECE (bin gaps weighted by bin "
+                "size) and MCE (the largest gap).")  # fmt: skip
     with curves:
         chart(
             cached.calibration_curves(report.temperatures, report.nll_curve, report.ece_curve, fit.temperature, t_now),
             "cal_curves",
         )
         caption(f"The star is the T the fit found on the calibration half (from T = 1, by Newton's method on "
-                   f"1/T, {fit.evaluations} steps); the curves are the evaluation half, so the minimum may sit "
-                   "slightly beside it.")  # fmt: skip
+                f"1/T, {fit.evaluations} steps); the curves are the evaluation half, so the minimum may sit "
+                "slightly beside it.")  # fmt: skip
 
     chart(cached.confidence_histogram(before.bins, after.bins, fit.temperature, before.accuracy), "cal_histogram")
     caption("How the evaluation images spread over confidence. When the bars' mean confidence sits right of "
-               "the accuracy line, the model claims more than it delivers.")  # fmt: skip
+            "the accuracy line, the model claims more than it delivers.")  # fmt: skip
 
     st.subheader("One image on the softmax page")
     pick_image, open_link = st.columns([1, 2], vertical_alignment="bottom")
@@ -336,6 +336,6 @@ if chosen:
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
                                     for c in rows[0] if c != "run"})  # fmt: skip
         caption("T above 1: the run was over-confident (long SGD runs and large learning rates drift there); "
-                   "T below 1: under-confident (short runs, a heavily penalised model).")  # fmt: skip
+                "T below 1: under-confident (short runs, a heavily penalised model).")  # fmt: skip
 
 ceiling_section()

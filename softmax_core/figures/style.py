@@ -125,8 +125,8 @@ def top_room(fig: go.Figure) -> float:
 def fit_top_margin(fig: go.Figure) -> go.Figure:
     """Grow the top margin to :func:`top_room`, so no title is cut at the figure's top edge.
 
-    Plotly raises a title of several lines by about one line when it is anchored at its top (measured in
-    Chromium: the first line then starts above the figure), so such a title's pad gives that line back.
+    Plotly raises a title of several lines by about one line when it is anchored at its top (in Chromium
+    the first line then starts above the figure, docs/layout.md), so such a title's pad gives that line back.
     """
     title = fig.layout.title
     if title.text and title.yanchor == "top":
