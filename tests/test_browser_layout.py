@@ -150,3 +150,20 @@ def test_enter_in_the_epochs_field_does_not_train(chromium, layout_url):
         assert page.get_by_test_id("stButton").get_by_role("button", name="Stop").count() == 0
     finally:
         context.close()
+
+
+def test_the_cross_entropy_steps_fit_a_projector(chromium, layout_url):
+    """Step 4's formula ran past the column's right edge at 1280x720 (the tour checks step 1 only)."""
+    from tests.test_browser_tour import _PROBLEMS
+
+    context = chromium.new_context(viewport={"width": PROJECTOR[0], "height": PROJECTOR[1]})
+    page = context.new_page()
+    try:
+        for step in (4, 5):
+            page.goto(f"{layout_url}/cross_entropy_steps?step={step}", wait_until="domcontentloaded")
+            wait_for_rerun(page, timeout_ms=60_000)
+            screenshot(page, f"layout_projector_cross_entropy_step{step}", whole_page=True)
+            found = page.evaluate(_PROBLEMS, 150)
+            assert not found["problems"], found["problems"]
+    finally:
+        context.close()
