@@ -32,7 +32,8 @@ PAGES: list[PageInfo] = [
         "L1, L2 & Huber losses",
         ":material/show_chart:",
         "Drag a prediction along the L2, L1 and Huber curves: see each loss, its gradient and its "
-        "noise density exp(−loss)/Z, and take one gradient step under each to see why L2 leaps and L1 creeps.",
+        "noise density exp(−loss)/Z, and take one gradient step under each: L2's step grows with the residual d, "
+        "L1's stays the same size, so L2 leaps past L1 far from the target (|d| > 1) and creeps near it.",
         r"\ell_{\text{Huber}}(d) = \begin{cases} \tfrac12 d^2 & |d| \le \delta \\ \delta(|d| - \tfrac12\delta) & \text{else} \end{cases}",
     ),
     PageInfo(

@@ -180,7 +180,7 @@ def prediction_grid(runs_dir: str, key: str, data_dir: str, shown: tuple[int, ..
     predicted = probabilities_on_test_set(runs_dir, key, data_dir).argmax(1)
     true = data.test_labels.numpy()
     return training_figures.prediction_grid(
-        data.test_images[index].numpy(), true[index], predicted[index], data.class_names, columns=6, indices=index
+        data.test_images[index].numpy(), true[index], predicted[index], data.class_names, indices=index
     )
 
 

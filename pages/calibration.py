@@ -31,6 +31,7 @@ from dashboard.url_state import (
     show_pending,
 )
 from softmax_core import calibration as cal
+from softmax_core.figures.calibration_figures import sparse_mce_note
 from softmax_core.figures.training_figures import config_label
 from softmax_core.jobs import JobSnapshot
 from softmax_core.linear_ceiling import (
@@ -180,6 +181,28 @@ def keep_compared_in_address(chosen: list[str]) -> None:
     st.session_state["_cal_compare_in_link"] = wanted
 
 
+def in_evaluation_half(evaluation: np.ndarray, asked: int, previous: int) -> int:
+    """The evaluation-half image nearest ``asked`` in the direction the input moved (+ goes up, - down).
+
+    An image of the calibration half (T was fitted on it) is stepped over, never shown.
+    """
+    position = int(np.searchsorted(evaluation, asked))
+    if position < len(evaluation) and evaluation[position] == asked:
+        return asked
+    above = int(evaluation[position]) if position < len(evaluation) else None
+    below = int(evaluation[position - 1]) if position > 0 else None
+    if asked >= previous:
+        return above if above is not None else below
+    return below if below is not None else above
+
+
+def _step_over_calibration_half(evaluation: np.ndarray) -> None:
+    asked = int(st.session_state["cal_image"])
+    shown = in_evaluation_half(evaluation, asked, st.session_state.get("cal_image_shown", int(evaluation[0])))
+    st.session_state["cal_image"] = float(shown)
+    st.session_state["cal_image_shown"] = shown
+
+
 # ---------------------------------------------------------------- the page
 
 st.title("Confidence and calibration")
@@ -324,11 +347,11 @@ if report is not None:
         help=f"Mean negative log-likelihood on the evaluation half; {before.nll:.4f} at T = 1.",
     )
     chart(cached.reliability_diagram(before.bins, after.bins, fit.temperature), "cal_reliability")
-    st.caption(f"Each bar is one of {len(before.bins.counts)} equal-width confidence bins; the number above it counts "
-               f"the evaluation images in it. A bar below the dashed diagonal means the model was right less often "
-               f"than it claimed (over-confident). Test set split with seed **{split_seed}**: T is fitted on "
-               f"{len(report.split.calibration):,} images, everything here is measured on the other "
-               f"{len(report.split.evaluation):,}.")  # fmt: skip
+    caption(f"Each bar is one of {len(before.bins.counts)} equal-width confidence bins; the number above it counts "
+            f"the evaluation images in it. A bar below the dashed diagonal means the model was right less often "
+            f"than it claimed (over-confident). Test set split with seed **{split_seed}**: T is fitted on "
+            f"{len(report.split.calibration):,} images, everything here is measured on the other "
+            f"{len(report.split.evaluation):,}.")  # fmt: skip
 
     st.subheader("Before and after, on the evaluation half")
     temperature = replace(TEMPERATURE, default=nearest_stop(fit.temperature))
@@ -340,31 +363,34 @@ if report is not None:
     logits = cached.run_logits(runs_dir, key, data_dir)
     labels = data.test_labels.numpy()
     yours = cached.evaluation_at(runs_dir, key, data_dir, split_seed, t_now)
-    table, curves = st.columns([5, 6], gap="medium")
+    table, curves = st.columns(2, gap="medium")  # half the width: the table's four columns fit at 1280 px
     with table:
         rows = {"accuracy": "accuracy", "NLL": "nll", "Brier": "brier", "ECE (15 bins)": "ece", "MCE": "mce"}
+        columns = {"T = 1": before, f"T = {fit.temperature:.3g} (fit)": after, f"T = {t_now:g} (yours)": yours}
         st.dataframe(cached.table([
-            {"metric": name, "T = 1": getattr(before, a), f"T = {fit.temperature:.3g} (fit)": getattr(after, a),
-             f"T = {t_now:g} (yours)": getattr(yours, a)} for name, a in rows.items()
+            {"metric": name} | {column: getattr(m, a) for column, m in columns.items()} for name, a in rows.items()
         ]), hide_index=True, width="stretch",
-            column_config={c: st.column_config.NumberColumn(format="%.4f") for c in
-                           ("T = 1", f"T = {fit.temperature:.3g} (fit)", f"T = {t_now:g} (yours)")})  # fmt: skip
-        st.caption("Accuracy does not move: dividing every logit by the same T > 0 keeps their order, so the "
-                   "largest logit, the predicted class, stays the same. Only the confidences change. Lower is "
-                   "better for NLL, Brier (squared distance to the one-hot label), ECE (bin gaps weighted by bin "
-                   "size) and MCE (the largest gap).")  # fmt: skip
+            column_config={c: st.column_config.NumberColumn(format="%.4f") for c in columns})  # fmt: skip
+        note = sparse_mce_note({"T = 1": before.bins, f"T = {fit.temperature:.3g}": after.bins,
+                                f"T = {t_now:g}": yours.bins})  # fmt: skip
+        if note is not None:
+            st.warning(note, icon=":material/scatter_plot:")
+        caption("Accuracy does not move: dividing every logit by the same T > 0 keeps their order, so the "
+                "largest logit, the predicted class, stays the same. Only the confidences change. Lower is "
+                "better for NLL, Brier (squared distance to the one-hot label), ECE (bin gaps weighted by bin "
+                "size) and MCE (the largest gap).")  # fmt: skip
     with curves:
         chart(
             cached.calibration_curves(report.temperatures, report.nll_curve, report.ece_curve, fit.temperature, t_now),
             "cal_curves",
         )
-        st.caption(f"The star is the T the fit found on the calibration half (from T = 1, by Newton's method on "
-                   f"1/T, {fit.evaluations} steps); the curves are the evaluation half, so the minimum may sit "
-                   "slightly beside it.")  # fmt: skip
+        caption(f"The star is the T the fit found on the calibration half (from T = 1, by Newton's method on "
+                f"1/T, {fit.evaluations} steps); the curves are the evaluation half, so the minimum may sit "
+                "slightly beside it.")  # fmt: skip
 
     chart(cached.confidence_histogram(before.bins, after.bins, fit.temperature, before.accuracy), "cal_histogram")
-    st.caption("How the evaluation images spread over confidence. When the bars' mean confidence sits right of "
-               "the accuracy line, the model claims more than it delivers.")  # fmt: skip
+    caption("How the evaluation images spread over confidence. When the bars' mean confidence sits right of "
+            "the accuracy line, the model claims more than it delivers.")  # fmt: skip
 
     st.subheader("One image on the softmax page")
     image_param = int_param("cal_image", int(ev[0]), 0, len(labels) - 1)  # the input's bounds, checked first
@@ -372,17 +398,27 @@ if report is not None:
     drawn.append(image_param)
     pick_image, open_link = st.columns([1, 2], vertical_alignment="bottom")
     # A float input showing whole numbers: 1.67's int input raises on a link value such as 1e400 (OverflowError).
-    image = int(pick_image.number_input("Test image # (from the evaluation half)", 0.0, len(labels) - 1.0,
-                                        float(ev[0]), 1.0, "%.0f", key="cal_image", bind="query-params"))  # fmt: skip
+    asked = int(pick_image.number_input("Test image # (from the evaluation half)", 0.0, len(labels) - 1.0,
+                                        float(ev[0]), 1.0, "%.0f", key="cal_image", bind="query-params",
+                                        on_change=_step_over_calibration_half, args=(ev,),
+                                        help="Only images T was not fitted on: + and − step over the "
+                                             "calibration half."))  # fmt: skip
+    image = in_evaluation_half(ev, asked, asked)
+    st.session_state["cal_image_shown"] = image
+    if image != asked:  # a link (or an old view) named an image of the calibration half
+        st.info(f"Test image #{asked} is in the calibration half (T was fitted on it): showing #{image}, the "
+                "next image of the evaluation half.", icon=":material/swap_horiz:")  # fmt: skip
     link = cal.softmax_page_link(logits[image], fit.temperature)
-    open_link.link_button(f"Open this model on the softmax page at T = {fit.temperature:.3g}", link,
+    open_link.link_button("Open this model on the softmax page", link, help=f"At the fitted T = {fit.temperature:.3g}",
                           icon=":material/open_in_new:")  # fmt: skip
     probs = cal.probabilities(logits[image : image + 1], fit.temperature)[0]
     names = data.class_names
-    st.caption(f"Image #{image} is a {names[labels[image]]}; the model predicts {names[int(probs.argmax())]} with "
-               f"{probs.max():.1%} at the fitted T ({cal.probabilities(logits[image:image + 1])[0].max():.1%} at "
-               "T = 1). The link carries its ten logits (rounded to 3 decimals) and T; the softmax page's T "
-               "slider snaps to its nearest stop, so T there may differ slightly.")  # fmt: skip
+    true_name = names[labels[image]]
+    article = "an" if true_name[0] in "AEIOU" else "a"
+    caption(f"Image #{image} is {article} {true_name}; the model predicts {names[int(probs.argmax())]} with "
+            f"{probs.max():.1%} at the fitted T ({cal.probabilities(logits[image:image + 1])[0].max():.1%} at "
+            "T = 1). The link carries its ten logits (rounded to 3 decimals) and T; the softmax page's T "
+            "slider snaps to its nearest stop, so T there may differ slightly.")  # fmt: skip
 
 # ---------------------------------------------------------------- compare runs
 st.subheader("Compare runs")
@@ -397,7 +433,7 @@ chosen = st.multiselect("Runs to compare", finished, default=finished[:6], key=C
                         format_func=lambda k: label(by_key[k]), placeholder="Pick stored runs")  # fmt: skip
 keep_compared_in_address(chosen)
 if skipped:
-    st.caption(f"{skipped} diverged run(s) are left out: they have no finite confidences.")
+    caption(f"{skipped} diverged run(s) are left out: they have no finite confidences.")
 if chosen:
     rows = []
     for k in chosen:
@@ -418,8 +454,8 @@ if chosen:
         st.dataframe(cached.table(rows), hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
                                     for c in rows[0] if c != "run"})  # fmt: skip
-        st.caption("T above 1: the run was over-confident (long SGD runs and large learning rates drift there); "
-                   "T below 1: under-confident (short runs, a heavily penalised model).")  # fmt: skip
+        caption("T above 1: the run was over-confident (long SGD runs and large learning rates drift there); "
+                "T below 1: under-confident (short runs, a heavily penalised model).")  # fmt: skip
 
 ceiling_section()
 share_row(share_and_reset, drawn, {RUN: key, COMPARE: chosen or [NONE_COMPARED]}, (RUN,))

@@ -23,6 +23,7 @@ from dashboard.deep_links import run_through_navigation
 from dashboard.presenter import caption, chart, share_row
 from softmax_core import cross_entropy_trace, logits_trace
 from softmax_core import prediction_table as table
+from softmax_core.cross_entropy import torch_session
 from softmax_core.figures import cross_entropy_figures as figs
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
@@ -134,20 +135,21 @@ def show_problems(checked: table.CheckedTable) -> None:
 # ----------------------------------------------------------------------------- the steps
 
 
-def repl(*lines: tuple[str, str]) -> None:
-    """Lines of torch and what they printed, as in a Python session."""
+def repl(data, step: int) -> None:
+    """Step ``step``'s lines of torch and what they printed, as in a Python session.
+
+    Not wrapped: a wrapped line breaks wherever the browser likes, even right after a minus sign;
+    a long line scrolls instead, as in a terminal.
+    """
+    lines = torch_session(step, data["trace"], data["logits"])
     st.code(
         "\n".join(f">>> {code}\n{out}" if out else f">>> {code}" for code, out in lines),
         language="python",
-        wrap_lines=True,
+        wrap_lines=False,
     )
 
 
-def literal(values: torch.Tensor) -> str:
-    return repr([[float(f"{v:.6g}") for v in row] for row in values.tolist()])
-
-
-def step_pick(data, with_figure: bool) -> None:
+def step_pick(data, with_figure: bool, code) -> None:
     if with_figure:  # the picture first: it is what the room looks at
         heatmap(data, "pick")
     st.markdown(
@@ -155,13 +157,8 @@ def step_pick(data, with_figure: bool) -> None:
         "The loss reads exactly **one cell per row**: the pairs `(i, y[i])`, outlined above."
     )
     st.latex(r"(i,\ y_i)\ \text{ for } i = 0, \dots, n-1 \quad\longrightarrow\quad \hat{y}_{i,\,y_i}")
-    t = data["trace"]
-    dtype = "" if t.y_hat.dtype == torch.float32 else f", dtype=torch.{str(t.y_hat.dtype).removeprefix('torch.')}"
-    repl(
-        (f"y = torch.tensor({t.y.tolist()})", ""),
-        (f"y_hat = torch.tensor({literal(t.y_hat)}{dtype})", ""),
-        ("list(zip(range(len(y_hat)), y.tolist()))", repr(t.index_pairs)),
-    )
+    with code:
+        repl(data, 1)
 
 
 def heatmap(data, where: str) -> None:
@@ -170,7 +167,7 @@ def heatmap(data, where: str) -> None:
     chart(fig, f"ce_heatmap_{where}")
 
 
-def step_read(data, with_figure: bool) -> None:
+def step_read(data, with_figure: bool, code) -> None:
     if with_figure:
         heatmap(data, "read")
     st.markdown(
@@ -178,10 +175,11 @@ def step_read(data, with_figure: bool) -> None:
         "column `y`. The result is each example's probability of its **true** class."
     )
     st.latex(r"p_i = \hat{y}_{i,\,y_i}")
-    repl(("y_hat[range(len(y_hat)), y]", str(data["trace"].picked)))
+    with code:
+        repl(data, 2)
 
 
-def step_log(data, with_figure: bool) -> None:
+def step_log(data, with_figure: bool, code) -> None:
     t = data["trace"]
     if with_figure:
         chart(cached.neg_log_curve(tuple(t.picked.tolist())), "ce_neglog")
@@ -190,33 +188,32 @@ def step_log(data, with_figure: bool) -> None:
         "confident and right, large when it gave the right answer a small probability."
     )
     st.latex(r"l_i = -\log \hat{y}_{i,\,y_i}")
-    repl(("-torch.log(y_hat[range(len(y_hat)), y])", str(t.losses)))
+    with code:
+        repl(data, 3)
 
 
-def step_mean(data, with_figure: bool) -> None:
+def step_mean(data, with_figure: bool, code) -> None:
     t = data["trace"]
-    k = t.y_hat.shape[1]
     if with_figure:
         chart(cached.loss_bars(tuple(t.losses.tolist())), "ce_losses")
     st.markdown(
         "The batch loss is the mean over examples. The same per-example numbers come from the general formula "
         "with a one-hot label: every term but the true class's is multiplied by 0."
     )
+    # Two lines: on one, the formula ran past the right edge of a half-width column at 1280 px.
     st.latex(
-        r"L = \frac{1}{n}\sum_{i=0}^{n-1} l_i, \qquad l_i = -\sum_{j} y_{ij} \log \hat{y}_{ij} = -\log \hat{y}_{i,\,y_i}"
+        r"\begin{aligned} L &= \frac{1}{n}\sum_{i=0}^{n-1} l_i \\ "
+        r"l_i &= -\sum_{j} y_{ij} \log \hat{y}_{ij} = -\log \hat{y}_{i,\,y_i} \end{aligned}"
     )
-    repl(
-        ("l = -torch.log(y_hat[range(len(y_hat)), y])", ""),
-        ("l.mean()", str(t.losses.mean())),
-        (f"F.one_hot(y, {k}).float()", str(t.one_hot)),
-        (f"-torch.special.xlogy(F.one_hot(y, {k}).float(), y_hat).sum(1)", str(t.one_hot_losses)),
-    )
-    caption(
-        "`xlogy(a, b)` is `a * log(b)` with `0 · log 0 = 0`, so a 0 in a wrong class does not turn the sum into `nan`."
-    )
+    with code:
+        repl(data, 4)
+        caption(
+            "`xlogy(a, b)` is `a * log(b)` with `0 · log 0 = 0`, so a 0 in a wrong class does not turn the sum into "
+            "`nan`."
+        )
 
 
-def step_logits(data, with_figure: bool) -> None:
+def step_logits(data, with_figure: bool, code) -> None:
     lt = data["logits"]
     st.markdown(
         "Models output logits `o`, not probabilities. With `o = log(y_hat)` we have `softmax(o) = y_hat`, "
@@ -227,30 +224,20 @@ def step_logits(data, with_figure: bool) -> None:
         r"\begin{aligned} -\log \mathrm{softmax}(\mathbf{o})_{y} &= \log\textstyle\sum_j e^{o_j} - o_y \\ "
         r"&= m + \log\textstyle\sum_j e^{o_j - m} - o_y \end{aligned}"
     )
-    repl(
-        ("o = torch.log(y_hat)", ""),
-        ("o", str(lt.logits)),
-        ("m = o.amax(1)", ""),
-        ("m", str(lt.row_max)),
-        ("o - m[:, None]", str(lt.logits - lt.row_max[:, None])),
-        ("lse = m + torch.log(torch.exp(o - m[:, None]).sum(1))", ""),
-        ("lse", str(lt.log_sum_exp)),
-        ("-(o - lse[:, None])[range(len(o)), y]", str(lt.losses)),
-        ("F.cross_entropy(o, y, reduction='none')", str(data["torch_losses"])),
-        ("F.cross_entropy(o, y)", str(data["torch_mean"])),
-    )
-    caption(
-        "`lse` is log 1 = 0 up to float rounding when the rows of `y_hat` sum to 1: "
-        "then `o` is already log-normalised and the shift changes nothing."
-    )
-    if with_figure:
-        st.dataframe(figs.logits_side_by_side(lt, data["torch_losses"]), hide_index=True, width="stretch")
-        caption("Per example: **ours** = logsumexp − o_y, **torch** = `F.cross_entropy(o, y, reduction='none')`.")
-    if data["unnormalised"]:
-        st.info(
-            "Some rows do not sum to 1. `softmax(log y_hat)` divides each row by its sum, so this route "
-            "scores the normalised rows and differs from step 3 by the log of the row sum."
+    with code:
+        repl(data, 5)
+        caption(
+            "`lse` is log 1 = 0 up to float rounding when the rows of `y_hat` sum to 1: "
+            "then `o` is already log-normalised and the shift changes nothing."
         )
+        if with_figure:
+            st.dataframe(figs.logits_side_by_side(lt, data["torch_losses"]), hide_index=True, width="stretch")
+            caption("Per example: **ours** = logsumexp − o_y, **torch** = `F.cross_entropy(o, y, reduction='none')`.")
+        if data["unnormalised"]:
+            st.info(
+                "Some rows do not sum to 1. `softmax(log y_hat)` divides each row by its sum, so this route "
+                "scores the normalised rows and differs from step 3 by the log of the row sum."
+            )
 
 
 RENDER = {1: step_pick, 2: step_read, 3: step_log, 4: step_mean, 5: step_logits}
@@ -325,12 +312,20 @@ with right:
     stepper()
     if not checked.ok:
         st.info("Fix the table on the left to run the steps.", icon=":material/arrow_back:")
-    else:
-        data = compute(checked)
-        steps = list(STEPS) if ss[SHOW_ALL.key] else [ss[STEP.key]]
-        for step in steps:
+# One step's picture and words sit beside the table, its lines of torch below both at the page's full width
+# (in half the width they were cut or broke after a minus sign). All steps run below the table across the
+# whole width: beside it they left its column empty down the page.
+if checked.ok:
+    data = compute(checked)
+    if ss[SHOW_ALL.key]:
+        for step in STEPS:
             st.subheader(f"{step}. {STEPS[step]}")
-            RENDER[step](data, with_figure=not (ss[SHOW_ALL.key] and step == 2))
+            RENDER[step](data, with_figure=step != 2, code=st.container())
+    else:
+        step, code = ss[STEP.key], st.container()
+        with right:
+            st.subheader(f"{step}. {STEPS[step]}")
+            RENDER[step](data, with_figure=True, code=code)
 
 with share_slot:
     share_row(url_state.share_and_reset, PARAMS)

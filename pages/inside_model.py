@@ -17,7 +17,7 @@ from dashboard import server_caches as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
-from dashboard.presenter import chart, share_row
+from dashboard.presenter import caption, chart, share_row
 from dashboard.url_state import Param, bool_param, check_link, int_param, share_and_reset
 from dashboard.user_text import literal
 from softmax_core import export, inspection
@@ -178,7 +178,7 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
         "in_templates",
         toolbar=True,  # the weight pictures are worth taking home as PNG
     )
-    st.caption(
+    caption(
         "Each picture is one column w_j of W (784 weights as 28 x 28), on one shared scale: blue pixels raise "
         "class j's score when bright, red ones lower it, white is 0. b is the class's bias."
     )
@@ -189,7 +189,7 @@ def compare_section(store, run, fingerprint, index, has_snapshots, weights, bias
     other = counterpart(store, run, fingerprint)
     st.subheader("Scratch against concise")
     if other is None:
-        st.caption(
+        caption(
             f"Train the {OTHER_IMPL[run.config.impl]} implementation with the same settings on the training "
             "page to see both side by side here."
         )
@@ -255,7 +255,8 @@ def explanation_section(runs_dir: str, key: str, index: int, data, data_dir: str
     why, figures = cached.explanation(runs_dir, key, index, i, data_dir, tuple(names))
     verdict = "right" if why.predicted == label else "a mistake"
     st.markdown(
-        f"Test image #{i} is {indefinite_article(names[label])} **{names[label]}**; the model ({where}) says **{names[why.predicted]}** "
+        f"Test image #{i} is {indefinite_article(names[label])} **{names[label]}**; the model ({where}) "
+        f"says **{names[why.predicted]}** "
         f"({why.probs[why.predicted]:.1%}): {verdict}."
     )
     image, scores, probs = st.columns([1, 1.3, 1.3], gap="small")
@@ -276,7 +277,7 @@ def explanation_section(runs_dir: str, key: str, index: int, data, data_dir: str
 
 def contribution_figure(why, fig, classes, names, key: str) -> None:
     chart(fig, key)
-    st.caption(
+    caption(
         "Each map is x * w_j, pixel by pixel: blue pixels pushed towards that class, red ones away. "
         "Its 784 values add up, plus the bias b_j, to the class's score o_j (the bar above):"
     )
@@ -285,7 +286,7 @@ def contribution_figure(why, fig, classes, names, key: str) -> None:
 
 def upload_section(weights, biases, index, names) -> None:
     st.subheader("Your own picture")
-    st.caption(
+    caption(
         "A photo or drawing of one garment, PNG, JPEG or WebP, best on a plain light background and filling most "
         "of the frame. It is made into 28 x 28 pixels the way Zalando made Fashion-MNIST from product photos, "
         "shown step by step and classified; nothing you upload is stored on the server."
@@ -341,12 +342,12 @@ def export_section(run, runs_dir: str) -> None:
         key="in_download_weights",
         on_click="ignore",
     )
-    st.caption(
+    caption(
         "Load the weights into the chapter's concise `net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))` "
         "(`weights_only=True` executes nothing from the file):"
     )
     st.code(export.load_snippet(weights_name), language="python", wrap_lines=True)
-    st.caption(
+    caption(
         export.SCRATCH_NOTE + " The weight pictures download as PNG from the camera icon over them (shown on hover)."
     )
 
@@ -391,7 +392,7 @@ except ValueError as exc:  # damaged weights: the store's message says what to d
 
 names = list(data.class_names)
 last = run.history[-1] if run.history else None
-st.caption(f"Run: {config_label(run.config)}" + (f" · test accuracy {last.test_acc:.1%}" if last else ""))
+caption(f"Run: {config_label(run.config)}" + (f" · test accuracy {last.test_acc:.1%}" if last else ""))
 
 index = templates_section(run, weights, biases, has_snapshots, names)
 where = f"after {index} epoch(s)" if has_snapshots else "after the last epoch"

@@ -28,6 +28,7 @@ from softmax_core.logit_presets import (
     format_logits,
     parse_logits,
 )
+from softmax_core.softmax import zero_temperature_limit
 from softmax_core.stability import DTYPES, explain, format_number
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
@@ -193,6 +194,8 @@ temperature = st.session_state[TEMPERATURE.key]
 o = torch.tensor(logits, dtype=torch.float64)
 probs = softmax(o, temperature)
 one_hot = hardmax(o)
+cold = zero_temperature_limit(o)  # the T -> 0 limit: one-hot, or an even split over tied top logits
+tied = int((cold > 0).sum())
 top = int(probs.argmax())
 h = float(entropy(probs))
 h_max = max_entropy(len(logits))
@@ -212,13 +215,21 @@ with main:
         "H / log q", f"{h / h_max:.0%}", help=f"entropy relative to the uniform maximum log {len(logits)} = {h_max:.3f}"
     )
 
+limit_row = r"\\ \lim_{T \to 0} \mathrm{softmax}(\mathbf{o}/T) &= " + _vector(cold.tolist(), 2) if tied > 1 else ""
 st.latex(
     r"\begin{aligned}\hat{\mathbf{y}} &= "
     + _vector(probs.tolist(), 2)
     + r"\\ \operatorname{hardmax}(\mathbf{o}) &= "
     + _vector(one_hot.tolist(), 0)
+    + limit_row
     + r"\end{aligned}"
 )
+if tied > 1:
+    st.markdown(
+        f"**{tied} logits tie for the largest.** `argmax` picks the first of them, but no temperature makes "
+        f"softmax one-hot: the tied classes keep equal probabilities at every $T$, and as $T \\to 0$ each gets "
+        f"1/{tied}."
+    )
 caption(
     "The soft distribution says how sure the model is; the one-hot vector of the argmax is the hard decision "
     "(and what a label looks like). Cross-entropy compares the two."
@@ -236,11 +247,16 @@ with curves:
     )
 with words:
     st.latex(r"\frac{\hat{y}_i}{\hat{y}_j} = \exp\!\left(\frac{o_i - o_j}{T}\right)")
+    cold_line = (
+        "- $T \\to 0$: gaps blow up, the top class takes everything: softmax becomes **hardmax**, the one-hot argmax.\n"
+        if tied == 1
+        else f"- $T \\to 0$: gaps to the top blow up, but the {tied} tied top logits have no gap between them: "
+        f"they split everything evenly, 1/{tied} each (not the one-hot argmax).\n"
+    )
     st.markdown(
         "Only the **gaps** between logits matter, and $T$ scales them.\n\n"
-        "- $T \\to 0$: gaps blow up, the top class takes everything: softmax becomes **hardmax**, the one-hot "
-        "argmax.\n"
-        "- $T \\to \\infty$: gaps vanish, every class gets $1/q$: the **uniform** distribution, entropy "
+        + cold_line
+        + "- $T \\to \\infty$: gaps vanish, every class gets $1/q$: the **uniform** distribution, entropy "
         "$\\log q$.\n"
         "- The order of the classes never changes, so the prediction (argmax) is the same at every $T$."
     )

@@ -73,6 +73,16 @@ PARAMS = [IMPL, LR, BATCH, EPOCHS, SEED, INIT_STD, EVAL_TAB]
 URL = {"bind": "query-params"}  # each setting lives in the link under its key
 
 
+# Where the from-scratch model is not the chapter's code, said wherever it shows.
+SCRATCH_SOFTMAX_NOTE = (
+    "One difference from the chapter's code: this from-scratch `softmax` subtracts each row's largest score "
+    "before `exp` (the same probabilities wherever the chapter's are finite); d2l 3.6's is plain "
+    "`exp(X) / exp(X).sum(1)`. When a run blows up, the chapter's `exp` overflows to inf and inf / inf is nan, "
+    "so its loss reads **nan**; here `exp` never overflows, the true class's probability rounds to 0 instead, and "
+    "the loss reads **inf**. Same blow-up, another symptom."
+)
+
+
 def when(created_at: str) -> str:
     try:
         return datetime.fromisoformat(created_at).strftime("%Y-%m-%d %H:%M UTC")
@@ -85,9 +95,11 @@ def when(created_at: str) -> str:
 
 def settings_form() -> bool:
     """The hyperparameters; one submit trains (or loads) once."""
-    with st.form("train_form"):
+    # Enter in a field does not train: a student changing the epochs expects to press Train.
+    with st.form("train_form", enter_to_submit=False):
         impl, lr, batch, epochs, seed, std = st.columns([1.6, 1, 1, 1, 1, 1])
-        impl.radio("Implementation", IMPL.options, IMPL.index, key=IMPL.key, format_func=IMPL.label, **URL)
+        impl.radio("Implementation", IMPL.options, IMPL.index, key=IMPL.key, format_func=IMPL.label, **URL,
+                   help=SCRATCH_SOFTMAX_NOTE)  # fmt: skip
         lr.number_input("Learning rate η", MIN_LR, MAX_LR, LR.default, step=0.01, format="%g", key=LR.key, **URL)
         # Whole numbers in float inputs: 1.67's int input raises on a link value such as 1e400 (OverflowError).
         # "%.0f", not "%d": a float input with an integer format logs a warning with a stack trace on every run.
@@ -171,6 +183,8 @@ def run_header(run: StoredRun, fresh: bool, reference: tuple[float, str] | None)
             f"**Diverged**: {diverged_label(run.diverged_at)}, after {len(run.history)} full epoch(s). {run.message}",
             icon=":material/warning:",
         )
+        if run.config.impl == "scratch":
+            st.markdown(SCRATCH_SOFTMAX_NOTE)
     else:
         chart(
             cached.training_curves(
@@ -184,7 +198,7 @@ def run_header(run: StoredRun, fresh: bool, reference: tuple[float, str] | None)
             icon=":material/check_circle:",
         )
     elif fresh:
-        st.caption("Stored as diverged, so this link shows the same outcome again without training.")
+        caption("Stored as diverged, so this link shows the same outcome again without training.")
     else:
         st.info(
             f"**Cached**: loaded from the run store, trained {ago(run.created_at)} in {run.train_seconds:.1f} s.",
@@ -237,7 +251,7 @@ def predictions_tab(data, probs: np.ndarray, runs_dir: str, key: str, data_dir: 
     mistakes, cls, count = st.columns([1, 1.5, 1.5], vertical_alignment="bottom")
     only_mistakes = mistakes.toggle("Only mistakes", key="train_only_mistakes")
     chosen = cls.selectbox("True class", ["all classes", *names], key="train_grid_class")
-    n = count.select_slider("Images", [6, 12, 18, 24, 36], value=12, key="train_grid_count")
+    n = count.select_slider("Images", [4, 8, 12, 16, 24, 36], value=12, key="train_grid_count")  # rows of four
     mask = wrong if only_mistakes else np.ones_like(wrong)
     if chosen != "all classes":
         mask = mask & (true == names.index(chosen))
@@ -337,7 +351,7 @@ def one_image_tab(data, probs: np.ndarray) -> None:
 
 def evaluation(run: StoredRun, data, runs_dir: str, data_dir: str) -> None:
     if run.status != "finished":
-        st.caption("A diverged run stopped partway, so it is not evaluated: lower the learning rate and train again.")
+        caption("A diverged run stopped partway, so it is not evaluated: lower the learning rate and train again.")
         return
     try:
         probs = cached.probabilities_on_test_set(runs_dir, run.key, data_dir)
@@ -424,7 +438,7 @@ def compare(store: RunStore, current_key: str | None) -> None:
         "how far apart do the two implementations end?"
     )
     if not pairs:
-        st.caption("Store one run of each implementation with otherwise equal settings to see the gap here.")
+        caption("Store one run of each implementation with otherwise equal settings to see the gap here.")
         return
     rows = []
     for scratch, concise in pairs:
@@ -520,7 +534,7 @@ if key is not None:
         # Empty axes where the curves will grow (as d2l's Animator opens its plot before the first epoch);
         # the browser also loads its chart code now, not when the first epoch is drawn.
         chart(
-            cached.training_curves((), epochs=config.epochs, title="The curves are drawn here, one point per epoch"),
+            cached.training_curves((), epochs=config.epochs, title="Drawn here: one point per epoch"),
             "train_curves",
         )
 

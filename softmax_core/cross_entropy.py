@@ -119,3 +119,66 @@ def logits_trace(logits, y) -> LogitsTrace:
     log_probs = scores - lse[:, None]
     losses = -log_probs[torch.arange(len(scores)), labels]
     return LogitsTrace(scores, labels, row_max, lse, log_probs, losses, float(losses.mean()))
+
+
+# ---------------------------------------------------------------- the lines the step-by-step page prints
+
+Session = tuple[tuple[str, str], ...]  # (a line of torch, what it printed; "" for a statement)
+
+
+def _literal(values: torch.Tensor) -> str:
+    """A tensor's values as a Python list, each to 6 significant digits (what a person would type)."""
+    return repr([[float(f"{v:.6g}") for v in row] for row in values.tolist()])
+
+
+def _dtype_suffix(dtype: torch.dtype) -> str:
+    return "" if dtype == torch.float32 else f", dtype={dtype}"
+
+
+def one_hot_code(y_hat: torch.Tensor, num_classes: int) -> str:
+    """The one-hot line as written for this table's precision.
+
+    ``F.one_hot`` gives int64; the chapter's ``.float()`` makes it float32. A table kept in float64
+    (a probability float32 would round to 0) needs the one-hot in float64 too, so the line says so.
+    """
+    cast = ".float()" if y_hat.dtype == torch.float32 else ".to(y_hat.dtype)"
+    return f"F.one_hot(y, {num_classes}){cast}"
+
+
+def torch_session(step: int, trace: CrossEntropyTrace, logits: LogitsTrace) -> Session:
+    """The lines of torch step ``step`` (1 to 5) shows and what each prints: run them in order in a
+    Python session (``import torch; import torch.nn.functional as F``) and every output is the same."""
+    k = trace.y_hat.shape[1]
+    if step == 1:
+        return (
+            (f"y = torch.tensor({trace.y.tolist()})", ""),
+            (f"y_hat = torch.tensor({_literal(trace.y_hat)}{_dtype_suffix(trace.y_hat.dtype)})", ""),
+            ("list(zip(range(len(y_hat)), y.tolist()))", repr(trace.index_pairs)),
+        )
+    if step == 2:
+        return (("y_hat[range(len(y_hat)), y]", str(trace.picked)),)
+    if step == 3:
+        return (("-torch.log(y_hat[range(len(y_hat)), y])", str(trace.losses)),)
+    if step == 4:
+        encoded = one_hot_code(trace.y_hat, k)
+        return (
+            ("l = -torch.log(y_hat[range(len(y_hat)), y])", ""),
+            ("l.mean()", str(trace.losses.mean())),
+            (encoded, str(trace.one_hot)),
+            (f"-torch.special.xlogy({encoded}, y_hat).sum(1)", str(trace.one_hot_losses)),
+        )
+    if step == 5:
+        o, y = logits.logits, logits.y
+        return (
+            ("o = torch.log(y_hat)", ""),
+            ("o", str(o)),
+            ("m = o.amax(1)", ""),
+            ("m", str(logits.row_max)),
+            ("o - m[:, None]", str(o - logits.row_max[:, None])),
+            ("lse = m + torch.log(torch.exp(o - m[:, None]).sum(1))", ""),
+            ("lse", str(logits.log_sum_exp)),
+            ("-(o - lse[:, None])[range(len(o)), y]", str(logits.losses)),
+            ("F.cross_entropy(o, y, reduction='none')", str(torch.nn.functional.cross_entropy(o, y, reduction="none"))),
+            ("F.cross_entropy(o, y)", str(torch.nn.functional.cross_entropy(o, y))),
+        )
+    raise ValueError(f"step must be 1 to 5, not {step}")

@@ -4,7 +4,8 @@ r"""Softmax and what it says about a prediction.
     \mathrm{softmax}(\mathbf{o}/T)_j = \frac{\exp(o_j/T)}{\sum_k \exp(o_k/T)}
 
 Temperature ``T`` sharpens (T < 1) or flattens (T > 1) the distribution:
-T -> 0 gives the one-hot argmax (hardmax), T -> infinity the uniform one.
+T -> 0 gives the one-hot argmax (hardmax) when one logit is largest (tied largest logits share
+the mass equally), T -> infinity the uniform one.
 """
 
 from __future__ import annotations
@@ -98,9 +99,21 @@ def margin(probs, dim: int = -1) -> torch.Tensor:
 
 
 def hardmax(logits, dim: int = -1) -> torch.Tensor:
-    """One-hot of the argmax: the T -> 0 limit of softmax (first index on ties)."""
+    """One-hot of the argmax (first index on ties): the hard decision, and the T -> 0 limit without ties."""
     x = as_float_tensor(logits, "logits")
     check_dim(x, dim, "logits")
     check_no_nan(x, "logits")
     index = x.argmax(dim, keepdim=True)
     return torch.zeros_like(x).scatter_(dim, index, 1.0)
+
+
+def zero_temperature_limit(logits, dim: int = -1) -> torch.Tensor:
+    """The limit of softmax(o / T) as T -> 0: 1/m on each of the m tied largest logits, 0 elsewhere.
+
+    Every ratio p_i / p_j = exp((o_i - o_j) / T) of two tied maxima stays 1, so ties never become one-hot.
+    """
+    x = as_float_tensor(logits, "logits")
+    check_dim(x, dim, "logits")
+    check_no_nan(x, "logits")
+    top = (x == x.amax(dim, keepdim=True)).to(x.dtype)
+    return top / top.sum(dim, keepdim=True)

@@ -117,3 +117,41 @@ def test_bad_input_raises_clear_error(y_hat, y, match):
 def test_one_hot_label_out_of_range():
     with pytest.raises(ValueError, match="between 0 and 2"):
         one_hot([3], 3)
+
+
+def run_printed_session(lines) -> list[tuple[str, str, str]]:
+    """Run printed lines of torch in a fresh Python namespace, as a student pasting them would:
+    (line, what the page printed, what real torch prints) for every line with an output."""
+    namespace = {"torch": torch, "F": F}
+    shown = []
+    for code, printed in lines:
+        if printed:
+            value = eval(code, namespace)  # noqa: S307 (our own printed lines, on our own test tables)
+            shown.append((code, printed, repr(value) if isinstance(value, list) else str(value)))
+        else:
+            exec(code, namespace)  # noqa: S102
+    return shown
+
+
+@pytest.mark.parametrize(
+    "y_hat, dtype",
+    [
+        (CHAPTER_Y_HAT, torch.float32),
+        ([[1e-50, 0.5, 0.5], [0.3, 0.2, 0.5]], torch.float64),  # float32 would round 1e-50 to 0: the float64 path
+        ([[0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 1.0, 0.0], [0.7, 0.1, 0.1, 0.1]], torch.float32),
+    ],
+)
+def test_every_printed_line_prints_what_real_torch_prints(y_hat, dtype):
+    """The page printed `F.one_hot(y, 3).float()` beside a float64 tensor: real torch gives float32 there."""
+    from softmax_core.cross_entropy import torch_session
+
+    labels = [0, 2] if len(y_hat) == 2 else [0, 2, 0]
+    trace = cross_entropy_trace(torch.tensor(y_hat, dtype=dtype), labels)
+    logits = logits_trace(torch.log(trace.y_hat), trace.y)
+    lines = [line for step in range(1, 6) for line in torch_session(step, trace, logits)]
+    shown = run_printed_session(lines)
+    assert len(shown) == 13  # every line with an output, steps 1 to 5
+    for code, printed, real in shown:
+        assert printed == real, code
+    if dtype == torch.float64:
+        assert ("F.one_hot(y, 3).to(y_hat.dtype)", str(trace.one_hot)) in lines and "float64" in str(trace.one_hot)

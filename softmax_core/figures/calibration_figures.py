@@ -13,10 +13,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from softmax_core.calibration import ReliabilityBins
-from softmax_core.figures.style import apply_layout
+from softmax_core.figures.style import apply_layout, wrap_title
 
-# Figures with subplot titles keep the legend under the plot, where it cannot cover a title.
-BELOW = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
+LABEL_CHARS = 20  # a run label's line on the compare chart: the bars keep most of a phone's width
+STACK_GAP_PX = 130  # px between two stacked charts: ticks, axis title and the next chart's title
+AROUND_PX = 260  # the top chart's title, the bottom chart's axis and the legend under it (at presenter size)
 
 
 def _centres(bins: ReliabilityBins) -> np.ndarray:
@@ -52,7 +53,7 @@ def reliability_diagram(before: ReliabilityBins, after: ReliabilityBins, tempera
     fig.update_xaxes(title_text="confidence (largest probability)", range=[0, 1.0], dtick=0.2)
     fig.update_yaxes(title_text="accuracy in the bin", range=[0, 1.18], dtick=0.2, row=1, col=1)
     fig.update_yaxes(range=[0, 1.18], dtick=0.2, row=1, col=2)
-    return apply_layout(fig, height=height, bargap=0.05).update_layout(legend=BELOW)
+    return apply_layout(fig, height=height, bargap=0.05)
 
 
 def confidence_histogram(before: ReliabilityBins, after: ReliabilityBins, temperature: float,
@@ -81,7 +82,7 @@ def confidence_histogram(before: ReliabilityBins, after: ReliabilityBins, temper
 def temperature_curves(temperatures, nll, ece, fitted: float, current: float, height: int = 420) -> go.Figure:
     """Evaluation-half NLL and ECE over T (log axis), the fitted T and the slider's T marked."""
     t = np.asarray(temperatures, dtype=float)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.15, subplot_titles=("NLL over T", "ECE over T"))
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=("NLL over T", "ECE over T"))
     for col, (values, name, fmt) in enumerate(((nll, "NLL", ".4f"), (ece, "ECE", ".4f")), 1):
         values = np.asarray(values, dtype=float)
         fig.add_trace(go.Scatter(x=t, y=values, mode="lines", line=dict(width=3), name=name,
@@ -98,25 +99,62 @@ def temperature_curves(temperatures, nll, ece, fitted: float, current: float, he
                                  showlegend=col == 1,
                                  hovertemplate=f"your T = {current:.3g}<br>{name} {at_now:{fmt}}<extra></extra>"),
                       row=1, col=col)  # fmt: skip
-    fig.update_xaxes(type="log", title_text="temperature T (log scale)")
-    fig.update_yaxes(title_text="NLL", row=1, col=1)
-    fig.update_yaxes(title_text="ECE", row=1, col=2)
-    return apply_layout(fig, height=height).update_layout(legend=BELOW | dict(y=-0.32))
+    fig.update_xaxes(type="log", title_text="T (log scale)")  # the subplot titles name the y axes
+    return apply_layout(fig, height=height)
 
 
 def compare_runs_chart(labels: Sequence[str], ece_before, ece_after, fitted_t, height: int = 420) -> go.Figure:
-    """ECE before and after scaling, and the fitted T, for several runs (T > 1: the run was over-confident)."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=("ECE on the evaluation half",
-                                                                                 "fitted temperature T"))  # fmt: skip
-    names = list(labels)
+    """ECE before and after scaling, and the fitted T, for several runs (T > 1: the run was over-confident).
+
+    The two charts are stacked, each the full width, and the run labels wrap into short lines: side by
+    side, long labels left a phone a sliver for the bars.
+    """
+    names = [wrap_title(label, LABEL_CHARS) for label in labels]
+    lines = max((name.count("<br>") + 1 for name in names), default=1)
+    chart_px = 20 + 26 * lines * max(len(names), 1)  # each chart's plot area: a run's label lines and bars
+    plots_px = 2 * chart_px + STACK_GAP_PX  # plotly's spacing is a fraction of this, not of the figure
+    height = max(height, plots_px + AROUND_PX)
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=STACK_GAP_PX / plots_px,
+                        subplot_titles=("ECE on the evaluation half", "fitted temperature T"))  # fmt: skip
     fig.add_trace(go.Bar(y=names, x=list(ece_before), orientation="h", name="ECE, T = 1"), row=1, col=1)
     fig.add_trace(go.Bar(y=names, x=list(ece_after), orientation="h", name="ECE, fitted T"), row=1, col=1)
     fig.add_trace(go.Bar(y=names, x=list(fitted_t), orientation="h", name="fitted T", showlegend=False,
-                         text=[f"{t:.2f}" for t in fitted_t], textposition="auto"), row=1, col=2)  # fmt: skip
+                         text=[f"{t:.2f}" for t in fitted_t], textposition="auto"), row=2, col=1)  # fmt: skip
     fig.add_trace(go.Scatter(x=[1, 1], y=[names[0], names[-1]] if names else [], mode="lines",
-                             line=dict(dash="dash", width=2), name="T = 1 (no change)"), row=1, col=2)  # fmt: skip
-    fig.update_yaxes(showticklabels=False, row=1, col=2)
-    fig.update_yaxes(autorange="reversed", automargin=True)
+                             line=dict(dash="dash", width=2), name="T = 1 (no change)"), row=2, col=1)  # fmt: skip
+    fig.update_yaxes(autorange="reversed", automargin=True, tickmode="array", tickvals=names, ticktext=names)
     fig.update_xaxes(title_text="ECE", row=1, col=1)
-    fig.update_xaxes(title_text="T", row=1, col=2)
-    return apply_layout(fig, height=max(height, 160 + 60 * len(names)), barmode="group").update_layout(legend=BELOW)
+    fig.update_xaxes(title_text="T", row=2, col=1)
+    return apply_layout(fig, height=height, barmode="group")
+
+
+SPARSE_BIN = 20  # a bin with fewer images than this: its accuracy is decided by a handful of images
+
+
+def worst_bin(bins: ReliabilityBins) -> tuple[int, int, float]:
+    """(bin index, images in it, its gap |accuracy - confidence|) of the bin that sets MCE."""
+    gaps = np.where(bins.counts > 0, np.nan_to_num(bins.gaps, nan=-1.0), -1.0)
+    k = int(np.argmax(gaps))
+    return k, int(bins.counts[k]), float(bins.gaps[k])
+
+
+def sparse_mce_note(named_bins: dict[str, ReliabilityBins], min_count: int = SPARSE_BIN) -> str | None:
+    """A warning when MCE comes from a nearly empty bin (in any column of the table), else None.
+
+    MCE is the largest gap over the non-empty bins, whatever their size: a bin holding one image has a
+    gap of its confidence or one minus it, so MCE can jump while ECE (bins weighted by size) falls.
+    """
+    where: dict[str, list[str]] = {}  # the bin's description -> the columns where it sets MCE
+    for name, bins in named_bins.items():
+        k, count, gap = worst_bin(bins)
+        if count < min_count:
+            image = "image" if count == 1 else "images"
+            described = f"the bin ({bins.edges[k]:.2f}, {bins.edges[k + 1]:.2f}] with {count} {image} (gap {gap:.2f})"
+            where.setdefault(described, []).append(name)
+    if not where:
+        return None
+    parts = "; ".join(f"at {' and '.join(names)}, {described}" for described, names in where.items())
+    return (
+        f"MCE comes from a nearly empty bin: {parts}. So few images make MCE a matter of chance; "
+        "ECE, NLL and Brier weigh every image."
+    )

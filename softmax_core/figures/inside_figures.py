@@ -21,7 +21,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from softmax_core.figures.style import FONT_SIZE, apply_layout, as_heatmap_values
-from softmax_core.figures.training_figures import class_bars
+from softmax_core.figures.training_figures import bars_height, class_bars, label_every_class
 from softmax_core.inspection import SIDE, Explanation, symmetric_limit, templates
 
 DIVERGING = plotly.colors.diverging.RdBu  # ColorBrewer, red (negative) - white (0) - blue (positive)
@@ -127,16 +127,23 @@ def score_bars(scores, class_names: Sequence[str], true_label: int | None = None
     o = np.asarray(scores, dtype=np.float64).reshape(-1)
     if len(o) != len(class_names):
         raise ValueError(f"{len(o)} scores for {len(class_names)} classes")
-    fig = go.Figure(class_bars(o, class_names, true_label, [f"{v:.2f}" for v in o], "%{y}: o = %{x:.4f}"))
-    pad = 0.45 * max(float(np.abs(o).max()), 1e-9)  # room for the labels outside the bars
+    # A positive bar's value stands right of its end; a negative bar's right of the zero line, where no bar
+    # is: left of the bar it would run into the class names.
+    bar = class_bars(o, class_names, true_label, [f"{v:.2f}" if v >= 0 else "" for v in o], "%{y}: o = %{x:.4f}")
+    fig = go.Figure(bar)
+    for name, value in zip(bar.y, o):
+        if value < 0:
+            fig.add_annotation(x=0, y=name, xref="x", yref="y", text=f"{value:.2f}", showarrow=False,
+                               xanchor="left", xshift=4, font=dict(size=bar.textfont.size))  # fmt: skip
+    largest = max(float(np.abs(o).max()), 1e-9)
     fig.update_xaxes(
         title_text="score o = x·w + b",
         zeroline=True,
         zerolinewidth=2,
-        range=[min(0.0, float(o.min())) - pad, max(0.0, float(o.max())) + pad],
+        range=[min(0.0, float(o.min())) - 0.05 * largest, max(0.0, float(o.max())) + 0.45 * largest],
     )
-    fig.update_yaxes(autorange="reversed")
-    return apply_layout(fig, None, height, showlegend=False)
+    label_every_class(fig, bar)
+    return apply_layout(fig, None, bars_height(height, len(o)), showlegend=False)
 
 
 def contribution_maps(

@@ -29,7 +29,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from softmax_core.figures.style import apply_layout, in_colour_slot, projector_fonts
+from softmax_core.figures.style import LEGEND_BELOW, apply_layout, in_colour_slot, projector_fonts
 from softmax_core.gradient_step import GradientStep
 from softmax_core.losses import LOSSES, normaliser
 
@@ -223,7 +223,7 @@ def compare_figure(
         height,
         xaxis=dict(title=dict(text=_axis_title(axis, y)), range=[center - half_width, center + half_width]),
         yaxis=yaxis,
-        legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="center", x=0.5),
+        legend=LEGEND_BELOW | dict(xanchor="center", x=0.5),
     )
 
 

@@ -17,17 +17,21 @@ import plotly.graph_objects as go
 import torch
 
 from softmax_core.figures.style import FONT_SIZE, PALETTE_SIZE, apply_layout, projector_fonts
-from softmax_core.softmax import softmax
+from softmax_core.softmax import softmax, zero_temperature_limit
 
 SWEEP_T_MIN, SWEEP_T_MAX, SWEEP_POINTS = 0.01, 100.0, 300
 
 
 @dataclass(frozen=True)
 class TemperatureSweep:
-    """p_j(T) on a log-spaced grid of temperatures: rows are temperatures, columns classes."""
+    """p_j(T) on a log-spaced grid of temperatures: rows are temperatures, columns classes.
+
+    ``cold_limit`` is the exact T -> 0 limit (one-hot, or split over tied largest logits).
+    """
 
     temperatures: tuple[float, ...]
     probs: tuple[tuple[float, ...], ...]
+    cold_limit: tuple[float, ...] = ()
 
 
 def temperature_sweep(
@@ -41,7 +45,16 @@ def temperature_sweep(
     temps = np.geomspace(t_min, t_max, points)
     o = torch.as_tensor(logits, dtype=torch.float64)
     probs = softmax(o.unsqueeze(0) / torch.from_numpy(temps).unsqueeze(1), dim=-1)
-    return TemperatureSweep(tuple(temps.tolist()), tuple(tuple(row) for row in probs.tolist()))
+    limit = tuple(zero_temperature_limit(o).tolist())
+    return TemperatureSweep(tuple(temps.tolist()), tuple(tuple(row) for row in probs.tolist()), limit)
+
+
+def cold_limit_label(limit) -> str:
+    """What softmax becomes as T -> 0, in words: hardmax, or an even split over the tied top classes."""
+    tied = sum(1 for p in limit if p > 0)
+    if tied <= 1:
+        return "T → 0: hardmax (one-hot argmax)"
+    return f"T → 0: the {tied} tied top classes get 1/{tied} each"
 
 
 def probability_bars(labels, probs, one_hot, title: str | None = None) -> go.Figure:
@@ -81,8 +94,9 @@ def probability_bars(labels, probs, one_hot, title: str | None = None) -> go.Fig
 def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, current_probs) -> go.Figure:
     """One line per class, p_j against T (log axis); the current T marked on each line.
 
-    The limits are labelled where they happen: hardmax at the left edge (top class at 1),
-    uniform 1/q beyond the right edge, outside the plot so no curve runs through the text.
+    The limits are labelled where they happen: T -> 0 at the left edge (hardmax, or the even split
+    over tied top logits), uniform 1/q beyond the right edge, outside the plot so no curve runs
+    through the text; the current T above the plot.
     """
     labels = list(labels)
     temps = list(sweep.temperatures)
@@ -109,7 +123,8 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
     uniform = 1.0 / num_classes
     # No vline/hline shapes: their default grey vanishes on a dark theme and we set no colours.
     lo, hi = math.log10(temps[0]), math.log10(temps[-1])
-    fig.add_annotation(
+    limit = sweep.cold_limit or tuple(zero_temperature_limit(torch.tensor(sweep.probs[0])).tolist())
+    fig.add_annotation(  # inside the plot, in the free band above p = 1
         x=lo,
         y=1.0,
         xref="x",
@@ -117,7 +132,7 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
         xanchor="left",
         yanchor="bottom",
         showarrow=False,
-        text="T → 0: hardmax (one-hot argmax)",
+        text=cold_limit_label(limit),
     )
     fig.add_annotation(
         x=1.0,
@@ -131,17 +146,17 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
         align="left",
         xshift=6,
     )
-    fig.add_annotation(
+    fig.add_annotation(  # above the plot, so it can never sit on the T -> 0 label inside it
         x=math.log10(t),
-        y=1.2,
+        y=1.0,
         xref="x",
-        yref="y",
+        yref="paper",
         xanchor="center",
-        yanchor="top",
+        yanchor="bottom",
         showarrow=False,
         text=f"current T = {t:g}",
     )
-    apply_layout(fig, height=460)
+    apply_layout(fig, height=540)  # the legend of ten classes takes rows under the plot
     fig.update_layout(margin_r=115)
     decades = [10.0**k for k in range(math.ceil(lo), math.floor(hi) + 1)]
     fig.update_xaxes(

@@ -21,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from softmax_core.figures.style import FONT_SIZE, apply_layout
+from softmax_core.figures.style import FONT_SIZE, LEGEND_BELOW, apply_layout
 
 # (attribute, legend name, dash, marker symbol), as d2l's Animator labels them
 CURVES = (
@@ -34,6 +34,7 @@ METRIC_NAMES = {attr: name for attr, name, _, _ in CURVES}
 # label of CELL_CHARS digits (half an em each) fits the ~21 px cells of a 390 px wide phone (18 px at 360 px).
 CELL_FONT_SIZE = 12
 CELL_CHARS = 3
+GRID_TITLE_SIZE = FONT_SIZE  # a prediction grid's titles: readable on a projector, four side by side on a phone
 
 
 def _finite_or_none(values) -> list[float | None]:
@@ -136,7 +137,7 @@ def compare_curves(
     fig.update_xaxes(title_text="epoch", dtick=_epoch_dtick(last))
     fig.update_yaxes(title_text=METRIC_NAMES[metric], rangemode="tozero" if metric == "train_loss" else "normal")
     fig = apply_layout(fig, METRIC_NAMES[metric], height)
-    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.2, xanchor="left", x=0), margin=dict(b=10))
+    fig.update_layout(legend=LEGEND_BELOW | dict(orientation="v"), margin=dict(b=10))
     return fig
 
 
@@ -292,10 +293,12 @@ def prediction_grid(
     true_labels,
     predicted_labels,
     class_names: Sequence[str],
-    columns: int = 6,
+    columns: int = 4,
     indices: Sequence[int] | None = None,
 ) -> go.Figure:
     """Test images titled with the true label and (in italics) the predicted one.
+
+    Four to a row: the longest titles ("Ankle boot ✗", "T-shirt/top") fit side by side on a phone.
 
     ``images`` is (n, 28, 28) with 0..255 intensities; ``indices`` are the
     test-set positions shown in the hover text (default 0..n-1).
@@ -316,7 +319,7 @@ def prediction_grid(
         fig.add_trace(_image_heatmap(image, name=f"test image {indices[i]}"), row=i // columns + 1, col=i % columns + 1)
     _image_axes(fig)
     for annotation in fig.layout.annotations:
-        annotation.font = dict(size=FONT_SIZE)  # readable on a projector: the class names are the point
+        annotation.font = dict(size=GRID_TITLE_SIZE)  # the class names are the point: as large as a phone allows
     apply_layout(fig, None, 190 * rows + 30)
     fig.update_layout(margin=dict(l=5, r=5, t=50, b=5))
     return fig
@@ -341,9 +344,26 @@ def class_bars(
         marker=dict(opacity=[1.0 if k == true_label else 0.55 for k in range(len(values))]),
         text=text,
         textposition="outside",
+        textfont=dict(size=FONT_SIZE - 1),
+        constraintext="none",  # plotly would shrink the values to the bar's thickness, below the class names
         cliponaxis=False,
         hovertemplate=hover + "<extra></extra>",
     )
+
+
+ROW_PX = 28  # px per class on a bar chart: a label at presenter size (x1.3) clears its neighbours
+AXIS_PX = 90  # the x axis' ticks and title under a bar chart, and the margins
+
+
+def bars_height(height: int, classes: int) -> int:
+    """At least ``ROW_PX`` per class: ten values at presenter size ran into each other at 330 px."""
+    return max(height, ROW_PX * classes + AXIS_PX)
+
+
+def label_every_class(fig: go.Figure, bar: go.Bar) -> None:
+    """One tick label per class on the category axis: plotly's automatic ticks skip every other one
+    when the labels are large (presenter mode), and the skipped ones were the top classes."""
+    fig.update_yaxes(tickmode="array", tickvals=list(bar.y), ticktext=list(bar.y), autorange="reversed")
 
 
 def probability_bars(probs, class_names: Sequence[str], true_label: int | None = None, height: int = 380) -> go.Figure:
@@ -355,10 +375,11 @@ def probability_bars(probs, class_names: Sequence[str], true_label: int | None =
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
     if len(p) != len(class_names):
         raise ValueError(f"{len(p)} probabilities for {len(class_names)} classes")
-    fig = go.Figure(class_bars(p, class_names, true_label, [f"{v:.1%}" for v in p], "%{y}: %{x:.4f}"))
+    bar = class_bars(p, class_names, true_label, [f"{v:.1%}" for v in p], "%{y}: %{x:.4f}")
+    fig = go.Figure(bar)
     fig.update_xaxes(title_text="softmax probability", range=[0, 1.12], tickformat=".0%")
-    fig.update_yaxes(autorange="reversed")
-    return apply_layout(fig, None, height, showlegend=False)
+    label_every_class(fig, bar)
+    return apply_layout(fig, None, bars_height(height, len(p)), showlegend=False)
 
 
 def config_label(config, status: str = "finished") -> str:
@@ -432,17 +453,34 @@ def run_row(
     }
 
 
+def blow_up_batch(
+    batch_losses: Sequence[float], diverged_at: tuple[int, int] | None, batches_per_epoch: int | None
+) -> int:
+    """The batch (counted from the start) whose loss was no longer a number.
+
+    The store keeps the finite losses only, so without a non-finite entry it is the batch after the last one.
+    """
+    if diverged_at is not None and batches_per_epoch:
+        epoch, batch = diverged_at
+        return (int(epoch) - 1) * int(batches_per_epoch) + int(batch)
+    for i, value in enumerate(batch_losses, start=1):
+        if not math.isfinite(value):
+            return i
+    return len(batch_losses) + 1
+
+
 def batch_loss_figure(
     batch_losses: Sequence[float],
     diverged_at: tuple[int, int] | None = None,
     batches_per_epoch: int | None = None,
     height: int = 360,
 ) -> go.Figure:
-    """The mean loss of every batch up to the blow-up, on a log axis, the blow-up batch marked.
+    """The mean loss of every batch up to the blow-up, the blow-up batch marked above the plot.
 
     A diverged run has no finished epoch, so the per-epoch curves are empty: this is
-    what happened instead. Non-finite losses (inf, nan) cannot be drawn; the batch
-    where the loss stopped being a number is named in the title.
+    what happened instead. Non-finite losses (inf, nan) cannot be drawn. The axes fit the
+    data: the x axis runs to the blow-up batch, the y axis from 0 to above the largest loss
+    (log scale when the losses span more than a factor of 100), so even a single batch reads right.
     """
     losses = [float(v) for v in batch_losses]
     if not losses:
@@ -456,18 +494,25 @@ def batch_loss_figure(
             mode="lines+markers",
             name="mean loss of the batch",
             line=dict(width=3),
-            marker=dict(size=7),
+            marker=dict(size=9),
             hovertemplate="batch %{x}: loss %{y:.4g}<extra></extra>",
         )
     )
+    blow_up = blow_up_batch(losses, diverged_at, batches_per_epoch)
     positive = [v for v in finite if v is not None and v > 0]
     if positive and max(positive) / min(positive) > 100:
         fig.update_yaxes(type="log")
+    elif positive:
+        fig.update_yaxes(range=[0, max(positive) * 1.15])
     if batches_per_epoch:  # a dotted grid line at every epoch start beyond the first
-        for start in range(batches_per_epoch + 1, len(losses) + 1, batches_per_epoch):
+        for start in range(batches_per_epoch + 1, blow_up + 1, batches_per_epoch):
             fig.add_vline(x=start - 0.5, line_dash="dot", line_width=1)
+    fig.add_annotation(x=blow_up, y=1, xref="x", yref="paper", yanchor="bottom", showarrow=False,
+                       text=f"✗ batch {blow_up}: inf or nan")  # fmt: skip
     title = "Loss per batch until it " + ("blew up: " + diverged_label(diverged_at) if diverged_at else "blew up")
-    fig.update_xaxes(title_text="batch (counted from the start)", rangemode="tozero")
+    fig.update_xaxes(
+        title_text="batch (counted from the start)", range=[0.5, blow_up + 0.5], dtick=_epoch_dtick(blow_up)
+    )
     fig.update_yaxes(title_text="mean cross-entropy of the batch")
     return apply_layout(fig, title, height, showlegend=False)
 
