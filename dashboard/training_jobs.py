@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from dashboard.sign_in import signed_in_name
 from softmax_core.figures.training_figures import config_label
 from softmax_core.jobs import JobSnapshot, SessionBusy, TooCostly, TrainingJob, TrainingJobs
 from softmax_core.run_store import RunStore
@@ -42,7 +43,7 @@ def start_job(jobs: TrainingJobs, config: TrainConfig, *, cancel_key: str, butto
     ``button`` names the button to press again after cancelling the other job (markdown, e.g. ``"**Train**"``).
     """
     try:
-        return jobs.start(config, session=session_id())
+        return jobs.start(config, session=session_id(), trained_by=signed_in_name())
     except TooCostly as exc:
         st.error(str(exc), icon=":material/timer_off:")
     except SessionBusy as busy:

@@ -98,8 +98,9 @@ class JobSnapshot:
 class TrainingJob:
     """One training: queued in the executor, then computed; everything it reports goes through ``snapshot()``."""
 
-    def __init__(self, jobs: TrainingJobs, config: training.TrainConfig, key: str, cost: int):
+    def __init__(self, jobs: TrainingJobs, config: training.TrainConfig, key: str, cost: int, trained_by: str = ""):
         self.key, self.config, self.cost = key, config, cost
+        self.trained_by = trained_by  # stored with the run: the signed-in name of who started it
         self._jobs = jobs
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -198,6 +199,7 @@ class TrainingJob:
                 self._jobs.data,
                 progress=self._on_progress,
                 should_stop=self._stop.is_set,
+                trained_by=self.trained_by,
             )
             result, cached = outcome.run, outcome.cached
             state = "cancelled" if isinstance(result, training.TrainResult) and result.status == "cancelled" else "done"
@@ -252,11 +254,12 @@ class TrainingJobs:
             f"per training ({how}): {fix}."
         )
 
-    def start(self, config: training.TrainConfig, session: str | None = None) -> TrainingJob:
+    def start(self, config: training.TrainConfig, session: str | None = None, trained_by: str = "") -> TrainingJob:
         """The job training ``config`` (joined if it is queued or running, else a new one at the end of the queue).
 
         A new job reads the store first, so a stored run finishes at once. With ``session``, a session that
         already has another job queued or running gets ``SessionBusy``; over the cost bound gives ``TooCostly``.
+        ``trained_by`` (a signed-in name) is stored with the run a new job trains; a joined job keeps its own.
         """
         config = config.validated()
         key = run_key(config, self.data.fingerprint)
@@ -266,7 +269,7 @@ class TrainingJobs:
                 raise SessionBusy(mine)
             job = self._jobs.get(key)
             if job is None or not job.is_active():
-                job = TrainingJob(self, config, key, self.cost_of(config))
+                job = TrainingJob(self, config, key, self.cost_of(config), trained_by)
                 if (stored := self.store.get(key)) is not None:  # shown at once, never queued nor refused
                     job._finish("done", result=stored, error="", cached=True)
                     self._jobs[key] = job
