@@ -103,6 +103,18 @@ def cookie_names(context) -> set[str]:
     return {c["name"] for c in context.cookies()}
 
 
+def test_a_deep_link_asks_for_sign_in_first_even_as_a_fresh_servers_first_request(signed_app, context):
+    """Until st.navigation has run once, Streamlit runs a pages/ file on its own (dashboard/deep_links.py)."""
+    from tests.browser import open_page
+
+    page = context.new_page()
+    for path in ("home", "training?train_epochs=1", "calibration"):
+        open_page(page, f"{signed_app}/{path}")
+        page.get_by_role("button", name="Sign in").wait_for()
+        main = page.get_by_test_id("stMain").inner_text()
+        assert "sign in to open it" in main and "In a lecture?" not in main and "Train" not in main
+
+
 def test_sign_in_shows_the_name_and_sign_out_returns_to_the_sign_in_page(signed_app, context):
     from tests.browser import assert_no_error, screenshot, wait_for_rerun
 
