@@ -8,6 +8,8 @@
 # cached for all, and two asking for one new run at once train it once (the store's file lock).
 # HAProxy listens on BIND:PORT (default 0.0.0.0:8501). Ctrl-C (or SIGTERM) stops everything.
 # Settings from the environment: BIND, BASE_PORT, PYTHON, HAPROXY, SOFTMAX_DATA_DIR, SOFTMAX_RUNS_DIR.
+# Sign-in (docs/sign-in.md): every replica reads the same .streamlit/secrets.toml (or STREAMLIT_SECRETS_FILES),
+# so they share one cookie secret; its redirect_uri must be the balancer's address, not a replica's.
 set -euo pipefail
 K=${1:?usage: deploy/serve.sh K [PORT]}
 export PORT=${2:-${PORT:-8501}}
