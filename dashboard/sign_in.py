@@ -14,6 +14,7 @@ e-mail address.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import urllib.request
@@ -166,9 +167,27 @@ def metadata_problem(text: str) -> str | None:
 # ---------------------------------------------------------------- reading them in a server
 
 
+def _secrets_files() -> tuple[tuple[str, int, int], ...]:
+    """The secrets files that exist, with their modification time and size (a cheap key for a cache)."""
+    found = []
+    for path in config.get_option("secrets.files"):
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        found.append((path, stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
 def unreadable_secrets_file() -> str | None:
     """The sentence if a secrets file exists but is not valid TOML (Streamlit would then ignore it)."""
-    for path in config.get_option("secrets.files"):
+    return _unreadable(_secrets_files())
+
+
+@functools.lru_cache(maxsize=8)
+def _unreadable(files: tuple[tuple[str, int, int], ...]) -> str | None:
+    """Parsed once per version of the files, not on every page run."""
+    for path, _, _ in files:
         if path.endswith(".toml") and os.path.isfile(path):
             try:
                 with open(path, "rb") as file:
