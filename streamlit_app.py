@@ -6,6 +6,7 @@ from dashboard.gc_tuning import freeze_imports_once
 from dashboard.lecture import run_page
 from dashboard.navigation import pages_for_this_run
 from dashboard.presenter import presenting
+from dashboard.sign_in import gate
 
 # The pages' shared caches import torch, plotly and pandas: their long-lived objects go out of the
 # garbage collector's full passes before the first page runs (see gc_tuning).
@@ -17,6 +18,7 @@ freeze_imports_once("dashboard.server_caches")
 ICON = "/app/static/icon.png"
 st.set_page_config(page_title="Softmax regression, live", page_icon=ICON, layout="wide")
 
+gate()  # with [auth] in secrets.toml: signed in and on the access list, or no page runs (dashboard/sign_in.py)
 
 pages = pages_for_this_run()
 run_page(st.navigation(pages, position="hidden" if presenting() else "sidebar"))  # ?present=1: no sidebar; lecture mode

@@ -19,9 +19,11 @@ import os
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from dashboard.sign_in import sign_in_on
+
 
 def run_through_navigation() -> None:
-    if os.environ.get("SOFTMAX_NO_DEEP_LINK_GUARD") == "1":
+    if os.environ.get("SOFTMAX_NO_DEEP_LINK_GUARD") == "1" and not sign_in_on():  # never around the sign-in gate
         return
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False

@@ -36,6 +36,7 @@ from dashboard import user_text
 from dashboard.catalog import PAGES
 from dashboard.presenter import PARAM as PRESENT_PARAM
 from dashboard.presenter import chart, presenting
+from dashboard.sign_in import may_act
 from dashboard.training_jobs import client_address
 from softmax_core.class_experiment import room_points
 from softmax_core.figures.class_figures import class_experiment_figure
@@ -216,6 +217,9 @@ def room_code() -> str | None:
 
 
 def start_lecture() -> None:
+    if not may_act():  # with sign-in on: only a signed-in user on the access list starts a room
+        st.session_state[NOTICE] = "Sign in with an account on the access list to start a lecture."
+        return
     try:
         room, key = rooms().create(client_id())
     except RoomError as exc:
@@ -462,7 +466,7 @@ def follower_banner() -> None:
 
 
 def start_button() -> None:
-    if not presenting():
+    if not presenting() and may_act():
         with st.sidebar:
             st.button("Start a lecture", icon=":material/co_present:", key="lecture_start", on_click=start_lecture)
 

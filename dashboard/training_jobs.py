@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 import streamlit as st
 
 from dashboard import clear_cache_guard
+from dashboard.sign_in import signed_in_name
 from softmax_core.figures.training_figures import config_label
 from softmax_core.jobs import JobSnapshot, QueueFull, SessionBusy, TooCostly, TrainingJob, TrainingJobs
 from softmax_core.run_store import RunStore
@@ -135,7 +136,7 @@ def start_job(jobs: TrainingJobs, config: TrainConfig, *, cancel_key: str, butto
     """
     me = student_id()
     try:
-        return jobs.start(config, session=me, address=client_address())
+        return jobs.start(config, session=me, address=client_address(), trained_by=signed_in_name())
     except TooCostly as exc:
         st.error(str(exc), icon=":material/timer_off:")
     except QueueFull as exc:

@@ -14,6 +14,8 @@
 # Streamlit's /_stcore/metrics, and forbids framing by other sites.
 # The replicas believe the X-Forwarded-For of HAProxy only (SOFTMAX_TRUSTED_PROXIES, default 127.0.0.1):
 # the training queue bounds and orders jobs by the student's address.
+# Sign-in (docs/sign-in.md): every replica reads the same .streamlit/secrets.toml (or STREAMLIT_SECRETS_FILES),
+# so they share one cookie secret; its redirect_uri must be the balancer's address, not a replica's.
 set -euo pipefail
 K=${1:?usage: deploy/serve.sh K [PORT]}
 export PORT=${2:-${PORT:-8501}}

@@ -20,6 +20,7 @@ from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
 from dashboard.presenter import caption, chart, share_row
+from dashboard.sign_in import may_act
 from dashboard.training_jobs import poll_job, start_job, training_jobs
 from dashboard.url_state import (
     Param,
@@ -267,6 +268,9 @@ def ceiling_section() -> None:
                 f"all {len(data.train_images):,} training images, the same run as `python -m "
                 f"softmax_core.linear_ceiling`. {choice_sentence(config.l2)}")  # fmt: skip
     running = snap is not None and snap.state == "running"
+    if not running and not may_act():  # with sign-in on: only a signed-in user on the access list fits it
+        st.info("Sign in with an account on the access list to fit it from here.", icon=":material/lock:")
+        return
     if not running:
         if snap is not None and snap.state in ("cancelled", "failed"):
             st.session_state.pop("cal_ceiling_wanted", None)  # stopped or failed: nothing to show when it is stored
@@ -435,7 +439,7 @@ keep_compared_in_address(chosen)
 if skipped:
     caption(f"{skipped} diverged run(s) are left out: they have no finite confidences.")
 if chosen:
-    rows = []
+    rows, trainers = [], []
     for k in chosen:
         try:
             r = cached.calibration_report(runs_dir, k, data_dir, split_seed)
@@ -444,6 +448,9 @@ if chosen:
         rows.append({"run": label(by_key[k]), "test acc": by_key[k].history[-1].test_acc, "fitted T": r.fit.temperature,
                      "ECE, T = 1": r.before.ece, "ECE, fitted T": r.after.ece,
                      "NLL, T = 1": r.before.nll, "NLL, fitted T": r.after.nll})  # fmt: skip
+        trainers.append(by_key[k].trained_by or "–")
+    if any(name != "–" for name in trainers):  # with sign-in on: the name of who trained each run
+        rows = [row | {"trained by": name} for row, name in zip(rows, trainers)]
     if rows:
         chart(
             cached.compare_runs_chart(
@@ -453,7 +460,7 @@ if chosen:
         )
         st.dataframe(cached.table(rows), hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                    for c in rows[0] if c != "run"})  # fmt: skip
+                                    for c in rows[0] if c not in ("run", "trained by")})  # fmt: skip
         caption("T above 1: the run was over-confident (long SGD runs and large learning rates drift there); "
                 "T below 1: under-confident (short runs, a heavily penalised model).")  # fmt: skip
 

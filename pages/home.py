@@ -3,8 +3,10 @@
 import streamlit as st
 
 from dashboard.catalog import PAGES
+from dashboard.deep_links import run_through_navigation
 from dashboard.lecture import code_field
 
+run_through_navigation()  # first: /home on a fresh server must go through streamlit_app.py (and its sign-in gate)
 st.title("Softmax regression, live")
 st.markdown(
     "An interactive companion to chapter 3 of *Dive into Deep Learning*: "

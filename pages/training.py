@@ -422,13 +422,14 @@ def compare(store: RunStore, current_key: str | None) -> None:
                 f"Dotted: {reference[1]} (the L-BFGS ceiling on the calibration page), the best a linear "
                 "model reached on this data."
             )
+        rows = [
+            run_row(config_label(r.config, r.status), r.history, r.train_seconds, r.status, r.diverged_at)
+            for r in chosen
+        ]
+        if any(r.trained_by for r in chosen):  # with sign-in on: the name of who trained each run
+            rows = [row | {"trained by": r.trained_by or "–"} for row, r in zip(rows, chosen)]
         st.dataframe(
-            cached.table(
-                [
-                    run_row(config_label(r.config, r.status), r.history, r.train_seconds, r.status, r.diverged_at)
-                    for r in chosen
-                ]
-            ),
+            cached.table(rows),
             hide_index=True,
             width="stretch",
         )

@@ -123,9 +123,16 @@ class TrainingJob:
     """One training: queued, then computed; everything it reports goes through ``snapshot()``."""
 
     def __init__(
-        self, jobs: TrainingJobs, config: training.TrainConfig, key: str, cost: int, address: str | None = None
+        self,
+        jobs: TrainingJobs,
+        config: training.TrainConfig,
+        key: str,
+        cost: int,
+        address: str | None = None,
+        trained_by: str = "",
     ):
         self.key, self.config, self.cost, self.address = key, config, cost, address
+        self.trained_by = trained_by  # stored with the run: the signed-in name of who started it
         self.order: tuple[int, int] = (0, 0)  # (round, start number): its place in the queue, set when queued
         self._jobs = jobs
         self._lock = threading.Lock()
@@ -228,6 +235,7 @@ class TrainingJob:
                 self._jobs.data,
                 progress=self._on_progress,
                 should_stop=self._stop.is_set,
+                trained_by=self.trained_by,
             )
             result, cached = outcome.run, outcome.cached
             state = "cancelled" if isinstance(result, training.TrainResult) and result.status == "cancelled" else "done"
@@ -297,13 +305,14 @@ class TrainingJobs:
         )
 
     def start(
-        self, config: training.TrainConfig, session: str | None = None, address: str | None = None
+        self, config: training.TrainConfig, session: str | None = None, address: str | None = None, trained_by: str = ""
     ) -> TrainingJob:
         """The job training ``config`` (joined if it is queued or running, else a new one in the queue).
 
         A new job reads the store first, so a stored run finishes at once. With ``session``, a session that
         already waits for another job gets ``SessionBusy``; over the cost bound gives ``TooCostly``, a full
-        queue (in all, or for ``address``) ``QueueFull``.
+        queue (in all, or for ``address``) ``QueueFull``. ``trained_by`` (a signed-in name) is stored with the
+        run a new job trains; a joined job keeps its own.
         """
         config = config.validated()
         key = run_key(config, self.data.fingerprint)
@@ -313,7 +322,7 @@ class TrainingJobs:
                 raise SessionBusy(mine)
             job = self._jobs.get(key)
             if job is None or not job.is_active():
-                job = TrainingJob(self, config, key, self.cost_of(config), address)
+                job = TrainingJob(self, config, key, self.cost_of(config), address, trained_by)
                 if (stored := self.store.get(key)) is not None:  # shown at once, never queued nor refused
                     job._finish("done", result=stored, error="", cached=True)
                     self._jobs[key] = job

@@ -104,6 +104,7 @@ class StoredRun:
     snapshots: StoredFile | None = None  # None for runs stored before snapshots existed
     batch_losses: tuple[float, ...] = ()  # a diverged run: mean loss per batch up to the blow-up
     diverged_at: tuple[int, int] | None = None  # a diverged run: (epoch, batch), 1-based
+    trained_by: str = ""  # the signed-in name of who started the training; "" without sign-in
 
     @property
     def weights_file(self) -> str:
@@ -383,16 +384,24 @@ class RunStore:
             snapshots=_stored_file(folder, snapshots) if snapshots is not None else None,
             batch_losses=tuple(none_to_nan(x) for x in record.get("batch_losses", ())),
             diverged_at=(int(diverged_at[0]), int(diverged_at[1])) if diverged_at is not None else None,
+            trained_by=str(record.get("trained_by") or ""),
         )
 
     # -- writing
 
-    def save(self, key: str, result: training.TrainResult, confusion: torch.Tensor, data_fingerprint: str) -> StoredRun:
+    def save(
+        self,
+        key: str,
+        result: training.TrainResult,
+        confusion: torch.Tensor,
+        data_fingerprint: str,
+        trained_by: str = "",
+    ) -> StoredRun:
         """Store a finished or diverged run under ``key`` (replacing any older one), atomically."""
         with self.lock(key):
-            return self.write_locked(key, result, confusion, data_fingerprint)
+            return self.write_locked(key, result, confusion, data_fingerprint, trained_by)
 
-    def write_locked(self, key, result, confusion, data_fingerprint) -> StoredRun:
+    def write_locked(self, key, result, confusion, data_fingerprint, trained_by: str = "") -> StoredRun:
         """:meth:`save` for a caller that already holds ``self.lock(key)``."""
         _check_key(key)
         if result.status not in ("finished", "diverged"):
@@ -435,6 +444,7 @@ class RunStore:
                 "snapshots": snapshots_entry,
                 "batch_losses": [finite_or_none(x) for x in result.batch_losses],
                 "diverged_at": list(result.diverged_at) if result.diverged_at is not None else None,
+                "trained_by": str(trained_by),
             }
             data = json.dumps(record, indent=1, allow_nan=False).encode("utf-8")
             _write_atomic(folder / RUN_FILE, data, "replace run.json")  # the commit

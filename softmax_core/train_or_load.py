@@ -33,14 +33,16 @@ def usable_run(store: RunStore, key: str) -> tuple[StoredRun | None, str]:
     return run, ""
 
 
-def train_or_load(store: RunStore, config, data, progress=None, should_stop=None, *, refresh: bool = False) -> Outcome:
+def train_or_load(
+    store: RunStore, config, data, progress=None, should_stop=None, *, refresh: bool = False, trained_by: str = ""
+) -> Outcome:
     """The stored run for ``config`` on ``data``, training it first if it is missing or broken.
 
     Single flight: while one caller trains a key, others asking for it wait
     (``should_stop`` is asked while waiting) and then read the stored run.
     ``refresh=True`` trains anew and replaces the stored run (the CLI's
     ``--no-cache``). Finished and diverged runs are stored; a cancelled run is
-    returned as a ``TrainResult`` and not stored.
+    returned as a ``TrainResult`` and not stored. ``trained_by`` (a signed-in name) is stored with a new run.
     """
     config = config.validated()
     key = run_key(config, data.fingerprint)
@@ -60,7 +62,7 @@ def train_or_load(store: RunStore, config, data, progress=None, should_stop=None
             if result.status == "cancelled":
                 return Outcome(result, False, "")
             confusion = training.confusion_matrix(result.weight, result.bias, data.test_images, data.test_labels)
-            return Outcome(store.write_locked(key, result, confusion, data.fingerprint), False, broken)
+            return Outcome(store.write_locked(key, result, confusion, data.fingerprint, trained_by), False, broken)
     except Cancelled:
         return Outcome(_cancelled_while_waiting(config), False, "")
 
