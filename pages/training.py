@@ -21,6 +21,7 @@ from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
 from dashboard.fashion_data import loaded as load_data
+from dashboard.gradient_by_hand import derivation_section
 from dashboard.links import page_link
 from dashboard.presenter import caption, chart, share_row
 from dashboard.training_jobs import poll_job, start_job, training_jobs
@@ -46,6 +47,7 @@ from softmax_core.jobs import JobSnapshot
 from softmax_core.linear_ceiling import best_linear_label, best_linear_run
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
 from softmax_core.training import (
+    IMPL_NAMES,
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
     MAX_INIT_STD,
@@ -57,8 +59,6 @@ from softmax_core.training import (
 )
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
-
-IMPL_NAMES = {"scratch": "from scratch (d2l 3.6)", "concise": "concise, torch.nn (d2l 3.7)"}
 
 # The chapter's setting is the default; the keys are also the URL parameter names.
 IMPL = choice_param("train_impl", "scratch", IMPL_NAMES)
@@ -523,6 +523,7 @@ if key is not None:
             "train_curves",
         )
 
+derivation_section(chosen=config is not None and config.impl == "byhand")
 st.divider()
 compare(jobs.store, key)
 # At the end (not under the form as on the other pages): the curves keep the first screen of a projector.
