@@ -11,6 +11,7 @@ per page load and its RSS (from ``/proc``), and the bytes received per page.
     python scripts/bench_class.py --url http://127.0.0.1:8501 --server-pid 1234
     python scripts/bench_class.py --sessions 100 --waves 10       # soak: 10 waves that load and leave
     python scripts/bench_class.py --sessions 25 --storm 5         # 5 of them press Train with 5 configs
+    python scripts/bench_class.py --sessions 25 --storm 5 --storm-impl byhand   # ... with the by-hand model
 
 Without ``--url`` it starts ``streamlit run`` on a free 127.0.0.1 port with the
 repository's settings and stops it at the end. ``--json`` prints one JSON
@@ -199,9 +200,20 @@ async def one_student(url: str, pages: list[str], timeout: float, loads: list[Pa
         await session.close()
 
 
-def storm_configs(k: int) -> list[str]:
-    """K different short trainings (1 epoch, large batches, different seeds) as training-page query strings."""
-    return [f"train_epochs=1&train_batch_size=1024&train_seed={1000 + i}" for i in range(k)]
+def storm_configs(k: int, impl: str | None = None) -> list[str]:
+    """K different short trainings (1 epoch, large batches, different seeds) as training-page query strings.
+
+    ``impl`` picks the implementation (``train_impl``); None leaves the page's default.
+    """
+    chosen = f"&train_impl={impl}" if impl else ""
+    return [f"train_epochs=1&train_batch_size=1024&train_seed={1000 + i}{chosen}" for i in range(k)]
+
+
+def last_curves_after(storm: list[dict]) -> float | None:
+    """Seconds from the first press to the last student seeing curves; None unless every training was shown."""
+    if not storm or any("done" not in s for s in storm):
+        return None
+    return max(s["done"] for s in storm) - min(s["pressed"] for s in storm)
 
 
 async def one_trainer(url: str, query: str, timeout: float, result: dict) -> None:
@@ -305,7 +317,7 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
             await asyncio.sleep(args.settle)
             report["rss_mb_settled"] = rss_mb(pids)
     if args.storm:  # then K sessions press Train at once, and the class loads every page again meanwhile
-        storm = [{"query": q} for q in storm_configs(args.storm)]
+        storm = [{"query": q} for q in storm_configs(args.storm, args.storm_impl)]
         trainers = [asyncio.create_task(one_trainer(url, s["query"], args.timeout, s)) for s in storm]
         await asyncio.sleep(1.0)  # the presses are in: the first trainings compute, the rest queue
         during = await run_wave(url, args.sessions, pages, args.timeout, args.spread)
@@ -313,6 +325,8 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
         report["during_storm"] = summarise(during)
         report["storm"] = [{k: v for k, v in s.items() if k != "texts"} for s in storm]
         report["storm_finished"] = sum(1 for s in storm if "done" in s)
+        report["storm_impl"] = args.storm_impl
+        report["storm_last_curves_seconds"] = last_curves_after(storm)
     return report
 
 
@@ -502,6 +516,11 @@ def print_report(report: dict) -> None:
             )
         done = [s for s in report["storm"] if "done" in s]
         print(f"storm: {report['storm_finished']} of {len(report['storm'])} trainings finished")
+        if report.get("storm_last_curves_seconds") is not None:
+            impl = report.get("storm_impl") or "the page's default implementation"
+            print(
+                f"  the last student saw curves {report['storm_last_curves_seconds']:.1f} s after the first press ({impl})"
+            )
         for s in report["storm"]:
             took = f"{s['done'] - s['pressed']:.1f} s" if "done" in s else s.get("error", "not done")
             print(f"  {s['query']}: {took}, {s.get('polls', 0)} progress polls")
@@ -525,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", "-n", type=int, default=25, help="sessions opened at once (default 25)")
     parser.add_argument("--waves", type=int, default=1, help="soak: this many waves of --sessions, one after another")
     parser.add_argument("--storm", type=int, default=0, help="K more sessions press Train with K configs at once")
+    parser.add_argument(
+        "--storm-impl", metavar="IMPL", help="the implementation the storm trains, e.g. byhand (default: the page's)"
+    )
     parser.add_argument("--pages", nargs="*", help=f"page names (default all: {PAGE_NAMES})")
     parser.add_argument(
         "--no-warmup",
@@ -571,6 +593,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tab-waves", type=int, default=2, help="with --tabs: waves, one after another (default 2)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)
+    if args.storm_impl is not None:
+        from softmax_core.training import IMPLS  # imports torch: only when asked
+
+        if args.storm_impl not in IMPLS:
+            parser.error(f"--storm-impl must be one of {', '.join(IMPLS)}")
 
     proc = None
     with tempfile.TemporaryDirectory(prefix="bench-class-runs-") as tmp:

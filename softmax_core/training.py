@@ -351,6 +351,10 @@ def _train_by_hand(config, data, progress, should_stop, progress_every) -> Train
     test_pixels = as_pixels(data.test_images)
     n = len(images)
     batches = math.ceil(n / config.batch_size)
+    # Every batch is gathered into the same two buffers: a fresh (B, 784) float tensor per batch
+    # would be a fresh allocation, page faults included, each time.
+    raw = torch.empty(min(config.batch_size, n), images.shape[1], dtype=images.dtype)
+    buffer = torch.empty(raw.shape, dtype=torch.float32)
     history: list[EpochMetrics] = []
     snapshots = [model.parameters_784x10()]
     batch_losses: deque[float] = deque(maxlen=MAX_BATCH_LOSSES)
@@ -370,13 +374,14 @@ def _train_by_hand(config, data, progress, should_stop, progress_every) -> Train
                 )
                 break
             index = order[start : start + config.batch_size]
-            pixels = images.index_select(0, index).to(torch.float32)
+            size = len(index)
+            pixels = buffer[:size].copy_(torch.index_select(images, 0, index, out=raw[:size]))
             batch_loss, batch_correct = model.step(pixels, label_row.index_select(1, index))
             if not math.isfinite(batch_loss):
                 status, diverged_at = "diverged", (epoch, batch)
                 message = _divergence_message(f"Loss became {batch_loss}", epoch, batch, config)
                 break
-            batch_losses.append(batch_loss / len(index))
+            batch_losses.append(batch_loss / size)
             loss_sum += batch_loss
             correct += batch_correct
             if progress is not None and batch % progress_every == 0 and batch < batches:

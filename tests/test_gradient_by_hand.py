@@ -238,3 +238,17 @@ def test_train_by_hand_from_the_page_and_open_it_from_its_link(env):
     assert run.config == TrainConfig(impl="byhand", epochs=1, batch_size=1024)
     again = page_test(PAGE, {**query, "train_impl": IMPL_NAMES["byhand"]}).run()  # the link as shared
     assert not again.exception and "Trained just now" in texts(again.success)
+
+
+def test_the_class_storm_can_train_by_hand(env):
+    """``bench_class.py --storm-impl byhand``: every storm link opens the training page on the by-hand model."""
+    from urllib.parse import parse_qsl
+
+    from scripts.bench_class import last_curves_after, storm_configs
+
+    queries = storm_configs(3, "byhand")
+    assert len(set(queries)) == 3 and storm_configs(3) == [q.replace("&train_impl=byhand", "") for q in queries]
+    at = page_test(PAGE, dict(parse_qsl(queries[0]))).run()
+    assert not at.exception and at.radio(key="train_impl").value == "byhand"
+    assert last_curves_after([{"pressed": 10.0, "done": 14.0}, {"pressed": 10.5, "done": 19.5}]) == 9.5
+    assert last_curves_after([{"pressed": 10.0, "done": 14.0}, {"pressed": 10.5, "error": "timeout"}]) is None
