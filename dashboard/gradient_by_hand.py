@@ -18,31 +18,39 @@ from softmax_core.models import ByHandSoftmaxRegression
 
 TITLE = "The gradient by hand: softmax(o) − y"
 
-# Each line: (what the step says, the formula). One example first, then a batch of B.
+# Each step: what it says, then its formulas, one short line each (a phone shows about 300 px of a formula).
 DERIVATION = (
     (
         "The loss of one example with scores $\\mathbf{o}$ and one-hot label $\\mathbf{y}$ (d2l 3.4), "
-        "with $\\hat y_j = \\exp(o_j) / \\sum_k \\exp(o_k)$:",
-        r"l(\mathbf{y}, \hat{\mathbf{y}}) = -\sum_j y_j \log \hat y_j"
-        r" = \log \sum_k \exp(o_k) - \sum_j y_j o_j \qquad (\textstyle\sum_j y_j = 1)",
+        "with $\\hat y_j = \\exp(o_j) / \\sum_k \\exp(o_k)$ and $\\sum_j y_j = 1$:",
+        (
+            r"l(\mathbf{y}, \hat{\mathbf{y}}) = -\sum_j y_j \log \hat y_j",
+            r"= \log \sum_k \exp(o_k) - \sum_j y_j o_j",
+        ),
     ),
     (
         "Differentiate with respect to one score $o_j$: the first term gives the softmax, the second $y_j$.",
-        r"\frac{\partial l}{\partial o_j} = \frac{\exp(o_j)}{\sum_k \exp(o_k)} - y_j"
-        r" = \mathrm{softmax}(\mathbf{o})_j - y_j",
+        (
+            r"\frac{\partial l}{\partial o_j} = \frac{\exp(o_j)}{\sum_k \exp(o_k)} - y_j",
+            r"= \mathrm{softmax}(\mathbf{o})_j - y_j",
+        ),
     ),
     (
         "For a batch of $B$ rows, $\\mathbf{O} = \\mathbf{X}\\mathbf{W} + \\mathbf{b}$, the mean loss has the "
         "gradient $\\mathbf{G} = (\\hat{\\mathbf{Y}} - \\mathbf{Y}) / B$ in the scores; the chain rule through "
         "$\\mathbf{X}\\mathbf{W} + \\mathbf{b}$ gives:",
-        r"\partial_{\mathbf{W}} = \tfrac{1}{B}\,\mathbf{X}^\top(\hat{\mathbf{Y}} - \mathbf{Y}), \qquad"
-        r"\partial_{\mathbf{b}} = \tfrac{1}{B}\sum_{i=1}^{B} (\hat{\mathbf{y}}^{(i)} - \mathbf{y}^{(i)})",
+        (
+            r"\partial_{\mathbf{W}} = \tfrac{1}{B}\,\mathbf{X}^\top(\hat{\mathbf{Y}} - \mathbf{Y})",
+            r"\partial_{\mathbf{b}} = \tfrac{1}{B}\sum_{i=1}^{B} (\hat{\mathbf{y}}^{(i)} - \mathbf{y}^{(i)})",
+        ),
     ),
     (
         "So one SGD step needs no autograd: the scores, their softmax, 1 subtracted at each true class, "
         "and one matrix product.",
-        r"\mathbf{W} \leftarrow \mathbf{W} - \tfrac{\eta}{B}\,\mathbf{X}^\top(\hat{\mathbf{Y}} - \mathbf{Y}),"
-        r"\qquad \mathbf{b} \leftarrow \mathbf{b} - \eta\,\mathrm{mean}(\hat{\mathbf{Y}} - \mathbf{Y})",
+        (
+            r"\mathbf{W} \leftarrow \mathbf{W} - \tfrac{\eta}{B}\,\mathbf{X}^\top(\hat{\mathbf{Y}} - \mathbf{Y})",
+            r"\mathbf{b} \leftarrow \mathbf{b} - \eta\,\mathrm{mean}(\hat{\mathbf{Y}} - \mathbf{Y})",
+        ),
     ),
 )
 
@@ -66,9 +74,10 @@ def step_source() -> str:
 def derivation_section(chosen: bool) -> None:
     """The derivation, then the code that computes it; open when "by hand" is the chosen implementation."""
     with st.expander(TITLE, expanded=chosen, icon=":material/function:"):
-        for words, formula in DERIVATION:
+        for words, formulas in DERIVATION:
             st.markdown(words)
-            st.latex(formula)
+            for formula in formulas:
+                st.latex(formula)
         st.markdown(
             "The step that trains the *by hand* model, `ByHandSoftmaxRegression.step` in `softmax_core/models.py`:"
         )

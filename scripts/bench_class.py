@@ -205,8 +205,8 @@ def storm_configs(k: int, impl: str | None = None) -> list[str]:
 
     ``impl`` picks the implementation (``train_impl``); None leaves the page's default.
     """
-    chosen = f"&train_impl={impl}" if impl else ""
-    return [f"train_epochs=1&train_batch_size=1024&train_seed={1000 + i}{chosen}" for i in range(k)]
+    chosen = f"&train_impl={impl}" if impl else ""  # before the seed: the report reads the seed off the end
+    return [f"train_epochs=1&train_batch_size=1024{chosen}&train_seed={1000 + i}" for i in range(k)]
 
 
 def last_curves_after(storm: list[dict]) -> float | None:

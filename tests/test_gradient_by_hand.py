@@ -248,6 +248,7 @@ def test_the_class_storm_can_train_by_hand(env):
 
     queries = storm_configs(3, "byhand")
     assert len(set(queries)) == 3 and storm_configs(3) == [q.replace("&train_impl=byhand", "") for q in queries]
+    assert [q.rsplit("=", 1)[1] for q in queries] == ["1000", "1001", "1002"]  # the report reads the seed off the end
     at = page_test(PAGE, dict(parse_qsl(queries[0]))).run()
     assert not at.exception and at.radio(key="train_impl").value == "byhand"
     assert last_curves_after([{"pressed": 10.0, "done": 14.0}, {"pressed": 10.5, "done": 19.5}]) == 9.5
