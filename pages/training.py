@@ -47,6 +47,7 @@ from softmax_core.jobs import JobSnapshot
 from softmax_core.linear_ceiling import best_linear_label, best_linear_run
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
 from softmax_core.training import (
+    BYHAND,
     IMPL_NAMES,
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
@@ -523,7 +524,7 @@ if key is not None:
             "train_curves",
         )
 
-derivation_section(chosen=config is not None and config.impl == "byhand")
+derivation_section(chosen=config is not None and config.impl == BYHAND)
 st.divider()
 compare(jobs.store, key)
 # At the end (not under the form as on the other pages): the curves keep the first screen of a projector.

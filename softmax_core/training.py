@@ -347,6 +347,8 @@ def _train_by_hand(config, data, progress, should_stop, progress_every) -> Train
     generator = torch.Generator().manual_seed(config.seed)
     model = ByHandSoftmaxRegression(*initial_parameters(config.init_std, generator), config.lr)
     images = data.train_images.reshape(len(data.train_images), -1)  # (n, 784) uint8
+    if images.dtype != torch.uint8:  # floats in [0, 1], as as_pixels reads them: the model takes 0-255
+        images = images.to(torch.float32) * 255
     label_row = data.train_labels.reshape(1, -1)
     test_pixels = as_pixels(data.test_images)
     n = len(images)

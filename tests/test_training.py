@@ -457,3 +457,11 @@ def test_by_hand_counts_ties_as_argmax_does(fmnist):
     (by_hand,), (scratch,) = runs["byhand"].history, runs["scratch"].history
     assert by_hand.train_loss == pytest.approx(math.log(10), rel=1e-6)
     assert by_hand.train_acc == scratch.train_acc == int((data.train_labels == 0).sum()) / 256
+
+
+def test_by_hand_reads_float_pixels_in_0_1_as_the_chapters_loop_does(fmnist):
+    data = subset(fmnist, 600, 100)
+    floats = dataclasses.replace(data, train_images=data.train_images.float() / 255)
+    from_bytes, from_floats = (train(TrainConfig(impl="byhand", epochs=1), d) for d in (data, floats))
+    torch.testing.assert_close(from_floats.weight, from_bytes.weight, rtol=0, atol=1e-6)
+    assert from_floats.history[0].train_loss == pytest.approx(from_bytes.history[0].train_loss, rel=1e-5)
