@@ -415,6 +415,7 @@ def run_benchmark(
     runners = {impl: functools.partial(_our_epoch, impl, data) for impl in IMPLS}
     runners |= {name: functools.partial(_floor_epoch, data, name == "floor") for name in FLOORS}
     times: dict[str, list[float]] = {name: [] for name in runners}
+    cpu: dict[str, list[float]] = {name: [] for name in runners}  # thread CPU seconds of each whole run
     by_hand_over_floor: list[float] = []  # paired: the by-hand run and the floor run of the same repeat
     last: dict[str, dict] = {}
     reference = []
@@ -429,7 +430,9 @@ def run_benchmark(
             for repeat in range(repeats):
                 shift = (epoch * repeats + repeat) % len(names)  # rotate, so no one always runs first
                 for name in names[shift:] + names[:shift]:
+                    cpu_start = time.thread_time()
                     last[name] = runners[name](seed=epoch - 1)
+                    cpu[name].append(time.thread_time() - cpu_start)
                     times[name].append(last[name]["seconds"])
                 by_hand_over_floor.append(times["byhand"][-1] / times["floor"][-1])
             load_average["rounds"].append(_load_average())
@@ -461,7 +464,11 @@ def run_benchmark(
         "byhand_over_floor": {
             "median_of_pairs": statistics.median(by_hand_over_floor),
             "of_medians": statistics.median(times["byhand"]) / statistics.median(times["floor"]),
+            "of_cpu_medians": statistics.median(cpu["byhand"]) / statistics.median(cpu["floor"]),
         },
+        # Thread CPU time of each one-epoch run, its setup included (the model, the test pixels):
+        # what the run cost the core, which the other processes on a shared machine change far less.
+        "cpu_median_seconds": {name: statistics.median(seconds) for name, seconds in cpu.items()},
         "memory": memory,
         "cached_run": cached,
         "load_average": load_average,
@@ -498,9 +505,11 @@ def format_table(report: dict) -> str:
     lines += [f"{name:<72} {1000 * sec:>9.1f} {speed:>9.1f}x" for name, sec, speed in rows]
     over = report["byhand_over_floor"]
     mem, cached = report["memory"], report["cached_run"]
+    cpu_ms = ", ".join(f"{name} {1000 * sec:.1f}" for name, sec in report["cpu_median_seconds"].items())
     lines += [
         f"by hand / floor: {over['median_of_pairs']:.2f} (median of the paired runs), "
-        f"{over['of_medians']:.2f} (ratio of the medians)",
+        f"{over['of_medians']:.2f} (ratio of the medians), {over['of_cpu_medians']:.2f} (ratio of CPU medians)",
+        f"CPU ms per one-epoch run, setup included (thread time, median): {cpu_ms}",
         f"load average (1, 5, 15 min): at the start {_triple(load['start'])}, at the end {_triple(load['end'])}; "
         f"1 min after each round {min(rounds):.2f} to {max(rounds):.2f}",
         "",

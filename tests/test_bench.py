@@ -49,6 +49,9 @@ def test_one_epoch_benchmark_reports_every_number(shared_data_dir, capsys):
     assert (
         over["median_of_pairs"] == pytest.approx(over["of_medians"]) == pytest.approx(by_hand_seconds / floor_seconds)
     )
+    cpu = report["cpu_median_seconds"]
+    assert set(cpu) == {*ours, *floors} and all(seconds > 0 for seconds in cpu.values())
+    assert over["of_cpu_medians"] == pytest.approx(cpu["byhand"] / cpu["floor"])
     load = report["load_average"]
     assert len(load["start"]) == len(load["end"]) == 3 and len(load["rounds"]) == 1
     assert all(x >= 0 for x in [*load["start"], *load["end"], *load["rounds"]])
@@ -60,7 +63,7 @@ def test_one_epoch_benchmark_reports_every_number(shared_data_dir, capsys):
     assert "chapter pipeline (DataLoader, 4 workers), concise" in table and "ours, in-memory tensors, scratch" in table
     assert "show a cached run" in table and "MiB" in table
     assert "by hand, ŷ − y" in table and bench.FLOORS["floor"] in table and "by hand / floor:" in table
-    assert "ms/epoch" in table and "load average (1, 5, 15 min)" in table
+    assert "ms/epoch" in table and "load average (1, 5, 15 min)" in table and "CPU ms per one-epoch run" in table
 
 
 def test_the_floor_makes_the_same_updates_as_by_hand(fmnist):
