@@ -149,10 +149,10 @@ class ByHandSoftmaxRegression:
         return loss, int(predicted.eq_(y).sum())
 
     def _minus_one(self, batch_size: int) -> torch.Tensor:
-        """A row of -1s to subtract at the true classes (kept between steps)."""
-        if self._minus_ones.shape[1] < batch_size:
+        """A row of -1s to subtract at the true classes (kept while the batch size stays the same)."""
+        if self._minus_ones.shape[1] != batch_size:
             self._minus_ones = torch.full((1, batch_size), -1.0, dtype=self.W_T.dtype)
-        return self._minus_ones[:, :batch_size]
+        return self._minus_ones
 
     def parameters_784x10(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.W_T.T.contiguous(), self.b.reshape(NUM_OUTPUTS).clone()

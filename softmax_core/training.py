@@ -377,7 +377,8 @@ def _train_by_hand(config, data, progress, should_stop, progress_every) -> Train
                 break
             index = order[start : start + config.batch_size]
             size = len(index)
-            pixels = buffer[:size].copy_(torch.index_select(images, 0, index, out=raw[:size]))
+            into = (raw, buffer) if size == len(raw) else (raw[:size], buffer[:size])  # the last batch is shorter
+            pixels = into[1].copy_(torch.index_select(images, 0, index, out=into[0]))
             batch_loss, batch_correct = model.step(pixels, label_row.index_select(1, index))
             if not math.isfinite(batch_loss):
                 status, diverged_at = "diverged", (epoch, batch)

@@ -253,3 +253,19 @@ def test_the_class_storm_can_train_by_hand(env):
     assert not at.exception and at.radio(key="train_impl").value == "byhand"
     assert last_curves_after([{"pressed": 10.0, "done": 14.0}, {"pressed": 10.5, "done": 19.5}]) == 9.5
     assert last_curves_after([{"pressed": 10.0, "done": 14.0}, {"pressed": 10.5, "error": "timeout"}]) is None
+
+
+def test_inside_the_model_puts_a_by_hand_run_beside_concise(env, fmnist):
+    """The inside page's comparison takes a by-hand run (its counterpart is concise, the same update)."""
+    from tests.test_page_inside_model import new_page as inside_page
+    from tests.test_page_inside_model import parameters, store_run
+
+    weights, biases = parameters(7)
+    run = store_run(env, fmnist, TrainConfig(impl="byhand", epochs=3), weights, biases)
+    alone = inside_page({"run": run.key}).run()
+    assert not alone.exception and "By hand against concise" in [h.value for h in alone.subheader]
+    assert "Train the concise implementation with the same settings" in texts(alone.caption)
+    store_run(env, fmnist, TrainConfig(impl="concise", epochs=3), weights, biases)
+    both = inside_page({"run": run.key}).run()
+    assert not both.exception
+    assert "largest difference over all 7,850 parameters is **0.00e+00**" in texts(both.markdown)
