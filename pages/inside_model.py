@@ -45,7 +45,7 @@ TRAIN_KEYS = {
     "seed": "train_seed",
     "init_std": "train_init_std",
 }
-OTHER_IMPL = {"scratch": "concise", "concise": "scratch"}
+OTHER_IMPL = {"scratch": "concise", "concise": "scratch", "byhand": "concise"}  # byhand: the same update
 # The bound controls, so a link value they cannot take gets a sentence (the binding drops it silently).
 # Each is checked where it is drawn, against the bounds it is drawn with (the epochs are the run's).
 RESCALE = bool_param("in_rescale", False)
@@ -187,7 +187,7 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
 
 def compare_section(store, run, fingerprint, index, has_snapshots, weights, biases, names) -> None:
     other = counterpart(store, run, fingerprint)
-    st.subheader("Scratch against concise")
+    st.subheader("By hand against concise" if run.config.impl == "byhand" else "Scratch against concise")
     if other is None:
         caption(
             f"Train the {OTHER_IMPL[run.config.impl]} implementation with the same settings on the training "

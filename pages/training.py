@@ -21,6 +21,7 @@ from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
 from dashboard.fashion_data import loaded as load_data
+from dashboard.gradient_by_hand import derivation_section
 from dashboard.lecture import class_experiment
 from dashboard.links import page_link
 from dashboard.presenter import caption, chart, share_row
@@ -47,6 +48,8 @@ from softmax_core.jobs import JobSnapshot
 from softmax_core.linear_ceiling import best_linear_label, best_linear_run
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
 from softmax_core.training import (
+    BYHAND,
+    IMPL_NAMES,
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
     MAX_INIT_STD,
@@ -58,8 +61,6 @@ from softmax_core.training import (
 )
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
-
-IMPL_NAMES = {"scratch": "from scratch (d2l 3.6)", "concise": "concise, torch.nn (d2l 3.7)"}
 
 # The chapter's setting is the default; the keys are also the URL parameter names.
 IMPL = choice_param("train_impl", "scratch", IMPL_NAMES)
@@ -540,6 +541,7 @@ if key is not None:
         )
 
 class_experiment(jobs.store, key)  # lecture mode: the room's runs join one experiment
+derivation_section(chosen=config is not None and config.impl == BYHAND)
 st.divider()
 compare(jobs.store, key)
 # At the end (not under the form as on the other pages): the curves keep the first screen of a projector.

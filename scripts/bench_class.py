@@ -12,6 +12,7 @@ per page load and its RSS (from ``/proc``), and the bytes received per page.
     python scripts/bench_class.py --sessions 100 --waves 10       # soak: 10 waves that load and leave
     python scripts/bench_class.py --sessions 25 --storm 5         # 5 of them press Train with 5 configs
     python scripts/bench_class.py --sessions 100 --clear-cache-rate 4   # a viewer sends "clear cache" 4x a second
+    python scripts/bench_class.py --sessions 25 --storm 5 --storm-impl byhand   # ... with the by-hand model
 
 Without ``--url`` it starts ``streamlit run`` on a free 127.0.0.1 port with the
 repository's settings and stops it at the end. ``--json`` prints one JSON
@@ -241,9 +242,20 @@ async def one_student(url: str, pages: list[str], timeout: float, loads: list[Pa
         await session.close()
 
 
-def storm_configs(k: int) -> list[str]:
-    """K different short trainings (1 epoch, large batches, different seeds) as training-page query strings."""
-    return [f"train_epochs=1&train_batch_size=1024&train_seed={1000 + i}" for i in range(k)]
+def storm_configs(k: int, impl: str | None = None) -> list[str]:
+    """K different short trainings (1 epoch, large batches, different seeds) as training-page query strings.
+
+    ``impl`` picks the implementation (``train_impl``); None leaves the page's default.
+    """
+    chosen = f"&train_impl={impl}" if impl else ""  # before the seed: the report reads the seed off the end
+    return [f"train_epochs=1&train_batch_size=1024{chosen}&train_seed={1000 + i}" for i in range(k)]
+
+
+def last_curves_after(storm: list[dict]) -> float | None:
+    """Seconds from the first press to the last student seeing curves; None unless every training was shown."""
+    if not storm or any("done" not in s for s in storm):
+        return None
+    return max(s["done"] for s in storm) - min(s["pressed"] for s in storm)
 
 
 async def one_trainer(url: str, query: str, timeout: float, result: dict) -> None:
@@ -371,7 +383,7 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
             await asyncio.sleep(args.settle)
             report["rss_mb_settled"] = rss_mb(pids)
     if args.storm:  # then K sessions press Train at once, and the class loads every page again meanwhile
-        storm = [{"query": q} for q in storm_configs(args.storm)]
+        storm = [{"query": q} for q in storm_configs(args.storm, args.storm_impl)]
         trainers = [asyncio.create_task(one_trainer(url, s["query"], args.timeout, s)) for s in storm]
         await asyncio.sleep(1.0)  # the presses are in: the first trainings compute, the rest queue
         during = await run_wave(url, args.sessions, pages, args.timeout, args.spread)
@@ -379,6 +391,8 @@ async def run_class(args, url: str, pids: list[int]) -> dict:
         report["during_storm"] = summarise(during)
         report["storm"] = [{k: v for k, v in s.items() if k != "texts"} for s in storm]
         report["storm_finished"] = sum(1 for s in storm if "done" in s)
+        report["storm_impl"] = args.storm_impl
+        report["storm_last_curves_seconds"] = last_curves_after(storm)
     return report
 
 
@@ -573,6 +587,11 @@ def print_report(report: dict) -> None:
             )
         done = [s for s in report["storm"] if "done" in s]
         print(f"storm: {report['storm_finished']} of {len(report['storm'])} trainings finished")
+        if report.get("storm_last_curves_seconds") is not None:
+            impl = report.get("storm_impl") or "the page's default implementation"
+            print(
+                f"  the last student saw curves {report['storm_last_curves_seconds']:.1f} s after the first press ({impl})"
+            )
         for s in report["storm"]:
             took = f"{s['done'] - s['pressed']:.1f} s" if "done" in s else s.get("error", "not done")
             print(f"  {s['query']}: {took}, {s.get('polls', 0)} progress polls")
@@ -596,6 +615,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", "-n", type=int, default=25, help="sessions opened at once (default 25)")
     parser.add_argument("--waves", type=int, default=1, help="soak: this many waves of --sessions, one after another")
     parser.add_argument("--storm", type=int, default=0, help="K more sessions press Train with K configs at once")
+    parser.add_argument(
+        "--storm-impl", metavar="IMPL", help="the implementation the storm trains, e.g. byhand (default: the page's)"
+    )
     parser.add_argument("--pages", nargs="*", help=f"page names (default all: {PAGE_NAMES})")
     parser.add_argument(
         "--no-warmup",
@@ -652,6 +674,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--follow-every", type=float, default=4.0, help="with --follow: seconds between changes")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)
+    if args.storm_impl is not None:
+        from softmax_core.training import IMPLS  # imports torch: only when asked
+
+        if args.storm_impl not in IMPLS:
+            parser.error(f"--storm-impl must be one of {', '.join(IMPLS)}")
 
     proc = None
     with tempfile.TemporaryDirectory(prefix="bench-class-runs-") as tmp:

@@ -2,6 +2,12 @@
 
 ``python -m softmax_core.bench [--data-dir D] [--epochs N] [--json]``
 
+Side by side in one run, in milliseconds per epoch (training + test pass) and as a
+multiple of the chapter's speed: the chapter's pipeline, our scratch, concise and
+by-hand (ŷ − y) implementations, and the floor, the fastest loop we could write
+for the same updates (:func:`floor_epoch`). The load average is printed beside
+the figures: on a shared machine only ratios measured in one run mean much.
+
 The reference is d2l's own loading code, run on the same files:
 ``torchvision.datasets.FashionMNIST`` + ``transforms.ToTensor()`` +
 ``DataLoader(batch_size=256, shuffle=True, num_workers=4)`` (a new iterator,
@@ -10,9 +16,10 @@ model (``nn.Flatten`` + ``nn.Linear``, ``CrossEntropyLoss``, ``optim.SGD``,
 lr 0.1) and then the test pass through a DataLoader too, all at torch's
 default thread settings, in a spawned process of its own
 (:class:`SpawnedReference`). Ours is :func:`softmax_core.training.train` on
-the same model and optimizer, in this process. Epochs alternate (ours,
-reference, ours, ...) so a busy machine slows both alike; we report the
-median seconds per epoch (training + test pass) and their ratio.
+the same model and optimizer, in this process. Rounds alternate (the
+reference's epoch, then ``--repeats`` one-epoch runs of each of ours and the
+floors, in a rotating order) so a busy machine slows all alike; we report the
+median per epoch and the ratios.
 
 Also measured: the peak memory of our path (load + train, in a spawned
 process so neither this process nor the reference's workers count) and the
@@ -40,7 +47,8 @@ import torch
 from torch import nn
 
 from softmax_core.data import FILE_NAMES, DataError, find_file, load_fashion_mnist, resolve_data_dir
-from softmax_core.training import TrainConfig, confusion_matrix, train
+from softmax_core.models import initial_parameters
+from softmax_core.training import IMPL_NAMES, IMPLS, TrainConfig, confusion_matrix, one_thread, train
 
 BATCH_SIZE, LR, WORKERS = 256, 0.1, 4  # the chapter's settings (d2l.get_dataloader_workers() == 4)
 
@@ -227,6 +235,79 @@ def time_cached_run(result, data, repeats: int = 20) -> dict:
     return {"median_ms": 1000 * statistics.median(times), "max_ms": 1000 * max(times), "repeats": repeats}
 
 
+# --- the floor: the fastest loop we could write -------------------------------------------------
+
+FLOORS = {
+    "floor": "floor: the same updates and the epoch's three figures, nothing else",
+    "floor_no_train_metrics": "floor without the train loss and accuracy",
+}
+
+
+def floor_epoch(data, seed: int = 0, train_metrics: bool = True) -> dict:
+    """One epoch of the chapter's setting (batch 256, lr 0.1, N(0, 0.01²)) as fast as we could write it.
+
+    The same updates as the by-hand model, from the same seed (the same initial draw and batch
+    order), inlined, into buffers allocated once, on one thread, and nothing else: no stop or
+    progress checks, no divergence checks, no batch-loss record, no snapshot. With
+    ``train_metrics`` it also sums the train loss and counts the correct predictions (what the
+    chapter's epoch reports); without, it takes the fused ``torch.softmax``. Both end with the
+    test accuracy. Timed from the epoch's permutation to the test accuracy, as ``train`` times
+    an epoch; returns the figures, the seconds and the final W (784, 10) and b.
+    """
+    with one_thread():
+        generator = torch.Generator().manual_seed(seed)
+        weight, bias = initial_parameters(0.01, generator)
+        W_T, b = weight.T.contiguous(), bias.reshape(10, 1).clone()
+        images, labels = data.train_images.reshape(len(data.train_images), -1), data.train_labels.reshape(1, -1)
+        test_pixels = data.test_images.reshape(len(data.test_images), -1).to(torch.float32)
+        n, scale = len(images), 1 / 255
+        raw, pixels = torch.empty(BATCH_SIZE, 784, dtype=torch.uint8), torch.empty(BATCH_SIZE, 784)
+        scores, y = torch.empty(10, BATCH_SIZE), torch.empty(1, BATCH_SIZE, dtype=torch.int64)
+        minus_one = torch.full((1, BATCH_SIZE), -1.0)
+        loss_sum, correct = 0.0, 0
+        start = time.perf_counter()
+        order = torch.randperm(n, generator=generator)
+        for first in range(0, n, BATCH_SIZE):
+            index = order[first : first + BATCH_SIZE]
+            size = len(index)
+            if size != BATCH_SIZE:  # the last, shorter batch
+                raw, pixels, scores, y, minus_one = (
+                    raw[:size],
+                    pixels[:size],
+                    scores[:, :size],
+                    y[:, :size],
+                    minus_one[:, :size],
+                )
+            torch.index_select(images, 0, index, out=raw)
+            pixels.copy_(raw)
+            torch.index_select(labels, 1, index, out=y)
+            O_T = torch.addmm(b, W_T, pixels.T, alpha=scale, out=scores)
+            if train_metrics:
+                top, predicted = O_T.max(0, keepdim=True)
+                correct += int(predicted.eq_(y).sum())
+                O_T -= top
+                o_y = O_T.gather(0, y)
+                Y_hat = O_T.exp_()
+                Z = Y_hat.sum(0, keepdim=True)
+                loss_sum += float(Z.log().sub_(o_y).sum())
+                Y_hat /= Z
+            else:
+                Y_hat = torch.softmax(O_T, 0)
+            G = Y_hat.scatter_add_(0, y, minus_one)
+            W_T.addmm_(G, pixels, alpha=-LR * scale / size)
+            b.sub_(G.sum(1, keepdim=True), alpha=LR / size)
+        test_correct = int(torch.addmm(b.T, test_pixels, W_T.T, alpha=scale).argmax(1).eq_(data.test_labels).sum())
+        seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "train_loss": loss_sum / n if train_metrics else None,
+        "train_acc": correct / n if train_metrics else None,
+        "test_acc": test_correct / len(data.test_labels),
+        "weight": W_T.T.contiguous(),
+        "bias": b.reshape(10).clone(),
+    }
+
+
 # --- the design choices inside our loop ---------------------------------------------------------
 
 
@@ -307,37 +388,68 @@ def format_micro(report: dict) -> str:
 # --- the run ------------------------------------------------------------------------------------
 
 
-def run_benchmark(data_dir: Path, epochs: int, log=print, reference_threads: int | None = None) -> dict:
+def _load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def _row(seconds: list[float], reference_median: float, last_epoch: dict) -> dict:
+    median = statistics.median(seconds)
+    return {
+        "median_epoch_seconds": median,
+        "epoch_seconds": seconds,
+        "speedup": reference_median / median,
+        "last_epoch": last_epoch,
+    }
+
+
+def run_benchmark(
+    data_dir: Path, epochs: int, log=print, reference_threads: int | None = None, repeats: int = 5
+) -> dict:
+    """``epochs`` rounds: one epoch of the chapter's pipeline, then ``repeats`` one-epoch runs of each of ours."""
     start = time.perf_counter()
     data = load_fashion_mnist(data_dir, download=False)
     load_seconds = time.perf_counter() - start
     log(f"loaded {data.source} in {load_seconds:.2f} s; measuring peak memory of our path in a spawned process ...")
     memory = peak_memory_of_our_path(data.source, epochs=1)
 
-    ours = {"scratch": [], "concise": []}
+    runners = {impl: functools.partial(_our_epoch, impl, data) for impl in IMPLS}
+    runners |= {name: functools.partial(_floor_epoch, data, name == "floor") for name in FLOORS}
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    cpu: dict[str, list[float]] = {name: [] for name in runners}  # thread CPU seconds of each whole run
+    by_hand_over_floor: list[float] = []  # paired: the by-hand run and the floor run of the same repeat
+    last: dict[str, dict] = {}
     reference = []
-    last = {}
+    load_average = {"start": list(os.getloadavg()), "rounds": []}
     with (
         tempfile.TemporaryDirectory(prefix="softmax-bench-torchvision-") as tmp,
         SpawnedReference(torchvision_layout(data.source, Path(tmp)), threads=reference_threads) as pipeline,
     ):
         for epoch in range(1, epochs + 1):
-            for impl in ("scratch", "concise"):
-                # One fresh 1-epoch run per round: an epoch of training + the test pass, as timed for the reference.
-                last[impl] = train(TrainConfig(impl=impl, epochs=1, seed=epoch - 1), data)
-                ours[impl].append(last[impl].history[0].seconds)
             reference.append(pipeline.epoch())
+            names = list(runners)
+            for repeat in range(repeats):
+                shift = (epoch * repeats + repeat) % len(names)  # rotate, so no one always runs first
+                for name in names[shift:] + names[:shift]:
+                    cpu_start = time.thread_time()
+                    last[name] = runners[name](seed=epoch - 1)
+                    cpu[name].append(time.thread_time() - cpu_start)
+                    times[name].append(last[name]["seconds"])
+                by_hand_over_floor.append(times["byhand"][-1] / times["floor"][-1])
+            load_average["rounds"].append(_load_average())
             log(
-                f"epoch {epoch}/{epochs}: ours scratch {ours['scratch'][-1]:.3f} s, "
-                f"concise {ours['concise'][-1]:.3f} s; chapter pipeline {reference[-1]['seconds']:.2f} s "
-                f"(load avg {os.getloadavg()[0]:.1f})"
+                f"round {epoch}/{epochs}: chapter pipeline {1000 * reference[-1]['seconds']:.0f} ms; "
+                + ", ".join(f"{name} {1000 * statistics.median(t[-repeats:]):.1f}" for name, t in times.items())
+                + f" ms (median of {repeats}); load average {load_average['rounds'][-1]:.2f}"
             )
         reference_threads_used = pipeline.torch_threads
-    cached = time_cached_run(last["concise"], data)
+    load_average["end"] = list(os.getloadavg())
+    cached = time_cached_run(last["concise"].pop("result"), data)
     ref_median = statistics.median(r["seconds"] for r in reference)
-    medians = {impl: statistics.median(times) for impl, times in ours.items()}
+    for row in last.values():
+        row.pop("result", None)
     return {
         "epochs": epochs,
+        "repeats": repeats,
         "reference_torch_threads": reference_threads_used,
         "cpu_count": os.cpu_count(),
         "load_seconds": load_seconds,
@@ -347,33 +459,59 @@ def run_benchmark(data_dir: Path, epochs: int, log=print, reference_threads: int
             "epoch_seconds": [r["seconds"] for r in reference],
             "last_epoch": reference[-1],
         },
-        "ours": {
-            impl: {
-                "median_epoch_seconds": medians[impl],
-                "epoch_seconds": ours[impl],
-                "speedup": ref_median / medians[impl],
-                "last_epoch": dataclasses.asdict(last[impl].history[0]),
-            }
-            for impl in ours
+        "ours": {impl: _row(times[impl], ref_median, last[impl]) for impl in IMPLS},
+        "floors": {name: _row(times[name], ref_median, last[name]) for name in FLOORS},
+        "byhand_over_floor": {
+            "median_of_pairs": statistics.median(by_hand_over_floor),
+            "of_medians": statistics.median(times["byhand"]) / statistics.median(times["floor"]),
+            "of_cpu_medians": statistics.median(cpu["byhand"]) / statistics.median(cpu["floor"]),
         },
+        # Thread CPU time of each one-epoch run, its setup included (the model, the test pixels):
+        # what the run cost the core, which the other processes on a shared machine change far less.
+        "cpu_median_seconds": {name: statistics.median(seconds) for name, seconds in cpu.items()},
         "memory": memory,
         "cached_run": cached,
-        "load_average_end": os.getloadavg()[0],
+        "load_average": load_average,
+        "load_average_end": load_average["end"][0],
     }
+
+
+def _our_epoch(impl: str, data, seed: int) -> dict:
+    """One fresh one-epoch run of ``train``: an epoch of training + the test pass, as timed for the reference."""
+    result = train(TrainConfig(impl=impl, epochs=1, seed=seed), data)
+    return {**dataclasses.asdict(result.history[0]), "result": result}
+
+
+def _floor_epoch(data, train_metrics: bool, seed: int) -> dict:
+    row = floor_epoch(data, seed, train_metrics)
+    del row["weight"], row["bias"]
+    return row
 
 
 def format_table(report: dict) -> str:
     ref = report["reference"]["median_epoch_seconds"]
     rows = [("chapter pipeline (DataLoader, 4 workers), concise", ref, 1.0)]
     for impl, o in report["ours"].items():
-        rows.append((f"ours, in-memory tensors, {impl}", o["median_epoch_seconds"], o["speedup"]))
+        rows.append((f"ours, in-memory tensors, {impl}: {IMPL_NAMES[impl]}", o["median_epoch_seconds"], o["speedup"]))
+    for name, o in report["floors"].items():
+        rows.append((FLOORS[name], o["median_epoch_seconds"], o["speedup"]))
+    load = report["load_average"]
+    rounds = load["rounds"]
     lines = [
-        f"Seconds per epoch (training + test pass), median of {report['epochs']}:",
-        f"{'pipeline':<52} {'s/epoch':>9} {'speedup':>8}",
+        f"Milliseconds per epoch (training + test pass): the chapter's median of {report['epochs']}, "
+        f"ours median of {report['epochs']} x {report['repeats']}, all in this one run.",
+        f"{'pipeline':<72} {'ms/epoch':>9} {'x chapter':>10}",
     ]
-    lines += [f"{name:<52} {sec:>9.3f} {speed:>7.1f}x" for name, sec, speed in rows]
+    lines += [f"{name:<72} {1000 * sec:>9.1f} {speed:>9.1f}x" for name, sec, speed in rows]
+    over = report["byhand_over_floor"]
     mem, cached = report["memory"], report["cached_run"]
+    cpu_ms = ", ".join(f"{name} {1000 * sec:.1f}" for name, sec in report["cpu_median_seconds"].items())
     lines += [
+        f"by hand / floor: {over['median_of_pairs']:.2f} (median of the paired runs), "
+        f"{over['of_medians']:.2f} (ratio of the medians), {over['of_cpu_medians']:.2f} (ratio of CPU medians)",
+        f"CPU ms per one-epoch run, setup included (thread time, median): {cpu_ms}",
+        f"load average (1, 5, 15 min): at the start {_triple(load['start'])}, at the end {_triple(load['end'])}; "
+        f"1 min after each round {min(rounds):.2f} to {max(rounds):.2f}",
         "",
         f"load Fashion-MNIST (4 gzip files -> uint8 tensors): {report['load_seconds']:.2f} s",
         f"peak memory of our path (own process, load + 1 epoch of each model): {mem['peak_mib']:.0f} MiB",
@@ -388,12 +526,19 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _triple(values) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m softmax_core.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--data-dir", help="folder with the four Fashion-MNIST files (default: $SOFTMAX_DATA_DIR or the cache)"
     )
     parser.add_argument("--epochs", type=int, default=3, help="epochs per pipeline (median taken), default 3")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="one-epoch runs of each of ours per round (median taken), default 5"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object (last line of stdout)")
     parser.add_argument(
         "--reference-threads",
@@ -406,6 +551,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.epochs <= 50:
         parser.exit(2, "error: --epochs must be between 1 and 50\n")
+    if not 1 <= args.repeats <= 50:
+        parser.exit(2, "error: --repeats must be between 1 and 50\n")
     if args.reference_threads is not None and not 1 <= args.reference_threads <= 64:
         parser.exit(2, "error: --reference-threads must be between 1 and 64\n")
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.json else print
@@ -414,7 +561,9 @@ def main(argv=None) -> int:
         if args.micro:
             report = micro_benchmarks(load_fashion_mnist(data_dir, download=False), repeats=args.epochs)
         else:
-            report = run_benchmark(data_dir, args.epochs, log=log, reference_threads=args.reference_threads)
+            report = run_benchmark(
+                data_dir, args.epochs, log=log, reference_threads=args.reference_threads, repeats=args.repeats
+            )
     except DataError as exc:
         parser.exit(2, f"error: {exc}\n")
     if args.json:

@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--impl",
         choices=t.ALL_IMPLS,
         default=DEFAULTS.impl,
-        help="scratch = d2l 3.6 (own softmax, loss, SGD); concise = d2l 3.7 (torch.nn); "
-        "lbfgs = the linear ceiling (full-batch L-BFGS with --l2)",
+        help="; ".join(f"{impl} = {name}" for impl, name in t.IMPL_NAMES.items())
+        + "; lbfgs = the linear ceiling (full-batch L-BFGS with --l2)",
     )
     parser.add_argument(
         "--epochs",

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 
 from softmax_core.data import FashionMNIST
-from softmax_core.models import MODELS, NUM_INPUTS, NUM_OUTPUTS, initial_parameters
+from softmax_core.models import MODELS, NUM_INPUTS, NUM_OUTPUTS, ByHandSoftmaxRegression, initial_parameters
 from softmax_core.softmax import softmax
 from softmax_core.tensors import tensor_of
 
@@ -34,7 +34,15 @@ from softmax_core.tensors import tensor_of
 # it is part of the run store's key, so stored runs from older code are not reused.
 TRAINING_CODE_VERSION = "5"  # 5: runs carry per-epoch snapshots of W and b, and a diverged run its batch losses
 
-IMPLS = ("scratch", "concise")  # the chapter's minibatch-SGD models
+# The minibatch-SGD implementations and their names on screen, in one place: the training page's
+# choice (and its link parameter), the CLI's --impl and the run store's keys all read this.
+IMPL_NAMES = {
+    "scratch": "from scratch (d2l 3.6)",
+    "concise": "concise, torch.nn (d2l 3.7)",
+    "byhand": "by hand, ŷ − y (d2l 3.4)",
+}
+IMPLS = tuple(IMPL_NAMES)
+BYHAND = "byhand"  # the gradient softmax(o) - one_hot(y) written out (models.ByHandSoftmaxRegression)
 LBFGS = "lbfgs"  # the linear ceiling: full-batch L-BFGS with an L2 penalty (softmax_core.linear_ceiling)
 ALL_IMPLS = (*IMPLS, LBFGS)
 EVAL_BATCH = 10_000
@@ -82,7 +90,7 @@ def _number(name: str, value, kind: type):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    impl: str = "scratch"  # "scratch" | "concise"
+    impl: str = "scratch"  # one of ALL_IMPLS
     lr: float = 0.1
     batch_size: int = 256
     epochs: int = 10
@@ -241,6 +249,8 @@ def train(
 
         return train_lbfgs(config, data, progress=progress, should_stop=should_stop)
     with one_thread():
+        if config.impl == BYHAND:
+            return _train_by_hand(config, data, progress, should_stop, progress_every)
         return _train(config, data, progress, should_stop, progress_every)
 
 
@@ -303,6 +313,100 @@ def _train(config, data, progress, should_stop, progress_every) -> TrainResult:
         test_correct = int((predicted_classes(weight, bias, test_pixels) == data.test_labels).sum())
         test_acc = test_correct / len(data.test_labels)
         history.append(EpochMetrics(epoch, loss_sum / n, correct / n, test_acc, time.perf_counter() - epoch_start))
+        if progress is not None:
+            progress(Progress(epoch, config.epochs, batches, batches, tuple(history)))
+
+    if status == "finished":
+        last = history[-1]
+        message = (
+            f"Finished {config.epochs} epoch(s): train loss {last.train_loss:.3f}, "
+            f"train accuracy {last.train_acc:.3f}, test accuracy {last.test_acc:.3f}."
+        )
+    weight, bias = model.parameters_784x10()
+    return TrainResult(
+        config=config,
+        history=tuple(history),
+        status=status,
+        message=message,
+        weight=weight,
+        bias=bias,
+        train_seconds=time.perf_counter() - started,
+        snapshots=(torch.stack([w for w, _ in snapshots]), torch.stack([b for _, b in snapshots])),
+        batch_losses=tuple(batch_losses) if status == "diverged" else (),
+        diverged_at=diverged_at,
+    )
+
+
+def _train_by_hand(config, data, progress, should_stop, progress_every) -> TrainResult:
+    """:func:`_train`'s contract for :class:`ByHandSoftmaxRegression`: same seed, batches, metrics and stops.
+
+    The batch goes to the model as 0-255 floats (it folds the / 255 into its products) and the labels
+    as a row (1, B); one call of ``model.step`` measures the batch and updates, so the loop only keeps
+    the books.
+    """
+    generator = torch.Generator().manual_seed(config.seed)
+    model = ByHandSoftmaxRegression(*initial_parameters(config.init_std, generator), config.lr)
+    images = data.train_images.reshape(len(data.train_images), -1)  # (n, 784) uint8
+    if images.dtype != torch.uint8:  # floats in [0, 1], as as_pixels reads them: the model takes 0-255
+        images = images.to(torch.float32) * 255
+    label_row = data.train_labels.reshape(1, -1)
+    test_pixels = as_pixels(data.test_images)
+    n = len(images)
+    batches = math.ceil(n / config.batch_size)
+    # Every batch is gathered into the same two buffers: a fresh (B, 784) float tensor per batch
+    # would be a fresh allocation, page faults included, each time.
+    raw = torch.empty(min(config.batch_size, n), images.shape[1], dtype=images.dtype)
+    buffer = torch.empty(raw.shape, dtype=torch.float32)
+    history: list[EpochMetrics] = []
+    snapshots = [model.parameters_784x10()]
+    batch_losses: deque[float] = deque(maxlen=MAX_BATCH_LOSSES)
+    status, message, diverged_at = "finished", "", None
+    started = time.perf_counter()
+
+    for epoch in range(1, config.epochs + 1):
+        epoch_start = time.perf_counter()
+        order = torch.randperm(n, generator=generator)
+        loss_sum, correct = 0.0, 0
+        for batch, start in enumerate(range(0, n, config.batch_size), start=1):
+            if should_stop is not None and should_stop():
+                status = "cancelled"
+                message = (
+                    f"Stopped by request in epoch {epoch} (batch {batch - 1} of {batches}) "
+                    f"after {len(history)} full epoch(s)."
+                )
+                break
+            index = order[start : start + config.batch_size]
+            size = len(index)
+            into = (raw, buffer) if size == len(raw) else (raw[:size], buffer[:size])  # the last batch is shorter
+            pixels = into[1].copy_(torch.index_select(images, 0, index, out=into[0]))
+            batch_loss, batch_correct = model.step(pixels, label_row.index_select(1, index))
+            if not math.isfinite(batch_loss):
+                status, diverged_at = "diverged", (epoch, batch)
+                message = _divergence_message(f"Loss became {batch_loss}", epoch, batch, config)
+                break
+            batch_losses.append(batch_loss / size)
+            loss_sum += batch_loss
+            correct += batch_correct
+            if progress is not None and batch % progress_every == 0 and batch < batches:
+                progress(Progress(epoch, config.epochs, batch, batches, tuple(history)))
+        if status != "finished":
+            break
+        weight, bias = model.parameters_784x10()
+        if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+            status, diverged_at = "diverged", (epoch, batches)
+            message = _divergence_message("The weights became inf or nan", epoch, batches, config)
+            break
+        snapshots.append((weight, bias))
+        test_correct = int((predicted_classes(weight, bias, test_pixels) == data.test_labels).sum())
+        history.append(
+            EpochMetrics(
+                epoch,
+                loss_sum / n,
+                correct / n,
+                test_correct / len(data.test_labels),
+                time.perf_counter() - epoch_start,
+            )
+        )
         if progress is not None:
             progress(Progress(epoch, config.epochs, batches, batches, tuple(history)))
 

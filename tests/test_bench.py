@@ -29,19 +29,32 @@ def test_reference_pipeline_sees_our_pixels(shared_data_dir, tmp_path):
 
 
 def test_one_epoch_benchmark_reports_every_number(shared_data_dir, capsys):
-    assert bench.main(["--data-dir", str(shared_data_dir), "--epochs", "1", "--json"]) == 0
+    assert bench.main(["--data-dir", str(shared_data_dir), "--epochs", "1", "--repeats", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    # Both pipelines trained the chapter's model for one epoch and got where the chapter's first epoch gets.
-    ours = report["ours"]
-    for epoch in (report["reference"]["last_epoch"], ours["concise"]["last_epoch"], ours["scratch"]["last_epoch"]):
+    # Every pipeline trained the chapter's model for one epoch and got where the chapter's first epoch gets.
+    ours, floors = report["ours"], report["floors"]
+    assert list(ours) == ["scratch", "concise", "byhand"] and list(floors) == ["floor", "floor_no_train_metrics"]
+    for epoch in (report["reference"]["last_epoch"], *(row["last_epoch"] for row in [*ours.values(), floors["floor"]])):
         assert 0.70 < epoch["train_loss"] < 0.95
         assert 0.76 < epoch["test_acc"] < 0.85
-    for row in (report["reference"], report["ours"]["scratch"], report["ours"]["concise"]):
+    assert 0.76 < floors["floor_no_train_metrics"]["last_epoch"]["test_acc"] < 0.85
+    assert floors["floor"]["last_epoch"]["test_acc"] == ours["byhand"]["last_epoch"]["test_acc"]  # same seed, same run
+    for row in (report["reference"], *ours.values(), *floors.values()):
         assert len(row["epoch_seconds"]) == 1 and row["median_epoch_seconds"] == row["epoch_seconds"][0] > 0
-    for impl in ("scratch", "concise"):
-        ours = report["ours"][impl]
+    for row in (*ours.values(), *floors.values()):
         reference_seconds = report["reference"]["median_epoch_seconds"]
-        assert ours["speedup"] == pytest.approx(reference_seconds / ours["median_epoch_seconds"])
+        assert row["speedup"] == pytest.approx(reference_seconds / row["median_epoch_seconds"])
+    over = report["byhand_over_floor"]
+    by_hand_seconds, floor_seconds = ours["byhand"]["median_epoch_seconds"], floors["floor"]["median_epoch_seconds"]
+    assert (
+        over["median_of_pairs"] == pytest.approx(over["of_medians"]) == pytest.approx(by_hand_seconds / floor_seconds)
+    )
+    cpu = report["cpu_median_seconds"]
+    assert set(cpu) == {*ours, *floors} and all(seconds > 0 for seconds in cpu.values())
+    assert over["of_cpu_medians"] == pytest.approx(cpu["byhand"] / cpu["floor"])
+    load = report["load_average"]
+    assert len(load["start"]) == len(load["end"]) == 3 and len(load["rounds"]) == 1
+    assert all(x >= 0 for x in [*load["start"], *load["end"], *load["rounds"]])
     memory = report["memory"]
     assert 0 < memory["after_import_mib"] <= memory["after_load_mib"] <= memory["peak_mib"]
     assert memory["after_load_mib"] - memory["after_import_mib"] >= 45  # the 47 MB of uint8 pixels are in memory
@@ -49,12 +62,34 @@ def test_one_epoch_benchmark_reports_every_number(shared_data_dir, capsys):
     table = bench.format_table(report)
     assert "chapter pipeline (DataLoader, 4 workers), concise" in table and "ours, in-memory tensors, scratch" in table
     assert "show a cached run" in table and "MiB" in table
+    assert "by hand, ŷ − y" in table and bench.FLOORS["floor"] in table and "by hand / floor:" in table
+    assert "ms/epoch" in table and "load average (1, 5, 15 min)" in table and "CPU ms per one-epoch run" in table
+
+
+def test_the_floor_makes_the_same_updates_as_by_hand(fmnist):
+    """The floor is no shortcut: from the same seed it ends where a one-epoch by-hand run ends."""
+    from softmax_core.training import TrainConfig, train
+
+    by_hand = train(TrainConfig(impl="byhand", epochs=1, seed=4), fmnist)
+    (epoch,) = by_hand.history
+    floor = bench.floor_epoch(fmnist, seed=4)
+    bare = bench.floor_epoch(fmnist, seed=4, train_metrics=False)
+    torch.testing.assert_close(floor["weight"], by_hand.weight, rtol=0, atol=0)  # the same operations
+    torch.testing.assert_close(floor["bias"], by_hand.bias, rtol=0, atol=0)
+    assert floor["train_loss"] == epoch.train_loss and floor["train_acc"] == epoch.train_acc
+    assert floor["test_acc"] == epoch.test_acc and floor["seconds"] > 0
+    torch.testing.assert_close(bare["weight"], by_hand.weight, rtol=0, atol=1e-6)  # torch.softmax: other rounding
+    assert bare["train_loss"] is None and bare["train_acc"] is None
+    assert bare["test_acc"] == pytest.approx(epoch.test_acc, abs=3e-4)
 
 
 def test_bad_arguments_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--epochs", "0"])
     assert exit_info.value.code == 2 and "--epochs must be between 1 and 50" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--repeats", "0"])
+    assert exit_info.value.code == 2 and "--repeats must be between 1 and 50" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--data-dir", str(tmp_path / "nowhere"), "--epochs", "1"])
     assert exit_info.value.code == 2 and "does not exist" in capsys.readouterr().err

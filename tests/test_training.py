@@ -82,7 +82,7 @@ def test_default_config_is_the_chapters_and_valid():
         "scratch", 0.1, 256, 10, 0, 0.01,
     )  # fmt: skip
     assert config.validated() is config
-    assert IMPLS == ("scratch", "concise")
+    assert IMPLS == ("scratch", "concise", "byhand") == tuple(training.IMPL_NAMES)
     assert isinstance(TRAINING_CODE_VERSION, str) and TRAINING_CODE_VERSION
 
 
@@ -413,3 +413,55 @@ def test_diverged_run_keeps_every_batch_loss_up_to_the_blow_up(fmnist):
             b -= config.lr * gb
     else:
         pytest.fail("the replay never reached the batch that blew up")
+
+
+# --- the by-hand loop keeps the same books as the chapter's loop ----------------------------------
+
+
+def test_by_hand_stops_cancels_and_reports_progress_as_the_chapters_loop_does(fmnist):
+    data = subset(fmnist, 2560, 100)  # 10 batches of 256
+    runs = {}
+    for impl in ("scratch", "byhand"):
+        asked, seen = [], []
+
+        def should_stop(asked=asked):
+            asked.append(1)
+            return len(asked) == 14  # before batch 4 of epoch 2
+
+        result = train(TrainConfig(impl=impl, epochs=3), data, seen.append, should_stop, progress_every=3)
+        runs[impl] = (result, [(p.epoch, p.batch, len(p.history)) for p in seen])
+    (scratch, scratch_seen), (by_hand, by_hand_seen) = runs["scratch"], runs["byhand"]
+    assert by_hand.status == "cancelled" and by_hand.message == scratch.message
+    assert by_hand.message == "Stopped by request in epoch 2 (batch 3 of 10) after 1 full epoch(s)."
+    assert by_hand_seen == scratch_seen == [(1, 3, 0), (1, 6, 0), (1, 9, 0), (1, 10, 1), (2, 3, 1)]
+    assert by_hand.history[0].train_loss == pytest.approx(scratch.history[0].train_loss, rel=1e-5)
+    assert by_hand.history[0].train_acc == pytest.approx(scratch.history[0].train_acc, abs=1 / 2560)
+    torch.testing.assert_close(by_hand.weight, scratch.weight, rtol=0, atol=1e-6)  # stopped mid-epoch 2 alike
+
+
+def test_by_hand_with_an_absurd_learning_rate_diverges_with_finite_weights(fmnist):
+    data = subset(fmnist, 2560, 100)
+    result = training._train_by_hand(TrainConfig(impl="byhand", lr=1e38, epochs=3), data, None, None, 20)
+    assert result.status == "diverged" and result.history == ()
+    epoch, batch = result.diverged_at
+    assert result.message.startswith(f"Loss became nan in epoch {epoch} (batch {batch})")
+    assert len(result.batch_losses) == batch - 1 + (epoch - 1) * 10
+    assert all(math.isfinite(x) for x in result.batch_losses)
+    assert torch.isfinite(result.weight).all() and torch.isfinite(result.bias).all()  # the bad update was not made
+
+
+def test_by_hand_counts_ties_as_argmax_does(fmnist):
+    """Zero weights: every score ties, argmax takes class 0, so train accuracy is the share of class 0."""
+    data = subset(fmnist, 256, 100)
+    runs = {impl: train(TrainConfig(impl=impl, init_std=0.0, epochs=1), data) for impl in ("scratch", "byhand")}
+    (by_hand,), (scratch,) = runs["byhand"].history, runs["scratch"].history
+    assert by_hand.train_loss == pytest.approx(math.log(10), rel=1e-6)
+    assert by_hand.train_acc == scratch.train_acc == int((data.train_labels == 0).sum()) / 256
+
+
+def test_by_hand_reads_float_pixels_in_0_1_as_the_chapters_loop_does(fmnist):
+    data = subset(fmnist, 600, 100)
+    floats = dataclasses.replace(data, train_images=data.train_images.float() / 255)
+    from_bytes, from_floats = (train(TrainConfig(impl="byhand", epochs=1), d) for d in (data, floats))
+    torch.testing.assert_close(from_floats.weight, from_bytes.weight, rtol=0, atol=1e-6)
+    assert from_floats.history[0].train_loss == pytest.approx(from_bytes.history[0].train_loss, rel=1e-5)
