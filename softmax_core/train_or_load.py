@@ -1,9 +1,11 @@
 """The one decision pages, background jobs and the CLI share: read the stored run, or train it first.
 
 The run store (:mod:`softmax_core.run_store`) only reads and writes; this
-module decides when to train. A stored run is served only after
-:meth:`StoredRun.validate` (checksums, shapes, finite values); a broken one is
-trained again, replaced, and reported in ``replaced_broken``.
+module decides when to train. The store serves a run only after checking it
+(its record against the run format, the tensor files' checksums, shapes and
+finite values; once per file); a broken one is trained again, replaced, and
+reported in ``replaced_broken``. The CLI, the server's queue
+(:mod:`softmax_core.jobs`) and the pages all read through these checks.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ class Outcome(NamedTuple):
 
 
 def usable_run(store: RunStore, key: str) -> tuple[StoredRun | None, str]:
-    """(run, "") if the stored run can be served, (None, why) if it is broken, (None, "") if there is none."""
+    """(run, "") if the stored run can be served, (None, why) if it is broken, (None, "") if there is none.
+
+    ``why`` is a sentence naming the run's key and what is wrong (never a server path), fit for a page.
+    """
     try:
-        run = store.open(key)
-        if run is not None:
-            run.validate()
+        return store.open(key), ""
     except ValueError as exc:
         return None, str(exc)
-    return run, ""
 
 
 def train_or_load(store: RunStore, config, data, progress=None, should_stop=None, *, refresh: bool = False) -> Outcome:
