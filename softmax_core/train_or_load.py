@@ -10,12 +10,19 @@ reported in ``replaced_broken``. The CLI, the server's queue
 
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import torch
 
 from softmax_core import training
 from softmax_core.run_store import Cancelled, RunStore, StoredRun, run_key
+
+log = logging.getLogger(__name__)
+
+
+class RunStoreError(OSError):
+    """The run store could not be read or written. The message names no server path: the log does."""
 
 
 class Outcome(NamedTuple):
@@ -42,8 +49,20 @@ def train_or_load(store: RunStore, config, data, progress=None, should_stop=None
     (``should_stop`` is asked while waiting) and then read the stored run.
     ``refresh=True`` trains anew and replaces the stored run (the CLI's
     ``--no-cache``). Finished and diverged runs are stored; a cancelled run is
-    returned as a ``TrainResult`` and not stored.
+    returned as a ``TrainResult`` and not stored. A file the store cannot read or write raises
+    :class:`RunStoreError`, whose message a page may show (the path goes to the server log).
     """
+    try:
+        return _train_or_load(store, config, data, progress, should_stop, refresh)
+    except RunStoreError:
+        raise
+    except OSError as exc:
+        log.warning("Run store %s: %r", store.root, exc)
+        reason = exc.strerror or type(exc).__name__
+        raise RunStoreError(f"The run store cannot be read or written ({reason}); nothing was stored.") from None
+
+
+def _train_or_load(store: RunStore, config, data, progress, should_stop, refresh: bool) -> Outcome:
     config = config.validated()
     key = run_key(config, data.fingerprint)
     broken = ""
