@@ -39,6 +39,7 @@ from softmax_core.figures import (
 )
 from softmax_core.figures.frozen import frozen
 from softmax_core.run_store import RunStore
+from softmax_core.train_or_load import usable_run
 from softmax_core.training import predict_probs, predicted_classes
 
 clear_cache_guard.install()  # imported by streamlit_app.py before any page runs
@@ -156,9 +157,10 @@ compare_curves = _figures(training_figures.compare_curves)
 
 
 def _stored_run(runs_dir: str, key: str):
-    run = RunStore(runs_dir).get(key)
+    """The checked stored run, or ValueError with a sentence for the page (never the server's paths)."""
+    run, broken = usable_run(RunStore(runs_dir), key)
     if run is None:
-        raise ValueError(f"Run {key} is no longer in the run store ({runs_dir}): train it again.")
+        raise ValueError(broken or f"Run {key} is no longer in the run store: train it again.")
     return run
 
 

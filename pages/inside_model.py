@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import server_caches as cached
+from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
@@ -30,8 +31,9 @@ from softmax_core.figures.inside_figures import (
 )
 from softmax_core.figures.training_figures import config_label, probability_bars
 from softmax_core.garment_upload import MAX_BYTES, UPLOAD_TYPES, UploadError, prepare
-from softmax_core.run_store import RunStore, default_runs_dir, run_key
-from softmax_core.training import TrainConfig
+from softmax_core.run_store import RunStore, StoredRun, default_runs_dir, run_key
+from softmax_core.train_or_load import usable_run
+from softmax_core.training import LBFGS, TrainConfig
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
@@ -80,8 +82,10 @@ def pick_run(store: RunStore, fingerprint: str):
     """
     key = st.query_params.get("run")
     if key is not None:
-        run = store.get(key)
-        if run is None:
+        run, broken = usable_run(store, key)
+        if broken:
+            user_text.error(f"The run named in this link cannot be shown. {broken}")
+        elif run is None:
             st.warning(
                 "The run named in this link is not in the run store (it may have been trained on another "
                 "server, or by older code). The link carried this key:",
@@ -91,8 +95,10 @@ def pick_run(store: RunStore, fingerprint: str):
         return run
     config = training_page_config()
     if config is not None:
-        run = store.get(run_key(config, fingerprint))
-        if run is None:
+        run, broken = usable_run(store, run_key(config, fingerprint))
+        if broken:
+            user_text.error(f"The stored run of the training page's settings cannot be shown. {broken}")
+        elif run is None:
             st.info(
                 "There is no stored run for the training page's settings "
                 f"({config_label(config)}) yet. Train it first, then come back here.",
@@ -133,10 +139,42 @@ def choose_other_run(store: RunStore, current) -> None:
     )
 
 
-def counterpart(store: RunStore, run, fingerprint: str):
-    """The same settings trained by the other implementation, if stored."""
-    other = replace(run.config, impl=OTHER_IMPL[run.config.impl])
-    return store.get(run_key(other, fingerprint))
+def counterpart(store: RunStore, run, fingerprint: str) -> tuple[StoredRun | None, str]:
+    """The same settings trained by the other SGD implementation: (run, "") if stored and sound, (None, why)
+    if it is stored but broken, (None, "") if there is none (always for the L-BFGS fit, which has no twin)."""
+    if run.config.impl not in OTHER_IMPL:
+        return None, ""
+    return usable_run(store, run_key(replace(run.config, impl=OTHER_IMPL[run.config.impl]), fingerprint))
+
+
+def is_lbfgs(run) -> bool:
+    return run.config.impl == LBFGS
+
+
+def final_weights(run) -> str:
+    """What the one stored W of a run without snapshots is: after how many epochs, or L-BFGS iterations."""
+    if is_lbfgs(run):
+        return f"after {run.history[-1].epoch} L-BFGS iterations"
+    return f"after the last epoch ({len(run.history)})"
+
+
+def no_snapshots_note(run) -> str:
+    """Why there is no epoch slider: L-BFGS keeps only its final weights; older training code kept no others."""
+    if is_lbfgs(run):
+        done, limit = run.history[-1].epoch, run.config.epochs
+        stopped = (
+            f" The fit converged after {done} of its {limit} iterations (the gradient or the step became tiny)."
+            if done < limit
+            else ""
+        )
+        return (
+            "The best linear model is fitted by full-batch L-BFGS, which keeps only its final weights, "
+            f"so there is no epoch slider.{stopped}"
+        )
+    return (
+        "This run was stored by an older version of the training code, which kept only the final weights, "
+        "so there is no epoch slider. Train the same settings again to see the templates form epoch by epoch."
+    )
 
 
 # ---------------------------------------------------------------- sections
@@ -166,12 +204,8 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
     else:
         name_unused_epoch("this run kept only its final weights, so there is no epoch to choose")
         index, limit = 0, None
-        title = f"W after the last epoch ({len(run.history)})"
-        st.info(
-            "This run was stored by an older version of the training code, which kept only the final weights, "
-            "so there is no epoch slider. Train the same settings again to see the templates form epoch by epoch.",
-            icon=":material/history:",
-        )
+        title = f"W {final_weights(run)}"
+        st.info(no_snapshots_note(run), icon=":material/history:")
     st.markdown(f"**{title}**")
     chart(
         cached.templates_figure(str(default_runs_dir()), run.key, index, tuple(names), limit),
@@ -186,15 +220,30 @@ def templates_section(run, weights, biases, has_snapshots, names) -> int:
 
 
 def compare_section(store, run, fingerprint, index, has_snapshots, weights, biases, names) -> None:
-    other = counterpart(store, run, fingerprint)
     st.subheader("By hand against concise" if run.config.impl == "byhand" else "Scratch against concise")
+    if is_lbfgs(run):
+        caption(
+            "The best linear model is fitted by L-BFGS, not by the chapter's minibatch SGD, so it has no scratch "
+            "or concise twin. Pick a scratch or concise run in the menu above to compare the two."
+        )
+        return
+    other, broken = counterpart(store, run, fingerprint)
+    if other is not None:
+        try:
+            other_weights, other_biases, other_snapshots = cached.run_parameters(str(store.root), other.key)
+        except ValueError as exc:  # damaged since it was checked
+            other, broken = None, str(exc)
+    if broken:
+        user_text.warning(
+            f"The {OTHER_IMPL[run.config.impl]} run of these settings cannot be shown beside this one. {broken}"
+        )
+        return
     if other is None:
         caption(
             f"Train the {OTHER_IMPL[run.config.impl]} implementation with the same settings on the training "
             "page to see both side by side here."
         )
         return
-    other_weights, other_biases, other_snapshots = cached.run_parameters(str(store.root), other.key)
     if has_snapshots and other_snapshots and len(other_weights) == len(weights):
         at, where = index, f"after {index} epoch(s)"
     else:
@@ -395,7 +444,10 @@ last = run.history[-1] if run.history else None
 caption(f"Run: {config_label(run.config)}" + (f" · test accuracy {last.test_acc:.1%}" if last else ""))
 
 index = templates_section(run, weights, biases, has_snapshots, names)
-where = f"after {index} epoch(s)" if has_snapshots else "after the last epoch"
+if has_snapshots:
+    where = f"after {index} epoch(s)"
+else:
+    where = final_weights(run) if is_lbfgs(run) else "after the last epoch"
 compare_section(store, run, data.fingerprint, index, has_snapshots, weights, biases, names)
 predicted = cached.test_predictions(runs_dir, run.key, index, data_dir)
 explanation_section(runs_dir, run.key, index, data, data_dir, predicted, names, where)

@@ -47,6 +47,7 @@ from softmax_core.figures.training_figures import (
 from softmax_core.jobs import JobSnapshot
 from softmax_core.linear_ceiling import best_linear_label, best_linear_run
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
+from softmax_core.train_or_load import usable_run
 from softmax_core.training import (
     BYHAND,
     IMPL_NAMES,
@@ -181,7 +182,8 @@ def run_header(run: StoredRun, fresh: bool, reference: tuple[float, str] | None)
         if run.batch_losses:
             chart(batch_loss_figure(run.batch_losses, run.diverged_at, batches_per_epoch=batches), "train_curves")
         st.warning(
-            f"**Diverged**: {diverged_label(run.diverged_at)}, after {len(run.history)} full epoch(s). {run.message}",
+            f"**Diverged**: {diverged_label(run.diverged_at)}, after {len(run.history)} full epoch(s). "
+            + user_text.literal(run.message),  # stored text: shown as text, never as markdown
             icon=":material/warning:",
         )
         if run.config.impl == "scratch":
@@ -381,7 +383,7 @@ def compare(store: RunStore, current_key: str | None) -> None:
         warnings.simplefilter("always")
         runs = store.list_runs()
     for warning in caught:
-        st.warning(str(warning.message), icon=":material/warning:")
+        user_text.warning(str(warning.message))
     if not runs:
         st.info("No stored runs yet. Train a few settings (e.g. learning rate 0.01, 0.1 and 1) to compare them here.")
         return
@@ -524,7 +526,9 @@ if key is not None:
         if snap.history:
             chart(training_curves(snap.history, epochs=config.epochs, title="Stopped run"), "train_curves")
     elif snap is not None and snap.state == "failed":
-        st.error(snap.error)
+        user_text.error(snap.error)
+    elif broken := usable_run(jobs.store, key)[1]:  # the store's check, done once per file
+        user_text.warning(f"The stored run for these settings cannot be shown. {broken} Press Train to replace it.")
     else:
         with warnings.catch_warnings():  # a damaged run is reported by the comparison below
             warnings.simplefilter("ignore")

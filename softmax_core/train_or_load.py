@@ -1,19 +1,28 @@
 """The one decision pages, background jobs and the CLI share: read the stored run, or train it first.
 
 The run store (:mod:`softmax_core.run_store`) only reads and writes; this
-module decides when to train. A stored run is served only after
-:meth:`StoredRun.validate` (checksums, shapes, finite values); a broken one is
-trained again, replaced, and reported in ``replaced_broken``.
+module decides when to train. The store serves a run only after checking it
+(its record against the run format, the tensor files' checksums, shapes and
+finite values; once per file); a broken one is trained again, replaced, and
+reported in ``replaced_broken``. The CLI, the server's queue
+(:mod:`softmax_core.jobs`) and the pages all read through these checks.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import torch
 
 from softmax_core import training
 from softmax_core.run_store import Cancelled, RunStore, StoredRun, run_key
+
+log = logging.getLogger(__name__)
+
+
+class RunStoreError(OSError):
+    """The run store could not be read or written. The message names no server path: the log does."""
 
 
 class Outcome(NamedTuple):
@@ -23,14 +32,14 @@ class Outcome(NamedTuple):
 
 
 def usable_run(store: RunStore, key: str) -> tuple[StoredRun | None, str]:
-    """(run, "") if the stored run can be served, (None, why) if it is broken, (None, "") if there is none."""
+    """(run, "") if the stored run can be served, (None, why) if it is broken, (None, "") if there is none.
+
+    ``why`` is a sentence naming the run's key and what is wrong (never a server path), fit for a page.
+    """
     try:
-        run = store.open(key)
-        if run is not None:
-            run.validate()
+        return store.open(key), ""
     except ValueError as exc:
         return None, str(exc)
-    return run, ""
 
 
 def train_or_load(
@@ -43,7 +52,20 @@ def train_or_load(
     ``refresh=True`` trains anew and replaces the stored run (the CLI's
     ``--no-cache``). Finished and diverged runs are stored; a cancelled run is
     returned as a ``TrainResult`` and not stored. ``trained_by`` (a signed-in name) is stored with a new run.
+    A file the store cannot read or write raises :class:`RunStoreError`, whose message a page may show (the
+    path goes to the server log).
     """
+    try:
+        return _train_or_load(store, config, data, progress, should_stop, refresh, trained_by)
+    except RunStoreError:
+        raise
+    except OSError as exc:
+        log.warning("Run store %s: %r", store.root, exc)
+        reason = exc.strerror or type(exc).__name__
+        raise RunStoreError(f"The run store cannot be read or written ({reason}); nothing was stored.") from None
+
+
+def _train_or_load(store: RunStore, config, data, progress, should_stop, refresh: bool, trained_by: str) -> Outcome:
     config = config.validated()
     key = run_key(config, data.fingerprint)
     broken = ""

@@ -141,3 +141,62 @@ def test_presenter_mode_on_a_projector(chromium, tour_url):
         assert "present=1" in page.url
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------- a store holding one run of every kind
+
+# (page, kind of run): the pages that show stored runs, opened on each kind they can show (tests/mixed_store.py).
+MIXED_STOPS = (
+    [("home", None)]
+    + [("inside_model", kind) for kind in ("newest", "scratch", "lbfgs", "lbfgs_converged", "diverged", "no_snapshots")]
+    + [("calibration", kind) for kind in ("lbfgs", "diverged", "no_snapshots")]
+    + [("training", kind) for kind in ("concise", "diverged", "no_snapshots")]
+)
+
+
+@pytest.fixture(scope="module")
+def mixed_tour(tmp_path_factory, fmnist):
+    """One server on a store with one run of each kind (the L-BFGS fit newest); yields (url, runs by kind)."""
+    from tests import mixed_store
+    from tests.conftest import SHARED_DATA
+
+    runs_dir = tmp_path_factory.mktemp("tour-mixed") / "runs"
+    runs = mixed_store.fill(runs_dir, fmnist)
+    with running_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs_dir)}) as url:
+        yield url, runs
+
+
+def _mixed_query(page: str, run) -> str:
+    if run is None:
+        return ""
+    if page == "training":
+        c = run.config
+        return (f"?train_impl={c.impl}&train_lr={c.lr:g}&train_batch_size={c.batch_size}&train_epochs={c.epochs}"
+                f"&train_seed={c.seed}")  # fmt: skip
+    return f"?run={run.key}"
+
+
+@pytest.mark.parametrize("name, kind", MIXED_STOPS, ids=[f"{n}-{k}" for n, k in MIXED_STOPS])
+def test_tour_of_every_kind_of_stored_run(chromium, mixed_tour, name, kind):
+    """Each page on each kind of stored run, at 1280x720 light: no exception, nothing clipped, its first chart."""
+    url, runs = mixed_tour
+    context = chromium.new_context(viewport={"width": PROJECTOR[0], "height": PROJECTOR[1]}, color_scheme="light")
+    page = context.new_page()
+    uncaught: list[str] = []
+    page.on("pageerror", lambda exc: uncaught.append(str(exc)))
+    try:
+        path = "" if name == "home" else name
+        page.goto(f"{url}/{path}{_mixed_query(name, runs.get(kind))}", wait_until="domcontentloaded")
+        wait_for_rerun(page, timeout_ms=90_000)
+        charted = name not in NO_CHART and not (name == "inside_model" and kind == "diverged")
+        if charted:
+            page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=90_000)
+            wait_for_rerun(page, timeout_ms=90_000)
+        found = page.evaluate(_PROBLEMS, MIN_CHART_VISIBLE)
+        screenshot(page, f"tour_mixed_{name}_{kind}_1280x720_light", whole_page=True)
+    finally:
+        context.close()
+    problems = list(found["problems"]) + [f"uncaught browser error: {e}" for e in uncaught]
+    if charted and found["chartTop"] is None:
+        problems.append("no chart on the page")
+    assert not problems, "\n".join(problems)

@@ -9,6 +9,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from dashboard.user_text import literal
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import MAX_LR, MIN_LR, EpochMetrics, TrainConfig, TrainResult
 from tests.apptest_helpers import chart_specs as charts
@@ -226,11 +227,11 @@ def test_a_diverged_training_shows_its_message_not_a_crash(env):
     assert "Diverged" in warning and "lower the learning rate" in warning
     assert not at.success and not at.tabs  # not reported as a success, nothing evaluated
     [run] = RunStore(env).list_runs()
-    assert run.status == "diverged" and run.message in warning
+    assert run.status == "diverged" and literal(run.message) in warning  # stored text, shown as text
     again = new_page({"train_lr": "50", "train_epochs": "1", "train_batch_size": "1024"}).run()
     assert not again.exception
     # A reload shows the same stored outcome (trained by this server moments ago), and what happened per batch.
-    assert run.message in texts(again.warning) and "diverged in epoch 1, batch" in texts(again.warning)
+    assert literal(run.message) in texts(again.warning) and "diverged in epoch 1, batch" in texts(again.warning)
     assert "Stored as diverged" in texts(again.caption)
     [losses] = [c["data"][0] for c in charts(again) if "blew up" in json.dumps(c["layout"].get("title", ""))]
     assert losses["y"] == list(run.batch_losses)
