@@ -4,7 +4,7 @@ Those imports leave millions of long-lived objects (modules, classes, functions,
 validators), and every full (generation 2) collection walks all of them again although they
 never become garbage. Freezing them once, right after the imports, moves them out of the
 collector's sight (``gc.freeze``, meant for exactly this); garbage made later is collected as
-before. What it saved under a class is measured in the README ("Host it for a class").
+before. What it saved under a class is measured in docs/performance.md.
 Streamlit's own collection after every run stays off (config.toml).
 """
 

@@ -3,7 +3,7 @@
 They live in an imported module, not in the page scripts, because a page script runs again on
 every page load, and with it every ``st.cache_*`` decorator in it: Streamlit reads the decorated
 function's source to key its cache, which was 8 % of the server's CPU while 100 sessions loaded
-every page (py-spy, see README "Host it for a class"). Here each decorator runs once per process.
+every page (py-spy, see docs/performance.md). Here each decorator runs once per process.
 
 ``cache_resource`` for figures: ``cache_data`` would pickle and unpickle a figure on every hit, which
 costs more than building it; a cached figure is never mutated (``st.plotly_chart`` serialises it).
@@ -260,8 +260,7 @@ def run_logits(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
     """``X W + b`` of a stored run on the 10,000 test images: one read-only array shared by every session.
 
     As ``cache_data`` each page load unpickled its own 780 KB copy; with 100 sessions opening the
-    calibration page at once, those copies raised the server's RSS by 1.3 MB per session (README
-    "Host it for a class").
+    calibration page at once, those copies raised the server's RSS by 1.3 MB per session (docs/performance.md).
     """
     weight, bias = _stored_run(runs_dir, key).load_weights()
     (logits,) = _read_only(cal.logits_on_images(weight, bias, load_data(data_dir).test_images))

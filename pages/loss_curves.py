@@ -118,7 +118,7 @@ except ValueError as exc:
 else:
     # Plain numbers, which the table shows to 4 decimals, right-aligned: a pandas Styler for 3 decimals
     # was 5 % of the server's CPU while a class loaded every page, and the DataFrame converted on every
-    # load 9 % of this page's (README "Host it for a class"); the Arrow table is cached on its values.
+    # load 9 % of this page's (docs/performance.md); the Arrow table is cached on its values.
     st.table(cached.table(step_table(steps)), hide_index=True)
     if d != 0:
         caption(

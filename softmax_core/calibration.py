@@ -193,7 +193,7 @@ def fit_temperature(logits, labels, start: float = 1.0) -> TemperatureFit:
     around the root of the slope is replaced by the bracket's (geometric) midpoint, and any start
     reaches the one minimum. Each step is a few whole-array operations; the former L-BFGS fit
     made about a thousand small torch calls, and on a server busy with page loads each of them
-    waited its turn for the interpreter lock (README "Host it for a class").
+    waited its turn for the interpreter lock (docs/performance.md).
     """
     z, y = _checked(logits, labels)
     if not (math.isfinite(start) and start > 0):
@@ -240,7 +240,7 @@ def curves_over_temperature(
     is the same at every T, and the confidence ``max softmax(z / T)`` is ``1 / sum_k exp((z_k - max z) / T)``.
     One loop step per temperature made a thousand small torch calls, each giving up and taking back
     the interpreter lock: on a server busy with page loads, each take waited its turn, and the pages
-    that showed a new run's curves waited seconds for them (README "Host it for a class").
+    that showed a new run's curves waited seconds for them (docs/performance.md).
     """
     z, y = _checked(logits, labels)
     shifted, true_shifted = _shifted(z, y)

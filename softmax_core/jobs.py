@@ -45,7 +45,7 @@ from softmax_core.run_store import RunStore, StoredRun, run_key
 from softmax_core.train_or_load import train_or_load
 
 # One minibatch step costs about as much as this many examples: an epoch took 0.19 s at batch 256
-# and about 11 s at batch 1 on this project's machine (README "Measured"), i.e. ~3 us per example
+# and about 11 s at batch 1 on this project's machine (docs/performance.md), i.e. ~3 us per example
 # plus ~180 us per step.
 STEP_COST_EXAMPLES = 60
 MAX_COST_ENV = "SOFTMAX_MAX_TRAINING_COST"

@@ -51,7 +51,7 @@ VALIDATION_SIZE = 10_000  # carved from the 60,000 training images for the penal
 SPLIT_SEED = 0
 STD_FLOOR = 0.1
 RECORD_EVERY = 5  # a history entry (train loss, train and test accuracy) every this many iterations
-THREADS = 1  # torch threads for the fit: see the README's measurement (one_thread is the project's default)
+THREADS = 1  # torch threads for the fit: see docs/performance.md (one_thread is the project's default)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class ScratchSoftmaxRegression:
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, lr: float):
         # Same (784, 10) values, stored column by column: autograd then computes the gradient of W
-        # as (grad.T @ X).T, the layout nn.Linear uses (README, "Measured", times it against row-major W).
+        # as (grad.T @ X).T, the layout nn.Linear uses (docs/performance.md times it against row-major W).
         self.W = weight.T.contiguous().T.requires_grad_(True)
         self.b = bias.clone().requires_grad_(True)
         self.lr = lr

@@ -203,7 +203,7 @@ def one_thread():
 
     Each op on a 256-row batch is far too small to gain from a second thread,
     and when the cores are shared, every op's OpenMP barrier waits for a thread
-    that is not scheduled (README, "Measured", has the figures). Torch keeps the setting
+    that is not scheduled (docs/performance.md has the figures). Torch keeps the setting
     per thread once a thread has used it (checked): a training in a background
     thread leaves the others alone, except that a thread doing its first torch
     work meanwhile starts with one thread too (harmless for this app's tiny ops).
@@ -282,7 +282,7 @@ def _train(config, data, progress, should_stop, progress_every) -> TrainResult:
                 )
                 break
             index = order[start : start + config.batch_size]
-            # index_select copies whole rows, faster than images[index] (README, "Measured").
+            # index_select copies whole rows, faster than images[index] (docs/performance.md).
             X, y = as_pixels(images.index_select(0, index)), labels[index]
             scores = model.scores(X)
             if not torch.isfinite(scores).all():

@@ -4,7 +4,7 @@
 walks that dict, turning each numpy array into base64 text, on every page load.
 For a cached figure the result never changes, so :class:`FrozenFigure` keeps its
 dict with the arrays already in plotly's typed-array form: the JSON has the same
-content and is made in a tenth of the time (README "Host it for a class").
+content and is made in a tenth of the time (docs/performance.md).
 """
 
 from __future__ import annotations
