@@ -142,7 +142,8 @@ def as_heatmap_values(values) -> np.ndarray:
     """A picture's values as a float32 array: the model's own precision, sent as binary (plotly's typed array).
 
     A nested list of floats is walked value by value each time the figure is serialised, and a
-    ten-template figure was then the costliest thing a class's page load did (docs/performance.md); as binary it is also about half the bytes of the same numbers written out in decimals.
+    ten-template figure was then the costliest thing a class's page load did (docs/performance.md); as binary
+    it is also about half the bytes of the same numbers written out in decimals.
     """
     return np.ascontiguousarray(np.asarray(values, dtype=np.float32))
 
