@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from scripts.bench_class import Session, wait_healthy
+from tests.async_loop import run_async
 from tests.conftest import ROOT, SHARED_DATA
 from tests.test_replicas import HAPROXY, Replicas, free_port_pair
 
@@ -160,7 +161,7 @@ def test_the_default_limits_admit_a_class_of_100_behind_one_address(shipped):
         finally:
             await asyncio.gather(*(s.close() for s in sessions))
 
-    statuses, open_websockets = asyncio.run(lecture())
+    statuses, open_websockets = run_async(lecture())
     assert open_websockets == 100
     assert statuses.count(200) == 600, {s: statuses.count(s) for s in set(statuses)}
 

@@ -8,14 +8,12 @@ version; then the lecturer steers once more and the room follows her (so the che
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from scripts.bench_class import Session
 from scripts.local_server import running_streamlit
 from softmax_core.lecture_rooms import RoomStore
+from tests.async_loop import run_async
 
 TIMEOUT = 120
 
@@ -75,8 +73,7 @@ async def _scenario(url: str, rooms: RoomStore) -> dict:
 def test_a_follower_cannot_steer_the_room(shared_data_dir, tmp_path):
     runs = tmp_path / "runs"
     with running_streamlit({"SOFTMAX_DATA_DIR": str(shared_data_dir), "SOFTMAX_RUNS_DIR": str(runs)}) as url:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # Playwright may run a loop in this thread
-            seen = pool.submit(asyncio.run, _scenario(url, RoomStore(runs))).result()
+        seen = run_async(_scenario(url, RoomStore(runs)))
     before = seen["before"]
     assert (before.page, before.query) == ("softmax_temperature", (("sm_T", "2"),))
     assert any("Following the lecture" in t for t in seen["joined"].texts)

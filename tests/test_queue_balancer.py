@@ -7,8 +7,9 @@ browser carries the same replica cookie, so they all meet one replica's queue.
 from __future__ import annotations
 
 from scripts.bench_class import Session
+from tests.async_loop import run_async
 from tests.test_queue_protocol import LONG, SHORT, TIMEOUT, follow, has, press, progress_of
-from tests.test_replicas import replicas, run_async  # noqa: F401  (the fixture: serve.sh 2 with HAProxy)
+from tests.test_replicas import replicas  # noqa: F401  (the fixture: serve.sh 2 with HAProxy)
 
 
 async def browser_at(url: str, host: str, replica: dict, forged: str | None = None) -> Session:
@@ -36,4 +37,4 @@ def test_the_balancers_address_orders_the_queue_and_a_forged_one_does_not(replic
         for s in (holder, *flood, student):
             await s.close()
 
-    run_async(scenario)
+    run_async(scenario())

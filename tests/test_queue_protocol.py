@@ -15,6 +15,7 @@ import pytest
 
 from scripts.bench_class import PageLoad, Session
 from scripts.local_server import running_streamlit
+from tests.async_loop import run_async
 
 TIMEOUT = 240.0
 LONG = "train_epochs=25&train_batch_size=128"  # several seconds of training: long enough to act meanwhile
@@ -91,7 +92,7 @@ def test_clearing_the_cache_during_a_training_keeps_it_and_its_one_worker(server
         for s in (a, b, viewer):
             await s.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_one_students_stop_leaves_the_training_to_the_other(server):
@@ -110,7 +111,7 @@ def test_one_students_stop_leaves_the_training_to_the_other(server):
         for s in (x, y):
             await s.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_flood_from_one_address_delays_a_student_by_one_and_a_reload_trains_nothing_more(server):
@@ -133,4 +134,4 @@ def test_a_flood_from_one_address_delays_a_student_by_one_and_a_reload_trains_no
         for s in (holder, *flood, student, reloaded):
             await s.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())

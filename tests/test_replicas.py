@@ -4,7 +4,6 @@ shared by both, single-flight training across processes, and a browser that surv
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import os
 import shutil
@@ -19,17 +18,12 @@ from pathlib import Path
 import pytest
 
 from scripts.bench_class import Session, cpu_seconds, one_trainer, wait_healthy
+from tests.async_loop import run_async
 from tests.class_bench import run_bench_class
 from tests.conftest import ROOT, SHARED_DATA
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 pytestmark = pytest.mark.skipif(not Path(HAPROXY).exists(), reason="HAProxy is not installed (apt-get install haproxy)")
-
-
-def run_async(make_coro):
-    """asyncio.run in a thread of its own: Playwright's sync API may already run a loop in this one."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make_coro())).result()
 
 
 def free_port_pair() -> int:
@@ -94,7 +88,7 @@ def replicas(tmp_path_factory):
             wait_healthy(r.replica_url(name), timeout=90)
         wait_healthy(r.url, timeout=30)
         # Each replica runs the main script once (what a lecturer's warm-up does).
-        run_async(lambda: _load_all([(r.replica_url(name), "", "") for name in r.replicas]))
+        run_async(_load_all([(r.replica_url(name), "", "") for name in r.replicas]))
         yield r
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C
@@ -141,9 +135,9 @@ def test_class_benchmark_through_the_balancer_uses_both_replicas(replicas):
 def test_a_run_trained_through_one_replica_is_cached_on_the_other(replicas):
     query = "train_epochs=1&train_batch_size=2048&train_seed=71"
     trained: dict = {}
-    run_async(lambda: one_trainer(replicas.replica_url("r1"), query, 120, trained))
+    run_async(one_trainer(replicas.replica_url("r1"), query, 120, trained))
     assert trained.get("shown", "").startswith("Trained just now"), trained
-    [shown] = run_async(lambda: _load_all([(replicas.replica_url("r2"), "training", query)]))
+    [shown] = run_async(_load_all([(replicas.replica_url("r2"), "training", query)]))
     assert not shown.error and any(t.startswith("**Cached**") for t in shown.texts), shown.texts
 
 
@@ -157,7 +151,7 @@ def test_two_replicas_asked_for_the_same_new_config_at_once_train_it_once(replic
             one_trainer(replicas.replica_url("r2"), query, 120, results[1]),
         )
 
-    run_async(both)
+    run_async(both())
     shown = sorted(r.get("shown", r.get("error", "?"))[:16] for r in results)
     assert shown == ["**Cached**: load", "Trained just now"], results
     folders = [p for p in replicas.runs.iterdir() if not p.name.startswith(".")]
@@ -241,5 +235,5 @@ def test_a_photo_uploaded_through_the_balancer_is_classified_by_the_replica_hold
         finally:
             await session.close()
 
-    texts = run_async(upload_through_balancer)
+    texts = run_async(upload_through_balancer())
     assert any(t.startswith("The model says") for t in texts), texts[-4:]

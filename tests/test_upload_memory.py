@@ -22,6 +22,7 @@ from softmax_core.garment_upload import MAX_BYTES
 from softmax_core.run_store import RunStore
 from softmax_core.train_or_load import train_or_load
 from softmax_core.training import TrainConfig
+from tests.async_loop import run_async
 from tests.conftest import SHARED_DATA
 from tests.upload_client import added_peak, open_inside_page, reset_high_water_mark, settle
 
@@ -76,7 +77,7 @@ def server(tmp_path_factory, shared_data_dir):
     proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs)})
     try:
         # Warm up as a lecture would have: the page loaded and one picture classified (imports, caches).
-        asyncio.run(_upload_once(url, encode(garment_photo(300, 400), "PNG"), "warm-png"))
+        run_async(_upload_once(url, encode(garment_photo(300, 400), "PNG"), "warm-png"))
         yield proc.pid, url
     finally:
         stop_streamlit(proc)
@@ -121,7 +122,7 @@ def test_one_file_adds_at_most_100_mb_to_the_server(server, name):
         finally:
             await session.close()
 
-    texts, peak = asyncio.run(measure())
+    texts, peak = run_async(measure())
     print(f"\n{name} ({len(data) / MB:.2f} MB file, {verdict(texts)[:40]}): server rose {peak / MB:.1f} MB")
     assert peak <= ONE_FILE, f"{name} ({len(data) / MB:.2f} MB file) added {peak / MB:.0f} MB"
     assert verdict(texts) == "classified" if accepted else "refused before decoding" in verdict(texts)
@@ -143,7 +144,7 @@ def test_eight_files_at_once_add_at_most_300_mb(server, name):
         finally:
             await asyncio.gather(*(s.close() for s in sessions))
 
-    shown, peak = asyncio.run(measure())
+    shown, peak = run_async(measure())
     print(f"\neight {name} at once: server rose {peak / MB:.1f} MB")
     assert peak <= EIGHT_FILES, f"eight {name} at once added {peak / MB:.0f} MB"
     expected = "classified" if accepted else "refused before decoding"
@@ -163,6 +164,6 @@ def test_the_server_refuses_a_body_over_the_upload_limit(server):
         finally:
             await session.close()
 
-    over, under = asyncio.run(put_both())
+    over, under = run_async(put_both())
     assert over in (413, 0), over  # refused (0: the server closed the connection on the body)
     assert under == 204
