@@ -131,7 +131,9 @@ def stored_lbfgs(store: RunStore, fingerprint: str, config: TrainConfig, test_ac
                  train_loss=0.4567, train_acc=0.8321, seconds=7.5):  # fmt: skip
     """A stored L-BFGS run with chosen metrics (weights drawn, not fitted): what the sentences must read."""
     done = config.epochs if iterations_done is None else iterations_done
-    history = (EpochMetrics(min(5, done), 0.9, 0.7, 0.7, 1.0), EpochMetrics(done, train_loss, train_acc, test_acc, 1.0))
+    # as fit_lbfgs records: a row every RECORD_EVERY iterations, the last at `done`, iterations strictly increasing
+    early = (EpochMetrics(lc.RECORD_EVERY, 0.9, 0.7, 0.7, 1.0),) if done > lc.RECORD_EVERY else ()
+    history = (*early, EpochMetrics(done, train_loss, train_acc, test_acc, 1.0))
     g = torch.Generator().manual_seed(0)
     result = TrainResult(config, history, "finished", "by hand", torch.randn(784, 10, generator=g) * 0.01,
                          torch.zeros(10), seconds)  # fmt: skip

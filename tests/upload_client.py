@@ -9,7 +9,6 @@ reads the server's memory from /proc for the tests that bound it.
 from __future__ import annotations
 
 import asyncio
-import http.cookiejar
 import time
 import urllib.error
 import urllib.request
@@ -41,20 +40,15 @@ class UploadSession(Session):
 
     def __init__(self, url: str):
         super().__init__(url)
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
         self.session_id = ""
         self.uploader_id = ""
 
-    def _balancer_cookie(self, timeout: float) -> str:
-        """GET / and the health check as a browser does first: the balancer's sticky cookie, then the XSRF one."""
-        for path in ("/", "/_stcore/health"):
-            with self.opener.open(self.http_url + path, timeout=timeout):
-                pass
-        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+    def _cookie_header(self) -> dict[str, str]:
+        """The cookies the first visit collected (the balancer's sticky one, the XSRF one), as a browser sends them."""
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
 
     def _xsrf(self) -> str:
-        return next((c.value for c in self.jar if c.name == "_streamlit_xsrf"), "")
+        return self.cookies.get("_streamlit_xsrf", "")
 
     async def run(self, widgets=None, timeout: float = 120) -> list[str]:
         """Run the inside page (with these widget states); the texts it showed."""
@@ -90,10 +84,10 @@ class UploadSession(Session):
             f"{self.http_url}/_stcore/upload_file/{self.session_id}/{file_id or uuid.uuid4().hex}",
             data=body,
             method="PUT",
-            headers={"Content-Type": content_type, "X-Xsrftoken": self._xsrf()},
+            headers={"Content-Type": content_type, "X-Xsrftoken": self._xsrf(), **self._cookie_header()},
         )
         try:
-            with self.opener.open(request, timeout=timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status
         except urllib.error.HTTPError as error:
             return error.code
