@@ -99,9 +99,12 @@ def settings_form() -> bool:
     """The hyperparameters; one submit trains (or loads) once."""
     # Enter in a field does not train: a student changing the epochs expects to press Train.
     with st.form("train_form", enter_to_submit=False):
-        impl, lr, batch, epochs, seed, std = st.columns([1.6, 1, 1, 1, 1, 1])
+        # Train sits under the number fields, beside the radio, not under both: the three-choice radio is the
+        # tallest field, and a button below it pushed the curves out of a projector's first screen (1280x720).
+        impl, fields = st.columns([1.6, 5])
         impl.radio("Implementation", IMPL.options, IMPL.index, key=IMPL.key, format_func=IMPL.label, **URL,
                    help=SCRATCH_SOFTMAX_NOTE)  # fmt: skip
+        lr, batch, epochs, seed, std = fields.columns(5)
         lr.number_input("Learning rate η", MIN_LR, MAX_LR, LR.default, step=0.01, format="%g", key=LR.key, **URL)
         # Whole numbers in float inputs: 1.67's int input raises on a link value such as 1e400 (OverflowError).
         # "%.0f", not "%d": a float input with an integer format logs a warning with a stack trace on every run.
@@ -121,7 +124,7 @@ def settings_form() -> bool:
             **URL,
             help="The initial weights are drawn from N(0, σ²); the bias starts at 0.",
         )
-        return st.form_submit_button(
+        return fields.form_submit_button(
             "Train",
             type="primary",
             key="train_submit",

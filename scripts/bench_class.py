@@ -427,6 +427,11 @@ def screen_time(page, name: str, timeout: float = 120.0) -> float:
     return page.evaluate(f"window.__marks[{name!r}].frame")
 
 
+def chart_title_text(title: str) -> str:
+    """A plotly title as its element's ``textContent``: each ``<br>`` line is a tspan, joined with nothing between."""
+    return "".join(title.split("<br>"))
+
+
 def browser_latency(url: str, runs_dir: Path, repeats: int) -> list[dict]:
     """In Chromium: click Train -> first progress on screen, and training's end -> final curves on screen.
 
@@ -438,6 +443,7 @@ def browser_latency(url: str, runs_dir: Path, repeats: int) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     from scripts.chromium import launch_chromium
+    from softmax_core.figures.style import wrap_title
     from softmax_core.figures.training_figures import config_label
     from softmax_core.training import TrainConfig
 
@@ -456,7 +462,7 @@ def browser_latency(url: str, runs_dir: Path, repeats: int) -> list[dict]:
                 button = page.get_by_role("button", name="Train", exact=True)
                 button.wait_for(timeout=60_000)
                 page.wait_for_timeout(500)
-                title = config_label(TrainConfig(impl=impl, epochs=3, seed=seed))
+                title = chart_title_text(wrap_title(config_label(TrainConfig(impl=impl, epochs=3, seed=seed))))
                 watch_marks(
                     page,
                     {
