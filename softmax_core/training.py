@@ -316,25 +316,7 @@ def _train(config, data, progress, should_stop, progress_every) -> TrainResult:
         if progress is not None:
             progress(Progress(epoch, config.epochs, batches, batches, tuple(history)))
 
-    if status == "finished":
-        last = history[-1]
-        message = (
-            f"Finished {config.epochs} epoch(s): train loss {last.train_loss:.3f}, "
-            f"train accuracy {last.train_acc:.3f}, test accuracy {last.test_acc:.3f}."
-        )
-    weight, bias = model.parameters_784x10()
-    return TrainResult(
-        config=config,
-        history=tuple(history),
-        status=status,
-        message=message,
-        weight=weight,
-        bias=bias,
-        train_seconds=time.perf_counter() - started,
-        snapshots=(torch.stack([w for w, _ in snapshots]), torch.stack([b for _, b in snapshots])),
-        batch_losses=tuple(batch_losses) if status == "diverged" else (),
-        diverged_at=diverged_at,
-    )
+    return _result(config, model, history, status, message, started, snapshots, batch_losses, diverged_at)
 
 
 def _train_by_hand(config, data, progress, should_stop, progress_every) -> TrainResult:
@@ -410,6 +392,11 @@ def _train_by_hand(config, data, progress, should_stop, progress_every) -> Train
         if progress is not None:
             progress(Progress(epoch, config.epochs, batches, batches, tuple(history)))
 
+    return _result(config, model, history, status, message, started, snapshots, batch_losses, diverged_at)
+
+
+def _result(config, model, history, status, message, started, snapshots, batch_losses, diverged_at) -> TrainResult:
+    """What both SGD loops return: the final weights, the books, and a message for a finished run."""
     if status == "finished":
         last = history[-1]
         message = (
