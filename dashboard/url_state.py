@@ -21,7 +21,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -40,9 +40,17 @@ class ReadAs(ValueError):
         self.value = value
 
 
+# How a control draws itself: (where, the param, the page's extra keywords) -> the widget's value.
+Draw = Callable[[Any, "Param", dict], Any]
+
+
 @dataclass(frozen=True)
 class Param:
-    """One control in the link: its key (= URL name), default, and how its value reads and writes as text."""
+    """One control, declared once: its key (= URL name), default, how it reads and writes as text, and its widget.
+
+    ``param.draw(where)`` draws the widget bound to the address with the same default and bounds the link is
+    checked against, so the two cannot drift apart.
+    """
 
     key: str
     default: Any
@@ -50,6 +58,7 @@ class Param:
     dump: Callable[[Any], str] = str  # value -> link text, exactly as the bound widget writes it
     bound: bool = True  # False: no widget binding (editable tables): restore() / publish() do it
     labels: dict | None = None  # choices: option -> the label on screen (and in the link)
+    widget: Draw | None = field(default=None, compare=False, repr=False)
 
     @property
     def options(self) -> list:
@@ -63,12 +72,49 @@ class Param:
     def label(self, option) -> str:
         return self.labels[option]
 
+    def draw(self, where: Any = None, **extra) -> Any:
+        """Draw this control, bound to the address, in ``where`` (``st``, a column, a form); returns its value.
+
+        ``extra`` are the widget's other keywords for this run (``disabled=``, ``on_change=``, ``help=``).
+        """
+        if self.widget is None:
+            raise TypeError(f"{self.key} has no widget: it is drawn by its page (an editable table)")
+        return self.widget(st if where is None else where, self, extra)
+
+
+def _drawer(kind: str, label: str, **fixed) -> Draw:
+    """The widget ``kind`` (a Streamlit element name) with its label and fixed keywords; values come from the param."""
+
+    def draw(where, param: Param, extra: dict):
+        bound = {"key": param.key, "bind": "query-params"} | fixed | extra
+        element = getattr(where, kind)
+        if kind in ("slider", "number_input"):
+            lo, hi = fixed["_range"]
+            bound.pop("_range")
+            return element(label, lo, hi, type(lo)(param.default), **bound)
+        if kind in ("radio", "selectbox"):
+            return element(label, param.options, param.index, format_func=param.label, **bound)
+        if kind == "select_slider":
+            return element(label, options=fixed["options"], value=param.default, format_func=param.dump,
+                           **{k: v for k, v in bound.items() if k != "options"})  # fmt: skip
+        if kind == "tabs":
+            return element(param.options, **bound)
+        if kind in ("toggle", "checkbox", "text_input", "text_area"):
+            return element(label, param.default, **bound)
+        raise ValueError(f"no drawer for {kind}")
+
+    return draw
+
 
 def _number_text(value: float) -> str:
     return f"{value:.6g}"
 
 
-def float_param(key: str, default: float, lo: float, hi: float) -> Param:
+def float_param(
+    key: str, default: float, lo: float, hi: float, label: str = "", widget: str = "slider", **fixed
+) -> Param:
+    """A number between ``lo`` and ``hi``; drawn as a ``slider`` or a ``number_input`` with those bounds."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -78,10 +124,17 @@ def float_param(key: str, default: float, lo: float, hi: float) -> Param:
             raise ValueError(f"must be between {lo:g} and {hi:g}")
         return value
 
-    return Param(key, default, parse, _number_text)
+    return Param(key, default, parse, _number_text, widget=_drawer(widget, label, _range=(lo, hi), **fixed))
 
 
-def int_param(key: str, default: int, lo: int, hi: int) -> Param:
+def int_param(key: str, default: int, lo: int, hi: int, label: str = "", widget: str = "slider", **fixed) -> Param:
+    """A whole number between ``lo`` and ``hi``.
+
+    ``widget="number_input"`` draws a float input with whole steps: Streamlit 1.67's int input raises on a
+    link value such as 1e400 (OverflowError), and "%.0f", not "%d": a float input with an integer format
+    logs a warning with a stack trace on every run.
+    """
+
     def parse(text: str) -> int:
         try:
             number = float(text)
@@ -93,11 +146,15 @@ def int_param(key: str, default: int, lo: int, hi: int) -> Param:
             raise ReadAs(int(number), "must be a whole number")
         return int(number)
 
-    return Param(key, default, parse, lambda v: str(int(v)))
+    if widget == "number_input":
+        draw = _drawer(widget, label, _range=(float(lo), float(hi)), step=1.0, format="%.0f", **fixed)
+    else:
+        draw = _drawer(widget, label, _range=(lo, hi), **fixed)
+    return Param(key, default, parse, lambda v: str(int(v)), widget=draw)
 
 
-def choice_param(key: str, default, labels: dict) -> Param:
-    """A radio / selectbox / tabs: the link holds the label on screen; the option's name is read too."""
+def choice_param(key: str, default, labels: dict, label: str = "", widget: str = "radio", **fixed) -> Param:
+    """A ``radio`` / ``selectbox`` / tabs: the link holds the label on screen; the option's name is read too."""
     by_text = {str(option): option for option in labels} | {text: option for option, text in labels.items()}
 
     def parse(text: str):
@@ -105,27 +162,56 @@ def choice_param(key: str, default, labels: dict) -> Param:
             return by_text[text]
         raise ValueError(f"must be one of {', '.join(labels.values())}")
 
-    return Param(key, default, parse, labels.__getitem__, labels=dict(labels))
+    return Param(key, default, parse, labels.__getitem__, labels=dict(labels), widget=_drawer(widget, label, **fixed))
 
 
-def bool_param(key: str, default: bool) -> Param:
+def bool_param(key: str, default: bool, label: str = "", widget: str = "toggle", **fixed) -> Param:
+    """On or off; drawn as a ``toggle`` or a ``checkbox``."""
+
     def parse(text: str) -> bool:
         lower = text.lower()
         if lower not in ("true", "false", "1", "0"):
             raise ValueError("must be true or false")
         return lower in ("true", "1")
 
-    return Param(key, default, parse, lambda v: "true" if v else "false")
+    return Param(key, default, parse, lambda v: "true" if v else "false", widget=_drawer(widget, label, **fixed))
 
 
-def text_param(key: str, default: str) -> Param:
+def text_param(key: str, default: str, label: str = "", widget: str = "text_input", **fixed) -> Param:
     """Free text (the page explains what is wrong with it, in words)."""
-    return Param(key, default, str)
+    return Param(key, default, str, widget=_drawer(widget, label, **fixed))
+
+
+def stop_param(
+    key: str,
+    default: float,
+    stops: tuple[float, ...],
+    label: str = "",
+    dump: Callable[[Any], str] | None = None,
+    **fixed,
+) -> Param:
+    """A value on a ``select_slider``'s stops (a log-scale temperature): a link value between stops is read
+    as the nearest stop, and says so; one outside the first and last stop is ignored."""
+    text_of = dump or (lambda v: f"{v:g}")
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("it is not a number") from None
+        if not (math.isfinite(value) and stops[0] <= value <= stops[-1]):
+            raise ValueError(f"must be between {stops[0]:g} and {stops[-1]:g}")
+        nearest = min(stops, key=lambda stop: abs(math.log(stop) - math.log(value)) if value > 0 else abs(stop - value))
+        if nearest != value:
+            raise ReadAs(nearest, "the slider moves in steps; the nearest step is shown")
+        return nearest
+
+    return Param(key, default, parse, text_of, widget=_drawer("select_slider", label, options=stops, **fixed))
 
 
 def tab_param(key: str, tabs: list[str] | tuple[str, ...]) -> Param:
     """``st.tabs(..., key=, bind=)``: the open tab's label, the first by default."""
-    return choice_param(key, tabs[0], {tab: tab for tab in tabs})
+    return choice_param(key, tabs[0], {tab: tab for tab in tabs}, widget="tabs")
 
 
 # ----------------------------------------------------------------------------- reading the link

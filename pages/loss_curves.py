@@ -22,13 +22,30 @@ run_through_navigation()  # first: a deep link on a fresh server must go through
 VIEWS = {"each": "Each loss", "compare": "Compare the three"}
 AXIS_LABELS = {"residual": "residual d = ŷ − y", "prediction": "prediction ŷ"}
 
-Y = float_param("loss_y", 0.0, -5.0, 5.0)
-Y_HAT = float_param("loss_y_hat", 2.5, -5.0, 5.0)
-DELTA = float_param("loss_delta", 1.0, 0.1, 5.0)
-RANGE = float_param("loss_range", 4.0, 1.0, 10.0)
-LR = float_param("loss_lr", 0.5, 0.05, 2.5)
-VIEW = choice_param("loss_view", "each", VIEWS)
-AXIS = choice_param("loss_axis", "residual", AXIS_LABELS)
+Y = float_param("loss_y", 0.0, -5.0, 5.0, "target y", step=0.1)
+Y_HAT = float_param("loss_y_hat", 2.5, -5.0, 5.0, "prediction ŷ", step=0.1)
+DELTA = float_param(
+    "loss_delta", 1.0, 0.1, 5.0, "Huber δ", step=0.1, help="Huber is quadratic for |d| ≤ δ and linear beyond"
+)
+RANGE = float_param(
+    "loss_range",
+    4.0,
+    1.0,
+    10.0,
+    "plotted range ±",
+    step=0.5,
+    help="Half-width of the horizontal axis, around the target",
+)
+LR = float_param("loss_lr", 0.5, 0.05, 2.5, "learning rate η", step=0.05)
+VIEW = choice_param(
+    "loss_view",
+    "each",
+    VIEWS,
+    "view",
+    horizontal=True,
+    help="Each loss: its loss, gradient and likelihood stacked. Compare: the three losses overlaid.",
+)
+AXIS = choice_param("loss_axis", "residual", AXIS_LABELS, "horizontal axis", horizontal=True)
 PARAMS = [Y, Y_HAT, DELTA, RANGE, LR, VIEW, AXIS]
 
 st.title("L1, L2 & Huber losses")
@@ -39,43 +56,12 @@ st.markdown(
 )
 
 check_link(PARAMS)
-URL = {"bind": "query-params"}  # each control lives in the link under its key
-
 c1, c2, c3, c4 = st.columns(4)
-c1.slider("target y", -5.0, 5.0, Y.default, step=0.1, key=Y.key, **URL)
-c2.slider("prediction ŷ", -5.0, 5.0, Y_HAT.default, step=0.1, key=Y_HAT.key, **URL)
-c3.slider(
-    "Huber δ",
-    0.1,
-    5.0,
-    DELTA.default,
-    step=0.1,
-    key=DELTA.key,
-    **URL,
-    help="Huber is quadratic for |d| ≤ δ and linear beyond",
-)
-c4.slider(
-    "plotted range ±",
-    1.0,
-    10.0,
-    RANGE.default,
-    step=0.5,
-    key=RANGE.key,
-    **URL,
-    help="Half-width of the horizontal axis, around the target",
-)
+for column, param in zip((c1, c2, c3, c4), (Y, Y_HAT, DELTA, RANGE)):
+    param.draw(column)
 c1, c2 = st.columns(2)
-c1.radio(
-    "view",
-    VIEW.options,
-    VIEW.index,
-    format_func=VIEW.label,
-    horizontal=True,
-    key=VIEW.key,
-    **URL,
-    help="Each loss: its loss, gradient and likelihood stacked. Compare: the three losses overlaid.",
-)
-c2.radio("horizontal axis", AXIS.options, AXIS.index, format_func=AXIS.label, horizontal=True, key=AXIS.key, **URL)
+VIEW.draw(c1)
+AXIS.draw(c2)
 share_slot = st.container()  # filled last: the link needs every control's value, the learning rate's too
 
 y, y_hat, delta = st.session_state[Y.key], st.session_state[Y_HAT.key], st.session_state[DELTA.key]
@@ -104,7 +90,7 @@ for column, name in zip(st.columns(3), LOSSES):
 st.divider()
 st.subheader("One gradient step")
 left, right = st.columns([1, 2], vertical_alignment="center")
-left.slider("learning rate η", 0.05, 2.5, LR.default, step=0.05, key=LR.key, **URL)
+LR.draw(left)
 lr = st.session_state[LR.key]
 right.latex(  # one short line each: fits a phone's 390 px
     r"\begin{gathered}\hat y \leftarrow \hat y - \eta\,\partial_{\hat y}\ell \\[4pt]"
