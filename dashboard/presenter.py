@@ -52,12 +52,14 @@ def present_figure(fig):
     return scaled_text(fig, TEXT_SCALE) if presenting() else fig
 
 
-def chart(fig, key: str, container=None, toolbar: bool = False, **kwargs):
+def chart(fig, key: str, alt: str | None = None, container=None, toolbar: bool = False, **kwargs):
     """``st.plotly_chart`` with the theme, full width, and presenter-sized text when presenting.
 
+    ``alt`` is the chart's text alternative (its accessible name), written from the chart's data by the
+    figure module's ``*_alt`` function: a screen reader announces it where the page's point is drawn.
     ``toolbar`` keeps Plotly's mode bar (shown on hover) for a chart worth saving as PNG.
     """
     config = {**CHART_CONFIG, "displayModeBar": "hover"} if toolbar else CHART_CONFIG
     return (container or st).plotly_chart(
-        present_figure(fig), width="stretch", theme="streamlit", key=key, config=config, **kwargs
+        present_figure(fig), width="stretch", theme="streamlit", key=key, config=config, alt=alt, **kwargs
     )
