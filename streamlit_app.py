@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from dashboard.caches import PAGE_CACHES
 from dashboard.gc_tuning import freeze_imports_once
 from dashboard.lecture import run_page
 from dashboard.navigation import pages_for_this_run
@@ -10,7 +11,7 @@ from dashboard.sign_in import gate
 
 # The pages' shared caches import torch, plotly and pandas: their long-lived objects go out of the
 # garbage collector's full passes before the first page runs (see gc_tuning).
-freeze_imports_once("dashboard.server_caches")
+freeze_imports_once(*PAGE_CACHES)
 
 # The icon ships with the app, served as a static file (`server.enableStaticServing`): a material
 # icon would be fetched from a web font host (none offline), and a file path is read, hashed and

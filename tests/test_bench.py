@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from softmax_core import bench
+from scripts import bench_training as bench
 from softmax_core.data import load_fashion_mnist
 from softmax_core.training import as_pixels
 

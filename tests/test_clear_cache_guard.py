@@ -52,7 +52,7 @@ def test_streamlits_own_handler_still_clears_every_users_caches(counted_cache):
 
 
 def test_a_browsers_clear_cache_message_keeps_the_shared_caches(counted_cache):
-    import dashboard.server_caches  # noqa: F401  (installs the guard, as streamlit_app.py's first run does)
+    import dashboard.caches  # noqa: F401  (installs the guard, as streamlit_app.py's first run does)
 
     assert clear_cache_guard.installed() and clear_cache_guard.install() is False  # once per process
     shared, calls = counted_cache

@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.tools
 
+from dashboard.caches.frozen import FrozenFigure, frozen
 from softmax_core.figures import inside_figures, loss_figures, training_figures
-from softmax_core.figures.frozen import FrozenFigure, frozen
 from softmax_core.training import EpochMetrics
 
 

@@ -1,6 +1,6 @@
 """How much faster is training from tensors in memory than the chapter's pipeline?
 
-``python -m softmax_core.bench [--data-dir D] [--epochs N] [--json]``
+``python -m scripts.bench_training [--data-dir D] [--epochs N] [--json]``
 
 Side by side in one run, in milliseconds per epoch (training + test pass) and as a
 multiple of the chapter's speed: the chapter's pipeline, our scratch, concise and
@@ -531,7 +531,7 @@ def _triple(values) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m softmax_core.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench_training", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--data-dir", help="folder with the four Fashion-MNIST files (default: $SOFTMAX_DATA_DIR or the cache)"
     )
