@@ -1,16 +1,16 @@
 """A browser's "Clear cache" request no longer empties the caches every student shares.
 
 Streamlit 1.67 lets any session send ``BackMsg(clear_cache=True)`` (what the menu's "Clear
-cache" sends), whatever ``client.toolbarMode`` shows, and handles it in
-``AppSession._handle_clear_cache_request`` by clearing ``st.cache_data`` and
-``st.cache_resource`` for every user of the server. Streamlit offers no setting to refuse it.
+cache" sends), whatever ``client.toolbarMode`` shows, and handles it by clearing ``st.cache_data``
+and ``st.cache_resource`` for every user of the server. Streamlit offers no setting to refuse it.
 On a server a class shares, that lets one viewer throw away every figure and result the class
 needs (each page load then rebuilds them), again and again. So the request is handled here
-in one place: it clears nothing shared, and the server log says it was refused. To empty the
-caches, restart the server (their keys include each function's source, so code changes
-never need a clear).
+in one place: it clears nothing shared, and the server log says it was refused. The handler is
+swapped through ``dashboard/streamlit_internals.py``, where every private internal is used. To
+empty the caches, restart the server (their keys include each function's source, so code
+changes never need a clear).
 
-``tests/test_clear_cache_guard.py`` checks Streamlit's own handler still clears for everyone:
+``tests/test_streamlit_internals.py`` checks Streamlit's own handler still clears for everyone:
 when that test fails, Streamlit has changed this and the guard may go.
 """
 
@@ -19,15 +19,13 @@ from __future__ import annotations
 import logging
 import threading
 
-from streamlit.runtime.app_session import AppSession
+from dashboard.streamlit_internals import clear_cache_handler, set_clear_cache_handler
 
 _LOGGER = logging.getLogger(__name__)
 _lock = threading.Lock()
 
-UPSTREAM_HANDLER = AppSession._handle_clear_cache_request
 
-
-def _refuse_shared_clear(session: AppSession) -> None:
+def _refuse_shared_clear(session) -> None:
     """Streamlit's handler would clear every user's caches: do nothing, and say so in the server log."""
     _LOGGER.info("A browser asked to clear the server's caches; refused: every session shares them.")
 
@@ -35,11 +33,11 @@ def _refuse_shared_clear(session: AppSession) -> None:
 def install() -> bool:
     """Once per process: every session's clear-cache request goes to ``_refuse_shared_clear``. True if installed now."""
     with _lock:
-        if AppSession._handle_clear_cache_request is _refuse_shared_clear:
+        if clear_cache_handler() is _refuse_shared_clear:
             return False
-        AppSession._handle_clear_cache_request = _refuse_shared_clear
+        set_clear_cache_handler(_refuse_shared_clear)
         return True
 
 
 def installed() -> bool:
-    return AppSession._handle_clear_cache_request is _refuse_shared_clear
+    return clear_cache_handler() is _refuse_shared_clear

@@ -7,7 +7,8 @@ then run the page file on its own: no page config, raw file names in the
 sidebar. Every page calls `run_through_navigation()` first: it switches the old
 mode off and reruns, so `streamlit_app.py` builds the navigation and resolves
 the same page from the URL (a page's hash is its URL path in both modes), query
-parameters included.
+parameters included. The switch is a private attribute of Streamlit's, set in
+`dashboard/streamlit_internals.py` (`leave_pages_directory_mode`).
 
 ``SOFTMAX_NO_DEEP_LINK_GUARD=1`` turns the guard off: tests/test_browser_home.py
 uses it to show what still goes wrong without it. When that test fails (a deep
@@ -17,14 +18,13 @@ link then gets the navigation on its own), Streamlit no longer needs this module
 import os
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard.sign_in import sign_in_on
+from dashboard.streamlit_internals import leave_pages_directory_mode
 
 
 def run_through_navigation() -> None:
     if os.environ.get("SOFTMAX_NO_DEEP_LINK_GUARD") == "1" and not sign_in_on():  # never around the sign-in gate
         return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
+    if leave_pages_directory_mode():
         st.rerun()

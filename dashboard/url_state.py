@@ -29,7 +29,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from dashboard import user_text
+from dashboard import streamlit_internals, user_text
 
 
 class ReadAs(ValueError):
@@ -422,5 +422,4 @@ def share_and_reset(
 
 def _in_navigation() -> bool:
     """True when the page runs inside streamlit_app.py's navigation (a server), not alone in AppTest."""
-    ctx = get_script_run_ctx()
-    return ctx is not None and len(ctx.pages_manager.get_pages()) > 1
+    return len(streamlit_internals.registered_pages()) > 1

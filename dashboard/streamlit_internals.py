@@ -1,0 +1,166 @@
+"""Every use of Streamlit's private internals, in one place, each a named function.
+
+Streamlit 1.67 has no public API for any of these. Each function says why the app needs it and
+names the upstream issue (or says that none was found); ``tests/test_streamlit_internals.py`` has
+a test per workaround that fails when Streamlit changes what it relies on, or when the reason for
+it is gone: then the workaround can go, or must follow Streamlit.
+
+Nothing else in ``dashboard/`` or ``pages/`` should import ``streamlit.runtime``, ``streamlit.commands``
+or a private name; ``tests/test_streamlit_internals.py`` checks that too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from streamlit.commands.execution_control import _force_yield_point
+from streamlit.file_util import get_main_script_directory
+from streamlit.runtime.app_session import AppSession
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.runtime_util import MESSAGE_FLUSH_INTERVAL_SECS
+from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
+from streamlit.runtime.state.query_params import _coerce_value_for_query_url, _format_number_for_query_url
+
+# ---------------------------------------------------------------- the pages/ folder and st.navigation
+
+
+def leave_pages_directory_mode() -> bool:
+    """Switch off Streamlit's folder-based multipage mode; True if it was on (the caller then reruns).
+
+    Streamlit starts in that mode whenever a ``pages/`` folder sits beside the main script, and leaves
+    it only when ``st.navigation`` first runs: a deep link arriving first after a server start would run
+    the page file on its own (no page config, file names in the sidebar). The project keeps ``pages/``
+    (its agreed layout), which Streamlit's own log advises against ("st.navigation was called in an app
+    with a pages/ directory"). Upstream: no open issue found for this case; the nearest,
+    streamlit/streamlit#9624 and #9992 (a deep link on first load with ``st.navigation``), are closed.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        return True
+    return False
+
+
+def registered_pages() -> list[dict]:
+    """The pages of this run's app (Streamlit's PageInfo dicts: ``script_path``, ``page_script_hash``, ...).
+
+    One page when a page file runs alone (AppTest of one page), every page of ``st.navigation`` inside
+    the app. Streamlit has no public way to list an app's pages from a page; upstream: no issue found.
+    """
+    ctx = get_script_run_ctx()
+    return list(ctx.pages_manager.get_pages().values()) if ctx is not None else []
+
+
+def current_page_hash() -> str:
+    """The running page's script hash ("" outside a script run): a key that tells pages apart.
+
+    No public API names the running page from inside it; upstream: no issue found.
+    """
+    ctx = get_script_run_ctx()
+    return ctx.page_script_hash if ctx is not None else ""
+
+
+# ---------------------------------------------------------------- a browser's clear-cache request
+
+UPSTREAM_CLEAR_CACHE_HANDLER = AppSession._handle_clear_cache_request
+
+
+def clear_cache_handler() -> Callable[[AppSession], None]:
+    """What every session runs when a browser sends ``BackMsg(clear_cache=True)``."""
+    return AppSession._handle_clear_cache_request
+
+
+def set_clear_cache_handler(handler: Callable[[AppSession], None]) -> None:
+    """Every session's clear-cache request goes to ``handler`` (see dashboard/clear_cache_guard.py for why).
+
+    Streamlit clears ``st.cache_data`` and ``st.cache_resource`` for every user of the server when
+    any session asks, whatever ``client.toolbarMode`` shows, and offers no setting to refuse it.
+    Upstream: no issue found that asks for one; streamlit/streamlit#16954 (open) asks only to rebind
+    the "c" shortcut.
+    """
+    AppSession._handle_clear_cache_request = handler
+
+
+# ---------------------------------------------------------------- controls bound to the URL
+
+
+def bound_query_param_names() -> list[str]:
+    """The query parameters bound to a widget (``bind="query-params"``) in this run.
+
+    Upstream: no public list of the bindings; no issue found.
+    """
+    ctx = get_script_run_ctx()
+    query_params = getattr(ctx.session_state._state, "query_params", None) if ctx is not None else None
+    return list(getattr(query_params, "_bindings_by_param", {}))
+
+
+def bound_values_in_url_form(session_state) -> dict[str, str | list[str] | None]:
+    """Each control bound to the URL in this run, with the text its binding writes to the address bar
+    for its current value in ``session_state`` (None for its default value, which the binding leaves out).
+
+    ``st.query_params`` is not refreshed on same-page reruns in Streamlit 1.67, so a control the user
+    just moved may still show its old value there; this reads the widget's value and serialises it as
+    the binding does. Upstream: streamlit/streamlit#16989 (merged) syncs ``st.query_params`` on
+    same-page back/forward only; no issue found for same-page widget changes.
+    """
+    ctx = get_script_run_ctx()
+    state = ctx.session_state._state if ctx is not None else None
+    query_params = getattr(state, "query_params", None)
+    if query_params is None:
+        return {}
+    widgets = state._new_widget_state.widget_metadata
+    values: dict[str, str | list[str] | None] = {}
+    for name, binding in list(query_params._bindings_by_param.items()):
+        meta = widgets.get(binding.widget_id)
+        if meta is None or name not in session_state:
+            continue
+        value = session_state[name]
+        if value == meta.deserializer(None):
+            values[name] = None
+            continue
+        serialized = meta.serializer(value)
+        values[name] = (
+            _format_number_for_query_url(serialized)  # 1.0 -> "1", as the binding writes it
+            if binding.value_type == "double_value"
+            else _coerce_value_for_query_url(serialized, binding.value_type)
+        )
+    return values
+
+
+# ---------------------------------------------------------------- going to a page as the Back button does
+
+
+def navigate_as_history(target: str, pairs: list[tuple[str, str]]) -> bool:
+    """Open page file ``target`` (relative to the main script) with query ``pairs`` as the browser's Back
+    button would: every bound control takes its value from the URL (its default when the URL leaves it out).
+
+    ``st.switch_page`` refuses a query that names a control bound on the current page and keeps the
+    controls' session values over the URL; Streamlit's history navigation is the one rerun where the URL
+    wins. This is the body of ``st.switch_page`` (Streamlit 1.67) with that flag set. False if the app has
+    no such page (nothing happens); otherwise the rerun is taken here and this does not return.
+    Upstream: streamlit/streamlit#16998 (open) restores bound widgets on back/forward; no public API
+    switches page with the URL winning.
+    """
+    ctx = get_script_run_ctx()
+    wanted = os.path.realpath(os.path.join(get_main_script_directory(ctx.main_script_path), target))
+    hashes = [p["page_script_hash"] for p in ctx.pages_manager.get_pages().values() if p["script_path"] == wanted]
+    if not hashes:
+        return False
+    query_string = urlencode(pairs)
+    with ctx.session_state.query_params() as query_params:
+        query_params.populate_from_query_string(query_string)
+        query_params._send_query_param_msg()  # the browser's address bar
+    time.sleep(2 * MESSAGE_FLUSH_INTERVAL_SECS)  # as st.switch_page: the address reaches the browser first
+    ctx.script_requests.request_rerun(
+        RerunData(
+            query_string=query_string,
+            page_script_hash=hashes[0],
+            is_history_navigation=True,
+            cached_message_hashes=ctx.cached_message_hashes,
+            context_info=ctx.context_info,
+        )
+    )
+    _force_yield_point()  # the runner takes the rerun here, as in st.switch_page
+    return True
