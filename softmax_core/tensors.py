@@ -1,8 +1,8 @@
-"""Tensors from arrays a server shares between sessions.
+"""Tensors from any numpy array, read-only ones included.
 
-A server caches some arrays once for every session (``cache_resource``) and marks them
-read-only, so that no page can change what the others see. ``torch.as_tensor`` would
-share such an array's memory and warn that it may not write it; these are copied first.
+An array may be read-only (``np.frombuffer``, a memory map, or one a server shares between
+sessions and marks read-only so that no page can change what the others see). ``torch.as_tensor``
+would share such an array's memory and warn that it may not write it; these are copied first.
 """
 
 from __future__ import annotations
