@@ -39,7 +39,7 @@ def test_every_chart_of_a_stored_run_has_a_text_alternative(env, fmnist, tab):
     curves = chart_alt(at, "train_curves")
     assert "over 2 of 2 epochs" not in curves and "over 2 epochs" in curves
     assert "train loss 0.786 to 0.571" in curves and "test acc 79.0 % to 80.1 %" in curves
-    assert "test acc per epoch of 1 run" in chart_alt(at, "train_compare_chart")
+    assert "Test acc per epoch of 1 run" in chart_alt(at, "train_compare_chart")
     assert "The numbers" in [e.label for e in at.expander]  # the curves' numbers, one click away
 
 

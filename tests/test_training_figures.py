@@ -461,7 +461,7 @@ def test_compare_curves_alt_names_each_run_with_its_span_and_marks_a_diverged_on
         LabelledHistory("lr 50 (diverged)", (), "diverged in epoch 1, batch 4"),
     ]
     text = compare_curves_alt(runs, "test_acc", reference=(0.85, "best linear"))
-    assert text.startswith("test acc per epoch of 3 runs")
+    assert text.startswith("Test acc per epoch of 3 runs")
     for run in runs[:2]:
         first, last = span_of(text, run.label + ":")
         assert (first, last) == pytest.approx((run.history[0].test_acc, run.history[-1].test_acc), abs=5e-4)

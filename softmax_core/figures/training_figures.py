@@ -209,7 +209,7 @@ def compare_curves_alt(
         values = [getattr(m, metric) for m in run.history]
         span = f"{_span(values, show)} over {len(values)} epochs" if values else "no finished epoch"
         described.append(f"{run.label}: {span}" + (f", {run.diverged}" if run.diverged else ""))
-    text = f"{METRIC_NAMES[metric]} per epoch of {len(runs)} run{'s' if len(runs) != 1 else ''}"
+    text = f"{METRIC_NAMES[metric].capitalize()} per epoch of {len(runs)} run{'s' if len(runs) != 1 else ''}"
     text += ": " + _listed(described, 5) if described else ""
     if reference is not None and math.isfinite(reference[0]):
         text += f"; dotted line: {reference[1]} at {percent(reference[0])}"
