@@ -129,15 +129,15 @@ def confusion_tab(run: StoredRun, data, probs: np.ndarray, runs_dir: str, data_d
         alt=per_class_accuracy_alt(confusion, names),
         container=bars,
     )
-    the_numbers(
-        confusion_table(confusion, names),
-        column_config={"accuracy": st.column_config.NumberColumn(format="percent")},
-    )
     t, p, count = commonest_mistake(confusion)
     caption(
         f"Rows are the true class, columns the prediction: the diagonal counts correct answers. "
         f"The most common mistake: **{names[t]}** taken for **{names[p]}** ({count} times). "
         "Click a cell to list its test images."
+    )
+    the_numbers(
+        confusion_table(confusion, names),
+        column_config={"accuracy": st.column_config.NumberColumn(format="percent")},
     )
     cell = selected_cell(event.selection, names)
     if cell is not None:

@@ -582,6 +582,8 @@ def test_batch_loss_alt_gives_the_losses_range_and_the_batch_that_blew_up():
     text = batch_loss_alt(losses, (2, 3), batches_per_epoch=235)
     assert "diverged in epoch 2, batch 3" in text and "5 finite batch losses" in text
     assert f"batch {235 + 3}'s loss was inf or nan" in text
-    low, high = re.search(r"from ([\d.e+]+) to ([\d.e+]+)", text).groups()
+    low, high = re.search(r"lowest ([\d.e+]+), highest ([\d.e+]+)", text).groups()
     assert (float(low), float(high)) == pytest.approx((min(losses), max(losses)), rel=5e-3)
+    assert float(re.search(r"the first ([\d.e+]+)", text).group(1)) == pytest.approx(losses[0], rel=5e-3)
+    assert "one finite batch loss, 2.34;" in batch_loss_alt([2.34], (1, 2))
     assert "batch 3's loss" in batch_loss_alt([2.3, 2.2, math.inf])  # no record: the first non-finite one

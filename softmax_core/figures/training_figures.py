@@ -709,11 +709,14 @@ def batch_loss_alt(
     finite = [v for v in losses if math.isfinite(v)]
     blow_up = blow_up_batch(losses, diverged_at, batches_per_epoch)
     where = diverged_label(diverged_at) if diverged_at else "diverged"
-    spread = f"from {number(min(finite))} to {number(max(finite))}" if finite else "none finite"
-    return (
-        f"Loss per batch until the run blew up ({where}): {len(finite)} finite batch losses, {spread}, "
-        f"the first {number(finite[0]) if finite else 'not a number'}; batch {blow_up}'s loss was inf or nan."
-    )
+    if len(finite) > 1:
+        drawn = (
+            f"{len(finite)} finite batch losses, the first {number(finite[0])}, "
+            f"lowest {number(min(finite))}, highest {number(max(finite))}"
+        )
+    else:
+        drawn = f"one finite batch loss, {number(finite[0])}" if finite else "no finite batch loss"
+    return f"Loss per batch until the run blew up ({where}): {drawn}; batch {blow_up}'s loss was inf or nan."
 
 
 def recent_epoch_seconds(histories: Sequence[Sequence], limit: int = 30) -> list[float]:
