@@ -384,3 +384,206 @@ def test_the_best_linear_reference_is_a_flat_line_at_its_value_on_both_curve_fig
         line = [t for t in fig.data if t.name == "best linear: 0.8596"]
         assert len(line) == 1 and list(line[0].y) == [0.8596, 0.8596] and line[0].line.dash == "dot"
     assert all(t.name != "best linear: 0.8596" for t in training_curves(history, epochs=2).data)
+
+
+# ---------------------------------------------------------------- text alternatives and the numbers behind each chart
+
+import re  # noqa: E402
+
+from softmax_core.figures.training_figures import (  # noqa: E402
+    batch_loss_alt,
+    compare_curves_alt,
+    compare_table,
+    confusion_alt,
+    confusion_table,
+    history_table,
+    image_alt,
+    per_class_accuracy_alt,
+    prediction_grid_alt,
+    prediction_table,
+    probability_bars_alt,
+    probability_table,
+    training_curves_alt,
+)
+
+PERCENT = r"(\d+(?:\.\d+)?) %"
+
+
+def named_percents(text: str, names) -> dict[str, float]:
+    """Every "<class name> 12.3 %" in a text alternative, as {name: 0.123}, in the text's order."""
+    found = {}
+    for name in names:
+        match = re.search(re.escape(name) + r"(?: \(true class\))? " + PERCENT, text)
+        if match:
+            found[name] = float(match.group(1)) / 100
+    return dict(sorted(found.items(), key=lambda item: text.index(item[0])))
+
+
+def span_of(text: str, name: str) -> tuple[float, float]:
+    """The "<name> a to b" pair of a curve in a text alternative (percentages as fractions)."""
+    match = re.search(re.escape(name) + r" ([\d.]+)( %)? to ([\d.]+)( %)?", text)
+    assert match, f"{name!r} has no span in {text!r}"
+    scale = 100 if match.group(2) else 1
+    return float(match.group(1)) / scale, float(match.group(3)) / scale
+
+
+def test_training_curves_alt_gives_each_curves_first_and_last_value():
+    text = training_curves_alt(HISTORY, epochs=10, reference=(0.8596, "best linear"))
+    assert text.startswith("Training curves over 3 of 10 epochs")
+    for attr, name in (("train_loss", "train loss"), ("train_acc", "train acc"), ("test_acc", "test acc")):
+        first, last = span_of(text, name)
+        assert first == pytest.approx(getattr(HISTORY[0], attr), abs=5e-4)
+        assert last == pytest.approx(getattr(HISTORY[-1], attr), abs=5e-4)
+    assert "best linear at 86.0 %" in text
+    assert "3 epochs:" in training_curves_alt(HISTORY, epochs=3)
+    assert "empty" in training_curves_alt((), epochs=7) and "7 epochs" in training_curves_alt((), epochs=7)
+
+
+def test_training_curves_alt_of_a_run_that_blew_up_says_so_instead_of_printing_nan():
+    history = (Epoch(1, 2.5, 0.4, 0.5), Epoch(2, float("nan"), 0.1, 0.1))
+    text = training_curves_alt(history)
+    assert "nan" not in text and "train loss 2.5." not in text
+    assert "train loss 2.5," in text  # the one finite loss
+
+
+def test_history_table_is_the_history():
+    rows = history_table(HISTORY)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert [r["test acc"] for r in rows] == [m.test_acc for m in HISTORY]
+    assert [r["train loss"] for r in rows] == [m.train_loss for m in HISTORY]
+
+
+def test_compare_curves_alt_names_each_run_with_its_span_and_marks_a_diverged_one():
+    other = (Epoch(1, 1.2, 0.6, 0.65), Epoch(2, 0.9, 0.7, 0.72))
+    runs = [
+        LabelledHistory("lr 0.1", HISTORY),
+        LabelledHistory("lr 0.01", other),
+        LabelledHistory("lr 50 (diverged)", (), "diverged in epoch 1, batch 4"),
+    ]
+    text = compare_curves_alt(runs, "test_acc", reference=(0.85, "best linear"))
+    assert text.startswith("Test acc per epoch of 3 runs")
+    for run in runs[:2]:
+        first, last = span_of(text, run.label + ":")
+        assert (first, last) == pytest.approx((run.history[0].test_acc, run.history[-1].test_acc), abs=5e-4)
+    assert "lr 50 (diverged): no finished epoch, diverged in epoch 1, batch 4" in text
+    assert "best linear at 85.0 %" in text
+    first, last = span_of(compare_curves_alt(runs, "train_loss"), "lr 0.01:")
+    assert (first, last) == pytest.approx((1.2, 0.9))
+    many = [LabelledHistory(f"run {k}", HISTORY) for k in range(8)]
+    assert "and 3 more" in compare_curves_alt(many) and "run 5" not in compare_curves_alt(many)
+
+
+def test_compare_table_has_one_column_per_run_aligned_on_epochs():
+    other = (Epoch(1, 1.2, 0.6, 0.65), Epoch(2, 0.9, 0.7, 0.72))
+    rows = compare_table([LabelledHistory("a", HISTORY), LabelledHistory("b", other)], "test_acc")
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert [r["a"] for r in rows] == [m.test_acc for m in HISTORY]
+    assert [r["b"] for r in rows] == [0.65, 0.72, None]  # the shorter run has no third epoch
+    twice = compare_table([LabelledHistory("a", HISTORY), LabelledHistory("a", other)])
+    assert len(twice[0]) == 3  # two runs with one label keep two columns
+
+
+def test_a_diverged_run_on_the_compare_chart_is_marked_by_a_cross_and_words_not_colour_alone():
+    partial = (Epoch(1, 2.5, 0.4, 0.5), Epoch(2, 3.0, 0.3, 0.35))
+    fig = compare_curves(
+        [LabelledHistory("fine", HISTORY), LabelledHistory("blown (diverged)", partial, "diverged in epoch 3, batch 9")]
+    )
+    fine, blown = fig.data
+    assert list(blown.marker.symbol) == ["square", "x"]  # its own symbol, a cross where it stopped
+    assert list(blown.text) == ["", "✗ diverged in epoch 3, batch 9"] and "text" in blown.mode
+    assert "x" not in list(fine.marker.symbol) and not any(fine.text)
+    assert fine.line.dash != blown.line.dash  # runs differ by dash as well as colour
+    assert_json_safe(fig)
+
+
+def random_confusion(seed: int = 3, classes: int = 10) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    matrix = rng.integers(0, 60, size=(classes, classes))
+    return matrix + np.diag(rng.integers(500, 950, size=classes))
+
+
+def test_confusion_alt_counts_the_diagonal_and_names_the_three_commonest_mistakes():
+    matrix = random_confusion()
+    text = confusion_alt(matrix, NAMES)
+    total, right = int(matrix.sum()), sum(int(matrix[k, k]) for k in range(10))
+    assert f"{right:,} of {total:,} test images" in text and f"({100 * right / total:.1f} % right)" in text
+    cells = sorted((-int(matrix[t, p]), t, p) for t in range(10) for p in range(10) if t != p)  # ties: row order
+    expected = [f"{NAMES[t]} taken for {NAMES[p]} {-count:,} times" for count, t, p in cells[:3]]
+    assert ", ".join(expected) in text
+    assert "fractions" in confusion_alt(matrix, NAMES, normalize=True)
+    assert confusion_alt(np.eye(3, dtype=int) * 5, NAMES[:3]).endswith("no mistakes.")
+
+
+def test_confusion_table_rows_are_the_matrix_with_each_classs_accuracy():
+    matrix = random_confusion()
+    rows = confusion_table(matrix, NAMES)
+    assert [r["true class"] for r in rows] == list(NAMES)
+    assert [[r[name] for name in NAMES] for r in rows] == matrix.tolist()
+    assert [r["accuracy"] for r in rows] == pytest.approx([matrix[k, k] / matrix[k].sum() for k in range(10)])
+
+
+def test_per_class_accuracy_alt_lists_every_class_best_first_with_the_overall_accuracy():
+    matrix = random_confusion(seed=5)
+    text = per_class_accuracy_alt(matrix, NAMES)
+    read = named_percents(text, NAMES)
+    accuracy = {name: matrix[k, k] / matrix[k].sum() for k, name in enumerate(NAMES)}
+    assert set(read) == set(NAMES)
+    assert all(read[name] == pytest.approx(accuracy[name], abs=5e-4) for name in NAMES)
+    assert list(read) == sorted(NAMES, key=lambda name: -accuracy[name])  # best first
+    overall = float(re.search(r"overall " + PERCENT, text).group(1)) / 100
+    assert overall == pytest.approx(np.trace(matrix) / matrix.sum(), abs=5e-4)
+
+
+def test_prediction_grid_alt_counts_right_and_wrong_and_names_the_mistakes():
+    true, predicted, indices = [0, 1, 2, 9, 6], [0, 1, 4, 7, 6], [10, 11, 12, 13, 14]
+    text = prediction_grid_alt(true, predicted, NAMES, indices)
+    assert text.startswith("5 test images") and "3 right, 2 wrong" in text
+    assert "#12 Pullover taken for Coat" in text and "#13 Ankle boot taken for Sneaker" in text
+    rows = prediction_table(true, predicted, NAMES, indices)
+    assert [(r["test image"], r["true class"], r["predicted"], r["right"]) for r in rows][2] == (
+        12,
+        "Pullover",
+        "Coat",
+        False,
+    )
+    assert sum(r["right"] for r in rows) == 3
+
+
+def test_image_alt_gives_its_title_size_and_the_share_of_non_blank_pixels():
+    image = np.zeros((28, 28), dtype=np.uint8)
+    image[4:18, 10:17] = 200  # 14 x 7 = 98 pixels of ink
+    text = image_alt(image, "#7: Trouser")
+    assert text.startswith("#7: Trouser: a 28 × 28 grey image")
+    assert f"{100 * 98 / 784:.1f} %" in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=100), min_size=10, max_size=10).filter(lambda v: sum(v) > 0))
+def test_probability_bars_alt_names_every_class_at_one_percent_or_more_largest_first(weights):
+    probs = np.asarray(weights) / sum(weights)
+    text = probability_bars_alt(probs, NAMES, true_label=2)
+    read = named_percents(text, NAMES)
+    at_least_one_percent = [NAMES[k] for k in range(10) if probs[k] >= 0.01]
+    assert set(read) == set(at_least_one_percent)
+    assert all(read[name] == pytest.approx(probs[NAMES.index(name)], abs=5e-4) for name in read)
+    assert [probs[NAMES.index(name)] for name in read] == sorted((probs[NAMES.index(n)] for n in read), reverse=True)
+    assert ("the rest below 1 %" in text) == (len(read) < 10)
+    assert ("(true class)" in text) == (NAMES[2] in read)
+
+
+def test_probability_table_is_the_probabilities():
+    probs = np.linspace(1, 10, 10) / 55
+    rows = probability_table(probs, NAMES)
+    assert [r["class"] for r in rows] == list(NAMES) and [r["probability"] for r in rows] == pytest.approx(probs)
+
+
+def test_batch_loss_alt_gives_the_losses_range_and_the_batch_that_blew_up():
+    losses = [2.30, 2.05, 9.7, 310.0, 5.2e4]
+    text = batch_loss_alt(losses, (2, 3), batches_per_epoch=235)
+    assert "diverged in epoch 2, batch 3" in text and "5 finite batch losses" in text
+    assert f"batch {235 + 3}'s loss was inf or nan" in text
+    low, high = re.search(r"lowest ([\d.e+]+), highest ([\d.e+]+)", text).groups()
+    assert (float(low), float(high)) == pytest.approx((min(losses), max(losses)), rel=5e-3)
+    assert float(re.search(r"the first ([\d.e+]+)", text).group(1)) == pytest.approx(losses[0], rel=5e-3)
+    assert "one finite batch loss, 2.34;" in batch_loss_alt([2.34], (1, 2))
+    assert "batch 3's loss" in batch_loss_alt([2.3, 2.2, math.inf])  # no record: the first non-finite one

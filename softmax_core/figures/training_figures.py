@@ -42,6 +42,30 @@ def _finite_or_none(values) -> list[float | None]:
     return [float(v) if v is not None and math.isfinite(v) else None for v in values]
 
 
+def percent(value: float) -> str:
+    """A fraction as a screen reader reads it: 0.8312 -> "83.1 %"; nan or inf -> "not a number"."""
+    return f"{100 * value:.1f} %" if math.isfinite(value) else "not a number"
+
+
+def number(value: float) -> str:
+    """A loss in a text alternative: three significant digits; nan or inf -> "not a number"."""
+    return f"{value:.3g}" if math.isfinite(value) else "not a number"
+
+
+def _span(values: Sequence[float], show) -> str:
+    """'first to last' of the finite values (one value: itself), as ``show`` writes them."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return "no finite value"
+    return show(finite[0]) if len(finite) == 1 else f"{show(finite[0])} to {show(finite[-1])}"
+
+
+def _listed(items: Sequence[str], most: int) -> str:
+    """The first ``most`` items, then how many more: a text alternative stays short."""
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
 def reference_line(fig: go.Figure, reference: tuple[float, str] | None, first: float, last: float) -> None:
     """A dotted horizontal line, e.g. the best linear model's test accuracy, in the theme's next colour."""
     if reference is None or not math.isfinite(reference[0]):
@@ -95,6 +119,31 @@ def training_curves(
     return apply_layout(fig, title, height)
 
 
+def training_curves_alt(
+    history: Sequence, epochs: int | None = None, reference: tuple[float, str] | None = None
+) -> str:
+    """The text alternative of :func:`training_curves`: each curve's first and last value."""
+    done = len(history)
+    if not done:
+        planned = f" over {epochs} epochs" if epochs else ""
+        return f"Training curves, empty: no epoch yet; train loss, train and test accuracy appear here{planned}."
+    of = f" of {epochs}" if epochs and epochs != done else ""
+    plural = "s" if (epochs if of else done) != 1 else ""
+    spans = [
+        f"{name} {_span([getattr(m, attr) for m in history], number if attr == 'train_loss' else percent)}"
+        for attr, name, _, _ in CURVES
+    ]
+    text = f"Training curves over {done}{of} epoch{plural}: " + ", ".join(spans)
+    if reference is not None and math.isfinite(reference[0]):
+        text += f"; dotted line: {reference[1]} at {percent(reference[0])}"
+    return text + "."
+
+
+def history_table(history: Sequence) -> list[dict[str, float]]:
+    """The numbers behind :func:`training_curves`, one row per epoch."""
+    return [{"epoch": int(m.epoch), **{name: float(getattr(m, attr)) for attr, name, _, _ in CURVES}} for m in history]
+
+
 def _epoch_dtick(epochs: int) -> int:
     """Whole epochs on the x axis, at most about ten ticks."""
     return max(1, math.ceil(epochs / 10))
@@ -106,6 +155,7 @@ class LabelledHistory:
 
     label: str
     history: Sequence
+    diverged: str | None = None  # where a diverged run blew up (diverged_label): marked at its last point
 
 
 def compare_curves(
@@ -122,14 +172,22 @@ def compare_curves(
     symbols = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star", "hexagon")
     dashes = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
     for i, run in enumerate(runs):
+        y = _finite_or_none(getattr(m, metric) for m in run.history)
+        symbol = [symbols[i % len(symbols)]] * len(y)
+        text = [""] * len(y)
+        last = max((k for k, v in enumerate(y) if v is not None), default=None)
+        if run.diverged and last is not None:  # not by colour alone: a cross and the words at its last point
+            symbol[last], text[last] = "x", f"✗ {run.diverged}"
         fig.add_trace(
             go.Scatter(
                 x=[m.epoch for m in run.history],
-                y=_finite_or_none(getattr(m, metric) for m in run.history),
+                y=y,
                 name=run.label,
-                mode="lines+markers",
+                mode="lines+markers+text" if any(text) else "lines+markers",
                 line=dict(dash=dashes[i % len(dashes)], width=3),
-                marker=dict(symbol=symbols[i % len(symbols)], size=8),
+                marker=dict(symbol=symbol, size=8),
+                text=text,
+                textposition="top left",
             )
         )
     last = max([1] + [m.epoch for run in runs for m in run.history])
@@ -139,6 +197,39 @@ def compare_curves(
     fig = apply_layout(fig, METRIC_NAMES[metric], height)
     fig.update_layout(legend=LEGEND_BELOW | dict(orientation="v"), margin=dict(b=10))
     return fig
+
+
+def compare_curves_alt(
+    runs: Sequence[LabelledHistory], metric: str = "test_acc", reference: tuple[float, str] | None = None
+) -> str:
+    """The text alternative of :func:`compare_curves`: each run's first and last value (five runs at most)."""
+    show = number if metric == "train_loss" else percent
+    described = []
+    for run in runs:
+        values = [getattr(m, metric) for m in run.history]
+        span = f"{_span(values, show)} over {len(values)} epochs" if values else "no finished epoch"
+        described.append(f"{run.label}: {span}" + (f", {run.diverged}" if run.diverged else ""))
+    text = f"{METRIC_NAMES[metric].capitalize()} per epoch of {len(runs)} run{'s' if len(runs) != 1 else ''}"
+    text += ": " + _listed(described, 5) if described else ""
+    if reference is not None and math.isfinite(reference[0]):
+        text += f"; dotted line: {reference[1]} at {percent(reference[0])}"
+    return text + "."
+
+
+def compare_table(runs: Sequence[LabelledHistory], metric: str = "test_acc") -> list[dict[str, object]]:
+    """The numbers behind :func:`compare_curves`: one row per epoch, one column per run (None: no value)."""
+    columns = []
+    for run in runs:
+        label = run.label
+        while label in columns:  # two runs with one label keep two columns
+            label += " (again)"
+        columns.append(label)
+    last = max([0] + [m.epoch for run in runs for m in run.history])
+    by_epoch = [{m.epoch: float(getattr(m, metric)) for m in run.history} for run in runs]
+    return [
+        {"epoch": epoch} | {column: values.get(epoch) for column, values in zip(columns, by_epoch)}
+        for epoch in range(1, last + 1)
+    ]
 
 
 def final_gap(a: Sequence, b: Sequence) -> dict[str, float]:
@@ -220,6 +311,33 @@ def confusion_heatmap(confusion, class_names: Sequence[str], normalize: bool = F
     return apply_layout(fig, None, height)
 
 
+def confusion_alt(confusion, class_names: Sequence[str], normalize: bool = False) -> str:
+    """The text alternative of :func:`confusion_heatmap`: how many are right, and the three commonest mistakes."""
+    matrix = _as_matrix(confusion)
+    total, right = int(matrix.sum()), int(np.trace(matrix))
+    shown = "fractions of each true class" if normalize else "counts"
+    text = (
+        f"Confusion matrix ({shown}), true class in rows, predicted class in columns: "
+        f"{right:,} of {total:,} test images on the diagonal"
+    )
+    text += f" ({percent(right / total)} right)" if total else ""
+    off = matrix - np.diag(np.diag(matrix))
+    order = [int(i) for i in np.argsort(-off, axis=None, kind="stable")[:3] if off.flat[i] > 0]
+    n = len(class_names)
+    mistakes = [f"{class_names[i // n]} taken for {class_names[i % n]} {int(off.flat[i]):,} times" for i in order]
+    return text + (f"; the commonest mistakes: {', '.join(mistakes)}." if mistakes else "; no mistakes.")
+
+
+def confusion_table(confusion, class_names: Sequence[str]) -> list[dict[str, object]]:
+    """The numbers behind the confusion matrix and the per-class bars: one row per true class."""
+    matrix = _as_matrix(confusion)
+    accuracy = per_class_accuracy(matrix)
+    return [
+        {"true class": name, **{predicted: int(v) for predicted, v in zip(class_names, row)}, "accuracy": float(a)}
+        for name, row, a in zip(class_names, matrix.tolist(), accuracy)
+    ]
+
+
 def per_class_accuracy_bars(confusion, class_names: Sequence[str], height: int = 420) -> go.Figure:
     """Horizontal bars of per-class test accuracy, with the overall accuracy as a dashed line.
 
@@ -257,6 +375,19 @@ def per_class_accuracy_bars(confusion, class_names: Sequence[str], height: int =
     fig.update_xaxes(title_text="test accuracy", range=[0, 1.05], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")
     return apply_layout(fig, None, height)
+
+
+def per_class_accuracy_alt(confusion, class_names: Sequence[str]) -> str:
+    """The text alternative of :func:`per_class_accuracy_bars`: every class's accuracy, best first."""
+    matrix = _as_matrix(confusion)
+    accuracy = per_class_accuracy(matrix)
+    order = sorted(range(len(accuracy)), key=lambda k: -accuracy[k] if math.isfinite(accuracy[k]) else math.inf)
+    classes = ", ".join(
+        f"{class_names[k]} {percent(accuracy[k]) if math.isfinite(accuracy[k]) else 'no test image'}" for k in order
+    )
+    total = matrix.sum()
+    overall = f", overall {percent(np.trace(matrix) / total)} (dashed line)" if total else ""
+    return f"Test accuracy per class, best first{overall}: {classes}."
 
 
 def _image_heatmap(image, name: str = "") -> go.Heatmap:
@@ -325,11 +456,49 @@ def prediction_grid(
     return fig
 
 
+def prediction_grid_alt(
+    true_labels, predicted_labels, class_names: Sequence[str], indices: Sequence[int] | None = None
+) -> str:
+    """The text alternative of :func:`prediction_grid`: how many images, how many wrong, and which (five at most)."""
+    n = len(true_labels)
+    indices = list(range(n)) if indices is None else [int(i) for i in indices]
+    wrong = [
+        f"#{i} {class_names[int(t)]} taken for {class_names[int(p)]}"
+        for i, t, p in zip(indices, true_labels, predicted_labels)
+        if int(t) != int(p)
+    ]
+    text = f"{n} test image{'s' if n != 1 else ''}, each titled with its true and predicted class: "
+    text += f"{n - len(wrong)} right, {len(wrong)} wrong"
+    return text + (f" ({_listed(wrong, 5)})." if wrong else ".")
+
+
+def prediction_table(
+    true_labels, predicted_labels, class_names: Sequence[str], indices: Sequence[int]
+) -> list[dict[str, object]]:
+    """The labels behind :func:`prediction_grid`, one row per image."""
+    return [
+        {
+            "test image": int(i),
+            "true class": class_names[int(t)],
+            "predicted": class_names[int(p)],
+            "right": int(t) == int(p),
+        }  # fmt: skip
+        for i, t, p in zip(indices, true_labels, predicted_labels)
+    ]
+
+
 def image_figure(image, title: str | None = None, height: int = 320) -> go.Figure:
     """One 28x28 image in grey, square pixels."""
     fig = go.Figure(_image_heatmap(image))
     _image_axes(fig)
     return apply_layout(fig, title, height)
+
+
+def image_alt(image, title: str) -> str:
+    """The text alternative of :func:`image_figure`: its title, size and how much of it is ink."""
+    pixels = np.asarray(image)
+    inked = float((pixels > 0).mean()) if pixels.size else 0.0
+    return f"{title}: a {pixels.shape[0]} × {pixels.shape[1]} grey image, {percent(inked)} of its pixels not blank."
 
 
 def class_bars(
@@ -380,6 +549,21 @@ def probability_bars(probs, class_names: Sequence[str], true_label: int | None =
     fig.update_xaxes(title_text="softmax probability", range=[0, 1.12], tickformat=".0%")
     label_every_class(fig, bar)
     return apply_layout(fig, None, bars_height(height, len(p)), showlegend=False)
+
+
+def probability_bars_alt(probs, class_names: Sequence[str], true_label: int | None = None) -> str:
+    """The text alternative of :func:`probability_bars`: the classes at 1 % or more, largest first."""
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    order = sorted(range(len(p)), key=lambda k: -p[k])
+    shown = [k for k in order if p[k] >= 0.01] or order[:1]
+    named = [f"{class_names[k]}{' (true class)' if k == true_label else ''} {percent(p[k])}" for k in shown]
+    rest = ", the rest below 1 %" if len(shown) < len(p) else ""
+    return f"Softmax probabilities: {', '.join(named)}{rest}."
+
+
+def probability_table(probs, class_names: Sequence[str]) -> list[dict[str, object]]:
+    """The numbers behind :func:`probability_bars`, one row per class."""
+    return [{"class": name, "probability": float(v)} for name, v in zip(class_names, np.asarray(probs).reshape(-1))]
 
 
 def config_label(config, status: str = "finished") -> str:
@@ -515,6 +699,24 @@ def batch_loss_figure(
     )
     fig.update_yaxes(title_text="mean cross-entropy of the batch")
     return apply_layout(fig, title, height, showlegend=False)
+
+
+def batch_loss_alt(
+    batch_losses: Sequence[float], diverged_at: tuple[int, int] | None = None, batches_per_epoch: int | None = None
+) -> str:
+    """The text alternative of :func:`batch_loss_figure`: the finite losses' range and where the run blew up."""
+    losses = [float(v) for v in batch_losses]
+    finite = [v for v in losses if math.isfinite(v)]
+    blow_up = blow_up_batch(losses, diverged_at, batches_per_epoch)
+    where = diverged_label(diverged_at) if diverged_at else "diverged"
+    if len(finite) > 1:
+        drawn = (
+            f"{len(finite)} finite batch losses, the first {number(finite[0])}, "
+            f"lowest {number(min(finite))}, highest {number(max(finite))}"
+        )
+    else:
+        drawn = f"one finite batch loss, {number(finite[0])}" if finite else "no finite batch loss"
+    return f"Loss per batch until the run blew up ({where}): {drawn}; batch {blow_up}'s loss was inf or nan."
 
 
 def recent_epoch_seconds(histories: Sequence[Sequence], limit: int = 30) -> list[float]:
