@@ -44,7 +44,6 @@ from softmax_core.figures.training_figures import (
     scratch_concise_pairs,
     training_curves,
 )
-from softmax_core.jobs import JobSnapshot
 from softmax_core.linear_ceiling import best_linear_label, best_linear_run
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
 from softmax_core.train_or_load import usable_run
@@ -60,6 +59,7 @@ from softmax_core.training import (
     MIN_LR,
     TrainConfig,
 )
+from softmax_core.training_queue import JobSnapshot
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
