@@ -345,13 +345,12 @@ def fit(data, plan: Fit, args: argparse.Namespace, bar: ProgressBar | None) -> i
     config = plan.config
     store = RunStore(args.runs_dir)
     key = run_key(config, data.fingerprint)
-    trainer = functools.partial(lbfgs_trainer.train, threads=plan.threads) if config.impl == LBFGS else training.train
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: stop after this batch, store nothing
     cpu = time.process_time()
     try:
         run, cached, replaced_broken = train_or_load(
-            store, config, data, progress=bar, should_stop=stop.is_set, refresh=args.no_cache, trainer=trainer
+            store, config, data, progress=bar, should_stop=stop.is_set, refresh=args.no_cache, trainer=trainer_of(plan)
         )
     except OSError as exc:  # e.g. the runs folder is not writable
         if bar:
@@ -376,6 +375,13 @@ def fit(data, plan: Fit, args: argparse.Namespace, bar: ProgressBar | None) -> i
             print(f"{cpu:.2f} s CPU, {plan.threads} torch thread(s)")
     sys.stdout.flush()
     return 0
+
+
+def trainer_of(plan: Fit) -> training.Trainer:
+    """``training.train`` (the trainer of the config's impl), or for ``--threads 2`` the L-BFGS trainer told so."""
+    if plan.threads == lbfgs_trainer.THREADS:
+        return training.train
+    return functools.partial(lbfgs_trainer.train, threads=plan.threads)
 
 
 def search(data, plan: Search, as_json: bool) -> int:

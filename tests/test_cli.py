@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from softmax_core import lbfgs_trainer, sgd_trainer
-from softmax_core.cli import build_parser, checked_plan, main
+from softmax_core import lbfgs_trainer, sgd_trainer, training
+from softmax_core.cli import build_parser, checked_plan, main, trainer_of
 from softmax_core.linear_ceiling import ceiling_config
 from softmax_core.run_store import RunStore
 from softmax_core.training import ALL_IMPLS, IMPL_NAMES, TRAINERS, TrainConfig
@@ -241,3 +241,11 @@ def test_each_kind_has_its_trainer_and_lbfgs_starts_from_the_best_linear_model(t
     assert checked_plan(args).config == ceiling_config()
     args = build_parser().parse_args(["--runs-dir", str(tmp_path)])
     assert checked_plan(args).config == TrainConfig()
+
+
+def test_threads_reach_the_lbfgs_trainer_and_every_other_fit_goes_through_training_train(tmp_path):
+    parse = build_parser().parse_args
+    two = checked_plan(parse(["--impl", "lbfgs", "--threads", "2", "--runs-dir", str(tmp_path)]))
+    assert trainer_of(two).func is lbfgs_trainer.train and trainer_of(two).keywords == {"threads": 2}
+    for args in (["--impl", "lbfgs"], ["--impl", "lbfgs", "--threads", "1"], ["--impl", "byhand"]):
+        assert trainer_of(checked_plan(parse([*args, "--runs-dir", str(tmp_path)]))) is training.train
