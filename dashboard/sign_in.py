@@ -25,8 +25,10 @@ from urllib.parse import urlparse
 import streamlit as st
 import tomllib
 from streamlit import config
+from streamlit.auth_util import is_authlib_installed
 
 from dashboard import user_text
+from dashboard.presenter import presenting
 
 AUTH = "auth"
 ACCESS = "access"
@@ -222,8 +224,6 @@ def provider_problem(url: str) -> str | None:
 
 
 def _authlib_problem() -> str | None:
-    from streamlit.auth_util import is_authlib_installed
-
     if is_authlib_installed():
         return None
     return "Sign-in needs the Authlib package (version 1.3.2 or later): pip install 'Authlib>=1.3.2'."
@@ -284,8 +284,6 @@ def _sign_in_page() -> None:
 
 def sidebar(name: str) -> None:
     """Who is signed in, and a way out (not in presenter mode: the projector shows no sidebar)."""
-    from dashboard.presenter import presenting
-
     if presenting():
         return
     with st.sidebar:

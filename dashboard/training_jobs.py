@@ -1,7 +1,7 @@
 """The server's one queue of background trainings, and the widgets every page that trains shows for a job.
 
 The training page and the calibration page (its "fit the best linear model"
-button) submit to the same :class:`~softmax_core.jobs.TrainingJobs`, so a class
+button) submit to the same :class:`~softmax_core.training_queue.TrainingJobs`, so a class
 shares one fair queue, one job per student across pages and reloads, identical
 settings joining one job, and one cost bound.
 
@@ -32,9 +32,9 @@ import streamlit as st
 from dashboard import clear_cache_guard
 from dashboard.sign_in import signed_in_name
 from softmax_core.figures.training_figures import config_label
-from softmax_core.jobs import JobSnapshot, QueueFull, SessionBusy, TooCostly, TrainingJob, TrainingJobs
 from softmax_core.run_store import RunStore
 from softmax_core.training import LBFGS, TrainConfig
+from softmax_core.training_queue import JobSnapshot, QueueFull, SessionBusy, TooCostly, TrainingJob, TrainingJobs
 
 clear_cache_guard.install()
 

@@ -34,7 +34,6 @@ from dashboard.url_state import (
 from softmax_core import calibration as cal
 from softmax_core.figures.calibration_figures import sparse_mce_note
 from softmax_core.figures.training_figures import config_label
-from softmax_core.jobs import JobSnapshot
 from softmax_core.linear_ceiling import (
     best_linear_label,
     best_linear_run,
@@ -44,6 +43,7 @@ from softmax_core.linear_ceiling import (
 )
 from softmax_core.run_store import RunStore, default_runs_dir, run_key
 from softmax_core.training import TrainConfig
+from softmax_core.training_queue import JobSnapshot
 
 run_through_navigation()
 

@@ -52,10 +52,10 @@ from softmax_core.figures.training_figures import (
     recent_epoch_seconds,
     training_curves_alt,
 )
-from softmax_core.jobs import JobSnapshot
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir
 from softmax_core.train_or_load import usable_run
 from softmax_core.training import BYHAND, MAX_TRAIN_SIZE, TrainConfig
+from softmax_core.training_queue import JobSnapshot
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 

@@ -46,9 +46,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from softmax_core import sgd_trainer
 from softmax_core.data import FILE_NAMES, DataError, find_file, load_fashion_mnist, resolve_data_dir
-from softmax_core.models import initial_parameters
-from softmax_core.training import IMPL_NAMES, IMPLS, TrainConfig, confusion_matrix, one_thread, train
+from softmax_core.models import ScratchSoftmaxRegression, initial_parameters
+from softmax_core.run_store import RunStore, run_key
+from softmax_core.training import IMPL_NAMES, IMPLS, TrainConfig, as_pixels, confusion_matrix, one_thread, train
 
 BATCH_SIZE, LR, WORKERS = 256, 0.1, 4  # the chapter's settings (d2l.get_dataloader_workers() == 4)
 
@@ -218,8 +220,6 @@ def peak_memory_of_our_path(data_dir: Path, epochs: int) -> dict:
 
 def time_cached_run(result, data, repeats: int = 20) -> dict:
     """Save a run to a temporary store, then time a fresh ``RunStore(root).get(key)`` + ``load_weights()``."""
-    from softmax_core.run_store import RunStore, run_key
-
     with tempfile.TemporaryDirectory(prefix="softmax-bench-runs-") as root:
         key = run_key(result.config, data.fingerprint)
         confusion = confusion_matrix(result.weight, result.bias, data.test_images, data.test_labels)
@@ -321,16 +321,13 @@ def _median_seconds(fn, repeats: int) -> float:
 
 
 def micro_benchmarks(data, repeats: int = 3, steps: int = 200) -> dict:
-    """Seconds behind three choices in training.py and models.py, each against its alternative.
+    """Seconds behind three choices in sgd_trainer.py and models.py, each against its alternative.
 
     * one torch thread against torch's default, for one epoch of each model;
     * ``images.index_select(0, idx)`` against ``images[idx]`` for one epoch of batch gathers;
     * scratch's W stored column by column (the layout of ``nn.Linear``) against row-major W,
       for ``steps`` SGD steps on one batch of 256.
     """
-    from softmax_core import training
-    from softmax_core.models import ScratchSoftmaxRegression, initial_parameters
-
     default_threads = torch.get_num_threads()
     epoch = {}
     for impl in ("scratch", "concise"):
@@ -338,7 +335,7 @@ def micro_benchmarks(data, repeats: int = 3, steps: int = 200) -> dict:
         for threads in sorted({1, default_threads}):
             torch.set_num_threads(threads)
             try:  # _train: the loop without train()'s switch to one thread
-                run = functools.partial(training._train, config, data, None, None, 20)
+                run = functools.partial(sgd_trainer._train, config, data, None, None, 20)
                 epoch[f"{impl}_{threads}_threads"] = _median_seconds(run, repeats)
             finally:
                 torch.set_num_threads(default_threads)
@@ -346,12 +343,12 @@ def micro_benchmarks(data, repeats: int = 3, steps: int = 200) -> dict:
     images = data.train_images.reshape(len(data.train_images), -1)
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
     batches = [order[i : i + 256] for i in range(0, len(order), 256)]
-    with training.one_thread():
+    with one_thread():
         gather = {
             "index_select": _median_seconds(lambda: [images.index_select(0, idx) for idx in batches], repeats),
             "fancy_indexing": _median_seconds(lambda: [images[idx] for idx in batches], repeats),
         }
-        X = training.as_pixels(images[:256])
+        X = as_pixels(images[:256])
         y = data.train_labels[:256]
         layout = {}
         for name in ("column_major", "row_major"):

@@ -52,7 +52,7 @@ from pathlib import Path
 import torch
 from filelock import FileLock, Timeout
 
-from softmax_core import training
+from softmax_core import training_settings as settings
 from softmax_core.cache_dirs import folder_from_env
 from softmax_core.json_safe import finite_or_none
 from softmax_core.validation import shorten
@@ -71,7 +71,7 @@ MAX_MESSAGE = 2_000  # characters of a run's message; the training code's messag
 MAX_TEXT = 200  # characters of the fingerprint and the timestamp
 MAX_CELL = 10**9  # a confusion-matrix count
 PARAMETERS_BYTES = (NUM_INPUTS * NUM_CLASSES + NUM_CLASSES) * 4  # W and b of one epoch in float32
-MAX_TENSOR_BYTES = (training.MAX_EPOCHS + 1) * PARAMETERS_BYTES + 2**20  # every snapshot, plus torch's framing
+MAX_TENSOR_BYTES = (settings.MAX_EPOCHS + 1) * PARAMETERS_BYTES + 2**20  # every snapshot, plus torch's framing
 MAX_RECORD_BYTES = 4 * 2**20  # run.json with MAX_BATCH_LOSSES losses is about 1.2 MB
 STATUSES = ("finished", "diverged")
 
@@ -85,12 +85,12 @@ def default_runs_dir() -> Path:
     return folder_from_env(ENV_VAR, "runs")
 
 
-def run_key(config: training.TrainConfig, data_fingerprint: str) -> str:
+def run_key(config: settings.TrainConfig, data_fingerprint: str) -> str:
     """Same config + same data + same training code -> same key (20 hex digits)."""
     identity = {
         "config": config.validated().to_dict(),
         "data": str(data_fingerprint),
-        "code": training.TRAINING_CODE_VERSION,
+        "code": settings.TRAINING_CODE_VERSION,
     }
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -112,8 +112,8 @@ class StoredFile:
 @dataclass(frozen=True)
 class StoredRun:
     key: str
-    config: training.TrainConfig
-    history: tuple[training.EpochMetrics, ...]
+    config: settings.TrainConfig
+    history: tuple[settings.EpochMetrics, ...]
     status: str  # "finished" | "diverged"
     message: str
     train_seconds: float
@@ -294,7 +294,7 @@ def _text(value, name: str, limit: int) -> str:
     return value
 
 
-def _history(rows, config: training.TrainConfig, status: str) -> tuple[training.EpochMetrics, ...]:
+def _history(rows, config: settings.TrainConfig, status: str) -> tuple[settings.EpochMetrics, ...]:
     """One row per finished epoch (SGD) or every few L-BFGS iterations, in order, within the config's epochs."""
     if not isinstance(rows, list) or len(rows) > config.epochs:
         raise RecordError(f"history must be a list of at most {config.epochs} rows (the run's epochs)")
@@ -303,10 +303,10 @@ def _history(rows, config: training.TrainConfig, status: str) -> tuple[training.
         if not isinstance(row, dict):
             raise RecordError(f"history row {i} is not a record")
         epoch = _number(row.get("epoch"), f"history row {i}: epoch", previous + 1, config.epochs, whole=True)
-        if config.impl in training.IMPLS and epoch != i:
+        if config.impl in settings.IMPLS and epoch != i:
             raise RecordError(f"history row {i} is epoch {epoch}: one row per epoch, in order")
         history.append(
-            training.EpochMetrics(
+            settings.EpochMetrics(
                 epoch=epoch,
                 train_loss=_number(row.get("train_loss"), f"history row {i}: train loss", 0, math.inf, null=True),
                 train_acc=_number(row.get("train_acc"), f"history row {i}: train accuracy", 0, 1, null=True),
@@ -319,27 +319,27 @@ def _history(rows, config: training.TrainConfig, status: str) -> tuple[training.
         if not history:
             raise RecordError("a finished run must hold at least one row of metrics")
         # SGD runs log one row per epoch; an L-BFGS run logs every few iterations and may converge early.
-        if config.impl in training.IMPLS and len(history) != config.epochs:
+        if config.impl in settings.IMPLS and len(history) != config.epochs:
             raise RecordError(f"the run says it finished {config.epochs} epoch(s) but holds {len(history)} row(s)")
     return tuple(history)
 
 
 def _batch_losses(values, status: str) -> tuple[float, ...]:
-    """A diverged run's loss per batch: at most ``training.MAX_BATCH_LOSSES``, as the training loop keeps."""
+    """A diverged run's loss per batch: at most ``settings.MAX_BATCH_LOSSES``, as the training loop keeps."""
     if values is None:
         return ()
-    limit = training.MAX_BATCH_LOSSES if status == "diverged" else 0
+    limit = settings.MAX_BATCH_LOSSES if status == "diverged" else 0
     if not isinstance(values, list) or len(values) > limit:
         raise RecordError(f"batch losses must be a list of at most {limit:,} numbers for a {status} run")
     return tuple(_number(x, "a batch loss", 0, math.inf, null=True) for x in values)
 
 
-def _diverged_at(value, config: training.TrainConfig, status: str) -> tuple[int, int] | None:
+def _diverged_at(value, config: settings.TrainConfig, status: str) -> tuple[int, int] | None:
     if value is None:
         return None
     if status != "diverged" or not isinstance(value, list) or len(value) != 2:
         raise RecordError("diverged_at must be [epoch, batch], and only for a diverged run")
-    batches = math.ceil(training.MAX_TRAIN_SIZE / config.batch_size)
+    batches = math.ceil(settings.MAX_TRAIN_SIZE / config.batch_size)
     epoch = _number(value[0], "diverged_at: epoch", 1, config.epochs, whole=True)
     return epoch, _number(value[1], "diverged_at: batch", 1, batches, whole=True)
 
@@ -412,7 +412,7 @@ def _record_fields(record: dict, folder: Path) -> dict:
     if record.get("key") != folder.name:
         raise RecordError("it names another key than its folder's")
     try:
-        config = training.TrainConfig.from_dict(_field(record, "config", dict))
+        config = settings.TrainConfig.from_dict(_field(record, "config", dict))
     except (TypeError, ValueError) as exc:
         raise RecordError(f"its training settings cannot be trained ({shorten(exc, 200)})") from None
     status = _field(record, "status", str)
@@ -582,7 +582,7 @@ class RunStore:
     def save(
         self,
         key: str,
-        result: training.TrainResult,
+        result: settings.TrainResult,
         confusion: torch.Tensor,
         data_fingerprint: str,
         trained_by: str = "",
@@ -628,7 +628,7 @@ class RunStore:
                 "train_seconds": float(result.train_seconds),
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 "data_fingerprint": str(data_fingerprint),
-                "training_code_version": training.TRAINING_CODE_VERSION,
+                "training_code_version": settings.TRAINING_CODE_VERSION,
                 "confusion": confusion.tolist(),
                 "weights": _file_record(weights_file, weights),
                 "snapshots": snapshots_entry,

@@ -5,7 +5,7 @@ module decides when to train. The store serves a run only after checking it
 (its record against the run format, the tensor files' checksums, shapes and
 finite values; once per file); a broken one is trained again, replaced, and
 reported in ``replaced_broken``. The CLI, the server's queue
-(:mod:`softmax_core.jobs`) and the pages all read through these checks.
+(:mod:`softmax_core.training_queue`) and the pages all read through these checks.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from typing import NamedTuple
 import torch
 
 from softmax_core import training
+from softmax_core.predictions import confusion_matrix
 from softmax_core.run_store import Cancelled, RunStore, StoredRun, run_key
+from softmax_core.training import Trainer
+from softmax_core.training_settings import TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ class RunStoreError(OSError):
 
 
 class Outcome(NamedTuple):
-    run: StoredRun | training.TrainResult  # a TrainResult only when cancelled (nothing stored)
+    run: StoredRun | TrainResult  # a TrainResult only when cancelled (nothing stored)
     cached: bool  # True: served from the store without training
     replaced_broken: str  # "" or why the stored run could not be served (it was trained again and replaced)
 
@@ -43,7 +46,15 @@ def usable_run(store: RunStore, key: str) -> tuple[StoredRun | None, str]:
 
 
 def train_or_load(
-    store: RunStore, config, data, progress=None, should_stop=None, *, refresh: bool = False, trained_by: str = ""
+    store: RunStore,
+    config: TrainConfig,
+    data,
+    progress=None,
+    should_stop=None,
+    *,
+    refresh: bool = False,
+    trained_by: str = "",
+    trainer: Trainer | None = None,
 ) -> Outcome:
     """The stored run for ``config`` on ``data``, training it first if it is missing or broken.
 
@@ -53,10 +64,12 @@ def train_or_load(
     ``--no-cache``). Finished and diverged runs are stored; a cancelled run is
     returned as a ``TrainResult`` and not stored. ``trained_by`` (a signed-in name) is stored with a new run.
     A file the store cannot read or write raises :class:`RunStoreError`, whose message a page may show (the
-    path goes to the server log).
+    path goes to the server log). ``trainer`` trains a missing run; None means :func:`training.train`, looked
+    up at each call so that a test may replace it for a page that builds its own queue.
     """
+    trainer = training.train if trainer is None else trainer
     try:
-        return _train_or_load(store, config, data, progress, should_stop, refresh, trained_by)
+        return _train_or_load(store, config, data, progress, should_stop, refresh, trained_by, trainer)
     except RunStoreError:
         raise
     except OSError as exc:
@@ -65,7 +78,7 @@ def train_or_load(
         raise RunStoreError(f"The run store cannot be read or written ({reason}); nothing was stored.") from None
 
 
-def _train_or_load(store: RunStore, config, data, progress, should_stop, refresh: bool, trained_by: str) -> Outcome:
+def _train_or_load(store, config, data, progress, should_stop, refresh: bool, trained_by: str, trainer) -> Outcome:
     config = config.validated()
     key = run_key(config, data.fingerprint)
     broken = ""
@@ -80,17 +93,17 @@ def _train_or_load(store: RunStore, config, data, progress, should_stop, refresh
                 if run is not None:
                     return Outcome(run, True, "")  # someone else trained it while we waited
                 broken = broken_now or broken
-            result = training.train(config, data, progress=progress, should_stop=should_stop)
+            result = trainer(config, data, progress=progress, should_stop=should_stop)
             if result.status == "cancelled":
                 return Outcome(result, False, "")
-            confusion = training.confusion_matrix(result.weight, result.bias, data.test_images, data.test_labels)
+            confusion = confusion_matrix(result.weight, result.bias, data.test_images, data.test_labels)
             return Outcome(store.write_locked(key, result, confusion, data.fingerprint, trained_by), False, broken)
     except Cancelled:
         return Outcome(_cancelled_while_waiting(config), False, "")
 
 
-def _cancelled_while_waiting(config) -> training.TrainResult:
-    return training.TrainResult(
+def _cancelled_while_waiting(config) -> TrainResult:
+    return TrainResult(
         config=config,
         history=(),
         status="cancelled",

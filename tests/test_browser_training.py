@@ -161,7 +161,7 @@ def test_a_run_filled_by_the_cli_shows_at_once_after_a_server_restart(chromium, 
     cli = [
         sys.executable,
         "-m",
-        "softmax_core.train",
+        "softmax_core.cli",
         "--epochs",
         "1",
         "--batch-size",

@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
+from softmax_core import cli, training
 from softmax_core import linear_ceiling as lc
-from softmax_core import training
-from softmax_core.jobs import DEFAULT_MAX_COST, TooCostly, TrainingJobs, training_cost
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.train_or_load import train_or_load
 from softmax_core.training import EpochMetrics, Progress, TrainConfig
-from tests.test_jobs import ControlledTrain, _fake_data
+from softmax_core.training_queue import DEFAULT_MAX_COST, TooCostly, TrainingJobs, training_cost
+from tests.factories_training import ControlledTrain, queue_data
 from tests.test_run_store import make_result
 
 FEW = 3  # L-BFGS iterations: enough to store a real run, quick on 60,000 images
@@ -31,7 +31,7 @@ def test_the_ceiling_costs_its_iterations_times_the_training_images():
 
 
 def test_a_ceiling_over_the_bound_gets_a_sentence_about_iterations(tmp_path):
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data())
     with pytest.raises(TooCostly, match="L-BFGS iterations x 60,000 images.*use fewer iterations"):
         jobs.start(lc.ceiling_config(iterations=200), session="a")
     assert jobs.running() == []
@@ -39,8 +39,7 @@ def test_a_ceiling_over_the_bound_gets_a_sentence_about_iterations(tmp_path):
 
 def test_identical_ceiling_requests_join_one_job_and_another_session_waits_its_turn(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data(), max_parallel=1)
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), max_parallel=1, trainer=fake)
     sgd = jobs.start(TrainConfig(seed=7), session="student-1")  # someone's training holds the slot
     assert fake.started.wait(30)
     ceiling = jobs.start(lc.ceiling_config(), session="student-2")
@@ -89,45 +88,46 @@ def test_stop_ends_a_real_ceiling_fit_and_stores_nothing(tmp_path, fmnist):
 
 def test_a_ceiling_stored_the_earlier_way_is_loaded_not_refitted(tmp_path, monkeypatch):
     """``store.save`` under ``run_key(config, fingerprint)`` is how store_ceiling stored it: still found."""
-    data = _fake_data()
+    data = queue_data()
     store = RunStore(tmp_path)
     config = lc.ceiling_config()
     result = make_result(config=config, losses=(0.5, 0.4))
     store.save(run_key(config, data.fingerprint), result, training.confusion_matrix(
         result.weight, result.bias, data.test_images, data.test_labels), data.fingerprint)  # fmt: skip
-    monkeypatch.setattr(training, "train", refuse_to_train)
     outcome = train_or_load(store, config, data)
     assert outcome.cached and outcome.run.key == run_key(config, data.fingerprint)
-    job = TrainingJobs(store, data, max_cost=1).start(config, session="a")  # stored: no bound, no queue
+    job = TrainingJobs(store, data, max_cost=1, trainer=refuse_to_train).start(
+        config, session="a"
+    )  # stored: no bound, no queue
     assert job.snapshot().state == "done" and job.snapshot().cached
 
 
 def test_the_cli_stores_the_ceiling_and_reads_it_back(shared_data_dir, tmp_path, capsys, monkeypatch):
-    args = ["--l2", "1e-3", "--iterations", str(FEW), "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path),
-            "--json"]  # fmt: skip
-    assert lc.main(args) == 0
+    args = ["--impl", "lbfgs", "--l2", "1e-3", "--iterations", str(FEW), "--data-dir", str(shared_data_dir),
+            "--runs-dir", str(tmp_path), "--json"]  # fmt: skip
+    assert cli.main(args) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert not first["cached"] and first["status"] == "finished" and first["replaced_broken"] is None
     run = RunStore(tmp_path).get(first["key"])
     assert run.config == lc.ceiling_config(1e-3, FEW)
     monkeypatch.setattr(training, "train", refuse_to_train)
-    assert lc.main(args) == 0
+    assert cli.main(args) == 0
     second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert second["cached"] and second["key"] == first["key"] and second["test_acc"] == first["test_acc"]
 
 
 def test_the_cli_replaces_a_broken_stored_ceiling(shared_data_dir, tmp_path, capsys):
     """The validation train_or_load gives every run (store_ceiling skipped it): damaged weights are fitted again."""
-    args = ["--l2", "1e-3", "--iterations", str(FEW), "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path),
-            "--json"]  # fmt: skip
-    assert lc.main(args) == 0
+    args = ["--impl", "lbfgs", "--l2", "1e-3", "--iterations", str(FEW), "--data-dir", str(shared_data_dir),
+            "--runs-dir", str(tmp_path), "--json"]  # fmt: skip
+    assert cli.main(args) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     run = RunStore(tmp_path).get(first["key"])
     (run.path / run.weights_file).write_bytes(b"damaged")
-    assert lc.main(args) == 0
-    out = capsys.readouterr().out
+    assert cli.main(args) == 0
+    out, err = capsys.readouterr()
     again = json.loads(out.strip().splitlines()[-1])
-    assert not again["cached"] and again["replaced_broken"] and "fitted again and replaced" in out
+    assert not again["cached"] and again["replaced_broken"] and "was broken and was trained again" in err
     RunStore(tmp_path).get(first["key"]).validate()
 
 
@@ -141,8 +141,7 @@ def test_the_wait_estimate_counts_an_lbfgs_entry_as_the_iterations_it_spans(tmp_
         gate.wait(30)
         return make_result(config=config)
 
-    monkeypatch.setattr(training, "train", five_iterations_per_second)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=five_iterations_per_second)
     before = jobs._seconds_per_cost
     job = jobs.start(lc.ceiling_config(iterations=20))
     for _ in range(500):

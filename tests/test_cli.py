@@ -1,7 +1,8 @@
-"""``python -m softmax_core.train`` as a lecturer runs it: JSON out, cache hits, clear errors."""
+"""``python -m softmax_core.cli`` (``softmax-train``) as a lecturer runs it: JSON out, cache hits, clear errors."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
@@ -10,25 +11,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from softmax_core import lbfgs_trainer, sgd_trainer, training
+from softmax_core.cli import build_parser, checked_plan, main, trainer_of
+from softmax_core.linear_ceiling import ceiling_config
 from softmax_core.run_store import RunStore
-from tests.test_linear_ceiling import unwritable_folder
+from softmax_core.training import ALL_IMPLS, IMPL_NAMES, TRAINERS, TrainConfig
+from tests.factories_training import ROOT, assert_one_line_error, last_json, run_cli, unwritable_folder
 
-ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--epochs", "1", "--batch-size", "1024"]
-
-
-def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "softmax_core.train", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
-    )  # fmt: skip
-
-
-def last_json(proc: subprocess.CompletedProcess) -> dict:
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.strip().splitlines()
-    return json.loads(lines[-1], parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
 
 
 def test_json_output_then_cached_then_no_cache(tmp_path, shared_data_dir):
@@ -86,10 +78,6 @@ def test_diverged_run_is_reported_and_stored(tmp_path, shared_data_dir):
 
 def test_a_broken_stored_run_is_retrained_and_reported(tmp_path, shared_data_dir):
     """Wrong-shaped weights with a matching checksum: trained again, never reported as cached."""
-    import hashlib
-
-    import torch
-
     runs = tmp_path / "runs"
     args = [*QUICK, "--json", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs)]
     first = last_json(run_cli(*args))
@@ -124,8 +112,6 @@ def test_a_broken_stored_run_is_retrained_and_reported(tmp_path, shared_data_dir
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, args, message):
-    from softmax_core.train import main
-
     try:
         code = main([*args, "--data-dir", str(tmp_path), "--runs-dir", str(tmp_path / "runs")])
     except SystemExit as exc:  # argparse's own errors
@@ -167,7 +153,7 @@ def test_unwritable_runs_dir_exits_2_with_a_message(tmp_path, shared_data_dir):
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path, shared_data_dir):
-    args = [sys.executable, "-m", "softmax_core.train", *QUICK, "--json", "--no-cache",
+    args = [sys.executable, "-m", "softmax_core.cli", *QUICK, "--json", "--no-cache",
             "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path / "runs")]  # fmt: skip
     master, slave = pty.openpty()
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=slave)
@@ -194,16 +180,6 @@ def test_progress_bar_only_on_a_terminal(tmp_path, shared_data_dir):
 
 
 # ---------------------------------------------------------------- checked before the data is read (issue 18, item 8)
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess, *expected: str) -> str:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr and proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    for text in expected:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -240,3 +216,36 @@ def test_a_read_only_runs_dir_is_refused_before_the_data_is_read(tmp_path, unwri
     line = assert_one_line_error(run_cli("--runs-dir", str(unwritable_dir), "--data-dir", str(no_data)),
                                  f"cannot use the run store {unwritable_dir}: cannot write there")  # fmt: skip
     assert "Fashion-MNIST" not in line
+
+
+# ---------------------------------------------------------------- one program for every kind (issue 19)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--search", "--impl", "scratch"], "--search chooses the penalty of an lbfgs fit: --impl scratch does not apply"),
+    (["--search", "--lr", "1", "--seed", "2"], "--search fits with the best linear model's settings: --lr, --seed belong"),
+    (["--search", "--runs-dir", "x"], "--search stores nothing"),
+    (["--threads", "2"], "--threads is for lbfgs fits and --search"),
+    (["--impl", "concise", "--penalties", "1e-3"], "--penalties is the grid of --search"),
+])  # fmt: skip
+def test_options_of_another_kind_are_refused_before_the_data_is_read(tmp_path, capsys, args, message):
+    code = main([*args, "--data-dir", str(tmp_path / "no-data")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.strip().startswith(f"error: {message}")
+
+
+def test_each_kind_has_its_trainer_and_lbfgs_starts_from_the_best_linear_model(tmp_path):
+    assert set(TRAINERS) == set(ALL_IMPLS)
+    assert {TRAINERS[impl] for impl in IMPL_NAMES} == {sgd_trainer.train} and TRAINERS["lbfgs"] is lbfgs_trainer.train
+    args = build_parser().parse_args(["--impl", "lbfgs", "--runs-dir", str(tmp_path)])
+    assert checked_plan(args).config == ceiling_config()
+    args = build_parser().parse_args(["--runs-dir", str(tmp_path)])
+    assert checked_plan(args).config == TrainConfig()
+
+
+def test_threads_reach_the_lbfgs_trainer_and_every_other_fit_goes_through_training_train(tmp_path):
+    parse = build_parser().parse_args
+    two = checked_plan(parse(["--impl", "lbfgs", "--threads", "2", "--runs-dir", str(tmp_path)]))
+    assert trainer_of(two).func is lbfgs_trainer.train and trainer_of(two).keywords == {"threads": 2}
+    for args in (["--impl", "lbfgs"], ["--impl", "lbfgs", "--threads", "1"], ["--impl", "byhand"]):
+        assert trainer_of(checked_plan(parse([*args, "--runs-dir", str(tmp_path)]))) is training.train

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from softmax_core import train as cli
+from softmax_core import cli
 from softmax_core.models import ByHandSoftmaxRegression
 from softmax_core.run_store import run_key
 from softmax_core.training import IMPL_NAMES, TrainConfig, train

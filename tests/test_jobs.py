@@ -9,9 +9,11 @@ import threading
 import pytest
 import torch
 
-from softmax_core import jobs as jobs_module
 from softmax_core import training
-from softmax_core.jobs import (
+from softmax_core import training_queue as jobs_module
+from softmax_core.run_store import RunStore, StoredRun, run_key
+from softmax_core.training import Progress, TrainConfig, TrainResult
+from softmax_core.training_queue import (
     DEFAULT_MAX_COST,
     DEFAULT_PER_ADDRESS,
     DEFAULT_QUEUED,
@@ -22,47 +24,13 @@ from softmax_core.jobs import (
     TrainingJobs,
     training_cost,
 )
-from softmax_core.run_store import RunStore, StoredRun, run_key
-from softmax_core.training import Progress, TrainConfig, TrainResult
-from tests.test_run_store import fake_data, make_result
-
-
-def _fake_data():
-    """The store tests' fake dataset, plus the length of a full training set (the cost bound reads it)."""
-    data = fake_data()
-    data.train_images = range(60_000)
-    return data
-
-
-class ControlledTrain:
-    """A stand-in for training.train that reports one epoch, then waits to be released or stopped."""
-
-    def __init__(self):
-        self.calls = 0
-        self.order = []
-        self.started = threading.Event()
-        self.release = threading.Event()
-        self._lock = threading.Lock()
-
-    def __call__(self, config, data, progress=None, should_stop=None, progress_every=20):
-        with self._lock:
-            self.calls += 1
-            self.order.append(config.seed)
-        first = make_result(config=config, losses=(0.9,)).history[:1]  # the first epoch only
-        if progress is not None:
-            progress(Progress(epoch=1, epochs=config.epochs, batch=10, batches=10, history=first))
-        self.started.set()
-        while not self.release.wait(0.02):
-            if should_stop is not None and should_stop():
-                result = make_result(config=config, status="cancelled", losses=(0.9,))
-                return result
-        return make_result(config=config, losses=(0.9, 0.7)[: config.epochs])  # one row per epoch, as the store checks
+from tests.factories_training import ControlledTrain, queue_data
+from tests.test_run_store import make_result
 
 
 def test_start_twice_gives_the_same_job_and_one_training(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     config = TrainConfig(epochs=2)
     job = jobs.start(config)
     assert fake.started.wait(30)
@@ -124,8 +92,7 @@ def test_failure_becomes_a_message_not_a_crash(tmp_path, monkeypatch):
     def broken_train(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(training, "train", broken_train)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=broken_train)
     job = jobs.start(TrainConfig())
     assert job.wait(30)
     snap = job.snapshot()
@@ -133,7 +100,7 @@ def test_failure_becomes_a_message_not_a_crash(tmp_path, monkeypatch):
 
 
 def test_bad_config_is_refused_before_a_job_starts(tmp_path):
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data())
     with pytest.raises(ValueError, match="batch size"):
         jobs.start(TrainConfig(batch_size=0))
     assert jobs.running() == []
@@ -141,9 +108,8 @@ def test_bad_config_is_refused_before_a_job_starts(tmp_path):
 
 def test_second_key_waits_for_a_slot_and_can_be_cancelled_while_waiting(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
     store = RunStore(tmp_path)
-    jobs = TrainingJobs(store, _fake_data(), max_parallel=1)
+    jobs = TrainingJobs(store, queue_data(), max_parallel=1, trainer=fake)
     first = jobs.start(TrainConfig(seed=1))
     assert fake.started.wait(30)
     queued = jobs.start(TrainConfig(seed=2))
@@ -162,8 +128,7 @@ def test_second_key_waits_for_a_slot_and_can_be_cancelled_while_waiting(tmp_path
 
 def test_snapshot_is_a_frozen_copy(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    job = TrainingJobs(RunStore(tmp_path), _fake_data()).start(TrainConfig())
+    job = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake).start(TrainConfig())
     assert fake.started.wait(30)
     before = job.snapshot()
     fake.release.set()
@@ -179,9 +144,8 @@ def test_snapshot_is_a_frozen_copy(tmp_path, monkeypatch):
 
 def test_thirty_configs_train_in_the_order_they_were_pressed_and_all_are_stored(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
     store = RunStore(tmp_path)
-    jobs = TrainingJobs(store, _fake_data(), max_parallel=1)
+    jobs = TrainingJobs(store, queue_data(), max_parallel=1, trainer=fake)
     seeds = [int(s) for s in torch.randperm(1000, generator=torch.Generator().manual_seed(3))[:30]]
     started = [jobs.start(TrainConfig(seed=seed), session=f"student-{i}") for i, seed in enumerate(seeds)]
     assert fake.started.wait(30)
@@ -198,8 +162,7 @@ def test_thirty_configs_train_in_the_order_they_were_pressed_and_all_are_stored(
 
 def test_identical_settings_join_one_training_from_other_sessions(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     first = jobs.start(TrainConfig(seed=5), session="a")
     assert fake.started.wait(30)
     assert jobs.start(TrainConfig(seed=5), session="b") is first
@@ -212,8 +175,7 @@ def test_identical_settings_join_one_training_from_other_sessions(tmp_path, monk
 
 def test_one_session_has_at_most_one_training_and_may_cancel_it(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     first = jobs.start(TrainConfig(seed=1), session="a")
     assert fake.started.wait(30)
     queued = jobs.start(TrainConfig(seed=2), session="b")
@@ -236,8 +198,7 @@ def test_one_session_has_at_most_one_training_and_may_cancel_it(tmp_path, monkey
 def test_cost_bound_refuses_with_a_sentence_naming_the_bound(tmp_path, monkeypatch):
     fake = ControlledTrain()
     fake.release.set()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     assert jobs.max_cost == DEFAULT_MAX_COST
     chapter = TrainConfig()  # 10 epochs of 235 steps of 256
     assert training_cost(chapter) == 10 * (60_000 + 60 * 235)
@@ -250,9 +211,9 @@ def test_cost_bound_refuses_with_a_sentence_naming_the_bound(tmp_path, monkeypat
     assert jobs.start(chapter, session="a").wait(30) and fake.calls == 1
     monkeypatch.setenv("SOFTMAX_MAX_TRAINING_COST", "1000")
     with pytest.raises(TooCostly, match="at most 1,000 per"):
-        TrainingJobs(RunStore(tmp_path / "other"), _fake_data()).start(TrainConfig(epochs=1))
+        TrainingJobs(RunStore(tmp_path / "other"), queue_data(), trainer=fake).start(TrainConfig(epochs=1))
     # a stored run is shown whatever the bound: it costs nothing
-    assert TrainingJobs(RunStore(tmp_path), _fake_data(), max_cost=1).start(chapter).snapshot().cached
+    assert TrainingJobs(RunStore(tmp_path), queue_data(), max_cost=1, trainer=fake).start(chapter).snapshot().cached
 
 
 def test_the_wait_counts_down_from_measured_epochs(tmp_path, monkeypatch):
@@ -269,8 +230,7 @@ def test_the_wait_counts_down_from_measured_epochs(tmp_path, monkeypatch):
             gate.clear()
         return make_result(config=config, losses=(0.5,) * config.epochs)
 
-    monkeypatch.setattr(training, "train", epochs_of_one_second_each)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=epochs_of_one_second_each)
     running = jobs.start(TrainConfig(epochs=4, seed=1))
     queued = jobs.start(TrainConfig(epochs=4, seed=2))
     for _ in range(500):
@@ -298,8 +258,9 @@ def test_a_started_job_reports_progress_before_its_first_batches(tmp_path, monke
         release.wait(30)
         return make_result(config=config)
 
-    monkeypatch.setattr(training, "train", silent_train)
-    job = TrainingJobs(RunStore(tmp_path), _fake_data()).start(TrainConfig(epochs=2, batch_size=1000))
+    job = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=silent_train).start(
+        TrainConfig(epochs=2, batch_size=1000)
+    )
     for _ in range(500):
         if job.snapshot().progress is not None:
             break
@@ -313,9 +274,8 @@ def test_a_started_job_reports_progress_before_its_first_batches(tmp_path, monke
 def test_ended_jobs_are_let_go_beyond_a_bound(tmp_path, monkeypatch):
     fake = ControlledTrain()
     fake.release.set()
-    monkeypatch.setattr(training, "train", fake)
     monkeypatch.setattr(jobs_module, "KEEP_ENDED", 2)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     started = [jobs.start(TrainConfig(seed=seed), session=f"s{seed}") for seed in range(5)]
     assert all(job.wait(30) for job in started)
     assert jobs.get(started[0].key) is None and jobs.get(started[-1].key) is started[-1]
@@ -328,8 +288,7 @@ def test_ended_jobs_are_let_go_beyond_a_bound(tmp_path, monkeypatch):
 
 def test_stop_takes_one_student_out_and_the_job_goes_on_for_the_others(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     job = jobs.start(TrainConfig(seed=5), session="a")
     assert fake.started.wait(30)
     assert jobs.start(TrainConfig(seed=5), session="b") is job and job.snapshot().waiters == 2
@@ -346,8 +305,7 @@ def test_stop_takes_one_student_out_and_the_job_goes_on_for_the_others(tmp_path,
 
 def test_the_job_stops_when_its_last_student_stops_waiting(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     job = jobs.start(TrainConfig(seed=5), session="a")
     assert fake.started.wait(30)
     jobs.start(TrainConfig(seed=5), session="b")
@@ -360,8 +318,7 @@ def test_the_job_stops_when_its_last_student_stops_waiting(tmp_path, monkeypatch
 
 def test_a_queued_job_nobody_waits_for_leaves_the_queue_at_once(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     first = jobs.start(TrainConfig(seed=1), session="a")
     assert fake.started.wait(30)
     queued = jobs.start(TrainConfig(seed=2), session="b")
@@ -374,9 +331,8 @@ def test_a_queued_job_nobody_waits_for_leaves_the_queue_at_once(tmp_path, monkey
 def test_twelve_students_join_the_fit_and_eleven_stops_do_not_end_it(tmp_path, monkeypatch):
     """A hostile viewer who joins and stops over and over never stops a job that others wait for."""
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
     store = RunStore(tmp_path)
-    jobs = TrainingJobs(store, _fake_data())
+    jobs = TrainingJobs(store, queue_data(), trainer=fake)
     students = [f"student-{i}" for i in range(12)]
     fit = [jobs.start(TrainConfig(seed=9), session=s) for s in students][0]
     assert fake.started.wait(30) and fit.snapshot().waiters == 12
@@ -393,8 +349,7 @@ def test_twelve_students_join_the_fit_and_eleven_stops_do_not_end_it(tmp_path, m
 
 def test_a_job_started_without_a_session_is_not_stopped_by_a_student_who_joined_and_left(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     job = jobs.start(TrainConfig(seed=3))  # a script's job
     assert fake.started.wait(30)
     assert jobs.start(TrainConfig(seed=3), session="a") is job
@@ -408,8 +363,7 @@ def test_a_job_started_without_a_session_is_not_stopped_by_a_student_who_joined_
 
 def test_a_client_with_forty_jobs_delays_the_next_student_by_one(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     flood = [jobs.start(TrainConfig(seed=100 + i), session=f"x{i}", address="203.0.113.9") for i in range(1)]
     assert fake.started.wait(30)
     flood += [jobs.start(TrainConfig(seed=100 + i), session=f"x{i}", address="203.0.113.9") for i in range(1, 40)]
@@ -427,8 +381,7 @@ def test_a_client_with_forty_jobs_delays_the_next_student_by_one(tmp_path, monke
 
 def test_one_address_is_served_first_come_first_served(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     first = jobs.start(TrainConfig(seed=0), session="s0", address="192.0.2.1")
     assert fake.started.wait(30)
     rest = [jobs.start(TrainConfig(seed=i), session=f"s{i}", address="192.0.2.1") for i in range(1, 10)]
@@ -439,8 +392,7 @@ def test_one_address_is_served_first_come_first_served(tmp_path, monkeypatch):
 
 def test_the_queue_is_bounded_per_address_and_joining_is_never_refused(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data(), max_per_address=3)
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), max_per_address=3, trainer=fake)
     mine = [jobs.start(TrainConfig(seed=i), session=f"m{i}", address="203.0.113.9") for i in range(3)]
     assert fake.started.wait(30)
     with pytest.raises(QueueFull, match="Your network address already has 3 trainings queued or running"):
@@ -455,8 +407,7 @@ def test_the_queue_is_bounded_per_address_and_joining_is_never_refused(tmp_path,
 
 def test_the_queue_is_bounded_in_all(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data(), max_queued=2)
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), max_queued=2, trainer=fake)
     computing = jobs.start(TrainConfig(seed=0), session="a", address="192.0.2.1")
     assert fake.started.wait(30)
     queued = [jobs.start(TrainConfig(seed=i), session=f"s{i}", address=f"192.0.2.{i + 1}") for i in (1, 2)]
@@ -470,10 +421,9 @@ def test_the_queue_is_bounded_in_all(tmp_path, monkeypatch):
 
 def test_a_class_of_a_hundred_behind_one_address_may_all_queue_at_once(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
     monkeypatch.delenv("SOFTMAX_QUEUE_PER_ADDRESS", raising=False)
     monkeypatch.delenv("SOFTMAX_QUEUE_TOTAL", raising=False)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     assert (jobs.max_per_address, jobs.max_queued) == (DEFAULT_PER_ADDRESS, DEFAULT_QUEUED)
     class_ = [jobs.start(TrainConfig(seed=i), session=f"s{i}", address="192.0.2.1") for i in range(100)]
     assert len(jobs.running()) == 100
@@ -486,14 +436,13 @@ def test_a_class_of_a_hundred_behind_one_address_may_all_queue_at_once(tmp_path,
 def test_the_bounds_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SOFTMAX_QUEUE_PER_ADDRESS", "7")
     monkeypatch.setenv("SOFTMAX_QUEUE_TOTAL", "11")
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data())
     assert (jobs.max_per_address, jobs.max_queued) == (7, 11)
 
 
 def test_only_max_parallel_jobs_compute_at_once(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data(), max_parallel=1)
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), max_parallel=1, trainer=fake)
     started = [jobs.start(TrainConfig(seed=i), session=f"s{i}", address=f"192.0.2.{i}") for i in range(4)]
     assert fake.started.wait(30)
     assert len(jobs.computing()) == 1 and len(jobs.running()) == 4

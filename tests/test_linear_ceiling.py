@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
-import tempfile
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,12 +13,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from softmax_core import lbfgs_trainer, training
 from softmax_core import linear_ceiling as lc
-from softmax_core import training
+from softmax_core.cli import main
 from softmax_core.data import FashionMNIST
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.train_or_load import train_or_load
-from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
+from softmax_core.training import TrainConfig
+from tests.factories_training import ROOT, assert_one_line_error, run_cli, stored_lbfgs, unwritable_folder
 
 
 def subset(data: FashionMNIST, n_train: int, seed: int = 0) -> FashionMNIST:
@@ -58,7 +59,7 @@ def test_preconditioned_fit_reaches_the_same_minimum_as_plain_lbfgs(fmnist):
     small = subset(fmnist, 1_000, seed=1)
     X = training.as_pixels(small.train_images.reshape(-1, 784))
     y, l2 = small.train_labels, 1e-2
-    fit = lc.fit_lbfgs(X, y, l2, 300)
+    fit = lbfgs_trainer.fit_lbfgs(X, y, l2, 300)
     w = torch.zeros(784, 10, requires_grad=True)
     b = torch.zeros(10, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], max_iter=1500, max_eval=2000, history_size=50, tolerance_grad=1e-9,
@@ -127,19 +128,6 @@ def test_store_and_best_linear_run(fmnist, tmp_path, monkeypatch):
 # ---------------------------------------------------------------- one rule (issue 17, item 3)
 
 
-def stored_lbfgs(store: RunStore, fingerprint: str, config: TrainConfig, test_acc: float, *, iterations_done=None,
-                 train_loss=0.4567, train_acc=0.8321, seconds=7.5):  # fmt: skip
-    """A stored L-BFGS run with chosen metrics (weights drawn, not fitted): what the sentences must read."""
-    done = config.epochs if iterations_done is None else iterations_done
-    # as fit_lbfgs records: a row every RECORD_EVERY iterations, the last at `done`, iterations strictly increasing
-    early = (EpochMetrics(lc.RECORD_EVERY, 0.9, 0.7, 0.7, 1.0),) if done > lc.RECORD_EVERY else ()
-    history = (*early, EpochMetrics(done, train_loss, train_acc, test_acc, 1.0))
-    g = torch.Generator().manual_seed(0)
-    result = TrainResult(config, history, "finished", "by hand", torch.randn(784, 10, generator=g) * 0.01,
-                         torch.zeros(10), seconds)  # fmt: skip
-    return store.save(run_key(config, fingerprint), result, torch.eye(10, dtype=torch.int64), fingerprint)
-
-
 def test_no_argument_means_the_recorded_choice_and_the_record_fits_the_search_it_records():
     assert lc.ceiling_config() == lc.ceiling_config(lc.CHOSEN.l2, lc.DEFAULT_ITERATIONS)
     assert lc.DEFAULT_L2 == lc.CHOSEN.l2 and lc.CHOSEN.l2 in lc.CHOSEN.penalties
@@ -186,8 +174,6 @@ def test_a_search_result_is_recorded_in_the_form_chosen_keeps():
 
 
 def test_cli_trains_and_stores_an_lbfgs_run(shared_data_dir, tmp_path, capsys):
-    from softmax_core.train import main
-
     code = main(["--impl", "lbfgs", "--l2", "1e-4", "--iterations", "3", "--data-dir", str(shared_data_dir),
                  "--runs-dir", str(tmp_path), "--json"])  # fmt: skip
     assert code == 0
@@ -209,8 +195,6 @@ def test_a_stored_ceiling_run_is_served_from_the_store_not_refitted(fmnist, tmp_
 
 
 def test_softmax_train_impl_lbfgs_fits_the_rule_by_default(shared_data_dir, tmp_path, capsys, monkeypatch):
-    from softmax_core.train import main
-
     monkeypatch.setattr(lc, "DEFAULT_L2", 2e-3)  # the rule, made cheap: read when the CLI runs, not when imported
     monkeypatch.setattr(lc, "DEFAULT_ITERATIONS", 3)
     code = main(["--impl", "lbfgs", "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path), "--json"])
@@ -222,7 +206,7 @@ def test_softmax_train_impl_lbfgs_fits_the_rule_by_default(shared_data_dir, tmp_
 def test_search_reports_against_the_record_and_stores_nothing(shared_data_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
     args = ["--search", "--iterations", "2", "--penalties", "1e-2", "1", "--data-dir", str(shared_data_dir), "--json"]
-    assert lc.main(args) == 0
+    assert main(args) == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out.strip().splitlines()[-1])
     assert [t["l2"] for t in out["trials"]] == [1e-2, 1.0] and out["chosen"]["l2"] in (1e-2, 1.0)
@@ -237,22 +221,10 @@ def test_search_reports_against_the_record_and_stores_nothing(shared_data_dir, t
 
 # ---------------------------------------------------------------- the command line checks first (issue 18, item 8)
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def run_ceiling_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "softmax_core.linear_ceiling", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess, *expected: str) -> str:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr and proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    for text in expected:
-        assert text in lines[0], lines[0]
-    return lines[0]
+def run_ceiling_cli(*args: str):
+    """The command line fitting (or, with --search, choosing the penalty of) the best linear model."""
+    return run_cli("--impl", "lbfgs", *args, timeout=120)
 
 
 @pytest.fixture
@@ -265,7 +237,7 @@ def no_data(tmp_path) -> Path:
     (["--iterations", "0"], "--iterations must be between 1 and 200, got 0"),
     (["--iterations", "-5"], "--iterations must be between 1 and 200, got -5"),
     (["--iterations", "100000"], "--iterations must be between 1 and 200, got 100000"),
-    (["--iterations", "abc"], "argument --iterations: invalid int value: 'abc'"),
+    (["--iterations", "abc"], "argument --epochs/--iterations: invalid int value: 'abc'"),
     (["--l2", "-1"], "--l2: a penalty must be a finite number >= 0, got -1.0"),
     (["--l2", "nan"], "--l2: a penalty must be a finite number >= 0, got nan"),
     (["--l2", "inf"], "--l2: a penalty must be a finite number >= 0, got inf"),
@@ -293,25 +265,6 @@ def test_a_runs_dir_that_is_a_file_fails_in_one_line_before_the_data_is_read(no_
                           f"cannot use the run store {inside}: {a_file} is a file")  # fmt: skip
 
 
-@contextmanager
-def unwritable_folder(tmp_path: Path):
-    """A folder this user cannot write into: mode 555, or (for root, whom modes do not stop) /sys/kernel."""
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(0o555)
-    try:
-        for candidate in (folder, Path("/sys/kernel")):
-            try:
-                with tempfile.TemporaryFile(dir=candidate):
-                    pass
-            except OSError:
-                yield candidate
-                return
-        pytest.skip("no folder here refuses this user's writes")
-    finally:
-        folder.chmod(0o755)
-
-
 @pytest.fixture
 def unwritable_dir(tmp_path) -> Path:
     with unwritable_folder(tmp_path) as folder:
@@ -335,9 +288,7 @@ def test_good_arguments_reach_the_data_and_a_missing_folder_is_one_line_too(no_d
 
 
 def test_ctrl_c_during_the_search_ends_in_one_line(shared_data_dir):
-    import signal
-
-    proc = subprocess.Popen([sys.executable, "-m", "softmax_core.linear_ceiling", "--search", "--data-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "softmax_core.cli", "--search", "--data-dir",
                              str(shared_data_dir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)  # fmt: skip
     assert proc.stdout.readline().startswith("Searching the penalty")

@@ -39,7 +39,7 @@ def few_iterations(monkeypatch):
 def held_training(monkeypatch):
     """training.train replaced by one that reports a first epoch and waits to be released or stopped."""
     from softmax_core import training
-    from tests.test_jobs import ControlledTrain
+    from tests.factories_training import ControlledTrain
 
     fake = ControlledTrain()
     monkeypatch.setattr(training, "train", fake)
@@ -156,7 +156,7 @@ def ceiling_info(at: AppTest) -> str:
 
 
 def test_the_section_describes_the_stored_run_and_how_its_penalty_was_chosen(runs, fmnist, rule):
-    from tests.test_linear_ceiling import stored_lbfgs
+    from tests.factories_training import stored_lbfgs
 
     run = stored_lbfgs(RunStore(runs), fmnist.fingerprint, rule, 0.8123, seconds=7.46)
     at = new_page().run()
@@ -173,17 +173,18 @@ def test_the_section_describes_the_stored_run_and_how_its_penalty_was_chosen(run
 
 
 def test_the_cli_and_the_button_fit_one_and_the_same_run(runs, fmnist, shared_data_dir, rule, capsys):
-    """`python -m softmax_core.linear_ceiling` (no arguments) stores what the page calls the best linear model."""
+    """`softmax-train --impl lbfgs` (no other argument) stores what the page calls the best linear model."""
     import json
 
-    from softmax_core import linear_ceiling
-    from softmax_core.train import main as softmax_train
+    from softmax_core.cli import main as softmax_train
 
     before = new_page().run()
     assert (
         before.button(key="cal_fit_ceiling").label == f"Fit the best linear model (L2 0.002, {FEW} L-BFGS iterations)"
     )
-    assert linear_ceiling.main(["--data-dir", str(shared_data_dir), "--runs-dir", str(runs), "--json"]) == 0
+    assert (
+        softmax_train(["--impl", "lbfgs", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs), "--json"]) == 0
+    )
     cli = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert cli["best_linear"] is True and cli["key"] == run_key(rule, fmnist.fingerprint)
     at = new_page().run()
@@ -200,7 +201,7 @@ def test_the_cli_and_the_button_fit_one_and_the_same_run(runs, fmnist, shared_da
 def test_a_hand_fitted_lbfgs_run_is_not_the_best_linear_model(runs, fmnist, rule):
     """Another penalty, even with a better test score, neither hides the button nor becomes the reference."""
     from softmax_core import linear_ceiling
-    from tests.test_linear_ceiling import stored_lbfgs
+    from tests.factories_training import stored_lbfgs
 
     hand = stored_lbfgs(RunStore(runs), fmnist.fingerprint, linear_ceiling.ceiling_config(1e-3, FEW), 0.99)
     at = new_page().run()

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from softmax_core import run_store, training
+from softmax_core import run_store, training, training_settings
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir, run_key
 from softmax_core.train_or_load import train_or_load
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
@@ -96,7 +96,7 @@ def test_run_key_covers_config_data_and_code_version(monkeypatch):
         run_key(TrainConfig(init_std=0.1), "abc"),
         run_key(base, "abd"),
     ]
-    monkeypatch.setattr(training, "TRAINING_CODE_VERSION", training.TRAINING_CODE_VERSION + "-next")
+    monkeypatch.setattr(training_settings, "TRAINING_CODE_VERSION", training.TRAINING_CODE_VERSION + "-next")
     others.append(run_key(base, "abc"))
     assert len({key, *others}) == len(others) + 1
     assert all(len(k) == 20 and all(c in "0123456789abcdef" for c in k) for k in others)
@@ -921,7 +921,7 @@ def test_a_weights_file_without_the_two_tensors_is_never_served(tmp_path, tensor
 
 def test_the_queue_trains_a_damaged_run_again_instead_of_serving_it(tmp_path, monkeypatch):
     """Train on the page goes through TrainingJobs.start: a stored run with flipped bytes is not "Cached"."""
-    from softmax_core.jobs import TrainingJobs
+    from softmax_core.training_queue import TrainingJobs
 
     fake = CountingTrain()
     monkeypatch.setattr(training, "train", fake)

@@ -11,12 +11,12 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from softmax_core import training
-from softmax_core.jobs import TrainingJobs
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import TrainConfig
+from softmax_core.training_queue import TrainingJobs
 from tests.apptest_helpers import page_test
 from tests.conftest import ROOT
-from tests.test_jobs import ControlledTrain, _fake_data
+from tests.factories_training import ControlledTrain, queue_data
 from tests.test_run_store import TWO_EPOCHS, make_result
 from tests.test_sign_in import GOOD
 
@@ -40,8 +40,7 @@ def test_a_stored_run_keeps_the_name_and_older_runs_read_as_nobody(tmp_path):
 
 def test_the_job_stores_the_name_of_who_started_it_and_a_joiner_does_not_replace_it(tmp_path, monkeypatch):
     fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    jobs = TrainingJobs(RunStore(tmp_path), _fake_data())
+    jobs = TrainingJobs(RunStore(tmp_path), queue_data(), trainer=fake)
     job = jobs.start(TWO_EPOCHS, session="s1", trained_by="Ana Lima")
     assert fake.started.wait(30)
     assert jobs.start(TWO_EPOCHS, session="s2", trained_by="Bob") is job  # identical settings join

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from softmax_core import training
+from softmax_core import sgd_trainer, training
 from softmax_core.data import FashionMNIST
 from softmax_core.training import (
     IMPLS,
@@ -272,7 +272,7 @@ def test_scratch_loss_becomes_inf_and_stops_as_diverged(fmnist):
 def test_concise_with_an_absurd_learning_rate_diverges(fmnist):
     """The limits keep concise's log-sum-exp loss finite; the check stays as a guard, driven past them here."""
     data = subset(fmnist, 2560, 100)
-    result = training._train(TrainConfig(impl="concise", lr=1e38, epochs=3), data, None, None, 20)
+    result = sgd_trainer._train(TrainConfig(impl="concise", lr=1e38, epochs=3), data, None, None, 20)
     assert result.status == "diverged"
     assert "lower the learning rate" in result.message and "epoch 1" in result.message
 
@@ -441,7 +441,7 @@ def test_by_hand_stops_cancels_and_reports_progress_as_the_chapters_loop_does(fm
 
 def test_by_hand_with_an_absurd_learning_rate_diverges_with_finite_weights(fmnist):
     data = subset(fmnist, 2560, 100)
-    result = training._train_by_hand(TrainConfig(impl="byhand", lr=1e38, epochs=3), data, None, None, 20)
+    result = sgd_trainer._train(TrainConfig(impl="byhand", lr=1e38, epochs=3), data, None, None, 20)
     assert result.status == "diverged" and result.history == ()
     epoch, batch = result.diverged_at
     assert result.message.startswith(f"Loss became nan in epoch {epoch} (batch {batch})")

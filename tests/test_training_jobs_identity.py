@@ -9,8 +9,8 @@ import streamlit as st
 from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
 
 from dashboard import training_jobs as tj
-from softmax_core.jobs import TrainingJobs
-from tests.test_jobs import _fake_data
+from softmax_core.training_queue import TrainingJobs
+from tests.factories_training import queue_data
 
 
 def test_the_browser_token_is_the_same_under_every_mask_streamlit_sends():
@@ -59,7 +59,7 @@ def test_trusted_proxies_come_from_the_environment(monkeypatch):
 
 
 def test_the_registry_survives_a_cleared_cache_and_is_made_once(tmp_path):
-    data = _fake_data()
+    data = queue_data()
     made = []
     barrier = threading.Barrier(8)
 

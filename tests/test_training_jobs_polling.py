@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from dashboard.training_jobs import POLL_SECONDS, SLOW_POLL_SECONDS, polls_slowly
-from softmax_core.jobs import JobSnapshot
 from softmax_core.training import Progress, TrainConfig
+from softmax_core.training_queue import JobSnapshot
 
 QUEUED = JobSnapshot(
     key="k",

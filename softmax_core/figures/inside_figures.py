@@ -21,7 +21,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from softmax_core.figures.style import FONT_SIZE, apply_layout, as_heatmap_values
-from softmax_core.figures.training_figures import bars_height, class_bars, label_every_class
+from softmax_core.figures.training_figures import bars_height, class_bars, confusion_heatmap, label_every_class
 from softmax_core.inspection import SIDE, Explanation, symmetric_limit, templates
 
 DIVERGING = plotly.colors.diverging.RdBu  # ColorBrewer, red (negative) - white (0) - blue (positive)
@@ -267,8 +267,6 @@ def clickable_confusion(confusion, class_names: Sequence[str], normalize: bool =
     Chromium), but it does for scatter markers: each cell gets a marker at its centre
     (x = predicted, y = true), nearly transparent and big enough to cover the cell.
     """
-    from softmax_core.figures.training_figures import confusion_heatmap
-
     fig = confusion_heatmap(confusion, class_names, normalize=normalize, height=height)
     fig.data[0].hoverinfo = "skip"
     fig.data[0].hovertemplate = None

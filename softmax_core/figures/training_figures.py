@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from softmax_core.figures.style import FONT_SIZE, LEGEND_BELOW, apply_layout
+from softmax_core.linear_ceiling import ceiling_config
 
 # (attribute, legend name, dash, marker symbol), as d2l's Animator labels them
 CURVES = (
@@ -569,8 +570,6 @@ def probability_table(probs, class_names: Sequence[str]) -> list[dict[str, objec
 def config_label(config, status: str = "finished") -> str:
     """A run's settings in one short line, for legends and menus (init std only when not the chapter's)."""
     if config.impl == "lbfgs":  # penalty and iterations are its settings; "best linear" is the one rule's run only
-        from softmax_core.linear_ceiling import ceiling_config
-
         label = (
             f"L-BFGS{' (best linear)' if config == ceiling_config() else ''} · L2 {config.l2:g} · {config.epochs} it"
         )

@@ -5,7 +5,9 @@ script, so a training cannot live inside a script run. It lives here instead.
 A page keeps one :class:`TrainingJobs` per server (a registry in an imported
 module, which no viewer can clear), calls ``start(config, session=..., address=...)``
 and polls ``job.snapshot()``; a rerun or a second tab never kills or duplicates
-a training.
+a training. A job trains through :func:`~softmax_core.train_or_load.train_or_load`
+with the queue's ``trainer`` (``TrainingJobs(store, data, trainer=...)``; by
+default :func:`softmax_core.training.train`), so a test passes a fake one.
 
 Rules for a class sharing one server:
 
@@ -40,9 +42,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from softmax_core import training
+from softmax_core import training_settings as settings
 from softmax_core.run_store import RunStore, StoredRun, run_key
 from softmax_core.train_or_load import train_or_load
+from softmax_core.training import Trainer
 
 # One minibatch step costs about as much as this many examples: an epoch took 0.19 s at batch 256
 # and about 11 s at batch 1 on this project's machine (docs/performance.md), i.e. ~3 us per example
@@ -61,10 +64,10 @@ QUEUED_ENV = "SOFTMAX_QUEUE_TOTAL"
 DEFAULT_QUEUED = 200  # two such classes on one server
 
 
-def training_cost(config: training.TrainConfig, n_train: int = training.MAX_TRAIN_SIZE) -> int:
+def training_cost(config: settings.TrainConfig, n_train: int = settings.MAX_TRAIN_SIZE) -> int:
     """Examples seen (epochs x training images), each minibatch step counted as STEP_COST_EXAMPLES more."""
     config = config.validated()
-    if config.impl == training.LBFGS:
+    if config.impl == settings.LBFGS:
         # One L-BFGS iteration is about one full pass over the images (a 60-iteration fit made 65 evaluations).
         return config.epochs * n_train
     steps = math.ceil(n_train / config.batch_size)
@@ -102,11 +105,11 @@ class JobSnapshot:
     """What a page needs to draw one job, copied at one moment (safe to read while training goes on)."""
 
     key: str
-    config: training.TrainConfig
+    config: settings.TrainConfig
     state: str  # "running" (queued or computing) | "done" | "cancelled" | "failed"
-    progress: training.Progress | None  # the latest progress report, None while queued
-    history: tuple[training.EpochMetrics, ...]  # finished epochs so far
-    result: StoredRun | training.TrainResult | None  # StoredRun when done, TrainResult when cancelled
+    progress: settings.Progress | None  # the latest progress report, None while queued
+    history: tuple[settings.EpochMetrics, ...]  # finished epochs so far
+    result: StoredRun | settings.TrainResult | None  # StoredRun when done, TrainResult when cancelled
     error: str  # a sentence when state is "failed"
     cached: bool  # done without training: the run was already in the store
     waiting: str  # while queued: a sentence with the place and the wait ("" once it computes)
@@ -125,7 +128,7 @@ class TrainingJob:
     def __init__(
         self,
         jobs: TrainingJobs,
-        config: training.TrainConfig,
+        config: settings.TrainConfig,
         key: str,
         cost: int,
         address: str | None = None,
@@ -140,7 +143,7 @@ class TrainingJob:
         self._done = threading.Event()
         self._state = "running"
         self._started = False  # computing (not queued)
-        self._progress: training.Progress | None = None
+        self._progress: settings.Progress | None = None
         self._result = None
         self._error = ""
         self._cached = False
@@ -152,7 +155,7 @@ class TrainingJob:
         with self._lock:
             progress = self._progress
             history = progress.history if progress is not None else ()
-            if isinstance(self._result, (StoredRun, training.TrainResult)) and self._result.history:
+            if isinstance(self._result, (StoredRun, settings.TrainResult)) and self._result.history:
                 history = self._result.history
             queued = self._state == "running" and not self._started
             if queued and place:
@@ -209,7 +212,7 @@ class TrainingJob:
 
     # -- in a worker thread
 
-    def _on_progress(self, progress: training.Progress) -> None:
+    def _on_progress(self, progress: settings.Progress) -> None:
         with self._lock:
             before = len(self._progress.history) if self._progress is not None else 0
             self._progress = progress
@@ -227,7 +230,7 @@ class TrainingJob:
             self._started = True
             # A first progress report at once: the page shows the bar before the first 20 batches are done.
             steps = math.ceil(len(self._jobs.data.train_images) / self.config.batch_size)
-            self._progress = training.Progress(1, self.config.epochs, 0, steps, ())
+            self._progress = settings.Progress(1, self.config.epochs, 0, steps, ())
         try:
             outcome = train_or_load(
                 self._jobs.store,
@@ -236,9 +239,10 @@ class TrainingJob:
                 progress=self._on_progress,
                 should_stop=self._stop.is_set,
                 trained_by=self.trained_by,
+                trainer=self._jobs.trainer,
             )
             result, cached = outcome.run, outcome.cached
-            state = "cancelled" if isinstance(result, training.TrainResult) and result.status == "cancelled" else "done"
+            state = "cancelled" if isinstance(result, settings.TrainResult) and result.status == "cancelled" else "done"
             self._finish(state, result=result, error="", cached=cached)
         except Exception as exc:  # shown in the page as a sentence; the server keeps running
             self._finish("failed", result=None, error=f"Training failed: {type(exc).__name__}: {exc}")
@@ -263,9 +267,11 @@ class TrainingJobs:
         max_cost: int | None = None,
         max_per_address: int | None = None,
         max_queued: int | None = None,
+        trainer: Trainer | None = None,
     ):
         self.store = store
         self.data = data
+        self.trainer = trainer  # None: training.train (train_or_load looks it up when a job is computed)
         self.max_parallel = max(1, int(max_parallel))
         self.max_cost = max_cost_from_env() if max_cost is None else int(max_cost)
         self.max_per_address = (
@@ -282,19 +288,19 @@ class TrainingJobs:
         self._seconds_per_cost = SECONDS_PER_COST
         self._lock = threading.RLock()  # re-entered when start() finishes a stored run's job at once
 
-    def key_for(self, config: training.TrainConfig) -> str:
+    def key_for(self, config: settings.TrainConfig) -> str:
         return run_key(config.validated(), self.data.fingerprint)
 
-    def cost_of(self, config: training.TrainConfig) -> int:
+    def cost_of(self, config: settings.TrainConfig) -> int:
         return training_cost(config, len(self.data.train_images))
 
-    def check_cost(self, config: training.TrainConfig) -> None:
+    def check_cost(self, config: settings.TrainConfig) -> None:
         """Raise ``TooCostly`` with a sentence naming the bound if one training of ``config`` costs too much."""
         cost = self.cost_of(config)
         if not self.max_cost or cost <= self.max_cost:
             return
         n = len(self.data.train_images)
-        if config.validated().impl == training.LBFGS:
+        if config.validated().impl == settings.LBFGS:
             how, fix = f"L-BFGS iterations x {n:,} images", "use fewer iterations"
         else:
             how = f"epochs x {n:,} images, each minibatch step counting as {STEP_COST_EXAMPLES} more"
@@ -305,7 +311,7 @@ class TrainingJobs:
         )
 
     def start(
-        self, config: training.TrainConfig, session: str | None = None, address: str | None = None, trained_by: str = ""
+        self, config: settings.TrainConfig, session: str | None = None, address: str | None = None, trained_by: str = ""
     ) -> TrainingJob:
         """The job training ``config`` (joined if it is queued or running, else a new one in the queue).
 
