@@ -21,6 +21,7 @@ from softmax_core.figures.calibration_figures import (
     temperature_curves,
     temperature_curves_alt,
 )
+from softmax_core.figures.style import PALETTE_SIZE
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def report():
 
 def test_reliability_diagram_draws_bins_counts_and_the_diagonal(report):
     fig = reliability_diagram(report.before.bins, report.after.bins, report.fit.temperature)
-    bars = [t for t in fig.data if t.type == "bar" and list(t.y) != [None]]  # not the legend's hatching key
+    bars = [t for t in fig.data if t.type == "bar" and (t.name or "").startswith("accuracy")]  # not the legend's keys
     assert len(bars) == 2
     for bar, bins in zip(bars, (report.before.bins, report.after.bins)):
         filled = bins.counts > 0
@@ -98,13 +99,14 @@ def _bins_by_hand(report, temperature: float, num_bins: int = 15):
 
 def test_bars_below_the_diagonal_are_hatched_and_the_legend_says_so(report):
     fig = reliability_diagram(report.before.bins, report.after.bins, report.fit.temperature)
-    bars = [t for t in fig.data if t.type == "bar" and list(t.y) != [None]]
+    bars = [t for t in fig.data if t.type == "bar" and (t.name or "").startswith("accuracy")]
     for bar, t in zip(bars, (1.0, report.fit.temperature)):
         hatched = [n > 0 and acc < conf for n, acc, conf in _bins_by_hand(report, t)]
         assert [shape == OVER_HATCH for shape in bar.marker.pattern.shape] == hatched
     assert any(hatched) and not all(hatched)  # both kinds are drawn
-    keys = {t.name: t for t in fig.data if t.type == "bar" and list(t.y) == [None]}
+    keys = {t.name: t for t in fig.data if t.type == "bar" and t.showlegend is not False and list(t.y) == [None]}
     assert set(keys) == {OVER_KEY, UNDER_KEY} and "below the diagonal" in OVER_KEY
+    assert [fig.data.index(keys[k]) % PALETTE_SIZE for k in (OVER_KEY, UNDER_KEY)] == [0, 0]  # the T = 1 bars' colour
     assert keys[OVER_KEY].marker.pattern.shape == OVER_HATCH and keys[UNDER_KEY].marker.pattern.shape == ""
     assert not any(getattr(t.marker, "color", None) for t in fig.data)
 

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from softmax_core.calibration import ReliabilityBins
-from softmax_core.figures.style import apply_layout, wrap_title
+from softmax_core.figures.style import PALETTE_SIZE, apply_layout, wrap_title
 
 LABEL_CHARS = 20  # a run label's line on the compare chart: the bars keep most of a phone's width
 STACK_GAP_PX = 130  # px between two stacked charts: ticks, axis title and the next chart's title
@@ -23,6 +23,8 @@ OVER_HATCH = "/"
 OVER_KEY = "hatched: below the diagonal (over-confident)"
 UNDER_KEY = "plain: on or above it"
 FITTED_DOTS = "."
+HATCH_SOLIDITY = 0.5  # share of a bar the hatching covers: the stripes read as the bar's colour at a glance
+DOTS_SOLIDITY = 0.6
 
 
 def _centres(bins: ReliabilityBins) -> np.ndarray:
@@ -53,7 +55,7 @@ def reliability_diagram(before: ReliabilityBins, after: ReliabilityBins, tempera
         hatches = [OVER_HATCH if over else "" for over in over_confident(bins)]
         fig.add_trace(go.Bar(
             x=_centres(bins), y=_none_for_nan(bins.accuracy), width=width * 0.92, name=name,
-            marker=dict(pattern=dict(shape=hatches, solidity=0.35)),
+            marker=dict(pattern=dict(shape=hatches, solidity=HATCH_SOLIDITY)),
             text=counts, textposition="outside", textangle=-90, cliponaxis=False, textfont_size=12,
             customdata=np.stack([bins.edges[:-1], bins.edges[1:], bins.counts, np.nan_to_num(bins.confidence)], 1),
             hovertemplate="confidence in (%{customdata[0]:.3f}, %{customdata[1]:.3f}]<br>%{customdata[2]:,} images"
@@ -63,9 +65,10 @@ def reliability_diagram(before: ReliabilityBins, after: ReliabilityBins, tempera
                                  name="perfect calibration", showlegend=col == 1, legendgroup="diag",
                                  hoverinfo="skip"), row=1, col=col)  # fmt: skip
     for shape, name in ((OVER_HATCH, OVER_KEY), ("", UNDER_KEY)):  # the legend names what the hatching means
+        while len(fig.data) % PALETTE_SIZE:  # in the first bars' colour (the theme colours trace k with k % 10)
+            fig.add_trace(go.Bar(x=[], y=[], showlegend=False, hoverinfo="skip"), row=1, col=1)
         fig.add_trace(go.Bar(x=[None], y=[None], name=name, hoverinfo="skip", legendgroup=name,
-                             marker=dict(pattern=dict(shape=shape, fillmode="replace", solidity=0.35))),
-                      row=1, col=1)  # fmt: skip
+                             marker=dict(pattern=dict(shape=shape, solidity=HATCH_SOLIDITY))), row=1, col=1)  # fmt: skip
     fig.update_xaxes(title_text="confidence (largest probability)", range=[0, 1.0], dtick=0.2)
     fig.update_yaxes(title_text="accuracy in the bin", range=[0, 1.18], dtick=0.2, row=1, col=1)
     fig.update_yaxes(range=[0, 1.18], dtick=0.2, row=1, col=2)
@@ -83,7 +86,7 @@ def confidence_histogram(before: ReliabilityBins, after: ReliabilityBins, temper
                 x=_centres(bins),
                 y=bins.counts / total,
                 name=name,
-                marker=dict(pattern=dict(shape=dots, solidity=0.4)),
+                marker=dict(pattern=dict(shape=dots, solidity=DOTS_SOLIDITY)),
                 customdata=bins.counts,
                 hovertemplate="confidence ≈ %{x:.2f}: %{customdata:,} images (%{y:.1%})<extra></extra>",
             )
@@ -135,7 +138,7 @@ def compare_runs_chart(labels: Sequence[str], ece_before, ece_after, fitted_t, h
                         subplot_titles=("ECE on the evaluation half", "fitted temperature T"))  # fmt: skip
     fig.add_trace(go.Bar(y=names, x=list(ece_before), orientation="h", name="ECE, T = 1"), row=1, col=1)
     fig.add_trace(go.Bar(y=names, x=list(ece_after), orientation="h", name="ECE, fitted T",
-                         marker=dict(pattern=dict(shape=FITTED_DOTS, solidity=0.4))), row=1, col=1)  # fmt: skip
+                         marker=dict(pattern=dict(shape=FITTED_DOTS, solidity=DOTS_SOLIDITY))), row=1, col=1)  # fmt: skip
     fig.add_trace(go.Bar(y=names, x=list(fitted_t), orientation="h", name="fitted T", showlegend=False,
                          text=[f"{t:.2f}" for t in fitted_t], textposition="auto"), row=2, col=1)  # fmt: skip
     fig.add_trace(go.Scatter(x=[1, 1], y=[names[0], names[-1]] if names else [], mode="lines",
