@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.url_state import choice_param, float_param, int_param
+from dashboard.url_state import ReadAs, choice_param, float_param, int_param
 from softmax_core.training import (
     IMPL_NAMES,
     MAX_BATCH_SIZE,
@@ -58,6 +58,16 @@ def config_from(values: dict) -> TrainConfig:
     return TrainConfig(**values).validated()
 
 
+def _link_value(param, text: str):
+    """A link's text as its control reads it (the implementation's label too); the text itself if it cannot."""
+    try:
+        return param.parse(text)
+    except ReadAs as read:
+        return read.value
+    except ValueError:
+        return text
+
+
 def settings_in_session(link_too: bool = False) -> TrainConfig | None:
     """The training page's settings as this session holds them (or, with ``link_too``, as the link carries them).
 
@@ -69,7 +79,7 @@ def settings_in_session(link_too: bool = False) -> TrainConfig | None:
         if param.key in st.session_state:
             values[FIELD_OF[param.key]] = st.session_state[param.key]
         elif link_too and param.key in st.query_params:
-            values[FIELD_OF[param.key]] = st.query_params[param.key]
+            values[FIELD_OF[param.key]] = _link_value(param, st.query_params[param.key])
     if not values:
         return None
     try:

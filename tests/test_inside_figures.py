@@ -123,3 +123,100 @@ def test_clickable_confusion_has_one_selectable_square_per_cell_over_the_heatmap
     assert cells.marker.opacity < 0.05  # invisible: the heatmap shows the numbers
     assert list(fig.layout.xaxis.range) == [-0.5, 9.5]
     assert list(fig.layout.yaxis.range) == [9.5, -0.5]  # true class 0 on top
+
+
+# ---------------------------------------------------------------- text alternatives, checked against their data
+
+
+def _number(text: str) -> float:
+    return float(text.replace("−", "-").replace(",", ""))
+
+
+def test_templates_alt_names_the_scale_and_the_extreme_biases():
+    W, b = model(3)
+    alt = figs.weight_templates_alt(W, b, CLASS_NAMES, "W after 2 epoch(s)")
+    limit = float(W.abs().max())
+    low, high = int(torch.argmin(b)), int(torch.argmax(b))
+    assert alt.startswith("W after 2 epoch(s): 10 weight pictures of 28 x 28")
+    assert f"from −{limit:.2f} (red" in alt and f"to +{limit:.2f} (blue" in alt
+    minus = str.maketrans("-", "−")
+    assert f"Biases from {f'{float(b[low]):+.2f}'.translate(minus)} ({CLASS_NAMES[low]})" in alt
+    assert f"to {f'{float(b[high]):+.2f}'.translate(minus)} ({CLASS_NAMES[high]})." in alt
+
+
+def test_score_alt_lists_the_three_largest_scores_in_order_and_the_smallest():
+    W, b = model(4)
+    x = torch.rand(784, dtype=torch.float64)
+    scores = (x @ W.double() + b.double()).numpy()
+    alt = figs.score_bars_alt(scores, CLASS_NAMES)
+    top = sorted(range(10), key=lambda j: -scores[j])[:3]
+    listed = alt.split("largest ")[1].split(";")[0].split(", ")
+    assert [item.rsplit(" ", 1)[0] for item in listed] == [CLASS_NAMES[j] for j in top]
+    assert [_number(item.rsplit(" ", 1)[1]) for item in listed] == pytest.approx([scores[j] for j in top], abs=0.005)
+    lowest = min(range(10), key=lambda j: scores[j])
+    assert alt.endswith(f"smallest {CLASS_NAMES[lowest]} {scores[lowest]:+.2f}.".replace("-", "−"))
+
+
+@pytest.mark.parametrize(
+    ("logits", "listed", "tail"),
+    [
+        ([4.0, 3.9, 1.0] + [-3.0] * 7, 3, "the rest below 1 %."),
+        ([9.0] + [0.0] * 9, 1, "the rest below 1 %."),
+        ([1.0] * 10, 3, "the rest at most 10.0% each."),
+    ],
+)
+def test_probability_alt_names_the_classes_of_one_percent_or_more_and_the_rest(logits, listed, tail):
+    names = [f"Class{j}" for j in range(10)]
+    probs = torch.softmax(torch.tensor(logits, dtype=torch.float64), 0).numpy()
+    alt = figs.probabilities_alt(probs, names)
+    assert alt.startswith("Probabilities: Class0 ") and alt.endswith(tail)
+    items = alt.split(": ", 1)[1].split(", ")[:-1]
+    assert [item.rsplit(" ", 1)[0] for item in items] == names[:listed]
+    for item in items:
+        if item.startswith("Class"):
+            name, share = item.rsplit(" ", 1)
+            assert float(share.rstrip("%.")) / 100 == pytest.approx(probs[names.index(name)], abs=5e-4)
+            assert probs[names.index(name)] >= 0.01
+
+
+def test_the_issues_example_reads_as_the_issue_writes_it():
+    names = ["Ankle boot", "Sneaker", "Sandal", "Bag"]
+    alt = figs.probabilities_alt([0.507, 0.462, 0.029, 0.002], names, " at T = 1")
+    assert alt == "Probabilities at T = 1: Ankle boot 50.7%, Sneaker 46.2%, Sandal 2.9%, the rest below 1 %."
+
+
+def test_contribution_alt_adds_each_map_and_its_bias_up_to_the_score():
+    W, b = model(5)
+    image = torch.randint(0, 256, (28, 28), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    why = explain(W, b, image)
+    classes = [(why.predicted, "predicted"), (3, "true")]
+    alt = figs.contribution_maps_alt(why, classes, CLASS_NAMES)
+    x = image.reshape(784).double() / 255
+    for j, role in classes:
+        score = float(x @ W[:, j].double() + b[j].double())  # torch, not the figure module's sums
+        part = alt.split(f"{CLASS_NAMES[j]} ({role}) sums to ")[1]
+        assert _number(part.split(" = score ")[1].split(";")[0].rstrip(".")) == pytest.approx(score, abs=0.005)
+        assert _number(part.split(", plus b ")[1].split(" ")[0]) == pytest.approx(float(b[j]), abs=0.005)
+
+
+def test_model_input_alt_says_how_much_is_lit():
+    pixels = np.zeros((28, 28))
+    pixels[:14] = 255  # the top half white
+    assert figs.model_input_alt(pixels, "Test image #3, Bag") == (
+        "Test image #3, Bag, as the model sees it: 28 x 28 grey pixels, 50% of them lit, mean 0.50."
+    )
+
+
+def test_upload_alt_lists_the_steps_in_order():
+    steps = [Step(title, np.zeros((4, 4), np.uint8), "") for title in ("Yours", "Cropped", "28 x 28")]
+    assert figs.upload_steps_alt(steps) == "Your picture in 3 steps: Yours, then Cropped, then 28 x 28."
+
+
+def test_confusion_alt_counts_the_diagonal_and_names_the_largest_mistakes():
+    confusion = np.array([[50, 7, 0], [2, 40, 9], [1, 0, 60]])
+    alt = figs.confusion_alt(confusion, ["Ay", "Bee", "Cee"])
+    right = sum(confusion[i][i] for i in range(3))
+    assert f"{right:,} on the diagonal ({right / confusion.sum():.1%} right)" in alt
+    assert alt.endswith(
+        "Largest mistakes: Bee taken for Cee 9 times; Ay taken for Bee 7 times; Bee taken for Ay 2 times."
+    )

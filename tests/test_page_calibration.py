@@ -119,3 +119,22 @@ def test_a_linked_test_image_is_shown_and_a_number_too_large_for_it_gets_a_sente
     at = new_page({"cal_image": "1e400"}).run()  # Streamlit's int input raised OverflowError on it
     assert not at.exception
     assert "cal_image=1e400" in texts(at.warning) and at.number_input(key="cal_image").value != 17
+
+
+def test_every_chart_has_a_text_alternative_and_its_numbers_a_table(env, fmnist):
+    chapter = store_run(env, fmnist, TrainConfig(), seed=1)
+    store_run(env, fmnist, TrainConfig(lr=0.5), seed=2, scale=0.2)
+    at = new_page({"run": chapter.key}).run()
+    assert not at.exception
+    alts = {e.proto.id.split("-")[-1]: e.proto.alt for e in at.get("plotly_chart")}
+    assert len(alts) == 4 and all(alts.values()), alts  # reliability, curves, histogram, comparison
+    w, b = weights(1, 0.05)
+    expected = cal.calibrate(cal.logits_on_images(w, b, fmnist.test_images), fmnist.test_labels.numpy())
+    reliability = next(alt for key, alt in alts.items() if "cal_reliability" in key)
+    assert f"at T = 1, ECE {expected.before.ece:.1%}" in reliability
+    assert f"at fitted T = {expected.fit.temperature:.3g}, ECE {expected.after.ece:.1%}" in reliability
+    assert "2 runs" in next(alt for key, alt in alts.items() if "cal_compare_chart" in key)
+    tables = {e.label for e in at.expander}
+    assert {"NLL and ECE over T as a table", "The bins of both charts as a table"} <= tables
+    bins = at.dataframe[2].value  # the bins' table: images per bin at T = 1 as the core counts them
+    assert bins["images, T = 1"].tolist() == expected.before.bins.counts.tolist()

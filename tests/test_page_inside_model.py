@@ -207,3 +207,27 @@ def test_only_the_weight_pictures_keep_a_toolbar_to_save_them(env, fmnist):
     assert templates == ["hover"], toolbars
     assert others and all(bar is False for bar in others), toolbars
     assert "download as PNG from the camera icon" in texts(at.caption)
+
+
+def test_every_chart_has_a_text_alternative_written_from_its_data(env, fmnist):
+    """The chapter's setting stored by scratch and concise: the templates, both compared, the explanation's four."""
+    weights, biases = parameters(7, 10)
+    run = store_run(env, fmnist, TrainConfig(), weights, biases, snapshots=True)
+    store_run(env, fmnist, TrainConfig(impl="concise"), weights, biases, snapshots=True)
+    at = new_page({"run": run.key, "in_image": "17"}).run()
+    assert not at.exception
+    alts = {e.proto.id.split("-")[-1]: e.proto.alt for e in at.get("plotly_chart")}
+    assert len(alts) == 7 and all(alts.values()), alts
+    names = fmnist.class_names
+    label = names[int(fmnist.test_labels[17])]
+    x = fmnist.test_images[17].reshape(784).double() / 255
+    probs = torch.softmax(x @ weights[-1].double() + biases[-1].double(), 0)
+    top = int(probs.argmax())
+
+    def alt(key: str) -> str:
+        return next(text for chart, text in alts.items() if key in chart)
+
+    assert alt("in_templates").startswith("W after 10 epoch(s): 10 weight pictures")
+    assert f"{names[top]} {float(probs[top]):.1%}" in alt("in_probs")
+    assert alt("in_image_fig").startswith(f"Test image #17, {label}")
+    assert "The numbers behind the pictures" in [e.label for e in at.expander]

@@ -13,15 +13,27 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from softmax_core.calibration import ReliabilityBins
-from softmax_core.figures.style import apply_layout, wrap_title
+from softmax_core.figures.style import PALETTE_SIZE, apply_layout, wrap_title
 
 LABEL_CHARS = 20  # a run label's line on the compare chart: the bars keep most of a phone's width
 STACK_GAP_PX = 130  # px between two stacked charts: ticks, axis title and the next chart's title
 AROUND_PX = 260  # the top chart's title, the bottom chart's axis and the legend under it (at presenter size)
+# Colour is never the only code: a bar below the diagonal is hatched, and bars at the fitted T are dotted.
+OVER_HATCH = "/"
+OVER_KEY = "hatched: below the diagonal (over-confident)"
+UNDER_KEY = "plain: on or above it"
+FITTED_DOTS = "."
+HATCH_SOLIDITY = 0.5  # share of a bar the hatching covers: the stripes read as the bar's colour at a glance
+DOTS_SOLIDITY = 0.6
 
 
 def _centres(bins: ReliabilityBins) -> np.ndarray:
     return (bins.edges[:-1] + bins.edges[1:]) / 2
+
+
+def over_confident(bins: ReliabilityBins) -> np.ndarray:
+    """Per bin: it holds images and their accuracy is below their mean confidence (the bar is under the diagonal)."""
+    return (bins.counts > 0) & (np.nan_to_num(bins.accuracy, nan=1.0) < np.nan_to_num(bins.confidence, nan=0.0))
 
 
 def _none_for_nan(values) -> list:
@@ -40,8 +52,10 @@ def reliability_diagram(before: ReliabilityBins, after: ReliabilityBins, tempera
     width = float(before.edges[1] - before.edges[0])
     for col, (bins, name) in enumerate(((before, "accuracy, T = 1"), (after, f"accuracy, T = {temperature:.3g}")), 1):
         counts = [f"{int(n):,}" if n else "" for n in bins.counts]
+        hatches = [OVER_HATCH if over else "" for over in over_confident(bins)]
         fig.add_trace(go.Bar(
             x=_centres(bins), y=_none_for_nan(bins.accuracy), width=width * 0.92, name=name,
+            marker=dict(pattern=dict(shape=hatches, solidity=HATCH_SOLIDITY)),
             text=counts, textposition="outside", textangle=-90, cliponaxis=False, textfont_size=12,
             customdata=np.stack([bins.edges[:-1], bins.edges[1:], bins.counts, np.nan_to_num(bins.confidence)], 1),
             hovertemplate="confidence in (%{customdata[0]:.3f}, %{customdata[1]:.3f}]<br>%{customdata[2]:,} images"
@@ -50,6 +64,11 @@ def reliability_diagram(before: ReliabilityBins, after: ReliabilityBins, tempera
         fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", width=2),
                                  name="perfect calibration", showlegend=col == 1, legendgroup="diag",
                                  hoverinfo="skip"), row=1, col=col)  # fmt: skip
+    for shape, name in ((OVER_HATCH, OVER_KEY), ("", UNDER_KEY)):  # the legend names what the hatching means
+        while len(fig.data) % PALETTE_SIZE:  # in the first bars' colour (the theme colours trace k with k % 10)
+            fig.add_trace(go.Bar(x=[], y=[], showlegend=False, hoverinfo="skip"), row=1, col=1)
+        fig.add_trace(go.Bar(x=[None], y=[None], name=name, hoverinfo="skip", legendgroup=name,
+                             marker=dict(pattern=dict(shape=shape, solidity=HATCH_SOLIDITY))), row=1, col=1)  # fmt: skip
     fig.update_xaxes(title_text="confidence (largest probability)", range=[0, 1.0], dtick=0.2)
     fig.update_yaxes(title_text="accuracy in the bin", range=[0, 1.18], dtick=0.2, row=1, col=1)
     fig.update_yaxes(range=[0, 1.18], dtick=0.2, row=1, col=2)
@@ -61,12 +80,13 @@ def confidence_histogram(before: ReliabilityBins, after: ReliabilityBins, temper
     """Share of images per confidence bin, before and after, with the accuracy marked."""
     fig = go.Figure()
     total = max(int(before.counts.sum()), 1)
-    for bins, name in ((before, "T = 1"), (after, f"T = {temperature:.3g}")):
+    for bins, name, dots in ((before, "T = 1", ""), (after, f"T = {temperature:.3g}", FITTED_DOTS)):
         fig.add_trace(
             go.Bar(
                 x=_centres(bins),
                 y=bins.counts / total,
                 name=name,
+                marker=dict(pattern=dict(shape=dots, solidity=DOTS_SOLIDITY)),
                 customdata=bins.counts,
                 hovertemplate="confidence ≈ %{x:.2f}: %{customdata:,} images (%{y:.1%})<extra></extra>",
             )
@@ -117,7 +137,8 @@ def compare_runs_chart(labels: Sequence[str], ece_before, ece_after, fitted_t, h
     fig = make_subplots(rows=2, cols=1, vertical_spacing=STACK_GAP_PX / plots_px,
                         subplot_titles=("ECE on the evaluation half", "fitted temperature T"))  # fmt: skip
     fig.add_trace(go.Bar(y=names, x=list(ece_before), orientation="h", name="ECE, T = 1"), row=1, col=1)
-    fig.add_trace(go.Bar(y=names, x=list(ece_after), orientation="h", name="ECE, fitted T"), row=1, col=1)
+    fig.add_trace(go.Bar(y=names, x=list(ece_after), orientation="h", name="ECE, fitted T",
+                         marker=dict(pattern=dict(shape=FITTED_DOTS, solidity=DOTS_SOLIDITY))), row=1, col=1)  # fmt: skip
     fig.add_trace(go.Bar(y=names, x=list(fitted_t), orientation="h", name="fitted T", showlegend=False,
                          text=[f"{t:.2f}" for t in fitted_t], textposition="auto"), row=2, col=1)  # fmt: skip
     fig.add_trace(go.Scatter(x=[1, 1], y=[names[0], names[-1]] if names else [], mode="lines",
@@ -158,3 +179,64 @@ def sparse_mce_note(named_bins: dict[str, ReliabilityBins], min_count: int = SPA
         f"MCE comes from a nearly empty bin: {parts}. So few images make MCE a matter of chance; "
         "ECE, NLL and Brier weigh every image."
     )
+
+
+# ---------------------------------------------------------------- text alternatives (what a screen reader says)
+
+
+def _mean_confidence(bins: ReliabilityBins) -> float:
+    filled = bins.counts > 0
+    return float((bins.counts[filled] * bins.confidence[filled]).sum() / max(int(bins.counts.sum()), 1))
+
+
+def reliability_diagram_alt(before: ReliabilityBins, after: ReliabilityBins, temperature: float) -> str:
+    """What :func:`reliability_diagram` draws: per panel its ECE and in how many bins it is over-confident."""
+
+    def panel(bins: ReliabilityBins, at: str) -> str:
+        over, filled = int(over_confident(bins).sum()), int((bins.counts > 0).sum())
+        return f"at {at}, ECE {bins.ece:.1%}, over-confident (hatched, below the diagonal) in {over} of {filled} bins"
+
+    return (
+        f"Reliability, {len(before.counts)} bins of confidence, accuracy per bin: {panel(before, 'T = 1')}; "
+        f"{panel(after, f'fitted T = {temperature:.3g}')}."
+    )
+
+
+def confidence_histogram_alt(before: ReliabilityBins, after: ReliabilityBins, temperature: float,
+                             accuracy: float) -> str:  # fmt: skip
+    """What :func:`confidence_histogram` draws: mean confidence and the share above 0.9, against the accuracy."""
+
+    def spread(bins: ReliabilityBins, at: str) -> str:
+        top = bins.edges[:-1] >= 0.9 - 1e-9  # the bins from the first edge at 0.9 or above
+        high = float(bins.counts[top].sum() / max(int(bins.counts.sum()), 1))
+        edge = float(bins.edges[:-1][top][0]) if top.any() else 1.0
+        return f"at {at} mean confidence {_mean_confidence(bins):.1%}, {high:.0%} of images above {edge:.2f}"
+
+    return (
+        f"Share of images per confidence bin: {spread(before, 'T = 1')}; {spread(after, f'T = {temperature:.3g}')} "
+        f"(dotted); accuracy {accuracy:.1%}."
+    )
+
+
+def temperature_curves_alt(temperatures, nll, ece, fitted: float, current: float) -> str:
+    """What :func:`temperature_curves` draws: where each curve is lowest, and its value at the fitted and your T."""
+    t = np.asarray(temperatures, dtype=float)
+    parts = []
+    for name, values in (("NLL", np.asarray(nll, dtype=float)), ("ECE", np.asarray(ece, dtype=float))):
+        k = int(np.nanargmin(values))
+        at_fit = float(np.interp(np.log(fitted), np.log(t), values))
+        at_now = float(np.interp(np.log(current), np.log(t), values))
+        parts.append(f"{name} lowest {values[k]:.4f} at T = {t[k]:.3g}, {at_fit:.4f} at the fitted T, "
+                     f"{at_now:.4f} at yours")  # fmt: skip
+    return (
+        f"NLL and ECE on the evaluation half over T from {t[0]:g} to {t[-1]:g} (log scale), fitted T = {fitted:.3g} "
+        f"(star), your T = {current:.3g} (ring): " + "; ".join(parts) + "."
+    )
+
+
+def compare_runs_alt(labels: Sequence[str], ece_before, ece_after, fitted_t, shown: int = 6) -> str:
+    """What :func:`compare_runs_chart` draws: per run (the first ``shown``) its ECE before and after, and its T."""
+    rows = [f"{label}: ECE {b:.4f} to {a:.4f} at T = {t:.3g}"
+            for label, b, a, t in zip(labels, ece_before, ece_after, fitted_t)]  # fmt: skip
+    more = f"; and {len(rows) - shown} more runs" if len(rows) > shown else ""
+    return f"ECE before and after temperature scaling, {len(rows)} runs: " + "; ".join(rows[:shown]) + more + "."

@@ -294,3 +294,92 @@ def clickable_confusion(confusion, class_names: Sequence[str], normalize: bool =
     fig.update_yaxes(range=[n - 0.5, -0.5], autorange=False)
     fig.update_layout(clickmode="event+select", dragmode=False)
     return fig
+
+
+# ---------------------------------------------------------------- text alternatives (what a screen reader says)
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}".replace("-", "−")
+
+
+def weight_templates_alt(weight, bias, class_names: Sequence[str], what: str = "W") -> str:
+    """What :func:`weight_templates` draws: ten pictures, their shared scale and the biases' range."""
+    pictures = templates(weight)
+    b = np.asarray(bias, dtype=np.float64).reshape(-1)
+    limit = symmetric_limit(pictures)
+    low, high = int(np.argmin(b)), int(np.argmax(b))
+    return (
+        f"{what}: {len(pictures)} weight pictures of 28 x 28, one per class ({class_names[0]} to {class_names[-1]}), "
+        f"on one scale from {_signed(-limit)} (red, lowers the class's score) to {_signed(limit)} (blue, raises it). "
+        f"Biases from {_signed(b[low])} ({class_names[low]}) to {_signed(b[high])} ({class_names[high]})."
+    )
+
+
+def _ranked(values: np.ndarray, class_names: Sequence[str], shown: int, text) -> str:
+    order = np.argsort(-values, kind="stable")[:shown]
+    return ", ".join(f"{class_names[j]} {text(values[j])}" for j in order)
+
+
+def score_bars_alt(scores, class_names: Sequence[str]) -> str:
+    """What :func:`score_bars` draws: the three largest scores and the smallest."""
+    o = np.asarray(scores, dtype=np.float64).reshape(-1)
+    lowest = int(np.argmin(o))
+    return (
+        f"Scores o = x·w + b of the {len(o)} classes: largest {_ranked(o, class_names, 3, _signed)}; "
+        f"smallest {class_names[lowest]} {_signed(o[lowest])}."
+    )
+
+
+def probabilities_alt(probs, class_names: Sequence[str], where: str = "") -> str:
+    """What ``training_figures.probability_bars`` draws: the classes of 1 % or more (at most three), then the rest."""
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    order = np.argsort(-p, kind="stable")
+    named = [j for j in order[:3] if p[j] >= 0.01] or [int(order[0])]
+    listed = ", ".join(f"{class_names[j]} {p[j]:.1%}" for j in named)
+    rest = np.delete(p, named)
+    tail = ""
+    if len(rest):
+        tail = ", the rest below 1 %" if rest.max() < 0.01 else f", the rest at most {rest.max():.1%} each"
+    return f"Probabilities{where}: {listed}{tail}."
+
+
+def model_input_alt(pixels, what: str) -> str:
+    """What :func:`model_input` draws: the image's name and how much of it is lit."""
+    x = np.asarray(pixels, dtype=np.float64).reshape(-1)
+    x = x / 255.0 if x.max() > 1 else x
+    return (
+        f"{what}, as the model sees it: 28 x 28 grey pixels, {np.mean(x > 0.1):.0%} of them lit, mean {x.mean():.2f}."
+    )
+
+
+def contribution_maps_alt(
+    explanation: Explanation, classes: Sequence[tuple[int, str]], class_names: Sequence[str]
+) -> str:
+    """What :func:`contribution_maps` draws: the maps shown and what each adds up to (plus its bias, the score)."""
+    limit = symmetric_limit(*[explanation.contributions[j] for j, _ in classes])
+    sums = "; ".join(
+        f"{class_names[j]} ({role}) sums to {_signed(explanation.check(j)[0])}, plus b {_signed(explanation.check(j)[1])}"
+        f" = score {_signed(explanation.check(j)[2])}"
+        for j, role in classes
+    )
+    return f"The image and its contribution maps x·w_j, on one scale up to ±{limit:.3f}: {sums}."
+
+
+def upload_steps_alt(steps: Sequence) -> str:
+    """What :func:`upload_steps` draws: the steps in order."""
+    return f"Your picture in {len(steps)} steps: " + ", then ".join(step.title for step in steps) + "."
+
+
+def confusion_alt(confusion, class_names: Sequence[str], shown: int = 3) -> str:
+    """What the confusion heatmap draws: how many are right, and the largest mistakes (true taken for predicted)."""
+    m = np.asarray(confusion, dtype=np.int64)
+    total, right = int(m.sum()), int(np.trace(m))
+    off = m - np.diag(np.diag(m))
+    flat = np.argsort(-off, axis=None, kind="stable")[:shown]
+    cells = [np.unravel_index(k, m.shape) for k in flat if off.flat[k] > 0]
+    mistakes = "; ".join(f"{class_names[t]} taken for {class_names[p]} {off[t, p]:,} times" for t, p in cells)
+    return (
+        f"Confusion matrix of {total:,} test images, rows the true class, columns the prediction: {right:,} on the "
+        f"diagonal ({right / max(total, 1):.1%} right)." + (f" Largest mistakes: {mistakes}." if mistakes else "")
+    )
