@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from softmax_core.figures.loss_figures import (
     ARROW,
-    CIRCLE,
+    LOSS_SYMBOLS,
     QUANTITIES,
     compare_figure,
     curve_x,
@@ -154,7 +154,7 @@ def test_gradient_step_figure_marks_both_ends_of_each_step(axis, lr):
             float(TORCH_LOSSES[step.loss](torch.tensor(y_hat), torch.tensor(y), delta)), rel=1e-6
         )
         assert l1 == pytest.approx(float(TORCH_LOSSES[step.loss](torch.tensor(new), torch.tensor(y), delta)), rel=1e-6)
-        assert trace.marker.symbol[trace.selectedpoints[0]] == CIRCLE
+        assert trace.marker.symbol[trace.selectedpoints[0]] == LOSS_SYMBOLS[step.loss]  # the loss's own marker
         assert trace.marker.symbol[trace.selectedpoints[1]] == ARROW
         curve_x, curve_y = trace.x[:-4], trace.y[:-4]  # the curve, a gap, then the step: start, start, end
         assert (
