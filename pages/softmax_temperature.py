@@ -238,8 +238,10 @@ with curves:
         f"The curves run from T = {SWEEP_T_MIN:g} to {SWEEP_T_MAX:g}, past the slider's {TEMPERATURES[0]:g} to "
         f"{TEMPERATURES[-1]:g}, to show both limits. Each class's marker (as in the legend) is at the current T."
     )
-    with st.expander("The numbers behind the charts"):  # a real table a screen reader can walk
+    with st.expander("The numbers behind the charts"):  # real tables a screen reader can walk
+        st.markdown(f"The bars: probabilities at T = {temperature:g}")
         st.table(cached.table(probability_records(labels, logits, probs.tolist(), one_hot.tolist())), hide_index=True)
+        st.markdown("The curves: each class's probability at a few temperatures")
         shown_t = sorted({SWEEP_T_MIN, 0.1, 1.0, 10.0, SWEEP_T_MAX, temperature})
         st.table(cached.table(sweep_records(logits, labels, shown_t)), hide_index=True)
 with words:

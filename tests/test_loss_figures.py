@@ -335,10 +335,10 @@ def test_the_curve_table_holds_the_curves_numbers():
     y_hat, y, delta = 2.5, 0.0, 1.0
     rows = curve_records(y_hat, y, delta, 4.0)
     current = [r for r in rows if r["at"] == "current"]
-    assert len(current) == 1 and current[0]["d"] == 2.5
-    assert [r["d"] for r in rows] == sorted(r["d"] for r in rows) and rows[0]["d"] == -4.0 and rows[-1]["d"] == 4.0
+    assert [r["loss"] for r in current] == list(LOSSES) and {r["d"] for r in current} == {2.5}
+    points = [r["d"] for r in rows[:: len(LOSSES)]]
+    assert points == sorted(points) and points[0] == -4.0 and points[-1] == 4.0 and len(rows) == 10 * len(LOSSES)
     for row in rows:
-        for name in LOSSES:
-            for q, symbol in (("loss", "ℓ"), ("gradient", "∂ℓ/∂ŷ"), ("likelihood", "p")):
-                truth = reference(name, q, [row["d"]], 0.0, delta)[0]
-                assert row[f"{name} {symbol}"] == pytest.approx(truth, abs=2e-6)
+        for q, symbol in (("loss", "ℓ"), ("gradient", "∂ℓ/∂ŷ"), ("likelihood", "p")):
+            truth = reference(row["loss"], q, [row["d"]], 0.0, delta)[0]
+            assert row[symbol] == pytest.approx(truth, abs=2e-6)

@@ -397,7 +397,7 @@ def test_the_pages_tables_hold_the_charts_numbers():
     assert [r["softmax p"] for r in rows] == pytest.approx(p.tolist(), abs=1e-6)
     sweep = sweep_records(logits, labels, (0.01, 1.0, 100.0))
     for t in (0.01, 1.0, 100.0):
-        column = [r[f"p at T = {t:g}"] for r in sweep]
+        column = [r[f"T = {t:g}"] for r in sweep]
         assert column == pytest.approx(torch_softmax(logits, t).tolist(), abs=1e-6)
 
 

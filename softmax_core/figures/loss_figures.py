@@ -353,20 +353,18 @@ def gradient_step_alt(step: GradientStep) -> str:
 def curve_records(
     y_hat: float, y: float, delta: float, plot_range: float, axis: str = "residual", points: int = 9
 ) -> list[dict]:
-    """The curves' numbers as table rows: every loss's three quantities at a few points across the plot and
-    at the marker (the row marked "current")."""
+    """The curves' numbers as table rows, one per point and loss (narrow enough for a phone): its loss, gradient
+    and density at a few points across the plot and at the marker (the rows marked "current")."""
     center, mark = frame(y_hat, y, axis)
     half = view_half_width(plot_range, mark - center)
     xs = sorted(set(np.linspace(center - half, center + half, points).round(6).tolist()) | {mark})
     column = "d" if axis == "residual" else "ŷ"
-    rows = []
-    for x in xs:
-        row = {column: x, "at": "current" if x == mark else ""}
-        for q in QUANTITIES:
-            for name in LOSSES:
-                row[f"{name} {QUANTITY_SYMBOLS[q]}"] = round(float(quantity(name, q, [x], center, delta)[0]), 6)
-        rows.append(row)
-    return rows
+    return [
+        {column: x, "at": "current" if x == mark else "", "loss": name}
+        | {QUANTITY_SYMBOLS[q]: round(float(quantity(name, q, [x], center, delta)[0]), 6) for q in QUANTITIES}
+        for x in xs
+        for name in LOSSES
+    ]
 
 
 def loss_formulas(name: str, y_hat: float, y: float, delta: float) -> list[str]:

@@ -232,7 +232,7 @@ def probability_records(labels, logits, probs, one_hot) -> list[dict]:
 def sweep_records(logits, labels, temperatures) -> list[dict]:
     """The curves' numbers at a few temperatures, one row per class (a column per T)."""
     o = torch.as_tensor(logits, dtype=torch.float64)
-    columns = {f"p at T = {t:g}": softmax(o, float(t)).tolist() for t in temperatures}
+    columns = {f"T = {t:g}": softmax(o, float(t)).tolist() for t in temperatures}
     return [
         {"class": label} | {name: round(values[j], 6) for name, values in columns.items()}
         for j, label in enumerate(labels)
