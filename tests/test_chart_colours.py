@@ -219,3 +219,15 @@ def test_the_losses_stay_apart_by_colour_for_typical_vision(theme):
     """Colour still means the loss: L2, L1 and Huber's colours are clearly different without a deficiency."""
     for a, b in itertools.combinations(range(len(LOSSES)), 2):
         assert colour_difference(palettes()[theme], a, b, "typical") >= DISTINCT
+
+
+if __name__ == "__main__":  # the figures of docs/accessibility-charts.md: python -m tests.test_chart_colours
+    for theme, palette in palettes().items():
+        for vision in VISIONS:
+            apart = {(a, b): colour_difference(palette, a, b, vision) for a, b in itertools.combinations(range(10), 2)}
+            losses = min(apart[pair] for pair in itertools.combinations(range(len(LOSSES)), 2))
+            close = sorted((round(d, 1), pair) for pair, d in apart.items() if d < DISTINCT)
+            print(
+                f"{theme} {vision}: slots 0-1 {apart[0, 1]:.1f}, losses min {losses:.1f}, "
+                f"ten min {min(apart.values()):.1f}, under {DISTINCT:g}: {close}"
+            )
