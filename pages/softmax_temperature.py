@@ -47,7 +47,7 @@ CUSTOM = "custom"
 
 
 def _quietly_nearest(parse):
-    """A link's T between two stops is shown at the nearest stop without a sentence (this page always did)."""
+    """A link's T between two stops opens the page at the nearest stop, without a sentence: the slider shows it."""
 
     def read(text: str) -> float:
         try:
