@@ -1,14 +1,9 @@
 r"""Cross-entropy, step by step: the chapter's ``-torch.log(y_hat[range(len(y_hat)), y]).mean()``.
 
-An editable table of predictions ``y_hat`` and labels ``y`` on the left; on the
-right a stepper runs the loss one line of torch at a time (pick the cells, read
-them out, -log, mean, and the same from logits with log-sum-exp), showing each
-line and its real output. Table, step and "show all" live in the URL.
-
-The editor's own session state holds only edits (a delta on the data it was
-given), so the table lives in ``st.session_state["yhat"]`` / ``["y"]`` and the
-editor is re-created from it (a new key) only when something else changed it:
-a link, Reset, Normalise, or a class added/removed.
+An editable table of predictions ``y_hat`` and labels ``y`` on the left (dashboard/batch_table.py);
+on the right a stepper runs the loss one line of torch at a time (pick the cells, read them out, -log,
+mean, and the same from logits with log-sum-exp), showing each line and its real output. Table, step
+and "show all" live in the URL.
 """
 
 from __future__ import annotations
@@ -19,6 +14,7 @@ import torch.nn.functional as F
 
 from dashboard import server_caches as cached
 from dashboard import url_state
+from dashboard.batch_table import batch_editor, class_buttons, show_problems
 from dashboard.deep_links import run_through_navigation
 from dashboard.presenter import caption, chart, share_row
 from softmax_core import cross_entropy_trace, logits_trace
@@ -35,101 +31,22 @@ STEPS = {1: "Pick the cells", 2: "Read them out", 3: "Take −log", 4: "Average"
 # The table has no URL binding (st.data_editor has none): url_state restores and publishes it.
 YHAT = url_state.Param("yhat", CHAPTER_ROWS, table.text_to_rows, table.rows_to_text, bound=False)
 Y = url_state.Param("y", CHAPTER_LABELS, table.text_to_labels, table.labels_to_text, bound=False)
-STEP = url_state.choice_param("step", 1, {step: f"{step}. {title}" for step, title in STEPS.items()})
-SHOW_ALL = url_state.bool_param("all", False)
+STEP = url_state.choice_param(
+    "step",
+    1,
+    {step: f"{step}. {title}" for step, title in STEPS.items()},
+    "Step",
+    horizontal=True,
+    label_visibility="collapsed",
+)
+SHOW_ALL = url_state.bool_param("all", False, "Show all steps")
 PARAMS = [YHAT, Y, STEP, SHOW_ALL]
-URL = {"bind": "query-params"}
 
 ss = st.session_state
 
 
-# ----------------------------------------------------------------------------- callbacks
-
-
-def _change_rows(change) -> None:
-    """Apply add_class / remove_class / normalise_rows to the table as it is when the button is pressed."""
-    ss[YHAT.key] = change(ss[YHAT.key])
-
-
 def _move(delta: int) -> None:
     ss[STEP.key] = min(max(ss[STEP.key] + delta, 1), len(STEPS))
-
-
-# ----------------------------------------------------------------------------- the table
-
-
-def table_editor() -> tuple[table.Rows, table.Labels]:
-    """The data editor over the stored table; returns the table as the student sees it now."""
-    current = (ss[YHAT.key], ss[Y.key])
-    if ss.get("ce_shown") != current:  # changed outside the editor: start it afresh from the table
-        ss["ce_base"] = current
-        ss["ce_version"] = ss.get("ce_version", 0) + 1
-    rows, labels = ss["ce_base"]
-    k = table.num_classes(rows) or len(CHAPTER_ROWS[0])
-    frame = table.to_frame(rows, labels, min_classes=k)
-    config = {
-        table.class_column(j): st.column_config.TextColumn(
-            f"class {j}", width="small", default=f"1/{k}", help=f"y_hat[i, {j}]: the predicted probability of class {j}"
-        )
-        for j in range(k)
-    }
-    config[table.LABEL_COLUMN] = st.column_config.TextColumn(
-        "y", width="small", default="0", help=f"the index of the true class, 0 … {k - 1}"
-    )
-    edited = st.data_editor(
-        frame,
-        key=f"ce_editor_{ss['ce_version']}",
-        num_rows="dynamic",
-        hide_index=True,
-        column_config=config,
-        width="stretch",
-    )
-    rows, labels = table.from_frame(edited)
-    ss[YHAT.key], ss[Y.key] = rows, labels
-    ss["ce_shown"] = (rows, labels)
-    return rows, labels
-
-
-def class_buttons(rows: table.Rows) -> None:
-    k = table.num_classes(rows)
-    left, right = st.columns(2, vertical_alignment="center")  # wide enough for "+ class" on a projector
-    left.button(
-        "+ class",
-        key="ce_add_class",
-        on_click=_change_rows,
-        args=(table.add_class,),
-        disabled=not rows or k >= table.MAX_CLASSES,
-        help="Add a class with probability 0 in every row",
-        width="stretch",
-    )
-    right.button(
-        "− class",
-        key="ce_remove_class",
-        on_click=_change_rows,
-        args=(table.remove_class,),
-        disabled=not rows or k <= 2,
-        help="Remove the last class",
-        width="stretch",
-    )
-    caption(f"{len(rows)} examples × {k} classes. Type decimals or fractions (`1/3`); add or delete rows in the table.")
-
-
-def show_problems(checked: table.CheckedTable) -> None:
-    shown = 6
-    for problem in checked.problems[:shown]:
-        (st.error if problem.blocking else st.warning)(
-            problem.message, icon=":material/error:" if problem.blocking else ":material/warning:"
-        )
-    if len(checked.problems) > shown:
-        st.caption(f"… and {len(checked.problems) - shown} more.")
-    if table.NORMALISE in checked.fixes:
-        st.button(
-            "Normalise the rows (divide each by its sum)",
-            key="ce_normalise",
-            on_click=_change_rows,
-            args=(table.normalise_rows,),
-            type="primary",
-        )
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -162,9 +79,16 @@ def step_pick(data, with_figure: bool, code) -> None:
 
 
 def heatmap(data, where: str) -> None:
+    """The picked cells; their numbers are the table's on the left."""
+    y_hat, y = tuple(map(tuple, data["trace"].y_hat.tolist())), tuple(data["trace"].y.tolist())
+    chart(cached.prediction_heatmap(y_hat, y), f"ce_heatmap_{where}", figs.prediction_heatmap_alt(y_hat, y))
+
+
+def numbers(data) -> None:
+    """The numbers behind steps 3 and 4's charts, as a real table a screen reader can walk."""
     t = data["trace"]
-    fig = cached.prediction_heatmap(tuple(map(tuple, t.y_hat.tolist())), tuple(t.y.tolist()))
-    chart(fig, f"ce_heatmap_{where}")
+    with st.expander("The numbers behind the chart"):
+        st.table(cached.table(figs.per_example_records(t.picked, t.losses)), hide_index=True)
 
 
 def step_read(data, with_figure: bool, code) -> None:
@@ -182,7 +106,9 @@ def step_read(data, with_figure: bool, code) -> None:
 def step_log(data, with_figure: bool, code) -> None:
     t = data["trace"]
     if with_figure:
-        chart(cached.neg_log_curve(tuple(t.picked.tolist())), "ce_neglog")
+        picked = tuple(t.picked.tolist())
+        chart(cached.neg_log_curve(picked), "ce_neglog", figs.neg_log_curve_alt(picked))
+        numbers(data)
     st.markdown(
         "Cross-entropy with a one-hot label is minus the log of that probability: near 0 when the model was "
         "confident and right, large when it gave the right answer a small probability."
@@ -195,7 +121,9 @@ def step_log(data, with_figure: bool, code) -> None:
 def step_mean(data, with_figure: bool, code) -> None:
     t = data["trace"]
     if with_figure:
-        chart(cached.loss_bars(tuple(t.losses.tolist())), "ce_losses")
+        losses = tuple(t.losses.tolist())
+        chart(cached.loss_bars(losses), "ce_losses", figs.loss_bars_alt(losses))
+        numbers(data)
     st.markdown(
         "The batch loss is the mean over examples. The same per-example numbers come from the general formula "
         "with a one-hot label: every term but the true class's is multiplied by 0."
@@ -269,17 +197,7 @@ def stepper() -> None:
         help="Previous step",
         width="stretch",
     )
-    radio.radio(
-        "Step",
-        STEP.options,
-        STEP.index,
-        format_func=STEP.label,
-        key=STEP.key,
-        **URL,
-        horizontal=True,
-        label_visibility="collapsed",
-        disabled=show_all,
-    )
+    STEP.draw(radio, disabled=show_all)
     nxt.button(
         ":material/chevron_right:",
         key="ce_next",
@@ -289,7 +207,7 @@ def stepper() -> None:
         help="Next step",
         width="stretch",
     )
-    st.toggle("Show all steps", SHOW_ALL.default, key=SHOW_ALL.key, **URL)
+    SHOW_ALL.draw()
 
 
 # ----------------------------------------------------------------------------- the page
@@ -303,10 +221,10 @@ share_slot = st.container()
 left, right = st.columns([1, 1], gap="medium")  # the table keeps its y column at 1280 px
 with left:
     st.subheader("The batch: ŷ and y")
-    rows, labels = table_editor()
-    class_buttons(rows)
+    rows, labels = batch_editor(YHAT.key, Y.key, default_classes=len(CHAPTER_ROWS[0]))
+    class_buttons(YHAT.key, rows)
     checked = table.check_table(rows, labels)
-    show_problems(checked)
+    show_problems(YHAT.key, checked)
 
 with right:
     stepper()

@@ -10,8 +10,13 @@ from dashboard.url_state import check_link, choice_param, float_param, share_and
 from softmax_core.figures.loss_figures import (
     LOSS_TITLES,
     QUANTITIES,
+    compare_figure_alt,
+    curve_records,
     fmt,
+    gradient_step_alt,
     loss_formulas,
+    loss_style,
+    one_loss_figure_alt,
     view_half_width,
 )
 from softmax_core.gradient_step import gradient_steps, step_table
@@ -52,7 +57,10 @@ st.title("L1, L2 & Huber losses")
 st.markdown(
     "A regression loss scores the residual $d = \\hat y - y$. Its gradient is the pull gradient descent feels, "
     "and the density $p(d) = \\exp(-\\ell)/Z$ (normalised: each integrates to 1) is the noise model the loss "
-    "assumes: minimising L2 is maximum likelihood under Gaussian noise, L1 under Laplace noise. Colour is the loss."
+    "assumes: minimising L2 is maximum likelihood under Gaussian noise, L1 under Laplace noise. "
+    "Each loss keeps its colour, line and marker in every chart: "
+    + "; ".join(f"{name}: {loss_style(name)}" for name in LOSSES)
+    + "."
 )
 
 check_link(PARAMS)
@@ -75,11 +83,11 @@ if view_half_width(plot_range, d) > plot_range:
 if st.session_state[VIEW.key] == "each":
     for column, name in zip(st.columns(3), LOSSES):
         fig = cached.one_loss_figure(name, y_hat, y, delta, plot_range, axis)
-        chart(fig, f"loss_each_{name}", column)
+        chart(fig, f"loss_each_{name}", one_loss_figure_alt(name, y_hat, y, delta, plot_range, axis), column)
 else:
     for column, q in zip(st.columns(3), QUANTITIES):
         fig = cached.compare_figure(q, y_hat, y, delta, plot_range, axis)
-        chart(fig, f"loss_compare_{q}", column)
+        chart(fig, f"loss_compare_{q}", compare_figure_alt(q, y_hat, y, delta, plot_range, axis), column)
 
 # Formulas under their curves: one column per loss, with the current numbers plugged in.
 for column, name in zip(st.columns(3), LOSSES):
@@ -116,8 +124,11 @@ else:
             )
         )
     for column, step, fig in zip(st.columns(3), steps, cached.gradient_step_figures(steps, delta, plot_range, axis)):
-        chart(fig, f"loss_gradient_step_{step.loss}", column)
-    caption("Circle: the current prediction. Arrow: one step, its tip at the new prediction and its loss.")
+        chart(fig, f"loss_gradient_step_{step.loss}", gradient_step_alt(step), column)
+    caption("The loss's marker: the current prediction. Arrow: one step, its tip at the new prediction and its loss.")
+
+with st.expander("The numbers behind the curves above"):  # a real table a screen reader can walk
+    st.table(cached.table(curve_records(y_hat, y, delta, plot_range, axis)), hide_index=True)
 
 with share_slot:
     share_row(share_and_reset, PARAMS)

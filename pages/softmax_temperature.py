@@ -7,7 +7,7 @@ collide with another page's widgets in the shared session state).
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -16,9 +16,18 @@ import torch
 from dashboard import server_caches as cached
 from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
+from dashboard.log_stops import log_stops
 from dashboard.presenter import caption, chart, share_row
-from dashboard.url_state import Param, check_link, choice_param, share_and_reset, tab_param, text_param
+from dashboard.url_state import ReadAs, check_link, choice_param, share_and_reset, stop_param, tab_param, text_param
 from softmax_core import confidence, entropy, hardmax, margin, max_entropy, softmax
+from softmax_core.figures.softmax_figures import (
+    SWEEP_T_MAX,
+    SWEEP_T_MIN,
+    probability_bars_alt,
+    probability_records,
+    sweep_records,
+    temperature_curves_alt,
+)
 from softmax_core.logit_presets import (
     LABEL_SETS,
     MAX_CLASSES,
@@ -33,37 +42,38 @@ from softmax_core.stability import DTYPES, explain, format_number
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
-# Temperatures on the slider: the R20 preferred numbers (each step x1.12, log-spaced) from 0.05 to 20.
-R20 = (1.0, 1.12, 1.25, 1.4, 1.6, 1.8, 2.0, 2.24, 2.5, 2.8, 3.15, 3.55, 4.0, 4.5, 5.0, 5.6, 6.3, 7.1, 8.0, 9.0)
-TEMPERATURES = tuple(round(m * 10.0**e, 6) for e in (-2, -1, 0, 1) for m in R20 if 0.05 <= m * 10.0**e <= 20)
+TEMPERATURES = log_stops(-2, 1, lo=0.05, hi=20)  # each step x1.12, log-spaced, 0.05 to 20
 CUSTOM = "custom"
 
 
-def nearest_temperature(value: float) -> float:
-    """Snap a temperature (e.g. from a link) to the closest slider stop, in log space."""
-    return min(TEMPERATURES, key=lambda t: abs(math.log(t) - math.log(value)))
+def _quietly_nearest(parse):
+    """A link's T between two stops opens the page at the nearest stop, without a sentence: the slider shows it."""
+
+    def read(text: str) -> float:
+        try:
+            return parse(text)
+        except ReadAs as exc:
+            return exc.value
+
+    return read
 
 
-def _parse_temperature(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError("it is not a number") from None
-    if not (math.isfinite(value) and TEMPERATURES[0] <= value <= TEMPERATURES[-1]):
-        raise ValueError(f"must be between {TEMPERATURES[0]:g} and {TEMPERATURES[-1]:g}")
-    return nearest_temperature(value)
-
-
-# The link keeps the logits as typed (the page says what is wrong with them, in words).
-PRESET = choice_param(
-    "sm_preset", "chapter", {name: p.title for name, p in PRESETS.items()} | {CUSTOM: "Your own logits"}
+# Each control declared once (key = URL name, default, label, widget). The link keeps the logits as typed
+# (the page says what is wrong with them, in words).
+PRESET_NAMES = {name: p.title for name, p in PRESETS.items()} | {CUSTOM: "Your own logits"}
+PRESET = choice_param("sm_preset", "chapter", PRESET_NAMES, "Preset", widget="selectbox")
+LABEL_NAMES = {name: text for name, (text, _) in LABEL_SETS.items()}
+LABELS = choice_param("sm_labels", PRESETS["chapter"].labels, LABEL_NAMES, "Class names", widget="selectbox")
+LOGITS = text_param(
+    "sm_logits",
+    format_logits(PRESETS["chapter"].logits),
+    f"Logits o (comma-separated, 2 to {MAX_CLASSES} classes)",
+    help="Type or paste numbers such as 1, 2, 3, or edit them in the table below.",
 )
-LABELS = choice_param("sm_labels", PRESETS["chapter"].labels, {name: text for name, (text, _) in LABEL_SETS.items()})
-LOGITS = text_param("sm_logits", format_logits(PRESETS["chapter"].logits))
-TEMPERATURE = Param("sm_T", 1.0, _parse_temperature, lambda v: f"{v:g}")
+TEMPERATURE = stop_param("sm_T", 1.0, TEMPERATURES, "Temperature T (log scale: each step multiplies T by about 1.12)")
+TEMPERATURE = replace(TEMPERATURE, parse=_quietly_nearest(TEMPERATURE.parse))
 DTYPE_TAB = tab_param("sm_dtype", list(DTYPES))
 PARAMS = [PRESET, LABELS, LOGITS, TEMPERATURE, DTYPE_TAB]
-URL = {"bind": "query-params"}  # each control lives in the link under its key
 LAST_VALID = "sm_last_valid_logits"  # not in the URL: what to keep showing while the input is invalid
 
 
@@ -130,21 +140,12 @@ share_slot = st.container()  # filled once every control has its value
 # ---------------------------------------------------------------- controls
 controls, main = st.columns([1, 2], gap="large")
 with controls:
-    st.selectbox(
-        "Preset", PRESET.options, PRESET.index, key=PRESET.key, on_change=_apply_preset, format_func=PRESET.label, **URL
-    )
+    PRESET.draw(on_change=_apply_preset)
     preset = PRESETS.get(st.session_state[PRESET.key])
     if preset is not None:
         caption(preset.lesson)
-    st.selectbox("Class names", LABELS.options, LABELS.index, key=LABELS.key, format_func=LABELS.label, **URL)
-    st.text_input(
-        f"Logits o (comma-separated, 2 to {MAX_CLASSES} classes)",
-        LOGITS.default,
-        key=LOGITS.key,
-        on_change=_match_preset,
-        help="Type or paste numbers such as 1, 2, 3, or edit them in the table below.",
-        **URL,
-    )
+    LABELS.draw()
+    LOGITS.draw(on_change=_match_preset)
 
 try:
     logits = parse_logits(st.session_state[LOGITS.key])
@@ -179,16 +180,7 @@ with controls:
         rows = ", ".join(str(i + 1) for i in empty)
         st.warning(f"Row {rows} of the table has no logit yet: type a number there (it is left out until then).")
 
-with main:
-    st.select_slider(
-        "Temperature T (log scale: each step multiplies T by about 1.12)",
-        options=TEMPERATURES,
-        value=TEMPERATURE.default,
-        key=TEMPERATURE.key,
-        format_func=TEMPERATURE.dump,
-        **URL,
-    )
-temperature = st.session_state[TEMPERATURE.key]
+temperature = TEMPERATURE.draw(main)
 
 # ---------------------------------------------------------------- numbers
 o = torch.tensor(logits, dtype=torch.float64)
@@ -206,7 +198,8 @@ with main:
         rf"\quad T = {temperature:g},\ q = {len(logits)}"
     )
     bars = cached.probability_bars(labels, probs.tolist(), one_hot.tolist(), title=f"Prediction: {labels[top]}")
-    chart(bars, "sm_bars")  # the chart before the numbers: in the first screen of a 1280x720 projector
+    bars_alt = probability_bars_alt(labels, probs.tolist(), one_hot.tolist(), temperature)
+    chart(bars, "sm_bars", bars_alt)  # the chart before the numbers: in the first screen of a 1280x720 projector
     m = st.columns(4)
     m[0].metric("Confidence", f"{float(confidence(probs)):.3f}", help="max_j p_j: the probability of the top class")
     m[1].metric("Margin", f"{float(margin(probs)):.3f}", help="top-1 minus top-2 probability")
@@ -240,11 +233,17 @@ st.subheader("Every class probability as T changes")
 curves, words = st.columns([2, 1], gap="large")
 with curves:
     fig = cached.temperature_curves(logits, tuple(labels), temperature, tuple(probs.tolist()))
-    chart(fig, "sm_curves")
+    chart(fig, "sm_curves", temperature_curves_alt(labels, temperature, probs.tolist(), cold.tolist()))
     caption(
-        f"The curves run from T = 0.01 to 100, past the slider's {TEMPERATURES[0]:g} to {TEMPERATURES[-1]:g}, "
-        "to show both limits. The dots mark the current T."
+        f"The curves run from T = {SWEEP_T_MIN:g} to {SWEEP_T_MAX:g}, past the slider's {TEMPERATURES[0]:g} to "
+        f"{TEMPERATURES[-1]:g}, to show both limits. Each class's marker (as in the legend) is at the current T."
     )
+    with st.expander("The numbers behind the charts"):  # real tables a screen reader can walk
+        st.markdown(f"The bars: probabilities at T = {temperature:g}")
+        st.table(cached.table(probability_records(labels, logits, probs.tolist(), one_hot.tolist())), hide_index=True)
+        st.markdown("The curves: each class's probability at a few temperatures")
+        shown_t = sorted({SWEEP_T_MIN, 0.1, 1.0, 10.0, SWEEP_T_MAX, temperature})
+        st.table(cached.table(sweep_records(logits, labels, shown_t)), hide_index=True)
 with words:
     st.latex(r"\frac{\hat{y}_i}{\hat{y}_j} = \exp\!\left(\frac{o_i - o_j}{T}\right)")
     cold_line = (
@@ -272,7 +271,7 @@ caption(
     "quickly. The table computes both ways in float32 and float16 with the logits and T above."
 )
 # Only the open tab's body runs: the hidden precision costs nothing until it is opened.
-for tab, dtype in zip(st.tabs(DTYPE_TAB.options, key=DTYPE_TAB.key, **URL), DTYPES):
+for tab, dtype in zip(DTYPE_TAB.draw(), DTYPES):
     if not tab.open:
         continue
     with tab:

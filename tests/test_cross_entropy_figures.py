@@ -5,6 +5,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from softmax_core import cross_entropy_trace, logits_trace
 from softmax_core.figures import cross_entropy_figures as figs
@@ -122,3 +124,47 @@ def test_logits_table_side_by_side_with_torch():
     torch.testing.assert_close(
         torch.tensor(frame["ours"].tolist()), torch.tensor((frame["logsumexp"] - frame["o_y"]).tolist())
     )
+
+
+# ---------------------------------------------------------------- text alternatives (issue 23 §2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 9), st.integers(2, 5))
+def test_alt_texts_give_each_examples_picked_cell_loss_and_the_mean(seed, n, k):
+    """Against torch: the picked cells by gather, the losses by F.nll_loss on log y_hat, the mean by F.cross_entropy."""
+    y_hat, y = random_batch(seed, n, k)
+    y_hat = y_hat.double()
+    picked = y_hat.gather(1, y[:, None])[:, 0]
+    losses = F.nll_loss(torch.log(y_hat), y, reduction="none")
+    mean = float(F.cross_entropy(torch.log(y_hat), y))
+    heat = figs.prediction_heatmap_alt(y_hat, y)
+    curve = figs.neg_log_curve_alt(picked)
+    bars = figs.loss_bars_alt(losses)
+    assert f"{n} examples by {k} classes" in heat
+    shown = min(n, figs.ALT_EXAMPLES)
+    for i in range(shown):
+        assert f"example {i}, class {int(y[i])}: {float(picked[i]):.2f}" in heat
+        assert f"example {i}: p = {float(picked[i]):.4f}, loss {float(losses[i]):.4f}" in curve
+        assert f"example {i}: {float(losses[i]):.4f}" in bars
+    for text in (heat, curve, bars):  # the rest are counted, not listed (the page's tables have them all)
+        assert f"example {shown}:" not in text and f"example {shown}," not in text
+        assert (f"and {n - shown} more" in text) == (n > shown)
+    assert bars.endswith(f"Mean: {mean:.4f}.")
+
+
+def test_alt_texts_name_an_infinite_loss_in_words():
+    y_hat, y = torch.tensor([[1.0, 0.0], [0.5, 0.5]], dtype=torch.float64), torch.tensor([1, 0])
+    picked = y_hat.gather(1, y[:, None])[:, 0]
+    losses = F.nll_loss(torch.log(y_hat), y, reduction="none")
+    assert "example 0: p = 0.0000, loss infinite" in figs.neg_log_curve_alt(picked)
+    assert figs.loss_bars_alt(losses).endswith("Mean: infinite.")
+
+
+def test_the_per_example_table_holds_the_charts_numbers():
+    picked = Y_HAT.double().gather(1, Y[:, None])[:, 0]
+    losses = F.nll_loss(torch.log(Y_HAT.double()), Y, reduction="none")
+    rows = figs.per_example_records(picked, losses)
+    assert [r["i"] for r in rows] == [0, 1]
+    assert [r["p = y_hat[i, y[i]]"] for r in rows] == pytest.approx([0.1, 0.5])
+    assert [r["loss −log p"] for r in rows] == pytest.approx(losses.tolist())

@@ -11,14 +11,19 @@ from hypothesis import strategies as st
 
 from softmax_core.figures.loss_figures import (
     ARROW,
-    CIRCLE,
+    LOSS_SYMBOLS,
     QUANTITIES,
+    QUANTITY_LABELS,
     compare_figure,
+    compare_figure_alt,
+    curve_records,
     curve_x,
     fmt,
+    gradient_step_alt,
     gradient_step_figures,
     loss_formulas,
     one_loss_figure,
+    one_loss_figure_alt,
     view_half_width,
 )
 from softmax_core.figures.style import PALETTE_SIZE, drawn_traces
@@ -154,7 +159,7 @@ def test_gradient_step_figure_marks_both_ends_of_each_step(axis, lr):
             float(TORCH_LOSSES[step.loss](torch.tensor(y_hat), torch.tensor(y), delta)), rel=1e-6
         )
         assert l1 == pytest.approx(float(TORCH_LOSSES[step.loss](torch.tensor(new), torch.tensor(y), delta)), rel=1e-6)
-        assert trace.marker.symbol[trace.selectedpoints[0]] == CIRCLE
+        assert trace.marker.symbol[trace.selectedpoints[0]] == LOSS_SYMBOLS[step.loss]  # the loss's own marker
         assert trace.marker.symbol[trace.selectedpoints[1]] == ARROW
         curve_x, curve_y = trace.x[:-4], trace.y[:-4]  # the curve, a gap, then the step: start, start, end
         assert (
@@ -242,3 +247,98 @@ def test_the_likelihood_plot_shows_the_whole_normalised_peak(name):
     low, high = fig.layout.yaxis3.range
     assert low < 0 < max(density.y) < high
     assert "density" in " ".join(a.text for a in fig.layout.annotations)
+
+
+# ---------------------------------------------------------------- text alternatives (issue 23 §2)
+NUMBER = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
+
+
+def _after(text: str, words: str) -> float:
+    """The number written right after ``words`` in a text alternative."""
+    return float(re.search(re.escape(words) + NUMBER, text).group(1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(list(LOSSES)),
+    st.sampled_from(["residual", "prediction"]),
+    st.floats(-5, 5),
+    st.floats(-5, 5),
+    st.floats(0.1, 5),
+    st.floats(1, 10),
+)
+def test_one_loss_alt_gives_the_values_at_the_marker_and_the_plotted_range(name, axis, y_hat, y, delta, plot_range):
+    text = one_loss_figure_alt(name, y_hat, y, delta, plot_range, axis)
+    assert text.startswith(name)
+    for q in QUANTITIES:  # loss from torch.nn.functional, gradient from autograd, density from torch.distributions
+        truth = reference(name, q, [y_hat], y, delta)[0]
+        assert _after(text, f"{QUANTITY_LABELS[q]} = ") == pytest.approx(truth, rel=1e-3, abs=1e-4)
+    lo, hi = one_loss_figure(name, y_hat, y, delta, plot_range, axis).layout.xaxis.range  # as drawn
+    assert _after(text, "from ") == pytest.approx(lo, rel=1e-3, abs=1e-3)
+    assert _after(text, " to ") == pytest.approx(hi, rel=1e-3, abs=1e-3)
+
+
+@pytest.mark.parametrize("quantity", QUANTITIES)
+@pytest.mark.parametrize("axis", ["residual", "prediction"])
+def test_compare_alt_gives_each_losss_value_and_how_it_is_drawn(quantity, axis):
+    y_hat, y, delta = 1.8, -0.6, 0.9
+    text = compare_figure_alt(quantity, y_hat, y, delta, 3.0, axis)
+    fig = compare_figure(quantity, y_hat, y, delta, 3.0, axis)
+    values = text.split("At the marker")[1]
+    for name, trace in zip(LOSSES, fig.data):
+        truth = reference(name, quantity, [y_hat], y, delta)[0]
+        assert _after(values, f"{name} ") == pytest.approx(truth, rel=1e-3, abs=1e-4)
+        dash = {"solid": "solid", "dash": "dashed", "dot": "dotted"}[trace.line.dash]
+        assert f"{name} ({dash} line, {trace.marker.symbol})" in text  # the words match the figure
+
+
+@pytest.mark.parametrize("lr", [0.3, 1.0, 2.2])
+def test_gradient_step_alt_gives_where_the_torch_step_lands(lr):
+    y_hat, y, delta = 3.0, 0.5, 1.0
+    for step in gradient_steps(y_hat, y, lr, delta):
+        param = torch.tensor([y_hat], dtype=torch.float64, requires_grad=True)  # the torch reference step
+        optimizer = torch.optim.SGD([param], lr=lr)
+        TORCH_LOSSES[step.loss](param, torch.tensor([y], dtype=torch.float64), delta).sum().backward()
+        optimizer.step()
+        new = float(param.detach())
+        after = float(TORCH_LOSSES[step.loss](torch.tensor(new), torch.tensor(y), delta))
+        text = gradient_step_alt(step)
+        assert text.startswith(step.loss)
+        assert _after(text, "moves by ") == pytest.approx(new - y_hat, rel=1e-3)
+        assert _after(text, f"from {fmt(y_hat)} (loss ") == pytest.approx(
+            float(TORCH_LOSSES[step.loss](torch.tensor(y_hat), torch.tensor(y), delta)), rel=1e-3
+        )
+        assert _after(text, ") to ") == pytest.approx(new, rel=1e-3, abs=1e-4)
+        assert _after(text, f"to {fmt(step.y_hat_new)} (loss ") == pytest.approx(after, rel=1e-3, abs=1e-6)
+
+
+def test_each_loss_has_its_own_dash_and_marker_in_every_figure():
+    """Colour is never the only code: L2, L1 and Huber differ by dash and by marker wherever they are drawn."""
+    styles = {}
+    steps = gradient_steps(1.0, 0.0, 0.5, 1.0)
+    for name, step_fig in zip(LOSSES, gradient_step_figures(steps, 1.0, 4.0)):
+        [step_trace] = drawn_traces(step_fig)
+        seen = {(t.line.dash, t.marker.symbol) for t in drawn_traces(one_loss_figure(name, 1.0, 0.0, 1.0, 4.0))}
+        seen |= {
+            (t.line.dash, t.marker.symbol)
+            for t in compare_figure("loss", 1.0, 0.0, 1.0, 4.0).data
+            if t.name.startswith(name)
+        }
+        seen.add((step_trace.line.dash, step_trace.marker.symbol[step_trace.selectedpoints[0]]))
+        assert len(seen) == 1, (name, seen)  # the same in every figure
+        styles[name] = seen.pop()
+    dashes, symbols = {d for d, _ in styles.values()}, {s for _, s in styles.values()}
+    assert len(dashes) == len(symbols) == len(LOSSES)
+
+
+def test_the_curve_table_holds_the_curves_numbers():
+    y_hat, y, delta = 2.5, 0.0, 1.0
+    rows = curve_records(y_hat, y, delta, 4.0)
+    current = [r for r in rows if r["at"] == "current"]
+    assert [r["loss"] for r in current] == list(LOSSES) and {r["d"] for r in current} == {2.5}
+    points = [r["d"] for r in rows[:: len(LOSSES)]]
+    assert points == sorted(points) and points[0] == -4.0 and points[-1] == 4.0 and len(rows) == 10 * len(LOSSES)
+    for row in rows:
+        for q, symbol in (("loss", "ℓ"), ("gradient", "∂ℓ/∂ŷ"), ("likelihood", "p")):
+            truth = reference(row["loss"], q, [row["d"]], 0.0, delta)[0]
+            assert row[symbol] == pytest.approx(truth, abs=2e-6)

@@ -349,3 +349,25 @@ def test_a_probability_below_float32_gives_its_true_loss_in_float64():
         torch.log(torch.tensor([[1e-50, 0.4, 0.6], [0.3, 0.2, 0.5]], dtype=torch.float64)), torch.tensor([0, 2])
     )
     assert f">>> F.cross_entropy(o, y)\n{str(reference)}" in text
+
+
+@pytest.mark.parametrize("query", [{"step": str(step)} for step in STEP_TITLES] + [{"all": "true"}])
+def test_every_chart_has_a_text_alternative_in_every_step(query):
+    """Issue 23 §2: each chart's accessible name gives the chapter example's numbers (torch's)."""
+    at = run(query)
+    charts = at.get("plotly_chart")
+    assert all(chart.proto.alt for chart in charts)
+    loss = F.nll_loss(
+        torch.log(torch.tensor([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]], dtype=torch.float64)),
+        torch.tensor([0, 2]),
+        reduction="none",
+    )
+    for chart in charts:
+        alt = chart.proto.alt
+        assert (
+            "example 0, class 0: 0.10" in alt
+            or f"example 0: p = 0.1000, loss {float(loss[0]):.4f}" in alt
+            or (f"example 1: {float(loss[1]):.4f}" in alt and f"Mean: {float(loss.mean()):.4f}." in alt)
+        ), alt
+    expected = {"1": 1, "2": 1, "3": 1, "4": 1, "5": 0}.get(query.get("step"), 3)  # show-all: 1, 3 and 4
+    assert len(charts) == expected

@@ -171,3 +171,20 @@ def test_reset_returns_to_defaults_and_clears_the_link():
     assert at.slider(key="loss_y_hat").value == 2.5
     assert at.radio(key="loss_view").value == "each"
     assert link(at) == {}
+
+
+@pytest.mark.parametrize("view", ["each", "compare"])
+def test_every_chart_has_a_text_alternative_from_its_numbers_and_a_table_behind_it(view):
+    """Issue 23 §2: the chart's accessible name (st.plotly_chart's alt) says what it shows and its values."""
+    at = run({"loss_view": view})
+    assert not at.exception
+    alts = [chart.proto.alt for chart in at.get("plotly_chart")]
+    assert len(alts) == 6 and all(alts)
+    firsts = ("L2", "L1", "Huber") if view == "each" else ("loss ℓ", "gradient", "density")
+    for alt, first in zip(alts[:3], firsts):
+        assert alt.startswith(first) and "d = 2.5" in alt
+    huber = torch_huber(2.5, 0.0, 1.0)  # the default: y = 0, ŷ = 2.5, δ = 1
+    assert f"{huber:.4g}" in (alts[2] if view == "each" else alts[0])
+    assert [alt.split()[0] for alt in alts[3:]] == ["L2", "L1", "Huber"]  # one gradient step each
+    behind = next(e for e in at.expander if "numbers behind the curves" in e.label)
+    assert len(behind.table) == 1

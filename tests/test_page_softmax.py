@@ -270,3 +270,23 @@ def test_table_cells_refuse_huge_numbers_with_a_sentence(app, cell, words):
     assert not at.exception
     assert len(at.error) == 1 and words in at.error[0].value
     assert_shows(at, (1.0, 2.0, 3.0), 1.0)  # the last valid logits stay on screen
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+@pytest.mark.parametrize("preset", ["chapter", "fashion", "tied"])
+def test_every_chart_has_a_text_alternative_from_its_numbers(app, dtype, preset):
+    """Issue 23 §2: the chart's accessible name names each class at or above 1 % with torch's percentage."""
+    app.query_params.update({"sm_dtype": dtype, "sm_preset": preset})
+    at = app.run()
+    assert not at.exception
+    logits = PRESETS[preset].logits
+    labels = charts(at)[0]["data"][0]["x"]
+    p = expected_probs(logits, 1.0)
+    bars, curves = (chart.proto.alt for chart in at.get("plotly_chart"))
+    for alt in (bars, curves):
+        for label, prob in zip(labels, p.tolist()):
+            assert (f"{label} {100 * prob:.1f} %" in alt) == (prob >= 0.01), (label, alt)
+    assert bars.startswith("Bar chart of the probabilities at T = 1:")
+    assert "As T goes to 0:" in curves and f"1/{len(logits)}" in curves
+    behind = next(e for e in at.expander if "numbers behind the charts" in e.label)
+    assert len(behind.table) == 2

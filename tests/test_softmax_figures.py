@@ -9,7 +9,11 @@ from hypothesis import strategies as st
 
 from softmax_core.figures.softmax_figures import (
     probability_bars,
+    probability_bars_alt,
+    probability_records,
+    sweep_records,
     temperature_curves,
+    temperature_curves_alt,
     temperature_sweep,
 )
 from softmax_core.logit_presets import (
@@ -320,3 +324,85 @@ def test_float16_log_of_softmax_and_log_softmax_are_said_to_differ_and_why():
     single_gap = max(abs(a - b) for a, b in zip(single.log_of_softmax, single.log_softmax))
     assert single_gap < 1e-6
     assert single_gap == 0 or "about 7 significant decimal digits" in " ".join(explain(single))
+
+
+# ---------------------------------------------------------------- text alternatives (issue 23 §2)
+
+
+def _named_order(text: str, labels, probs) -> list[int]:
+    """Where each class at or above 1 % is named with its percentage (as torch computes it) in the text."""
+    named = [j for j, p in enumerate(probs) if p >= 0.01]
+    positions = {j: text.find(f"{labels[j]} {100 * probs[j]:.1f} %") for j in named}
+    assert all(at >= 0 for at in positions.values()), (text, positions)
+    return sorted(named, key=positions.get)
+
+
+@settings(max_examples=80, deadline=None)
+@given(logit_lists, temperatures)
+def test_bars_alt_names_every_class_at_or_above_1_percent_largest_first(logits, temperature):
+    labels = [f"c{j}" for j in range(len(logits))]  # no label is a prefix of another (at most 10 classes)
+    p = torch_softmax(logits, temperature).tolist()
+    winner = int(torch.tensor(logits).argmax())  # the first of tied largest logits, as argmax picks
+    one_hot = [1.0 if j == winner else 0.0 for j in range(len(logits))]
+    text = probability_bars_alt(labels, p, one_hot, temperature)
+    assert text.startswith(f"Bar chart of the probabilities at T = {temperature:g}: ")
+    order = _named_order(text, labels, p)
+    assert [p[j] for j in order] == sorted((p[j] for j in order), reverse=True)  # largest first
+    small = [j for j, v in enumerate(p) if v < 0.01]
+    for j in small:  # below 1 %: never given a percentage
+        assert f"c{j} 0." not in text.replace(f"c{j} below", "")
+    if len(small) == 1:
+        assert f"c{small[0]} below 1 %" in text
+    elif small:
+        assert f"the other {len(small)} below 1 %" in text
+    else:
+        assert "below 1 %" not in text
+    assert text.endswith(f"One-hot argmax: c{winner}.")
+
+
+def test_bars_alt_reads_like_the_issue_example():
+    labels = ["Ankle boot", "Sneaker", "Sandal", "Bag", "Shirt"]
+    p = [0.507, 0.462, 0.029, 0.001, 0.001]
+    assert probability_bars_alt(labels, p, [1, 0, 0, 0, 0], 1.0) == (
+        "Bar chart of the probabilities at T = 1: Ankle boot 50.7 %, Sneaker 46.2 %, Sandal 2.9 %, "
+        "the other 2 below 1 %. One-hot argmax: Ankle boot."
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(logit_lists, temperatures)
+def test_curves_alt_gives_the_current_probabilities_and_both_limits(logits, temperature):
+    labels = [f"c{j}" for j in range(len(logits))]
+    p = torch_softmax(logits, temperature).tolist()
+    o = torch.tensor(logits, dtype=torch.float64)
+    top = [j for j in range(len(logits)) if o[j] == o.max()]  # the T -> 0 limit, from the logits themselves
+    cold = [1 / len(top) if j in top else 0.0 for j in range(len(logits))]
+    text = temperature_curves_alt(labels, temperature, p, cold)
+    order = _named_order(text, labels, p)
+    assert [p[j] for j in order] == sorted((p[j] for j in order), reverse=True)
+    assert f"At the current T = {temperature:g}:" in text and "0.01 to 100 on a log scale" in text
+    if len(top) == 1:
+        assert f"As T goes to 0: hardmax, c{top[0]} gets 100 %." in text
+    else:
+        assert f"the {len(top)} tied top classes ({', '.join(f'c{j}' for j in top)}) get 1/{len(top)} each" in text
+    q = len(logits)
+    assert f"uniform 1/{q} = {100 / q:.1f} %" in text
+
+
+def test_the_pages_tables_hold_the_charts_numbers():
+    logits, labels, temperature = (1.0, 2.0, 3.0), ["cat", "chicken", "dog"], 2.0
+    p = torch_softmax(logits, temperature)
+    rows = probability_records(labels, logits, p.tolist(), [0, 0, 1])
+    assert [r["class"] for r in rows] == labels and [r["one-hot"] for r in rows] == [0, 0, 1]
+    assert [r["softmax p"] for r in rows] == pytest.approx(p.tolist(), abs=1e-6)
+    sweep = sweep_records(logits, labels, (0.01, 1.0, 100.0))
+    for t in (0.01, 1.0, 100.0):
+        column = [r[f"T = {t:g}"] for r in sweep]
+        assert column == pytest.approx(torch_softmax(logits, t).tolist(), abs=1e-6)
+
+
+def test_class_curves_differ_by_marker_symbol_not_only_colour():
+    logits = tuple(float(v) for v in range(10))
+    fig = temperature_curves(temperature_sweep(logits), FASHION_MNIST_CLASSES, 1.0, torch_softmax(logits).tolist())
+    assert len({trace.marker.symbol for trace in fig.data}) == 10
+    assert fig.layout.legend.itemsizing == "constant"  # the legend shows each symbol, not a dot of the mean size

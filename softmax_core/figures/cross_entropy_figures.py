@@ -2,7 +2,9 @@ r"""Figures for "Cross-entropy, step by step": the picked cells, :math:`-\log p`
 
 Pure builders (tensors or lists in, plotly figure out). Highlights use outline
 width, bold text and marker symbols, never colours of our own: the Streamlit
-theme colours everything.
+theme colours everything. Each figure has a text alternative beside it (``*_alt``,
+the chart's accessible name, written from the same data) and its numbers as table
+rows (:func:`per_example_records`).
 """
 
 from __future__ import annotations
@@ -179,6 +181,60 @@ def loss_bars(losses, title: str | None = None) -> go.Figure:
     fig.update_xaxes(title_text="example i", tickvals=list(range(n)), ticktext=_example_names(n), range=[-0.6, n - 0.4])
     fig.update_yaxes(title_text="loss", rangemode="tozero", range=[0, cap * 1.2])
     return apply_layout(fig, title, height=360, showlegend=False)
+
+
+# ---------------------------------------------------------------- text alternatives and tables
+ALT_EXAMPLES = 6  # examples named in a text alternative; the table on the page has them all
+
+
+def _listed(items: list[str]) -> str:
+    """The first ``ALT_EXAMPLES`` items, then how many more (the page's tables show every one)."""
+    more = len(items) - ALT_EXAMPLES
+    return "; ".join(items[:ALT_EXAMPLES]) + (f"; and {more} more" if more > 0 else "")
+
+
+def _loss_text(value: float) -> str:
+    return f"{value:.4f}" if math.isfinite(value) else "infinite"
+
+
+def prediction_heatmap_alt(y_hat, y) -> str:
+    """What :func:`prediction_heatmap` shows: the grid's size and the cell each example's loss reads."""
+    probs, labels = _rows(y_hat), _labels(y)
+    picked = [f"example {i}, class {j}: {probs[i][j]:.2f}" for i, j in enumerate(labels)]
+    return (
+        f"Grid of the predicted probabilities y_hat, {len(probs)} examples by {len(probs[0])} classes, "
+        f"the cell of each example's true class outlined: {_listed(picked)}."
+    )
+
+
+def neg_log_curve_alt(picked) -> str:
+    """What :func:`neg_log_curve` shows: the curve, and each example's point on it."""
+    p = [float(v) for v in torch.as_tensor(picked, dtype=torch.float64).tolist()]
+    points = [
+        f"example {i}: p = {v:.4f}, loss {_loss_text(-math.log(v) if v > 0 else math.inf)}" for i, v in enumerate(p)
+    ]
+    return (
+        "The curve −log p for p from 0 to 1: 0 at p = 1, growing without bound as p goes to 0. "
+        f"Each example's probability of its true class on it: {_listed(points)}."
+    )
+
+
+def loss_bars_alt(losses) -> str:
+    """What :func:`loss_bars` shows: each example's loss and the mean."""
+    values = [float(v) for v in torch.as_tensor(losses, dtype=torch.float64).tolist()]
+    bars = [f"example {i}: {_loss_text(v)}" for i, v in enumerate(values)]
+    return (
+        f"Bar chart of the loss of each example: {_listed(bars)}. Mean: {_loss_text(math.fsum(values) / len(values))}."
+    )
+
+
+def per_example_records(picked, losses) -> list[dict]:
+    """Steps 3 and 4 as table rows: each example's probability of its true class and its loss."""
+    p = torch.as_tensor(picked, dtype=torch.float64).tolist()
+    return [
+        {"i": i, "p = y_hat[i, y[i]]": v, "loss −log p": loss}
+        for i, (v, loss) in enumerate(zip(p, torch.as_tensor(losses).tolist()))
+    ]
 
 
 def logits_side_by_side(logits_trace, torch_losses) -> pd.DataFrame:

@@ -9,7 +9,10 @@ prediction :math:`\hat y` itself (target at :math:`y`).
 Colour means the loss on this page, everywhere: L2, L1, Huber take the theme's
 colours 0, 1, 2. Trace order decides the theme colour, so overlays keep the order
 L2, L1, Huber, and a figure of one loss's three quantities puts each curve in
-that loss's colour slot (``style.in_colour_slot``).
+that loss's colour slot (``style.in_colour_slot``). Colour is never the only code:
+each loss also has its own line dash and marker symbol (solid and circle, dashed and
+square, dotted and diamond) in every figure, and its name in the legend or title.
+Each figure has a text alternative beside it (``*_alt``) written from the same numbers.
 
 The likelihood is the normalised noise density ``exp(-loss) / Z``
 (``Loss.density``): Gaussian, Laplace, and Huber's with Z computed from delta, so
@@ -29,7 +32,14 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from softmax_core.figures.style import LEGEND_BELOW, apply_layout, in_colour_slot, projector_fonts
+from softmax_core.figures.style import (
+    LEGEND_BELOW,
+    SERIES_DASHES,
+    SERIES_SYMBOLS,
+    apply_layout,
+    in_colour_slot,
+    projector_fonts,
+)
 from softmax_core.gradient_step import GradientStep
 from softmax_core.losses import LOSSES, normaliser
 
@@ -37,6 +47,16 @@ QUANTITIES = ("loss", "gradient", "likelihood")
 QUANTITY_LABELS = {"loss": "loss ℓ", "gradient": "gradient ∂ℓ/∂ŷ", "likelihood": "density p = exp(−ℓ)/Z"}
 QUANTITY_SYMBOLS = {"loss": "ℓ", "gradient": "∂ℓ/∂ŷ", "likelihood": "p"}
 LOSS_SLOTS = {name: slot for slot, name in enumerate(LOSSES)}  # colour = the loss, on every figure of the page
+LOSS_DASHES = {name: SERIES_DASHES[slot] for name, slot in LOSS_SLOTS.items()}  # and so do its dash
+LOSS_SYMBOLS = {name: SERIES_SYMBOLS[slot] for name, slot in LOSS_SLOTS.items()}  # and its marker
+DASH_WORDS = {"solid": "solid", "dash": "dashed", "dot": "dotted"}
+
+
+def loss_style(name: str) -> str:
+    """How a loss is drawn, in words: "dashed line, square"."""
+    return f"{DASH_WORDS[LOSS_DASHES[name]]} line, {LOSS_SYMBOLS[name]}"
+
+
 LOSS_TITLES = {
     "L2": "L2 (squared): Gaussian noise",
     "L1": "L1 (absolute): Laplace noise",
@@ -46,7 +66,8 @@ AXES = ("residual", "prediction")
 POINTS = 301  # per curve: smooth at any width, light enough to redraw on every slider move
 MARKER_SIZE = 14
 ARROW_SIZE = 22  # the arrow symbol is slim: drawn larger to read as the step's tip
-CIRCLE, ARROW = 0, 53  # plotly marker symbol codes: old prediction, tip of the step
+LINE_WIDTH = 3  # a dotted or dashed line stays visible at this width on a projector
+ARROW = "arrow"  # the tip of the step (the old prediction has its loss's symbol)
 
 
 def fmt(value: float) -> str:
@@ -116,7 +137,8 @@ def _curve(
         x=xs,
         y=quantity(loss_name, quantity_name, xs, center, delta),
         mode="lines+markers",
-        marker=dict(size=MARKER_SIZE),
+        line=dict(dash=LOSS_DASHES[loss_name], width=LINE_WIDTH),
+        marker=dict(size=MARKER_SIZE, symbol=LOSS_SYMBOLS[loss_name]),
         selectedpoints=idx,
         unselected=dict(marker=dict(opacity=0)),
         hovertemplate=f"{x_label} = %{{x:.3f}}<br>{QUANTITY_SYMBOLS[quantity_name]} = %{{y:.4g}}<extra>{loss_name}</extra>",
@@ -182,7 +204,8 @@ def one_loss_figure(
         yaxis = "y" if row == 1 else f"y{row}"
         data.append(_curve(name, q, axis, center, half_width, delta, (mark,), name=q, xaxis="x", yaxis=yaxis))
         value = quantity(name, q, [mark], center, delta)[0]
-        notes.append(_subplot_title(f"{QUANTITY_LABELS[q]} = <b>{fmt(value)}</b>", "x", yaxis))
+        named = f"{name}: " if row == 1 else ""  # the loss named in the figure, not by its colour alone
+        notes.append(_subplot_title(f"{named}{QUANTITY_LABELS[q]} = <b>{fmt(value)}</b>", "x", yaxis))
         layout[f"yaxis{row if row > 1 else ''}"] = dict(domain=domain, anchor="x", zeroline=True)
     layout["yaxis3"]["range"] = density_range(name, delta)
     layout["xaxis"] = dict(
@@ -236,7 +259,7 @@ def _step_trace(step: GradientStep, center: float, half_width: float, delta: flo
     trace["x"] = np.concatenate([trace["x"], [np.nan, start, start, end]])
     trace["y"] = np.concatenate([trace["y"], [np.nan, step.loss_before, step.loss_before, step.loss_after]])
     trace["selectedpoints"] = [n + 2, n + 3]
-    symbols, sizes = np.full(n + 4, CIRCLE), np.full(n + 4, MARKER_SIZE)
+    symbols, sizes = np.full(n + 4, LOSS_SYMBOLS[step.loss], dtype=object), np.full(n + 4, MARKER_SIZE)
     symbols[n + 3], sizes[n + 3] = ARROW, ARROW_SIZE
     trace["marker"] = dict(size=sizes, symbol=symbols, angleref="previous")  # the tip points along the step
     return trace
@@ -272,6 +295,76 @@ def gradient_step_figures(
             )
         )
     return tuple(figures)
+
+
+# ---------------------------------------------------------------- text alternatives and tables
+
+
+def _span(y_hat: float, y: float, plot_range: float, axis: str) -> str:
+    """The horizontal axis in words: which variable, over which range."""
+    center, mark = frame(y_hat, y, axis)
+    half = view_half_width(plot_range, mark - center)
+    name = "residual d = ŷ − y" if axis == "residual" else f"prediction ŷ (target y = {fmt(y)})"
+    return f"{name} from {fmt(center - half)} to {fmt(center + half)}"
+
+
+def _at(y_hat: float, y: float, axis: str) -> str:
+    return f"d = {fmt(float(y_hat) - float(y))}" if axis == "residual" else f"ŷ = {fmt(y_hat)}"
+
+
+def _value(name: str, quantity_name: str, y_hat: float, y: float, delta: float) -> float:
+    return float(quantity(name, quantity_name, [y_hat], y, delta)[0])
+
+
+def one_loss_figure_alt(
+    name: str, y_hat: float, y: float, delta: float, plot_range: float, axis: str = "residual"
+) -> str:
+    """What :func:`one_loss_figure` shows: the loss's three curves and their values at the marker."""
+    values = ", ".join(f"{QUANTITY_LABELS[q]} = {fmt(_value(name, q, y_hat, y, delta))}" for q in QUANTITIES)
+    return (
+        f"{LOSS_TITLES[name]}. Its loss, gradient and noise density, stacked, against the "
+        f"{_span(y_hat, y, plot_range, axis)}. At the marker, {_at(y_hat, y, axis)}: {values}."
+    )
+
+
+def compare_figure_alt(
+    quantity_name: str, y_hat: float, y: float, delta: float, plot_range: float, axis: str = "residual"
+) -> str:
+    """What :func:`compare_figure` shows: one quantity of the three losses, and each one's value at the marker."""
+    if quantity_name not in QUANTITIES:
+        raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}, got {quantity_name!r}")
+    styles = ", ".join(f"{name} ({loss_style(name)})" for name in LOSSES)
+    values = ", ".join(f"{name} {fmt(_value(name, quantity_name, y_hat, y, delta))}" for name in LOSSES)
+    return (
+        f"{QUANTITY_LABELS[quantity_name]} of {styles} against the {_span(y_hat, y, plot_range, axis)}. "
+        f"At the marker, {_at(y_hat, y, axis)}: {values}."
+    )
+
+
+def gradient_step_alt(step: GradientStep) -> str:
+    """What one of :func:`gradient_step_figures` shows: where the step starts and lands, and the loss there."""
+    return (
+        f"{step.loss} loss curve with one gradient step: the prediction ŷ moves by {fmt(step.step)}, "
+        f"from {fmt(step.y_hat)} (loss {fmt(step.loss_before)}) to {fmt(step.y_hat_new)} "
+        f"(loss {fmt(step.loss_after)})."
+    )
+
+
+def curve_records(
+    y_hat: float, y: float, delta: float, plot_range: float, axis: str = "residual", points: int = 9
+) -> list[dict]:
+    """The curves' numbers as table rows, one per point and loss (narrow enough for a phone): its loss, gradient
+    and density at a few points across the plot and at the marker (the rows marked "current")."""
+    center, mark = frame(y_hat, y, axis)
+    half = view_half_width(plot_range, mark - center)
+    xs = sorted(set(np.linspace(center - half, center + half, points).round(6).tolist()) | {mark})
+    column = "d" if axis == "residual" else "ŷ"
+    return [
+        {column: x, "at": "current" if x == mark else "", "loss": name}
+        | {QUANTITY_SYMBOLS[q]: round(float(quantity(name, q, [x], center, delta)[0]), 6) for q in QUANTITIES}
+        for x in xs
+        for name in LOSSES
+    ]
 
 
 def loss_formulas(name: str, y_hat: float, y: float, delta: float) -> list[str]:

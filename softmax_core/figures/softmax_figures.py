@@ -4,7 +4,9 @@ r"""Figures of the softmax-and-temperature page: data in, plotly figure out.
 * :func:`temperature_curves`: every :math:`p_j(T)` against T on a log axis, with the limits
   T -> 0 (hardmax) and T -> infinity (uniform 1/q) marked.
 
-No colours are set: the Streamlit theme colours the traces.
+Each figure has a text alternative beside it (``*_alt``, the chart's accessible name) and the numbers
+it draws as table rows (``*_records``). No colours are set: the Streamlit theme colours the traces; a
+class's curve also has its own marker symbol, so colour is never the only code.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from softmax_core.figures.style import FONT_SIZE, PALETTE_SIZE, apply_layout, projector_fonts
+from softmax_core.figures.style import FONT_SIZE, PALETTE_SIZE, SERIES_SYMBOLS, apply_layout, projector_fonts
 from softmax_core.softmax import softmax, zero_temperature_limit
 
 SWEEP_T_MIN, SWEEP_T_MAX, SWEEP_POINTS = 0.01, 100.0, 300
@@ -116,7 +118,7 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
             y=ys[:, j],
             name=label,
             mode="lines+markers",
-            marker=dict(size=sizes, line=dict(width=0)),
+            marker=dict(size=sizes, symbol=SERIES_SYMBOLS[j % len(SERIES_SYMBOLS)], line=dict(width=0)),
             line=dict(width=3, dash="solid" if j < PALETTE_SIZE else "dash"),
             hovertemplate="T = %{x:.3g}<br>p = %{y:.4f}<extra>" + label + "</extra>",
         )
@@ -157,7 +159,7 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
         text=f"current T = {t:g}",
     )
     apply_layout(fig, height=540)  # the legend of ten classes takes rows under the plot
-    fig.update_layout(margin_r=115)
+    fig.update_layout(margin_r=115, legend_itemsizing="constant")  # the legend shows each class's marker
     decades = [10.0**k for k in range(math.ceil(lo), math.floor(hi) + 1)]
     fig.update_xaxes(
         type="log",
@@ -168,3 +170,70 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
     )
     fig.update_yaxes(title_text="probability", range=[-0.02, 1.2], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
     return projector_fonts(fig)
+
+
+# ---------------------------------------------------------------- text alternatives and tables
+
+
+def percent(p: float) -> str:
+    return f"{100 * p:.1f} %"
+
+
+def shares(labels, probs) -> str:
+    """Every class at or above 1 %, largest first, with its percentage; the rest summed up in words.
+
+    "Ankle boot 50.7 %, Sneaker 46.2 %, Sandal 2.9 %, the other 7 below 1 %". Ties keep the classes' order.
+    """
+    labels, probs = list(labels), [float(p) for p in probs]
+    order = sorted(range(len(probs)), key=lambda j: -probs[j])
+    named = [f"{labels[j]} {percent(probs[j])}" for j in order if probs[j] >= 0.01]
+    rest = [labels[j] for j in order if probs[j] < 0.01]
+    if len(rest) == 1:
+        named.append(f"{rest[0]} below 1 %")
+    elif rest:
+        named.append(f"the other {len(rest)} below 1 %")
+    return ", ".join(named)
+
+
+def probability_bars_alt(labels, probs, one_hot, temperature: float | None = None) -> str:
+    """What :func:`probability_bars` shows, for a screen reader: the probabilities and the argmax."""
+    at = f" at T = {temperature:g}" if temperature is not None else ""
+    winners = [label for label, v in zip(labels, one_hot) if float(v) == 1.0]
+    return f"Bar chart of the probabilities{at}: {shares(labels, probs)}. One-hot argmax: {', '.join(winners)}."
+
+
+def temperature_curves_alt(
+    labels, temperature: float, current_probs, cold_limit, t_min: float = SWEEP_T_MIN, t_max: float = SWEEP_T_MAX
+) -> str:
+    """What :func:`temperature_curves` shows: the range, the current T's probabilities and both limits."""
+    labels, limit = list(labels), [float(p) for p in cold_limit]
+    top = [label for label, p in zip(labels, limit) if p > 0]
+    cold = (
+        f"hardmax, {top[0]} gets 100 %"
+        if len(top) == 1
+        else f"the {len(top)} tied top classes ({', '.join(top)}) get 1/{len(top)} each"
+    )
+    q = len(labels)
+    return (
+        f"Line chart of each class's probability against the temperature T, {t_min:g} to {t_max:g} on a log scale. "
+        f"At the current T = {float(temperature):g}: {shares(labels, current_probs)}. "
+        f"As T goes to 0: {cold}. As T grows: every class tends to uniform 1/{q} = {percent(1 / q)}."
+    )
+
+
+def probability_records(labels, logits, probs, one_hot) -> list[dict]:
+    """The bars' numbers, one row per class: the logit, its probability and the one-hot argmax."""
+    return [
+        {"class": label, "logit o": float(o), "softmax p": round(float(p), 6), "one-hot": int(h)}
+        for label, o, p, h in zip(labels, logits, probs, one_hot)
+    ]
+
+
+def sweep_records(logits, labels, temperatures) -> list[dict]:
+    """The curves' numbers at a few temperatures, one row per class (a column per T)."""
+    o = torch.as_tensor(logits, dtype=torch.float64)
+    columns = {f"T = {t:g}": softmax(o, float(t)).tolist() for t in temperatures}
+    return [
+        {"class": label} | {name: round(values[j], 6) for name, values in columns.items()}
+        for j, label in enumerate(labels)
+    ]

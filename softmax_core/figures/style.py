@@ -197,3 +197,13 @@ def scaled_text(fig: go.Figure, factor: float) -> go.Figure:
         if "textfont" in trace:
             grow(trace.textfont)
     return fit_top_margin(out)
+
+
+# ---------------------------------------------------------------- colour is never the only code
+# WCAG 2.1 1.4.1: series a chart shows together differ by more than their colour. Series k takes the
+# theme's colour k, marker symbol k and (where lines are few enough to read dashes) dash k; the legend
+# names it. docs/accessibility-charts.md has the colour-vision check that says where this matters.
+SERIES_SYMBOLS = (
+    "circle", "square", "diamond", "triangle-up", "x", "triangle-down", "cross", "star", "hexagon", "pentagon",
+)  # fmt: skip
+SERIES_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
