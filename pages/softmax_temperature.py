@@ -16,8 +16,8 @@ import torch
 from dashboard import server_caches as cached
 from dashboard import user_text
 from dashboard.deep_links import run_through_navigation
-from dashboard.log_stops import log_stops
 from dashboard.presenter import caption, chart, share_row
+from dashboard.temperature_stops import log_stops
 from dashboard.url_state import ReadAs, check_link, choice_param, share_and_reset, stop_param, tab_param, text_param
 from softmax_core import confidence, entropy, hardmax, margin, max_entropy, softmax
 from softmax_core.figures.softmax_figures import (
@@ -42,7 +42,7 @@ from softmax_core.stability import DTYPES, explain, format_number
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
 
-TEMPERATURES = log_stops(-2, 1, lo=0.05, hi=20)  # each step x1.12, log-spaced, 0.05 to 20
+TEMPERATURES = log_stops(0.05, 20.0)  # each step x1.12, log-spaced, 0.05 to 20
 CUSTOM = "custom"
 
 
