@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import server_caches as cached
 from dashboard import user_text
+from dashboard.caches import calibration as cached
 from dashboard.presenter import caption, chart
 from dashboard.run_link import label
 from dashboard.url_state import name_link_value, show_pending

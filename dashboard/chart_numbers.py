@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import server_caches as cached
+from dashboard.caches import shared as cached
 
 
 def the_numbers(rows: list[dict], where=None, **dataframe) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import server_caches as cached
+from dashboard.caches import inside_model as cached
 from dashboard.presenter import caption, chart
 from dashboard.url_state import Param, int_param
 from softmax_core import inspection

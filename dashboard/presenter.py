@@ -52,7 +52,7 @@ def present_figure(fig):
     return scaled_text(fig, TEXT_SCALE) if presenting() else fig
 
 
-def chart(fig, key: str, container=None, toolbar: bool = False, *, alt: str | None = None, **kwargs):
+def chart(fig, key: str, alt: str, container=None, toolbar: bool = False, **kwargs):
     """``st.plotly_chart`` with the theme, full width, and presenter-sized text when presenting.
 
     ``alt`` is the chart's text alternative (its accessible name), written from the chart's data by the

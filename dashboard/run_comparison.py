@@ -10,8 +10,8 @@ import warnings
 
 import streamlit as st
 
-from dashboard import server_caches as cached
 from dashboard import user_text
+from dashboard.caches import training as cached
 from dashboard.chart_numbers import the_numbers
 from dashboard.presenter import caption, chart
 from softmax_core.figures.training_figures import (

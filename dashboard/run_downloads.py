@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import server_caches as cached
+from dashboard.caches import shared as cached
 from dashboard.presenter import caption
 from softmax_core import export
 from softmax_core.run_store import StoredRun

@@ -20,12 +20,12 @@ import os
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from urllib.parse import urlparse
 
 import streamlit as st
 import tomllib
 from streamlit import config
-from streamlit.auth_util import is_authlib_installed
 
 from dashboard import user_text
 from dashboard.presenter import presenting
@@ -223,8 +223,20 @@ def provider_problem(url: str) -> str | None:
     return metadata_problem(text)
 
 
+AUTHLIB_AT_LEAST = (1, 3, 2)  # what st.login needs
+
+
+def _authlib_version() -> tuple[int, ...] | None:
+    """Authlib's installed version, None when it is not installed (st.login needs it; the app does not)."""
+    try:
+        return tuple(int(part) for part in metadata.version("Authlib").split(".")[:3] if part.isdigit())
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def _authlib_problem() -> str | None:
-    if is_authlib_installed():
+    version = _authlib_version()
+    if version is not None and version >= AUTHLIB_AT_LEAST:
         return None
     return "Sign-in needs the Authlib package (version 1.3.2 or later): pip install 'Authlib>=1.3.2'."
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import server_caches as cached
+from dashboard.caches import training as cached
 from dashboard.chart_numbers import the_numbers
+from dashboard.confusion_cell import confusion_cell_picker
 from dashboard.presenter import caption, chart
 from dashboard.url_state import tab_param
 from softmax_core.figures.inside_figures import clickable_confusion
@@ -133,13 +134,13 @@ def confusion_tab(run: StoredRun, data, probs: np.ndarray, runs_dir: str, data_d
     caption(
         f"Rows are the true class, columns the prediction: the diagonal counts correct answers. "
         f"The most common mistake: **{names[t]}** taken for **{names[p]}** ({count} times). "
-        "Click a cell to list its test images."
+        "Click a cell, or pick it in the menu below, to list its test images."
     )
     the_numbers(
         confusion_table(confusion, names),
         column_config={"accuracy": st.column_config.NumberColumn(format="percent")},
     )
-    cell = selected_cell(event.selection, names)
+    cell = confusion_cell_picker(confusion, names, selected_cell(event.selection, names))  # the keyboard's way
     if cell is not None:
         cell_images(run, data, probs.argmax(1), cell, runs_dir, data_dir)
 

@@ -27,7 +27,6 @@ from urllib.parse import urlencode
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import streamlit_internals, user_text
 
@@ -230,8 +229,7 @@ def _ignored(param: Param, text: str, reason: str, read_as: str | None = None) -
 
 def _page_state(name: str, empty):
     """This page's entry of a session-state table (two pages may read the same key, e.g. train_lr)."""
-    ctx = get_script_run_ctx()
-    page = ctx.page_script_hash if ctx is not None else ""
+    page = streamlit_internals.current_page_hash()
     return st.session_state.setdefault(name, {}).setdefault(page, empty)
 
 

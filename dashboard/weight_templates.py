@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from dashboard import server_caches as cached
 from dashboard import user_text
+from dashboard.caches import inside_model as cached
 from dashboard.presenter import caption, chart
 from dashboard.url_state import Param, bool_param, check_link, int_param
 from softmax_core import inspection

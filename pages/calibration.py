@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import server_caches as cached
 from dashboard.best_linear_model import WANTED, ceiling_section
+from dashboard.caches import calibration as cached
 from dashboard.calibration_comparison import COMPARE, NONE_COMPARED, compare_section
 from dashboard.calibration_image import image_section
 from dashboard.deep_links import run_through_navigation

@@ -12,9 +12,9 @@ import streamlit as st
 import torch
 import torch.nn.functional as F
 
-from dashboard import server_caches as cached
 from dashboard import url_state
 from dashboard.batch_table import batch_editor, class_buttons, show_problems
+from dashboard.caches import cross_entropy_steps as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.presenter import caption, chart, share_row
 from softmax_core import cross_entropy_trace, logits_trace

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import server_caches as cached
+from dashboard.caches import inside_model as cached
 from dashboard.deep_links import run_through_navigation
-from dashboard.downloads import run_downloads
 from dashboard.fashion_data import data_dir as shared_data_dir
 from dashboard.fashion_data import fashion_mnist
 from dashboard.image_explanation import explanation_section, image_param
 from dashboard.own_picture import upload_section
 from dashboard.presenter import caption, share_row
+from dashboard.run_downloads import run_downloads
 from dashboard.run_link import RUN, label, pick_run
 from dashboard.url_state import check_link, share_and_reset
 from dashboard.weight_templates import compare_section, name_unused_epoch, templates_section, weights_shown
@@ -82,8 +82,12 @@ def run_caption(run) -> None:
 
 def export_section(run) -> None:
     st.subheader("Take it home")
-    run_downloads(run, st)
-    caption("The weight pictures download as PNG from the camera icon over them (shown on hover).")
+    run_downloads(
+        run,
+        str(default_runs_dir()),
+        "in",
+        note="The weight pictures download as PNG from the camera icon over them (shown on hover).",
+    )
 
 
 st.title("Inside the trained model")

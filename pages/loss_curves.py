@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from dashboard import server_caches as cached
 from dashboard import user_text
+from dashboard.caches import loss_curves as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.presenter import caption, chart, share_row
 from dashboard.url_state import check_link, choice_param, float_param, share_and_reset
@@ -79,7 +79,7 @@ d = y_hat - y
 if view_half_width(plot_range, d) > plot_range:
     caption(f"The residual d = {fmt(d)} lies outside ±{fmt(plot_range)}: the plots widen to keep the marker in view.")
 
-# Each view draws three figures; only the chosen view's are built (once per server: dashboard/server_caches.py).
+# Each view draws three figures; only the chosen view's are built (once per server: dashboard/caches/loss_curves.py).
 if st.session_state[VIEW.key] == "each":
     for column, name in zip(st.columns(3), LOSSES):
         fig = cached.one_loss_figure(name, y_hat, y, delta, plot_range, axis)

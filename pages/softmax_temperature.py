@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard import server_caches as cached
 from dashboard import user_text
+from dashboard.caches import softmax_temperature as cached
 from dashboard.deep_links import run_through_navigation
 from dashboard.presenter import caption, chart, share_row
 from dashboard.temperature_stops import log_stops

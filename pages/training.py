@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 import numpy as np
 import streamlit as st
 
-from dashboard import server_caches as cached
 from dashboard import user_text
+from dashboard.caches import training as cached
 from dashboard.chart_numbers import the_numbers
 from dashboard.deep_links import run_through_navigation
 from dashboard.fashion_data import data_dir as shared_data_dir

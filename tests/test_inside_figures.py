@@ -210,13 +210,3 @@ def test_model_input_alt_says_how_much_is_lit():
 def test_upload_alt_lists_the_steps_in_order():
     steps = [Step(title, np.zeros((4, 4), np.uint8), "") for title in ("Yours", "Cropped", "28 x 28")]
     assert figs.upload_steps_alt(steps) == "Your picture in 3 steps: Yours, then Cropped, then 28 x 28."
-
-
-def test_confusion_alt_counts_the_diagonal_and_names_the_largest_mistakes():
-    confusion = np.array([[50, 7, 0], [2, 40, 9], [1, 0, 60]])
-    alt = figs.confusion_alt(confusion, ["Ay", "Bee", "Cee"])
-    right = sum(confusion[i][i] for i in range(3))
-    assert f"{right:,} on the diagonal ({right / confusion.sum():.1%} right)" in alt
-    assert alt.endswith(
-        "Largest mistakes: Bee taken for Cee 9 times; Ay taken for Bee 7 times; Bee taken for Ay 2 times."
-    )

@@ -200,8 +200,6 @@ def test_the_clear_cache_handler_is_swapped_and_read_back():
 # The lead empties this list at the merge (the owners of these files were editing them meanwhile).
 NOT_YET_THROUGH_THE_WRAPPERS = {
     "dashboard/lecture.py": "navigate_as_history, bound_values_in_url_form, bound_query_param_names",
-    "dashboard/url_state.py": "current_page_hash (in _page_state)",
-    "dashboard/sign_in.py": "streamlit.auth_util.is_authlib_installed: importlib.util.find_spec('authlib')",
 }
 PUBLIC_SUBMODULES = {"streamlit.errors"}  # documented exceptions (StreamlitAPIException, ...)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard.caches.shared import shared_figures
+from dashboard.caches.shared import shared_figures, table  # noqa: F401  (re-exported: the page's tables)
 from softmax_core.figures import cross_entropy_figures
 
 

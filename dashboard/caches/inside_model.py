@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import streamlit as st
 
-from dashboard.caches.shared import read_only, shared_figures, stored_run, weights_file
+from dashboard.caches.shared import read_only, shared_figures, stored_run, table, weights_file
 from dashboard.fashion_data import loaded as load_data
 from softmax_core import inspection
 from softmax_core.figures import inside_figures, training_figures
@@ -18,6 +18,7 @@ __all__ = [
     "explanation",
     "run_parameters",
     "templates_figure",
+    "table",
     "test_predictions",
     "weights_file",
 ]

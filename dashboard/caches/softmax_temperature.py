@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import streamlit as st
 
-from dashboard.caches.shared import as_arrow, shared_figures
+from dashboard.caches.shared import as_arrow, shared_figures, table  # noqa: F401  (re-exported: the page's tables)
 from softmax_core import stability as numerics
 from softmax_core.figures import softmax_figures
 

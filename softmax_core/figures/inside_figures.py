@@ -369,17 +369,3 @@ def contribution_maps_alt(
 def upload_steps_alt(steps: Sequence) -> str:
     """What :func:`upload_steps` draws: the steps in order."""
     return f"Your picture in {len(steps)} steps: " + ", then ".join(step.title for step in steps) + "."
-
-
-def confusion_alt(confusion, class_names: Sequence[str], shown: int = 3) -> str:
-    """What the confusion heatmap draws: how many are right, and the largest mistakes (true taken for predicted)."""
-    m = np.asarray(confusion, dtype=np.int64)
-    total, right = int(m.sum()), int(np.trace(m))
-    off = m - np.diag(np.diag(m))
-    flat = np.argsort(-off, axis=None, kind="stable")[:shown]
-    cells = [np.unravel_index(k, m.shape) for k in flat if off.flat[k] > 0]
-    mistakes = "; ".join(f"{class_names[t]} taken for {class_names[p]} {off[t, p]:,} times" for t, p in cells)
-    return (
-        f"Confusion matrix of {total:,} test images, rows the true class, columns the prediction: {right:,} on the "
-        f"diagonal ({right / max(total, 1):.1%} right)." + (f" Largest mistakes: {mistakes}." if mistakes else "")
-    )
