@@ -30,6 +30,7 @@ from streamlit.commands.execution_control import _force_yield_point
 from streamlit.file_util import get_main_script_directory
 from streamlit.runtime.runtime_util import MESSAGE_FLUSH_INTERVAL_SECS
 from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
 from streamlit.runtime.state.query_params import _coerce_value_for_query_url, _format_number_for_query_url
 
 from dashboard import user_text
@@ -47,7 +48,12 @@ from softmax_core.run_store import RunStore, default_runs_dir
 JOIN_PARAM = "lecture"
 KEY_PARAM = "lecturer"
 NOT_FOLLOWED = {JOIN_PARAM, KEY_PARAM, PRESENT_PARAM, "embed", "embed_options"}  # each viewer's own
-POLL_SECONDS = 1.0  # a follower sees the lecturer's change within about this
+# A follower's browser reruns the poll fragment every POLL_SECONDS; each such run waits up to WAIT_SECONDS for
+# the room to change, looking every WAIT_SLICE_SECONDS (docs/lecture-mode.md: the profile, and both measured).
+# SOFTMAX_FOLLOW_WAIT_SECONDS=0 with SOFTMAX_FOLLOW_POLL_SECONDS=1 is the plain poll it replaced.
+POLL_SECONDS = float(os.environ.get("SOFTMAX_FOLLOW_POLL_SECONDS", "2"))
+WAIT_SECONDS = float(os.environ.get("SOFTMAX_FOLLOW_WAIT_SECONDS", str(POLL_SECONDS)))
+WAIT_SLICE_SECONDS = 0.1  # a change, or a click on the page, ends the wait within this
 LECTURER_POLL_SECONDS = 5.0  # how often the lecturer's count of followers refreshes
 HEARTBEAT_SECONDS = 10.0  # how often a follower marks itself present
 QR_SCALE = 12  # pixels per QR module: a join link's QR is about 40 modules, so ~500 px on the projector
@@ -177,6 +183,7 @@ def join(code: str, nickname: str = "") -> str:
     st.session_state.pop(SIGNATURE, None)
     if nickname:
         st.session_state[NICKNAME] = clean_nickname(nickname)
+        st.session_state.pop(BANNER_NICKNAME, None)  # the banner's field shows the name just typed
     return ""
 
 
@@ -420,7 +427,9 @@ def _poll_room() -> None:
         return
     signature = store.signature(code)
     if signature is not None and signature == st.session_state.get(SIGNATURE):
-        return
+        if not _await_change(store, code, signature):
+            return
+        signature = store.signature(code)
     st.session_state[SIGNATURE] = signature
     room, sentence = store.live(code)
     if room is None:
@@ -432,8 +441,30 @@ def _poll_room() -> None:
         go_to(room.page, room.query, room.version)
 
 
-# Following: every second. Exploring on one's own: only the heartbeat that counts the follower (each poll is
-# a script rerun, the whole cost of an idle follower: docs/lecture-mode.md).
+def _await_change(store: RoomStore, code: str, signature) -> bool:
+    """In a timer's run of the poll fragment (never in a page's full run): wait for the room file to change.
+
+    True when it changed. False after WAIT_SECONDS, or as soon as this session has another run waiting (a
+    click, the browser's next tick, a closed tab): the viewer's own actions are never held up by more than
+    one slice. A waiting script thread costs nothing but its ``stat`` per slice, so the lecturer's change is
+    seen within a slice instead of up to a whole poll interval later, and the browser's timer can tick
+    less often.
+    """
+    ctx = get_script_run_ctx()
+    if WAIT_SECONDS <= 0 or ctx is None or not ctx.fragment_ids_this_run or ctx.script_requests is None:
+        return False
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(WAIT_SLICE_SECONDS)
+        if store.signature(code) != signature:
+            return True
+        if ctx.script_requests._state != ScriptRequestType.CONTINUE:
+            return False
+    return False
+
+
+# Following: every POLL_SECONDS, each run waiting for a change. Exploring on one's own: only the heartbeat that
+# counts the follower (each poll is a script rerun, the whole cost of an idle follower: docs/lecture-mode.md).
 _poll_following = st.fragment(_poll_room, run_every=POLL_SECONDS)
 _poll_exploring = st.fragment(_poll_room, run_every=HEARTBEAT_SECONDS)
 
@@ -460,6 +491,36 @@ def follower_banner() -> None:
             action.button(
                 "Follow the lecture", icon=":material/group:", key="lecture_follow", on_click=follow_now, type="primary"
             )
+        with action.popover("Nickname", icon=":material/badge:", width="stretch"):
+            nickname_field()
+
+
+BANNER_NICKNAME = "lecture_nickname_banner"
+
+
+def nickname_field() -> None:
+    """A nickname for the class's runs, for a student who joined by link (the home page asks when joining by code).
+
+    Not in the address (following never overwrites it, typing it never detaches); it goes on the runs they
+    add from now on and on those they already added.
+    """
+    if BANNER_NICKNAME not in st.session_state:
+        st.session_state[BANNER_NICKNAME] = st.session_state.get(NICKNAME, "")
+    st.text_input(
+        "Nickname (optional)",
+        max_chars=24,
+        key=BANNER_NICKNAME,
+        on_change=_set_nickname,
+        help="Shown to the class beside your runs; without one you are anonymous.",
+    )
+
+
+def _set_nickname() -> None:
+    nickname = clean_nickname(st.session_state.get(BANNER_NICKNAME, ""))
+    st.session_state[NICKNAME] = nickname
+    code = st.session_state.get(CODE)
+    if code:
+        rooms().rename_student(code, anonymous_id(), nickname)
 
 
 # ---------------------------------------------------------------- every page

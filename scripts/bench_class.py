@@ -678,8 +678,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--follow", type=int, default=0, metavar="N", help="instead: N followers of a lecture")
     parser.add_argument("--follow-changes", type=int, default=10, help="with --follow: the lecturer's changes")
     parser.add_argument("--follow-every", type=float, default=4.0, help="with --follow: seconds between changes")
+    parser.add_argument(
+        "--follow-compare",
+        action="store_true",
+        help="with --follow: start two servers, the plain poll every 1 s and the waiting poll (the default), "
+        "and measure both in turns (--follow-rounds times each)",
+    )
+    parser.add_argument("--follow-rounds", type=int, default=2, help="with --follow-compare: turns per server")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)
+    if args.follow and args.follow_compare:
+        from scripts.bench_follow import compare_follow
+
+        return compare_follow(args)
     if args.storm_impl is not None:
         from softmax_core.training import IMPLS  # imports torch: only when asked
 

@@ -2,9 +2,9 @@
 
 The lecturer presses "Start a lecture", opens the losses page, then moves its "prediction ŷ" slider
 every few seconds (a widget state, as her browser sends it). Each follower joins with the join link and
-then behaves as a browser does: a fragment's ``run_every`` is timed by the browser, so the follower sends
-the poll fragment's reruns itself, one interval after the previous run finished, and reads whatever the
-server answers (a fragment run; or, when the lecturer moved, the address change and the full run of her
+then behaves as a browser does: a fragment's ``run_every`` is timed by the browser (``setInterval`` from the
+fragment's first ``auto_rerun`` message), so the follower sends the poll fragment's reruns itself, and reads
+whatever the server answers (a fragment run; or, when the lecturer moved, the address change and the full run of her
 page). Reported: the lecturer's change to each follower's finished full script run with the new value
 (p50 / p95 / max, and how many never arrived), and the server's CPU while the followers idle-poll.
 """
@@ -74,9 +74,10 @@ class Follower:
         self.fragment: tuple[str, float] | None = None
         self.page_hash = ""
         self.query = ""
-        self.idle = asyncio.Event()
         self.arrivals: dict[float, float] = {}  # a value of the slider's parameter -> first full run showing it
         self.polls = 0
+        self.last_poll = 0.0
+        self.poll_before: dict[float, float] = {}  # a value -> when the poll that found it was sent
         self.error = ""
 
     async def read(self) -> None:
@@ -97,22 +98,29 @@ class Follower:
                 elif kind == "script_finished" and fwd.script_finished in FINISHED:
                     if fwd.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:  # a full run of the page
                         for value in parse_qs(self.query).get(SLIDER_PARAM, []):
-                            self.arrivals.setdefault(float(value), time.perf_counter())
-                    self.idle.set()
+                            if float(value) not in self.arrivals:
+                                self.arrivals[float(value)] = time.perf_counter()
+                                self.poll_before[float(value)] = self.last_poll
         except Exception as exc:  # the socket closed at the end, or broke: the report counts missed changes
             self.error = self.error or f"{type(exc).__name__}: {exc}"
 
     async def poll(self, stop: asyncio.Event) -> None:
-        """The browser's timer: one interval after the last run finished, rerun the fragment."""
+        """The browser's timer: ``setInterval`` from the first ``auto_rerun`` of a fragment, every interval,
+        whether or not the previous run finished (the server folds a request that arrives mid-run into one)."""
+        timer = None
         while not stop.is_set():
-            await self.idle.wait()
             if self.fragment is None:
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.05)
                 continue
-            await asyncio.sleep(self.fragment[1])
-            self.idle.clear()
+            if self.fragment != timer:  # a new fragment or interval: the browser restarts its timer
+                timer, next_tick = self.fragment, time.perf_counter() + self.fragment[1]
+            await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
+            next_tick += timer[1]
+            if stop.is_set() or self.fragment != timer:
+                continue
             self.polls += 1
-            await self.session.ws.send(_rerun_msg(fragment=(self.fragment[0], self.page_hash)))
+            self.last_poll = time.perf_counter()
+            await self.session.ws.send(_rerun_msg(fragment=(timer[0], self.page_hash)))
 
 
 async def _lecturer(url: str, timeout: float) -> tuple[Session, str, str]:
@@ -126,6 +134,10 @@ async def _lecturer(url: str, timeout: float) -> tuple[Session, str, str]:
         raise RuntimeError("the lecturer's page shows no lecture code")
     losses = await _run(lecturer, _rerun_msg("loss_curves"), timeout)
     return lecturer, code, losses["sliders"][SLIDER_LABEL]
+
+
+def _summary(xs: list[float]) -> dict:
+    return {"p50": statistics.median(xs), "p95": _percentile(xs, 0.95)} if xs else {"p50": None, "p95": None}
 
 
 def _percentile(xs: list[float], q: float) -> float:
@@ -150,7 +162,8 @@ async def run_follow(url: str, pids: list[int], n: int, changes: int, every: flo
     idle_cpu = (cpu_seconds(pids) - cpu0) / (time.perf_counter() - wall0)
     idle_polls = (sum(f.polls for f in followers) - polls0) / (time.perf_counter() - wall0)
 
-    latencies, missed = [], 0
+    latencies, waits, catchups, missed = [], [], [], 0
+    cpu0, wall0, client0 = cpu_seconds(pids), time.perf_counter(), time.process_time()
     values = [round((-1) ** k * (0.5 + 0.1 * k), 1) for k in range(1, changes + 1)]  # never the default 2.5
     for value in values:
         changed = time.perf_counter()
@@ -163,9 +176,13 @@ async def run_follow(url: str, pids: list[int], n: int, changes: int, every: flo
                 missed += 1
             else:
                 latencies.append(arrived - changed)
+                waits.append(follower.poll_before[value] - changed)
+                catchups.append(arrived - follower.poll_before[value])
+    change_cpu = cpu_seconds(pids) - cpu0
+    change_wall = time.perf_counter() - wall0
+    client_cpu = time.process_time() - client0
     stop.set()
     for follower in followers:
-        follower.idle.set()
         await follower.session.close()
     await lecturer.close()
     for task in tasks:
@@ -182,8 +199,13 @@ async def run_follow(url: str, pids: list[int], n: int, changes: int, every: flo
             "max": max(latencies) if latencies else None,
         },
         "missed": missed,
+        "poll_wait_s": _summary(waits),
+        "catch_up_s": _summary(catchups),
         "idle_server_cpu_share_of_one_core": idle_cpu,
         "idle_polls_per_s": idle_polls,
+        "server_cpu_s_per_change": change_cpu / max(1, changes),
+        "server_cpu_share_while_changing": change_cpu / change_wall,
+        "client_cpu_share_while_changing": client_cpu / change_wall,
         "follower_errors": sorted({f.error for f in followers if f.error})[:3],
         "load_average": os.getloadavg(),
     }
@@ -197,12 +219,70 @@ def print_follow_report(report: dict) -> None:
             f"change -> follower's finished run: p50 {lat['p50']:.2f} s, p95 {lat['p95']:.2f} s, "
             f"max {lat['max']:.2f} s ({lat['n']} arrivals, {report['missed']} missed)"
         )
+        wait, catch = report["poll_wait_s"], report["catch_up_s"]
+        print(
+            f"  of which: change -> the poll that saw it p50 {wait['p50']:.2f} / p95 {wait['p95']:.2f} s; "
+            f"that poll -> the finished page run p50 {catch['p50']:.2f} / p95 {catch['p95']:.2f} s"
+        )
     else:
         print(f"no follower saw a change ({report['missed']} missed)")
     print(
         f"idle followers: server CPU {100 * report['idle_server_cpu_share_of_one_core']:.1f} % of one core "
         f"({report['idle_polls_per_s']:.1f} polls/s)"
     )
+    print(
+        f"while the lecturer changes: server CPU {report['server_cpu_s_per_change']:.2f} s per change "
+        f"({100 * report['server_cpu_share_while_changing']:.0f} % of one core; this client "
+        f"{100 * report['client_cpu_share_while_changing']:.0f} %)"
+    )
     print("load average: " + " ".join(f"{x:.2f}" for x in report["load_average"]))
     for error in report["follower_errors"]:
         print(f"follower error: {error}")
+
+
+# The follower's poll before and after the profile (dashboard/lecture.py reads these at import).
+VARIANTS = {
+    "plain poll every 1 s": {"SOFTMAX_FOLLOW_POLL_SECONDS": "1", "SOFTMAX_FOLLOW_WAIT_SECONDS": "0"},
+    "waiting poll (default)": {},
+}
+
+
+def compare_follow(args) -> int:
+    """``--follow N --follow-compare``: one server per variant, measured in turns so both see the same load."""
+    import json
+    import tempfile
+
+    from scripts.local_server import start_streamlit, stop_streamlit
+
+    servers = {}
+    with tempfile.TemporaryDirectory(prefix="bench-follow-runs-") as tmp:
+        try:
+            for name, env in VARIANTS.items():
+                runs = os.path.join(tmp, str(len(servers)))
+                os.makedirs(runs)
+                proc, url = start_streamlit(
+                    {"SOFTMAX_DATA_DIR": args.data_dir, "SOFTMAX_RUNS_DIR": runs, **env}, args.server_arg, timeout=90
+                )
+                servers[name] = (proc, url)
+            reports = {name: [] for name in servers}
+            for _ in range(args.follow_rounds):
+                for name, (proc, url) in servers.items():
+                    print(f"-- {name}", flush=True)
+                    report = asyncio.run(
+                        run_follow(url, [proc.pid], args.follow, args.follow_changes, args.follow_every, 20.0,
+                                   args.timeout)
+                    )  # fmt: skip
+                    print_follow_report(report)
+                    reports[name].append(report)
+        finally:
+            for proc, _ in servers.values():
+                stop_streamlit(proc, timeout=15)
+    print("-- side by side (all turns)")
+    for name, rounds in reports.items():
+        p95s = " / ".join("-" if r["latency_s"]["p95"] is None else f"{r['latency_s']['p95']:.2f}" for r in rounds)
+        idles = " / ".join(f"{100 * r['idle_server_cpu_share_of_one_core']:.1f}" for r in rounds)
+        missed = sum(r["missed"] for r in rounds)
+        print(f"{name}: p95 {p95s} s, missed {missed}, idle server CPU {idles} % of one core")
+    if args.json:
+        print(json.dumps(reports))
+    return 1 if any(r["missed"] or r["follower_errors"] for rounds in reports.values() for r in rounds) else 0
