@@ -30,7 +30,6 @@ from streamlit.commands.execution_control import _force_yield_point
 from streamlit.file_util import get_main_script_directory
 from streamlit.runtime.runtime_util import MESSAGE_FLUSH_INTERVAL_SECS
 from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
-from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
 from streamlit.runtime.state.query_params import _coerce_value_for_query_url, _format_number_for_query_url
 
 from dashboard import user_text
@@ -48,12 +47,7 @@ from softmax_core.run_store import RunStore, default_runs_dir
 JOIN_PARAM = "lecture"
 KEY_PARAM = "lecturer"
 NOT_FOLLOWED = {JOIN_PARAM, KEY_PARAM, PRESENT_PARAM, "embed", "embed_options"}  # each viewer's own
-# A follower's browser reruns the poll fragment every POLL_SECONDS; each such run waits up to WAIT_SECONDS for
-# the room to change, looking every WAIT_SLICE_SECONDS (docs/lecture-mode.md: the profile, and both measured).
-# SOFTMAX_FOLLOW_WAIT_SECONDS=0 with SOFTMAX_FOLLOW_POLL_SECONDS=1 is the plain poll it replaced.
-POLL_SECONDS = float(os.environ.get("SOFTMAX_FOLLOW_POLL_SECONDS", "2"))
-WAIT_SECONDS = float(os.environ.get("SOFTMAX_FOLLOW_WAIT_SECONDS", str(POLL_SECONDS)))
-WAIT_SLICE_SECONDS = 0.1  # a change, or a click on the page, ends the wait within this
+POLL_SECONDS = 1.0  # a follower sees the lecturer's change within about this
 LECTURER_POLL_SECONDS = 5.0  # how often the lecturer's count of followers refreshes
 HEARTBEAT_SECONDS = 10.0  # how often a follower marks itself present
 QR_SCALE = 12  # pixels per QR module: a join link's QR is about 40 modules, so ~500 px on the projector
@@ -71,14 +65,20 @@ NICKNAME = "_lecture_nickname"
 NOTICE = "_lecture_notice"
 
 
+_ROOM_STORES: dict[str, RoomStore] = {}
+
+
 def rooms() -> RoomStore:
-    return _rooms(str(default_runs_dir()))
+    """One RoomStore per folder and process: it caches parsed room files by their (inode, mtime, size).
 
-
-@st.cache_resource(show_spinner=False)
-def _rooms(runs_dir: str) -> RoomStore:
-    """One RoomStore per folder and process: it only caches parsed files by their (inode, mtime, size)."""
-    return RoomStore(runs_dir)
+    A plain dict, not ``st.cache_resource``: every follower's poll asks for it (the cache's argument hashing
+    was a visible share of a poll), and a viewer's "Clear cache" must not drop it.
+    """
+    runs_dir = str(default_runs_dir())
+    store = _ROOM_STORES.get(runs_dir)
+    if store is None:
+        store = _ROOM_STORES.setdefault(runs_dir, RoomStore(runs_dir))
+    return store
 
 
 def page_paths() -> dict[str, str]:
@@ -427,9 +427,7 @@ def _poll_room() -> None:
         return
     signature = store.signature(code)
     if signature is not None and signature == st.session_state.get(SIGNATURE):
-        if not _await_change(store, code, signature):
-            return
-        signature = store.signature(code)
+        return
     st.session_state[SIGNATURE] = signature
     room, sentence = store.live(code)
     if room is None:
@@ -441,30 +439,8 @@ def _poll_room() -> None:
         go_to(room.page, room.query, room.version)
 
 
-def _await_change(store: RoomStore, code: str, signature) -> bool:
-    """In a timer's run of the poll fragment (never in a page's full run): wait for the room file to change.
-
-    True when it changed. False after WAIT_SECONDS, or as soon as this session has another run waiting (a
-    click, the browser's next tick, a closed tab): the viewer's own actions are never held up by more than
-    one slice. A waiting script thread costs nothing but its ``stat`` per slice, so the lecturer's change is
-    seen within a slice instead of up to a whole poll interval later, and the browser's timer can tick
-    less often.
-    """
-    ctx = get_script_run_ctx()
-    if WAIT_SECONDS <= 0 or ctx is None or not ctx.fragment_ids_this_run or ctx.script_requests is None:
-        return False
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        time.sleep(WAIT_SLICE_SECONDS)
-        if store.signature(code) != signature:
-            return True
-        if ctx.script_requests._state != ScriptRequestType.CONTINUE:
-            return False
-    return False
-
-
-# Following: every POLL_SECONDS, each run waiting for a change. Exploring on one's own: only the heartbeat that
-# counts the follower (each poll is a script rerun, the whole cost of an idle follower: docs/lecture-mode.md).
+# Following: every second. Exploring on one's own: only the heartbeat that counts the follower (each poll is
+# a script rerun, the whole cost of an idle follower: docs/lecture-mode.md).
 _poll_following = st.fragment(_poll_room, run_every=POLL_SECONDS)
 _poll_exploring = st.fragment(_poll_room, run_every=HEARTBEAT_SECONDS)
 

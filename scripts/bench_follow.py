@@ -16,6 +16,7 @@ import os
 import re
 import statistics
 import time
+from collections import Counter
 from urllib.parse import parse_qs
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -23,10 +24,21 @@ from streamlit.proto.Common_pb2 import DoubleArray
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from scripts.bench_class import FINISHED, Session, cpu_seconds
+from scripts.bench_class import (
+    FINISHED,
+    PAGE_NAMES,
+    Session,
+    cpu_seconds,
+    last_curves_after,
+    one_trainer,
+    run_wave,
+    storm_configs,
+    summarise,
+)
 
 SLIDER_LABEL = "prediction ŷ"
 SLIDER_PARAM = "loss_y_hat"
+REPLICA_COOKIE = "STREAMLIT_REPLICA"  # deploy/haproxy.cfg: which replica a browser is stuck to
 CODE_RE = re.compile(r"\*\*Lecture\*\* `([2-9A-Z]{3}) ([2-9A-Z]{3})`")
 
 
@@ -145,7 +157,37 @@ def _percentile(xs: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def run_follow(url: str, pids: list[int], n: int, changes: int, every: float, idle: float, timeout: float):
+async def class_meanwhile(url: str, sessions: int, storm: int, impl: str | None, timeout: float) -> dict:
+    """While the lecture goes on: ``storm`` students press Train at once, then ``sessions`` more load every page."""
+    trainings = [{"query": q} for q in storm_configs(storm, impl)]
+    trainers = [asyncio.create_task(one_trainer(url, t["query"], timeout, t)) for t in trainings]
+    if trainers:
+        await asyncio.sleep(1.0)  # the presses are in: the first trainings compute, the rest queue
+    loads = await run_wave(url, sessions, PAGE_NAMES, timeout, 0.0) if sessions else []
+    await asyncio.gather(*trainers, return_exceptions=True)
+    return {
+        "sessions": sessions,
+        "page_loads": summarise(loads),
+        "storm": storm,
+        "storm_finished": sum(1 for t in trainings if "done" in t),
+        "storm_last_curves_seconds": last_curves_after(trainings),
+        "storm_errors": sorted({t["error"] for t in trainings if "error" in t})[:3],
+    }
+
+
+async def run_follow(
+    url: str,
+    pids: list[int],
+    n: int,
+    changes: int,
+    every: float,
+    idle: float,
+    timeout: float,
+    sessions: int = 0,
+    storm: int = 0,
+    storm_impl: str | None = None,
+):
+    """N followers; with ``sessions`` or ``storm``, a class loads pages and trains while the lecturer changes."""
     lecturer, code, slider_id = await _lecturer(url, timeout)
     followers = [Follower(url) for _ in range(n)]
     stop = asyncio.Event()
@@ -165,6 +207,9 @@ async def run_follow(url: str, pids: list[int], n: int, changes: int, every: flo
     latencies, waits, catchups, missed = [], [], [], 0
     cpu0, wall0, client0 = cpu_seconds(pids), time.perf_counter(), time.process_time()
     values = [round((-1) ** k * (0.5 + 0.1 * k), 1) for k in range(1, changes + 1)]  # never the default 2.5
+    meanwhile = (
+        asyncio.create_task(class_meanwhile(url, sessions, storm, storm_impl, timeout)) if sessions or storm else None
+    )
     for value in values:
         changed = time.perf_counter()
         state = WidgetState(id=slider_id, double_array_value=DoubleArray(data=[value]))
@@ -181,6 +226,7 @@ async def run_follow(url: str, pids: list[int], n: int, changes: int, every: flo
     change_cpu = cpu_seconds(pids) - cpu0
     change_wall = time.perf_counter() - wall0
     client_cpu = time.process_time() - client0
+    class_report = await meanwhile if meanwhile is not None else None
     stop.set()
     for follower in followers:
         await follower.session.close()
@@ -208,6 +254,11 @@ async def run_follow(url: str, pids: list[int], n: int, changes: int, every: flo
         "client_cpu_share_while_changing": client_cpu / change_wall,
         "follower_errors": sorted({f.error for f in followers if f.error})[:3],
         "load_average": os.getloadavg(),
+        "class_meanwhile": class_report,
+        "lecturer_replica": lecturer.cookies.get(REPLICA_COOKIE),
+        "followers_per_replica": dict(
+            Counter(f.session.cookies.get(REPLICA_COOKIE) for f in followers if f.session.cookies.get(REPLICA_COOKIE))
+        ),
     }
 
 
@@ -235,54 +286,28 @@ def print_follow_report(report: dict) -> None:
         f"({100 * report['server_cpu_share_while_changing']:.0f} % of one core; this client "
         f"{100 * report['client_cpu_share_while_changing']:.0f} %)"
     )
+    if report.get("followers_per_replica"):  # behind deploy/serve.sh's HAProxy
+        spread = ", ".join(f"{n} on {r}" for r, n in sorted(report["followers_per_replica"].items()))
+        print(f"through the balancer: the lecturer on {report['lecturer_replica']}, followers {spread}")
+    class_report = report.get("class_meanwhile")
+    if class_report:
+        loads = class_report["page_loads"]
+        print(
+            f"meanwhile {class_report['sessions']} students loaded every page: {loads['page_loads']} loads, "
+            f"{loads['errors']} errors"
+            + (f", overall p95 {loads['overall']['p95']:.2f} s" if loads["overall"]["n"] else "")
+        )
+        for page, row in loads["per_page"].items():
+            if row["n"]:
+                print(f"  {page:<22} p50 {row['median']:.2f}  p95 {row['p95']:.2f}  max {row['max']:.2f} s")
+        if class_report["storm"]:
+            last = class_report["storm_last_curves_seconds"]
+            print(
+                f"  and {class_report['storm']} pressed Train at once: {class_report['storm_finished']} finished"
+                + (f", the last curves on screen after {last:.1f} s" if last is not None else "")
+            )
+        for error in loads["first_errors"] + class_report["storm_errors"]:
+            print(f"  error: {error}")
     print("load average: " + " ".join(f"{x:.2f}" for x in report["load_average"]))
     for error in report["follower_errors"]:
         print(f"follower error: {error}")
-
-
-# The follower's poll before and after the profile (dashboard/lecture.py reads these at import).
-VARIANTS = {
-    "plain poll every 1 s": {"SOFTMAX_FOLLOW_POLL_SECONDS": "1", "SOFTMAX_FOLLOW_WAIT_SECONDS": "0"},
-    "waiting poll (default)": {},
-}
-
-
-def compare_follow(args) -> int:
-    """``--follow N --follow-compare``: one server per variant, measured in turns so both see the same load."""
-    import json
-    import tempfile
-
-    from scripts.local_server import start_streamlit, stop_streamlit
-
-    servers = {}
-    with tempfile.TemporaryDirectory(prefix="bench-follow-runs-") as tmp:
-        try:
-            for name, env in VARIANTS.items():
-                runs = os.path.join(tmp, str(len(servers)))
-                os.makedirs(runs)
-                proc, url = start_streamlit(
-                    {"SOFTMAX_DATA_DIR": args.data_dir, "SOFTMAX_RUNS_DIR": runs, **env}, args.server_arg, timeout=90
-                )
-                servers[name] = (proc, url)
-            reports = {name: [] for name in servers}
-            for _ in range(args.follow_rounds):
-                for name, (proc, url) in servers.items():
-                    print(f"-- {name}", flush=True)
-                    report = asyncio.run(
-                        run_follow(url, [proc.pid], args.follow, args.follow_changes, args.follow_every, 20.0,
-                                   args.timeout)
-                    )  # fmt: skip
-                    print_follow_report(report)
-                    reports[name].append(report)
-        finally:
-            for proc, _ in servers.values():
-                stop_streamlit(proc, timeout=15)
-    print("-- side by side (all turns)")
-    for name, rounds in reports.items():
-        p95s = " / ".join("-" if r["latency_s"]["p95"] is None else f"{r['latency_s']['p95']:.2f}" for r in rounds)
-        idles = " / ".join(f"{100 * r['idle_server_cpu_share_of_one_core']:.1f}" for r in rounds)
-        missed = sum(r["missed"] for r in rounds)
-        print(f"{name}: p95 {p95s} s, missed {missed}, idle server CPU {idles} % of one core")
-    if args.json:
-        print(json.dumps(reports))
-    return 1 if any(r["missed"] or r["follower_errors"] for rounds in reports.values() for r in rounds) else 0
