@@ -461,11 +461,18 @@ def follower_banner() -> None:
         text, action = st.columns([3, 1], vertical_alignment="center")
         if st.session_state.get(FOLLOWING):
             text.markdown(f"**Following the lecture** `{spaced(code)}`: this page moves with the lecturer's.")
-            action.button("Explore on my own", icon=":material/explore:", key="lecture_detach", on_click=detach)
+            action.button(
+                "Explore on my own", icon=":material/explore:", key="lecture_detach", on_click=detach, width="stretch"
+            )
         else:
             text.markdown(f"**Lecture** `{spaced(code)}`: you are exploring on your own.")
             action.button(
-                "Follow the lecture", icon=":material/group:", key="lecture_follow", on_click=follow_now, type="primary"
+                "Follow the lecture",
+                icon=":material/group:",
+                key="lecture_follow",
+                on_click=follow_now,
+                type="primary",
+                width="stretch",
             )
         with action.popover("Nickname", icon=":material/badge:", width="stretch"):
             nickname_field()
