@@ -88,8 +88,7 @@ class Follower:
         self.query = ""
         self.arrivals: dict[float, float] = {}  # a value of the slider's parameter -> first full run showing it
         self.polls = 0
-        self.last_poll = 0.0
-        self.poll_before: dict[float, float] = {}  # a value -> when the poll that found it was sent
+        self.seen: dict[float, float] = {}  # a value -> when the poll that found it sent its address
         self.error = ""
 
     async def read(self) -> None:
@@ -98,8 +97,10 @@ class Follower:
                 fwd = ForwardMsg()
                 fwd.ParseFromString(raw)
                 kind = fwd.WhichOneof("type")
-                if kind == "page_info_changed":
+                if kind == "page_info_changed":  # the poll that found the change sends the address first
                     self.query = fwd.page_info_changed.query_string
+                    for value in parse_qs(self.query).get(SLIDER_PARAM, []):
+                        self.seen.setdefault(float(value), time.perf_counter())
                 elif kind == "navigation":
                     self.page_hash = fwd.navigation.page_script_hash
                 elif kind == "auto_rerun":
@@ -110,9 +111,7 @@ class Follower:
                 elif kind == "script_finished" and fwd.script_finished in FINISHED:
                     if fwd.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:  # a full run of the page
                         for value in parse_qs(self.query).get(SLIDER_PARAM, []):
-                            if float(value) not in self.arrivals:
-                                self.arrivals[float(value)] = time.perf_counter()
-                                self.poll_before[float(value)] = self.last_poll
+                            self.arrivals.setdefault(float(value), time.perf_counter())
         except Exception as exc:  # the socket closed at the end, or broke: the report counts missed changes
             self.error = self.error or f"{type(exc).__name__}: {exc}"
 
@@ -131,7 +130,6 @@ class Follower:
             if stop.is_set() or self.fragment != timer:
                 continue
             self.polls += 1
-            self.last_poll = time.perf_counter()
             await self.session.ws.send(_rerun_msg(fragment=(timer[0], self.page_hash)))
 
 
@@ -221,8 +219,9 @@ async def run_follow(
                 missed += 1
             else:
                 latencies.append(arrived - changed)
-                waits.append(follower.poll_before[value] - changed)
-                catchups.append(arrived - follower.poll_before[value])
+                seen = follower.seen.get(value, arrived)
+                waits.append(seen - changed)
+                catchups.append(arrived - seen)
     change_cpu = cpu_seconds(pids) - cpu0
     change_wall = time.perf_counter() - wall0
     client_cpu = time.process_time() - client0
@@ -272,8 +271,8 @@ def print_follow_report(report: dict) -> None:
         )
         wait, catch = report["poll_wait_s"], report["catch_up_s"]
         print(
-            f"  of which: change -> the poll that saw it p50 {wait['p50']:.2f} / p95 {wait['p95']:.2f} s; "
-            f"that poll -> the finished page run p50 {catch['p50']:.2f} / p95 {catch['p95']:.2f} s"
+            f"  of which: change -> a poll found it (the address sent) p50 {wait['p50']:.2f} / p95 {wait['p95']:.2f} s; "
+            f"then -> the finished page run p50 {catch['p50']:.2f} / p95 {catch['p95']:.2f} s"
         )
     else:
         print(f"no follower saw a change ({report['missed']} missed)")
@@ -311,3 +310,52 @@ def print_follow_report(report: dict) -> None:
     print("load average: " + " ".join(f"{x:.2f}" for x in report["load_average"]))
     for error in report["follower_errors"]:
         print(f"follower error: {error}")
+
+
+# Followers' catch-ups all at once, and in turns (dashboard/lecture.py reads this at import).
+VARIANTS = {
+    "catch-ups all at once": {"SOFTMAX_FOLLOW_CATCH_UPS_AT_ONCE": "0"},
+    "catch-ups two at a time (default)": {},
+}
+
+
+def compare_follow(args) -> int:
+    """``--follow N --follow-compare``: one server per variant, measured in turns so both see the same load."""
+    import json
+    import tempfile
+
+    from scripts.local_server import start_streamlit, stop_streamlit
+
+    servers = {}
+    with tempfile.TemporaryDirectory(prefix="bench-follow-runs-") as tmp:
+        try:
+            for name, env in VARIANTS.items():
+                runs = os.path.join(tmp, str(len(servers)))
+                os.makedirs(runs)
+                proc, url = start_streamlit(
+                    {"SOFTMAX_DATA_DIR": args.data_dir, "SOFTMAX_RUNS_DIR": runs, **env}, args.server_arg, timeout=90
+                )
+                servers[name] = (proc, url)
+            reports = {name: [] for name in servers}
+            for _ in range(args.follow_rounds):
+                for name, (proc, url) in servers.items():
+                    print(f"-- {name}", flush=True)
+                    report = asyncio.run(
+                        run_follow(url, [proc.pid], args.follow, args.follow_changes, args.follow_every, 20.0,
+                                   args.timeout)
+                    )  # fmt: skip
+                    print_follow_report(report)
+                    reports[name].append(report)
+        finally:
+            for proc, _ in servers.values():
+                stop_streamlit(proc, timeout=15)
+    print("-- side by side (all turns)")
+    for name, rounds in reports.items():
+        p50s = " / ".join("-" if r["latency_s"]["p50"] is None else f"{r['latency_s']['p50']:.2f}" for r in rounds)
+        p95s = " / ".join("-" if r["latency_s"]["p95"] is None else f"{r['latency_s']['p95']:.2f}" for r in rounds)
+        idles = " / ".join(f"{100 * r['idle_server_cpu_share_of_one_core']:.1f}" for r in rounds)
+        missed = sum(r["missed"] for r in rounds)
+        print(f"{name}: p50 {p50s} s, p95 {p95s} s, missed {missed}, idle server CPU {idles} % of one core")
+    if args.json:
+        print(json.dumps(reports))
+    return 1 if any(r["missed"] or r["follower_errors"] for rounds in reports.values() for r in rounds) else 0
