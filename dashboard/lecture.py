@@ -18,11 +18,9 @@ shows the address bar).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import secrets
-import threading
 import time
 from urllib.parse import urlencode
 
@@ -52,9 +50,6 @@ NOT_FOLLOWED = {JOIN_PARAM, KEY_PARAM, PRESENT_PARAM, "embed", "embed_options"} 
 POLL_SECONDS = 1.0  # a follower sees the lecturer's change within about this
 LECTURER_POLL_SECONDS = 5.0  # how often the lecturer's count of followers refreshes
 HEARTBEAT_SECONDS = 10.0  # how often a follower marks itself present
-# Followers' page runs right after a change run this many at a time per process, the rest wait their turn
-# (0: all at once). docs/lecture-mode.md: 100 at once share one interpreter and all finish late.
-CATCH_UPS_AT_ONCE = int(os.environ.get("SOFTMAX_FOLLOW_CATCH_UPS_AT_ONCE", "2"))
 QR_SCALE = 12  # pixels per QR module: a join link's QR is about 40 modules, so ~500 px on the projector
 
 # Session state (one browser tab)
@@ -68,9 +63,6 @@ SEEN_AT = "_lecture_seen_at"
 ID = "_lecture_id"
 NICKNAME = "_lecture_nickname"
 NOTICE = "_lecture_notice"
-CATCHING_UP = "_lecture_catching_up"
-
-_catch_ups = threading.BoundedSemaphore(max(1, CATCH_UPS_AT_ONCE))
 
 
 _ROOM_STORES: dict[str, RoomStore] = {}
@@ -407,7 +399,6 @@ def go_to(page: str, query: tuple[tuple[str, str], ...], version: int) -> None:
     pairs = [*query, *own, (JOIN_PARAM, st.session_state[CODE])]
     forget_unbound({*st.query_params, *(name for name, _ in query)})
     st.session_state[APPLIED] = (version, page, query)
-    st.session_state[CATCHING_UP] = True
     navigate(target, pairs)
 
 
@@ -530,36 +521,24 @@ def _notice() -> None:
         user_text.info(sentence, icon=":material/info:")
 
 
-def _turn():
-    """A follower's run of the lecturer's new page waits for its turn (CATCH_UPS_AT_ONCE per process).
-
-    After a change every follower's page runs at once on one interpreter: all share it and all finish at the
-    end. In turns, the first finish after one page run and the last no later than before.
-    """
-    if st.session_state.pop(CATCHING_UP, False) and CATCH_UPS_AT_ONCE > 0:
-        return _catch_ups
-    return contextlib.nullcontext()
-
-
 def run_page(page) -> None:
     """Run the navigation's ``page`` in lecture mode: the one call ``streamlit_app.py`` makes."""
     _take_link()
     _notice()
-    with _turn():
+    if is_lecturer():
+        lecturer_panel(page)
+    elif is_follower():
+        follower_banner()
+        (_poll_following if following() else _poll_exploring)()
+    else:
+        start_button()
+    try:
+        page.run()
+    finally:
         if is_lecturer():
-            lecturer_panel(page)
-        elif is_follower():
-            follower_banner()
-            (_poll_following if following() else _poll_exploring)()
-        else:
-            start_button()
-        try:
-            page.run()
-        finally:
-            if is_lecturer():
-                publish(page)
-            elif following():
-                _check_detached(page)
+            publish(page)
+        elif following():
+            _check_detached(page)
 
 
 # ---------------------------------------------------------------- the home page's code field

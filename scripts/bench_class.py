@@ -688,19 +688,8 @@ def main(argv: list[str] | None = None) -> int:
         help="with --follow: while the lecturer changes, S more students load every page (and --storm K of "
         "them press Train at once first)",
     )
-    parser.add_argument(
-        "--follow-compare",
-        action="store_true",
-        help="with --follow: start two servers, followers' catch-ups all at once and in turns (the default), "
-        "and measure both in turns (--follow-rounds times each)",
-    )
-    parser.add_argument("--follow-rounds", type=int, default=2, help="with --follow-compare: turns per server")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)
-    if args.follow and args.follow_compare:
-        from scripts.bench_follow import compare_follow
-
-        return compare_follow(args)
 
     if args.storm_impl is not None:
         from softmax_core.training import IMPLS  # imports torch: only when asked
