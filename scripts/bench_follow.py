@@ -88,7 +88,6 @@ class Follower:
         self.query = ""
         self.arrivals: dict[float, float] = {}  # a value of the slider's parameter -> first full run showing it
         self.polls = 0
-        self.seen: dict[float, float] = {}  # a value -> when the poll that found it sent its address
         self.error = ""
 
     async def read(self) -> None:
@@ -97,10 +96,8 @@ class Follower:
                 fwd = ForwardMsg()
                 fwd.ParseFromString(raw)
                 kind = fwd.WhichOneof("type")
-                if kind == "page_info_changed":  # the poll that found the change sends the address first
+                if kind == "page_info_changed":
                     self.query = fwd.page_info_changed.query_string
-                    for value in parse_qs(self.query).get(SLIDER_PARAM, []):
-                        self.seen.setdefault(float(value), time.perf_counter())
                 elif kind == "navigation":
                     self.page_hash = fwd.navigation.page_script_hash
                 elif kind == "auto_rerun":
@@ -144,10 +141,6 @@ async def _lecturer(url: str, timeout: float) -> tuple[Session, str, str]:
         raise RuntimeError("the lecturer's page shows no lecture code")
     losses = await _run(lecturer, _rerun_msg("loss_curves"), timeout)
     return lecturer, code, losses["sliders"][SLIDER_LABEL]
-
-
-def _summary(xs: list[float]) -> dict:
-    return {"p50": statistics.median(xs), "p95": _percentile(xs, 0.95)} if xs else {"p50": None, "p95": None}
 
 
 def _percentile(xs: list[float], q: float) -> float:
@@ -202,7 +195,7 @@ async def run_follow(
     idle_cpu = (cpu_seconds(pids) - cpu0) / (time.perf_counter() - wall0)
     idle_polls = (sum(f.polls for f in followers) - polls0) / (time.perf_counter() - wall0)
 
-    latencies, waits, catchups, missed = [], [], [], 0
+    latencies, missed = [], 0
     cpu0, wall0, client0 = cpu_seconds(pids), time.perf_counter(), time.process_time()
     values = [round((-1) ** k * (0.5 + 0.1 * k), 1) for k in range(1, changes + 1)]  # never the default 2.5
     meanwhile = (
@@ -219,9 +212,6 @@ async def run_follow(
                 missed += 1
             else:
                 latencies.append(arrived - changed)
-                seen = follower.seen.get(value, arrived)
-                waits.append(seen - changed)
-                catchups.append(arrived - seen)
     change_cpu = cpu_seconds(pids) - cpu0
     change_wall = time.perf_counter() - wall0
     client_cpu = time.process_time() - client0
@@ -244,8 +234,6 @@ async def run_follow(
             "max": max(latencies) if latencies else None,
         },
         "missed": missed,
-        "poll_wait_s": _summary(waits),
-        "catch_up_s": _summary(catchups),
         "idle_server_cpu_share_of_one_core": idle_cpu,
         "idle_polls_per_s": idle_polls,
         "server_cpu_s_per_change": change_cpu / max(1, changes),
@@ -268,11 +256,6 @@ def print_follow_report(report: dict) -> None:
         print(
             f"change -> follower's finished run: p50 {lat['p50']:.2f} s, p95 {lat['p95']:.2f} s, "
             f"max {lat['max']:.2f} s ({lat['n']} arrivals, {report['missed']} missed)"
-        )
-        wait, catch = report["poll_wait_s"], report["catch_up_s"]
-        print(
-            f"  of which: change -> a poll found it (the address sent) p50 {wait['p50']:.2f} / p95 {wait['p95']:.2f} s; "
-            f"then -> the finished page run p50 {catch['p50']:.2f} / p95 {catch['p95']:.2f} s"
         )
     else:
         print(f"no follower saw a change ({report['missed']} missed)")
