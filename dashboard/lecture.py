@@ -65,14 +65,20 @@ NICKNAME = "_lecture_nickname"
 NOTICE = "_lecture_notice"
 
 
+_ROOM_STORES: dict[str, RoomStore] = {}
+
+
 def rooms() -> RoomStore:
-    return _rooms(str(default_runs_dir()))
+    """One RoomStore per folder and process: it caches parsed room files by their (inode, mtime, size).
 
-
-@st.cache_resource(show_spinner=False)
-def _rooms(runs_dir: str) -> RoomStore:
-    """One RoomStore per folder and process: it only caches parsed files by their (inode, mtime, size)."""
-    return RoomStore(runs_dir)
+    A plain dict, not ``st.cache_resource``: every follower's poll asks for it (the cache's argument hashing
+    was a visible share of a poll), and a viewer's "Clear cache" must not drop it.
+    """
+    runs_dir = str(default_runs_dir())
+    store = _ROOM_STORES.get(runs_dir)
+    if store is None:
+        store = _ROOM_STORES.setdefault(runs_dir, RoomStore(runs_dir))
+    return store
 
 
 def page_paths() -> dict[str, str]:
@@ -177,6 +183,7 @@ def join(code: str, nickname: str = "") -> str:
     st.session_state.pop(SIGNATURE, None)
     if nickname:
         st.session_state[NICKNAME] = clean_nickname(nickname)
+        st.session_state.pop(BANNER_NICKNAME, None)  # the banner's field shows the name just typed
     return ""
 
 
@@ -454,12 +461,49 @@ def follower_banner() -> None:
         text, action = st.columns([3, 1], vertical_alignment="center")
         if st.session_state.get(FOLLOWING):
             text.markdown(f"**Following the lecture** `{spaced(code)}`: this page moves with the lecturer's.")
-            action.button("Explore on my own", icon=":material/explore:", key="lecture_detach", on_click=detach)
+            action.button(
+                "Explore on my own", icon=":material/explore:", key="lecture_detach", on_click=detach, width="stretch"
+            )
         else:
             text.markdown(f"**Lecture** `{spaced(code)}`: you are exploring on your own.")
             action.button(
-                "Follow the lecture", icon=":material/group:", key="lecture_follow", on_click=follow_now, type="primary"
+                "Follow the lecture",
+                icon=":material/group:",
+                key="lecture_follow",
+                on_click=follow_now,
+                type="primary",
+                width="stretch",
             )
+        with action.popover("Nickname", icon=":material/badge:", width="stretch"):
+            nickname_field()
+
+
+BANNER_NICKNAME = "lecture_nickname_banner"
+
+
+def nickname_field() -> None:
+    """A nickname for the class's runs, for a student who joined by link (the home page asks when joining by code).
+
+    Not in the address (following never overwrites it, typing it never detaches); it goes on the runs they
+    add from now on and on those they already added.
+    """
+    if BANNER_NICKNAME not in st.session_state:
+        st.session_state[BANNER_NICKNAME] = st.session_state.get(NICKNAME, "")
+    st.text_input(
+        "Nickname (optional)",
+        max_chars=24,
+        key=BANNER_NICKNAME,
+        on_change=_set_nickname,
+        help="Shown to the class beside your runs; without one you are anonymous.",
+    )
+
+
+def _set_nickname() -> None:
+    nickname = clean_nickname(st.session_state.get(BANNER_NICKNAME, ""))
+    st.session_state[NICKNAME] = nickname
+    code = st.session_state.get(CODE)
+    if code:
+        rooms().rename_student(code, anonymous_id(), nickname)
 
 
 # ---------------------------------------------------------------- every page

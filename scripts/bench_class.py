@@ -13,6 +13,8 @@ per page load and its RSS (from ``/proc``), and the bytes received per page.
     python scripts/bench_class.py --sessions 25 --storm 5         # 5 of them press Train with 5 configs
     python scripts/bench_class.py --sessions 100 --clear-cache-rate 4   # a viewer sends "clear cache" 4x a second
     python scripts/bench_class.py --sessions 25 --storm 5 --storm-impl byhand   # ... with the by-hand model
+    python scripts/bench_class.py --follow 100                    # a lecture: 100 followers of a scripted lecturer
+    python scripts/bench_class.py --follow 50 --follow-sessions 25 --storm 5   # ... while a class loads and trains
 
 Without ``--url`` it starts ``streamlit run`` on a free 127.0.0.1 port with the
 repository's settings and stops it at the end. ``--json`` prints one JSON
@@ -678,8 +680,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--follow", type=int, default=0, metavar="N", help="instead: N followers of a lecture")
     parser.add_argument("--follow-changes", type=int, default=10, help="with --follow: the lecturer's changes")
     parser.add_argument("--follow-every", type=float, default=4.0, help="with --follow: seconds between changes")
+    parser.add_argument(
+        "--follow-sessions",
+        type=int,
+        default=0,
+        metavar="S",
+        help="with --follow: while the lecturer changes, S more students load every page (and --storm K of "
+        "them press Train at once first)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)
+
     if args.storm_impl is not None:
         from softmax_core.training import IMPLS  # imports torch: only when asked
 
@@ -709,13 +720,17 @@ def main(argv: list[str] | None = None) -> int:
             if args.follow:  # lecture mode (scripts/bench_follow.py)
                 from scripts.bench_follow import print_follow_report, run_follow
 
+                meanwhile = {"sessions": args.follow_sessions, "storm": args.storm, "storm_impl": args.storm_impl}
                 report = asyncio.run(
-                    run_follow(url, pids, args.follow, args.follow_changes, args.follow_every, 20.0, args.timeout)
+                    run_follow(
+                        url, pids, args.follow, args.follow_changes, args.follow_every, 20.0, args.timeout, **meanwhile
+                    )
                 )
                 print_follow_report(report)
                 if args.json:
                     print(json.dumps(report))
-                return 1 if report["missed"] or report["follower_errors"] else 0
+                meanwhile_errors = (report["class_meanwhile"] or {}).get("page_loads", {}).get("errors", 0)
+                return 1 if report["missed"] or report["follower_errors"] or meanwhile_errors else 0
             report = asyncio.run(run_class(args, url, pids))
         finally:
             if proc is not None:

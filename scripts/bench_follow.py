@@ -2,9 +2,9 @@
 
 The lecturer presses "Start a lecture", opens the losses page, then moves its "prediction ŷ" slider
 every few seconds (a widget state, as her browser sends it). Each follower joins with the join link and
-then behaves as a browser does: a fragment's ``run_every`` is timed by the browser, so the follower sends
-the poll fragment's reruns itself, one interval after the previous run finished, and reads whatever the
-server answers (a fragment run; or, when the lecturer moved, the address change and the full run of her
+then behaves as a browser does: a fragment's ``run_every`` is timed by the browser (``setInterval`` from the
+fragment's first ``auto_rerun`` message), so the follower sends the poll fragment's reruns itself, and reads
+whatever the server answers (a fragment run; or, when the lecturer moved, the address change and the full run of her
 page). Reported: the lecturer's change to each follower's finished full script run with the new value
 (p50 / p95 / max, and how many never arrived), and the server's CPU while the followers idle-poll.
 """
@@ -16,6 +16,7 @@ import os
 import re
 import statistics
 import time
+from collections import Counter
 from urllib.parse import parse_qs
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -23,10 +24,21 @@ from streamlit.proto.Common_pb2 import DoubleArray
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from scripts.bench_class import FINISHED, Session, cpu_seconds
+from scripts.bench_class import (
+    FINISHED,
+    PAGE_NAMES,
+    Session,
+    cpu_seconds,
+    last_curves_after,
+    one_trainer,
+    run_wave,
+    storm_configs,
+    summarise,
+)
 
 SLIDER_LABEL = "prediction ŷ"
 SLIDER_PARAM = "loss_y_hat"
+REPLICA_COOKIE = "STREAMLIT_REPLICA"  # deploy/haproxy.cfg: which replica a browser is stuck to
 CODE_RE = re.compile(r"\*\*Lecture\*\* `([2-9A-Z]{3}) ([2-9A-Z]{3})`")
 
 
@@ -74,7 +86,6 @@ class Follower:
         self.fragment: tuple[str, float] | None = None
         self.page_hash = ""
         self.query = ""
-        self.idle = asyncio.Event()
         self.arrivals: dict[float, float] = {}  # a value of the slider's parameter -> first full run showing it
         self.polls = 0
         self.error = ""
@@ -98,21 +109,25 @@ class Follower:
                     if fwd.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:  # a full run of the page
                         for value in parse_qs(self.query).get(SLIDER_PARAM, []):
                             self.arrivals.setdefault(float(value), time.perf_counter())
-                    self.idle.set()
         except Exception as exc:  # the socket closed at the end, or broke: the report counts missed changes
             self.error = self.error or f"{type(exc).__name__}: {exc}"
 
     async def poll(self, stop: asyncio.Event) -> None:
-        """The browser's timer: one interval after the last run finished, rerun the fragment."""
+        """The browser's timer: ``setInterval`` from the first ``auto_rerun`` of a fragment, every interval,
+        whether or not the previous run finished (the server folds a request that arrives mid-run into one)."""
+        timer = None
         while not stop.is_set():
-            await self.idle.wait()
             if self.fragment is None:
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.05)
                 continue
-            await asyncio.sleep(self.fragment[1])
-            self.idle.clear()
+            if self.fragment != timer:  # a new fragment or interval: the browser restarts its timer
+                timer, next_tick = self.fragment, time.perf_counter() + self.fragment[1]
+            await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
+            next_tick += timer[1]
+            if stop.is_set() or self.fragment != timer:
+                continue
             self.polls += 1
-            await self.session.ws.send(_rerun_msg(fragment=(self.fragment[0], self.page_hash)))
+            await self.session.ws.send(_rerun_msg(fragment=(timer[0], self.page_hash)))
 
 
 async def _lecturer(url: str, timeout: float) -> tuple[Session, str, str]:
@@ -133,7 +148,37 @@ def _percentile(xs: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def run_follow(url: str, pids: list[int], n: int, changes: int, every: float, idle: float, timeout: float):
+async def class_meanwhile(url: str, sessions: int, storm: int, impl: str | None, timeout: float) -> dict:
+    """While the lecture goes on: ``storm`` students press Train at once, then ``sessions`` more load every page."""
+    trainings = [{"query": q} for q in storm_configs(storm, impl)]
+    trainers = [asyncio.create_task(one_trainer(url, t["query"], timeout, t)) for t in trainings]
+    if trainers:
+        await asyncio.sleep(1.0)  # the presses are in: the first trainings compute, the rest queue
+    loads = await run_wave(url, sessions, PAGE_NAMES, timeout, 0.0) if sessions else []
+    await asyncio.gather(*trainers, return_exceptions=True)
+    return {
+        "sessions": sessions,
+        "page_loads": summarise(loads),
+        "storm": storm,
+        "storm_finished": sum(1 for t in trainings if "done" in t),
+        "storm_last_curves_seconds": last_curves_after(trainings),
+        "storm_errors": sorted({t["error"] for t in trainings if "error" in t})[:3],
+    }
+
+
+async def run_follow(
+    url: str,
+    pids: list[int],
+    n: int,
+    changes: int,
+    every: float,
+    idle: float,
+    timeout: float,
+    sessions: int = 0,
+    storm: int = 0,
+    storm_impl: str | None = None,
+):
+    """N followers; with ``sessions`` or ``storm``, a class loads pages and trains while the lecturer changes."""
     lecturer, code, slider_id = await _lecturer(url, timeout)
     followers = [Follower(url) for _ in range(n)]
     stop = asyncio.Event()
@@ -151,7 +196,11 @@ async def run_follow(url: str, pids: list[int], n: int, changes: int, every: flo
     idle_polls = (sum(f.polls for f in followers) - polls0) / (time.perf_counter() - wall0)
 
     latencies, missed = [], 0
+    cpu0, wall0, client0 = cpu_seconds(pids), time.perf_counter(), time.process_time()
     values = [round((-1) ** k * (0.5 + 0.1 * k), 1) for k in range(1, changes + 1)]  # never the default 2.5
+    meanwhile = (
+        asyncio.create_task(class_meanwhile(url, sessions, storm, storm_impl, timeout)) if sessions or storm else None
+    )
     for value in values:
         changed = time.perf_counter()
         state = WidgetState(id=slider_id, double_array_value=DoubleArray(data=[value]))
@@ -163,9 +212,12 @@ async def run_follow(url: str, pids: list[int], n: int, changes: int, every: flo
                 missed += 1
             else:
                 latencies.append(arrived - changed)
+    change_cpu = cpu_seconds(pids) - cpu0
+    change_wall = time.perf_counter() - wall0
+    client_cpu = time.process_time() - client0
+    class_report = await meanwhile if meanwhile is not None else None
     stop.set()
     for follower in followers:
-        follower.idle.set()
         await follower.session.close()
     await lecturer.close()
     for task in tasks:
@@ -184,8 +236,16 @@ async def run_follow(url: str, pids: list[int], n: int, changes: int, every: flo
         "missed": missed,
         "idle_server_cpu_share_of_one_core": idle_cpu,
         "idle_polls_per_s": idle_polls,
+        "server_cpu_s_per_change": change_cpu / max(1, changes),
+        "server_cpu_share_while_changing": change_cpu / change_wall,
+        "client_cpu_share_while_changing": client_cpu / change_wall,
         "follower_errors": sorted({f.error for f in followers if f.error})[:3],
         "load_average": os.getloadavg(),
+        "class_meanwhile": class_report,
+        "lecturer_replica": lecturer.cookies.get(REPLICA_COOKIE),
+        "followers_per_replica": dict(
+            Counter(f.session.cookies.get(REPLICA_COOKIE) for f in followers if f.session.cookies.get(REPLICA_COOKIE))
+        ),
     }
 
 
@@ -203,6 +263,33 @@ def print_follow_report(report: dict) -> None:
         f"idle followers: server CPU {100 * report['idle_server_cpu_share_of_one_core']:.1f} % of one core "
         f"({report['idle_polls_per_s']:.1f} polls/s)"
     )
+    print(
+        f"while the lecturer changes: server CPU {report['server_cpu_s_per_change']:.2f} s per change "
+        f"({100 * report['server_cpu_share_while_changing']:.0f} % of one core; this client "
+        f"{100 * report['client_cpu_share_while_changing']:.0f} %)"
+    )
+    if report.get("followers_per_replica"):  # behind deploy/serve.sh's HAProxy
+        spread = ", ".join(f"{n} on {r}" for r, n in sorted(report["followers_per_replica"].items()))
+        print(f"through the balancer: the lecturer on {report['lecturer_replica']}, followers {spread}")
+    class_report = report.get("class_meanwhile")
+    if class_report:
+        loads = class_report["page_loads"]
+        print(
+            f"meanwhile {class_report['sessions']} students loaded every page: {loads['page_loads']} loads, "
+            f"{loads['errors']} errors"
+            + (f", overall p95 {loads['overall']['p95']:.2f} s" if loads["overall"]["n"] else "")
+        )
+        for page, row in loads["per_page"].items():
+            if row["n"]:
+                print(f"  {page:<22} p50 {row['median']:.2f}  p95 {row['p95']:.2f}  max {row['max']:.2f} s")
+        if class_report["storm"]:
+            last = class_report["storm_last_curves_seconds"]
+            print(
+                f"  and {class_report['storm']} pressed Train at once: {class_report['storm_finished']} finished"
+                + (f", the last curves on screen after {last:.1f} s" if last is not None else "")
+            )
+        for error in loads["first_errors"] + class_report["storm_errors"]:
+            print(f"  error: {error}")
     print("load average: " + " ".join(f"{x:.2f}" for x in report["load_average"]))
     for error in report["follower_errors"]:
         print(f"follower error: {error}")

@@ -406,6 +406,24 @@ class RoomStore:
             _write_atomic(self._runs_path(room.code), {"runs": [r.__dict__ for r in runs]})
         return True
 
+    def rename_student(self, code: str, who: str, nickname: str, now: float | None = None) -> bool:
+        """Put ``nickname`` (cleaned; "" makes them anonymous) on every run ``who`` already added to the live room.
+
+        A student who joined by link names themselves after their first runs: the class chart then shows
+        the name on those too. Returns whether anything was written.
+        """
+        room, _ = self.live(code, now)
+        if room is None or not valid_follower_id(who):
+            return False
+        nickname = clean_nickname(nickname)
+        with self._lock(room.code):
+            runs = list(self._read_runs(room.code))
+            renamed = [replace(r, nickname=nickname) if r.who == who else r for r in runs]
+            if renamed == runs:
+                return False
+            _write_atomic(self._runs_path(room.code), {"runs": [r.__dict__ for r in renamed]})
+        return True
+
     def _read_runs(self, code: str) -> tuple[RoomRun, ...]:
         def parse(data: dict) -> tuple[RoomRun, ...]:
             return tuple(

@@ -15,3 +15,19 @@ def test_bench_follow_reports_every_change_at_every_follower(shared_data_dir, tm
     assert latency["n"] == 4 and 0 < latency["p50"] <= latency["p95"] <= latency["max"] < 8
     assert report["idle_polls_per_s"] > 0  # the followers poll as browsers do
     assert "change -> follower's finished run" in text
+
+
+def test_bench_follow_measures_a_class_loading_and_training_meanwhile(shared_data_dir, tmp_path):
+    report, text = run_bench_class(
+        "--follow", "1", "--follow-changes", "2", "--follow-every", "8", "--follow-sessions", "1", "--storm", "1",
+        "--data-dir", str(shared_data_dir), "--runs-dir", str(tmp_path), timeout=600,
+    )  # fmt: skip
+    assert report["missed"] == 0 and not report["follower_errors"]
+    meanwhile = report["class_meanwhile"]
+    loads = meanwhile["page_loads"]
+    assert loads["errors"] == 0 and loads["page_loads"] == len(loads["per_page"]) == 7  # every page, once
+    assert all(row["p95"] > 0 for row in loads["per_page"].values())
+    assert meanwhile["storm"] == meanwhile["storm_finished"] == 1 and meanwhile["storm_last_curves_seconds"] > 0
+    assert report["server_cpu_s_per_change"] > 0 and 0 < report["server_cpu_share_while_changing"]
+    assert "meanwhile 1 students loaded every page" in text
+    assert report["followers_per_replica"] == {}  # no balancer: no replica cookie

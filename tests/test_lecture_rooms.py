@@ -174,6 +174,32 @@ def test_the_class_runs_count_each_student_and_run_once(store):
     assert len(runs[1].nickname) == lr.NICKNAME_LIMIT and "\n" not in runs[1].nickname
 
 
+@given(nickname=st.text(max_size=60))
+@settings(max_examples=40, deadline=None)
+def test_renaming_a_student_touches_only_their_runs_and_cleans_the_name(tmp_path_factory, nickname):
+    store = RoomStore(tmp_path_factory.mktemp("rooms"))
+    room, _ = store.create("a", now=T0)
+    alice, bob = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    for key, who in (("ab" * 32, alice), ("cd" * 32, alice), ("ab" * 32, bob)):
+        store.record_run(room.code, key, who, nickname="Bob" if who == bob else "", now=T0 + 1)
+    store.rename_student(room.code, alice, nickname, now=T0 + 2)
+    names = {(r.key, r.who): r.nickname for r in store.class_runs(room.code)}
+    cleaned = lr.clean_nickname(nickname)
+    assert names == {("ab" * 32, alice): cleaned, ("cd" * 32, alice): cleaned, ("ab" * 32, bob): "Bob"}
+    assert len(cleaned) <= lr.NICKNAME_LIMIT and "\n" not in cleaned and cleaned == cleaned.strip()
+
+
+def test_renaming_needs_a_live_room_and_a_student_id(store):
+    room, key = store.create("a", now=T0)
+    who = secrets.token_urlsafe(12)
+    store.record_run(room.code, "ab" * 32, who, now=T0 + 1)
+    assert not store.rename_student(room.code, "not an id!", "Eve", now=T0 + 2)
+    assert not store.rename_student("ZZZZZZ", who, "Eve", now=T0 + 2)
+    store.end(room.code, key, now=T0 + 3)
+    assert not store.rename_student(room.code, who, "Eve", now=T0 + 4)
+    assert [r.nickname for r in store.class_runs(room.code)] == [""]
+
+
 def test_an_ended_room_records_nothing(store):
     room, key = store.create("a", now=T0)
     store.end(room.code, key, now=T0 + 1)
