@@ -19,28 +19,22 @@ shows the address bar).
 from __future__ import annotations
 
 import io
-import os
 import secrets
 import time
 from urllib.parse import urlencode
 
 import segno
 import streamlit as st
-from streamlit.commands.execution_control import _force_yield_point
-from streamlit.file_util import get_main_script_directory
-from streamlit.runtime.runtime_util import MESSAGE_FLUSH_INTERVAL_SECS
-from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
-from streamlit.runtime.state.query_params import _coerce_value_for_query_url, _format_number_for_query_url
 
-from dashboard import user_text
+from dashboard import streamlit_internals, user_text
 from dashboard.catalog import PAGES
 from dashboard.presenter import PARAM as PRESENT_PARAM
 from dashboard.presenter import chart, presenting
 from dashboard.sign_in import may_act
 from dashboard.training_jobs import client_address
 from softmax_core.class_experiment import room_points
-from softmax_core.figures.class_figures import class_experiment_figure
-from softmax_core.figures.training_figures import LabelledHistory, compare_curves
+from softmax_core.figures.class_figures import class_experiment_alt, class_experiment_figure
+from softmax_core.figures.training_figures import LabelledHistory, compare_curves, compare_curves_alt
 from softmax_core.lecture_rooms import RoomError, RoomStore, clean_nickname, normalize_code
 from softmax_core.run_store import RunStore, default_runs_dir
 
@@ -115,29 +109,14 @@ def current_query() -> tuple[tuple[str, str], ...]:
 
     ``st.query_params`` is not refreshed on same-page reruns in Streamlit 1.67, so a control the user
     just moved may still show its old value there: each control bound to the URL is read from its
-    widget's value instead, serialized as the binding writes it (default values leave the address).
+    widget's value instead, written as the binding writes it (default values leave the address).
     """
-    ctx = get_script_run_ctx()
-    state = ctx.session_state._state if ctx is not None else None
-    query_params = getattr(state, "query_params", None)
-    if query_params is None:
-        return _pairs(st.query_params.to_dict())
-    query = {name: st.query_params.get_all(name) for name in st.query_params}
-    widgets = state._new_widget_state.widget_metadata
-    for name, binding in list(query_params._bindings_by_param.items()):
-        meta = widgets.get(binding.widget_id)
-        if meta is None or name not in st.session_state:
-            continue
-        value = st.session_state[name]
-        if value == meta.deserializer(None):
+    query: dict[str, str | list[str]] = {name: st.query_params.get_all(name) for name in st.query_params}
+    for name, text in streamlit_internals.bound_values_in_url_form(st.session_state).items():
+        if text is None:
             query.pop(name, None)
         else:
-            serialized = meta.serializer(value)
-            query[name] = (
-                _format_number_for_query_url(serialized)  # 1.0 -> "1", as the binding writes it
-                if binding.value_type == "double_value"
-                else _coerce_value_for_query_url(serialized, binding.value_type)
-            )
+            query[name] = text
     return _pairs(query)
 
 
@@ -344,48 +323,21 @@ def forget_unbound(names) -> None:
     """Drop the session's copies of controls without a URL binding (the editable tables) and the link
     checks, so the next run seeds them from the URL as a fresh load does. Bound controls are reseeded
     by the history-navigation rerun in :func:`navigate`."""
-    bound = set(_bound_names())
+    bound = set(streamlit_internals.bound_query_param_names())
     for name in [n for n in names if n not in bound]:
         st.session_state.pop(name, None)
     for name in [n for n in st.session_state if str(n).startswith("_link_checked:")]:
         del st.session_state[name]
 
 
-def _bound_names() -> list[str]:
-    ctx = get_script_run_ctx()
-    query_params = getattr(ctx.session_state._state, "query_params", None) if ctx is not None else None
-    return list(getattr(query_params, "_bindings_by_param", {}))
-
-
 def navigate(target: str, pairs: list[tuple[str, str]]) -> None:
     """Open page file ``target`` with query ``pairs`` as the browser's Back button would: the URL wins.
 
     ``st.switch_page`` refuses a query that names a control bound on the current page, and keeps the
-    controls' session values over the URL; Streamlit's history navigation is the one rerun where every
-    bound control takes its value from the URL (its default when the URL leaves it out). This is the
-    body of ``st.switch_page`` (Streamlit 1.67) with that flag set; tests/test_browser_lecture.py fails
-    if a later Streamlit changes it.
+    controls' session values over the URL (see ``streamlit_internals.navigate_as_history``);
+    tests/test_browser_lecture.py fails if a later Streamlit changes it.
     """
-    ctx = get_script_run_ctx()
-    wanted = os.path.realpath(os.path.join(get_main_script_directory(ctx.main_script_path), target))
-    hashes = [p["page_script_hash"] for p in ctx.pages_manager.get_pages().values() if p["script_path"] == wanted]
-    if not hashes:
-        return
-    query_string = urlencode(pairs)
-    with ctx.session_state.query_params() as query_params:
-        query_params.populate_from_query_string(query_string)
-        query_params._send_query_param_msg()  # the browser's address bar
-    time.sleep(2 * MESSAGE_FLUSH_INTERVAL_SECS)  # as st.switch_page: the address reaches the browser first
-    ctx.script_requests.request_rerun(
-        RerunData(
-            query_string=query_string,
-            page_script_hash=hashes[0],
-            is_history_navigation=True,
-            cached_message_hashes=ctx.cached_message_hashes,
-            context_info=ctx.context_info,
-        )
-    )
-    _force_yield_point()  # the runner takes the rerun here, as in st.switch_page
+    streamlit_internals.navigate_as_history(target, pairs)
 
 
 def go_to(page: str, query: tuple[tuple[str, str], ...], version: int) -> None:
@@ -625,7 +577,13 @@ def _class_runs(runs_dir: str) -> None:
             icon=":material/groups:",
         )
         return
-    event = chart(class_experiment_figure(points), "lecture_class_chart", on_select="rerun", selection_mode="points")
+    event = chart(
+        class_experiment_figure(points),
+        "lecture_class_chart",
+        class_experiment_alt(points),
+        on_select="rerun",
+        selection_mode="points",
+    )
     picked = [p.get("customdata") for p in (event.selection.points if event else [])]
     for key in [k for k in picked if isinstance(k, str)][:1]:
         label = next(p.label for p in points if p.key == key)
@@ -647,4 +605,4 @@ def _class_runs(runs_dir: str) -> None:
     if st.checkbox("Overlay their loss curves", key="lecture_class_curves"):
         runs = [store.get(p.key) for p in points]
         curves = tuple(LabelledHistory(p.label, r.history) for p, r in zip(points, runs) if r)
-        chart(compare_curves(curves, "train_loss"), "lecture_class_loss")
+        chart(compare_curves(curves, "train_loss"), "lecture_class_loss", compare_curves_alt(curves, "train_loss"))

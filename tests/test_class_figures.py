@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from softmax_core.class_experiment import room_points
-from softmax_core.figures.class_figures import DIVERGED_FLOOR, class_experiment_figure
+from softmax_core.figures.class_figures import DIVERGED_FLOOR, class_experiment_alt, class_experiment_figure
 from softmax_core.figures.style import PALETTE_SIZE, drawn_traces
 from softmax_core.lecture_rooms import RoomStore
 from softmax_core.run_store import RunStore, run_key
@@ -103,3 +103,15 @@ def test_an_empty_room_draws_empty_axes():
     fig = class_experiment_figure([])
     assert all(len(t.x) == 0 for t in fig.data)
     assert fig.layout.title.text == "The class's runs"
+
+
+def test_the_text_alternative_names_the_best_settings_the_counts_and_the_diverged(two_rooms):
+    store, rooms, ours, _, keys = two_rooms
+    points = room_points(rooms, store, ours)
+    text = class_experiment_alt(points)
+    chapter, small = store.get(keys["chapter"]), store.get(keys["small_lr"])
+    assert "3 settings from 4 choices" in text  # the chapter's setting chosen twice counts once
+    best_first = text.index(f"{chapter.history[-1].test_acc:.1%}") < text.index(f"{small.history[-1].test_acc:.1%}")
+    assert best_first and "(2 students)" in text
+    assert "1 diverged (learning rate 50)" in text
+    assert class_experiment_alt([]) == "The class's runs: none yet."

@@ -123,3 +123,29 @@ def class_experiment_figure(points: Sequence[ClassPoint], height: int = 460) -> 
     settings = f"{len(points)} setting{'s' if len(points) != 1 else ''}"
     title = f"The class's runs: {settings}, {runs} choice{'s' if runs != 1 else ''}" if points else "The class's runs"
     return apply_layout(fig, title, height)
+
+
+def class_experiment_alt(points: Sequence[ClassPoint], shown: int = 3) -> str:
+    """The text alternative of :func:`class_experiment_figure`: how many settings and choices, the best
+    settings by test accuracy, and how many diverged (and at which learning rates)."""
+    if not points:
+        return "The class's runs: none yet."
+    choices = sum(p.students for p in points)
+    finished = sorted(
+        (p for p in points if not p.diverged and p.test_acc is not None), key=lambda p: (-p.test_acc, p.lr)
+    )
+    diverged = [p for p in points if p.diverged]
+    parts = [
+        f"The class's runs, test accuracy against learning rate and batch size: {len(points)} "
+        f"setting{'s' if len(points) != 1 else ''} from {choices} choice{'s' if choices != 1 else ''}."
+    ]
+    if finished:
+        best = "; ".join(
+            f"{p.label}: {p.test_acc:.1%}" + (f" ({p.students} students)" if p.students > 1 else "")
+            for p in finished[:shown]
+        )
+        parts.append(f"Best: {best}.")
+    if diverged:
+        rates = ", ".join(f"{lr:g}" for lr in sorted({p.lr for p in diverged}))
+        parts.append(f"{len(diverged)} diverged (learning rate {rates}).")
+    return " ".join(parts)
