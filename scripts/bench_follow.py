@@ -24,7 +24,7 @@ from streamlit.proto.Common_pb2 import DoubleArray
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from scripts.bench_class import (
+from scripts.class_sessions import (
     FINISHED,
     PAGE_NAMES,
     Session,

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.bench_class import Session, wait_healthy
+from scripts.class_sessions import Session
+from scripts.local_server import wait_healthy
 from tests.async_loop import run_async
 from tests.conftest import ROOT, SHARED_DATA
 from tests.test_replicas import HAPROXY, Replicas, free_port_pair

@@ -244,7 +244,7 @@ def test_the_class_storm_can_train_by_hand(env):
     """``bench_class.py --storm-impl byhand``: every storm link opens the training page on the by-hand model."""
     from urllib.parse import parse_qsl
 
-    from scripts.bench_class import last_curves_after, storm_configs
+    from scripts.class_sessions import last_curves_after, storm_configs
 
     queries = storm_configs(3, "byhand")
     assert len(set(queries)) == 3 and storm_configs(3) == [q.replace("&train_impl=byhand", "") for q in queries]

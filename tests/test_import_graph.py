@@ -145,12 +145,6 @@ def test_no_import_circle_in_the_app_and_its_packages():
     assert found == [], "import circles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scripts.bench_class imports scripts.bench_follow inside main() (--follow), and bench_follow imports "
-    "bench_class's Session, FINISHED and cpu_seconds at its top: moving those three into a module of their own "
-    "breaks the circle. When it is gone this test passes, and strict=True makes that a failure: remove the mark.",
-)
 def test_no_import_circle_in_the_scripts():
     found = circles_of_the_scripts(inside=True)
     assert found == [], "import circles: " + "; ".join(" <-> ".join(c) for c in found)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from scripts.bench_class import Session
+from scripts.class_sessions import Session
 from scripts.local_server import running_streamlit
 from softmax_core.lecture_rooms import RoomStore
 from tests.async_loop import run_async

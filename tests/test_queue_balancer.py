@@ -6,7 +6,7 @@ browser carries the same replica cookie, so they all meet one replica's queue.
 
 from __future__ import annotations
 
-from scripts.bench_class import Session
+from scripts.class_sessions import Session
 from tests.async_loop import run_async
 from tests.test_queue_protocol import LONG, SHORT, TIMEOUT, follow, has, press, progress_of
 from tests.test_replicas import replicas  # noqa: F401  (the fixture: serve.sh 2 with HAProxy)

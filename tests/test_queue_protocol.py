@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from scripts.bench_class import PageLoad, Session
+from scripts.class_sessions import PageLoad, Session
 from scripts.local_server import running_streamlit
 from tests.async_loop import run_async
 

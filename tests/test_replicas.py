@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.bench_class import Session, cpu_seconds, one_trainer, wait_healthy
+from scripts.class_sessions import Session, cpu_seconds, one_trainer
+from scripts.local_server import wait_healthy
 from tests.async_loop import run_async
 from tests.class_bench import run_bench_class
 from tests.conftest import ROOT, SHARED_DATA

@@ -20,7 +20,7 @@ from streamlit.proto.Common_pb2 import FileUploaderState, FileURLs, UploadedFile
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from scripts.bench_class import FINISHED, Session, _texts_of
+from scripts.class_sessions import FINISHED, Session, _texts_of
 
 PAGE = "inside_model"
 
