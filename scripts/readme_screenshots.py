@@ -12,6 +12,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -24,7 +25,20 @@ SIZE = {"width": 1280, "height": 720}
 IDLE = """() => { const app = document.querySelector('[data-testid="stApp"]');
     const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
     return app && app.getAttribute('data-test-script-state') === 'notRunning'
-        && charts.every(c => c.querySelector('.main-svg')); }"""
+        && charts.every(c => c.querySelector('.main-svg'))
+        && !document.querySelector('[data-testid="stSkeleton"]'); }"""
+
+
+def settle(page, quiet_ms: int = 2000, timeout_s: float = 180) -> None:
+    """Wait until the page has been idle, every chart drawn, for ``quiet_ms``: a deep link reruns through the
+    navigation once, and a busy server starts a run late, so one idle moment is not the end."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        page.wait_for_function(IDLE, timeout=timeout_s * 1000, polling=200)
+        page.wait_for_timeout(quiet_ms)
+        if page.evaluate(IDLE):
+            return
+    raise TimeoutError(f"{page.url} never settled")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,9 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in PAGES:
                 page.goto(f"{url}/{name}", wait_until="domcontentloaded")
                 page.wait_for_selector('[data-testid="stApp"]')
-                page.wait_for_timeout(1500)  # the first run starts after the websocket opens
-                page.wait_for_function(IDLE, timeout=120_000, polling=200)
-                page.wait_for_timeout(800)  # plotly's transitions
+                settle(page)
                 path = out / f"{name or 'home'}.png"
                 page.screenshot(path=str(path))
                 print(path)
