@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import user_text
 from dashboard.caches import inside_model as cached
-from dashboard.presenter import caption, chart
+from dashboard.presenter import caption, chart, presenting
 from dashboard.url_state import Param, bool_param, check_link, int_param
 from softmax_core import inspection
 from softmax_core.figures.inside_figures import weight_templates_alt
@@ -129,25 +129,37 @@ def counterpart_parameters(store, run, fingerprint: str):
         return None, str(exc)
 
 
+def _explained_absence(title: str, sentence: str) -> None:
+    """A section with nothing to draw: its heading and why, or nothing at all in presenter mode (which has no
+    captions, so the heading would stand alone over empty space on the projector)."""
+    if presenting():
+        return
+    st.subheader(title)
+    caption(sentence)
+
+
 def compare_section(store, run, fingerprint, index, has_snapshots, weights, biases, names) -> None:
     """This run's templates beside its scratch / concise twin's, on one scale, with the largest difference."""
-    st.subheader("By hand against concise" if run.config.impl == "byhand" else "Scratch against concise")
+    title = "By hand against concise" if run.config.impl == "byhand" else "Scratch against concise"
     if is_lbfgs(run):
-        caption(
+        _explained_absence(
+            title,
             "The best linear model is fitted by L-BFGS, not by the chapter's minibatch SGD, so it has no scratch "
-            "or concise twin. Pick a scratch or concise run in the menu above to compare the two."
+            "or concise twin. Pick a scratch or concise run in the menu above to compare the two.",
         )
         return
     twin, broken = counterpart_parameters(store, run, fingerprint)
+    if twin is None and not broken:
+        _explained_absence(
+            title,
+            f"Train the {OTHER_IMPL[run.config.impl]} implementation with the same settings on the training "
+            "page to see both side by side here.",
+        )
+        return
+    st.subheader(title)
     if broken:
         user_text.warning(
             f"The {OTHER_IMPL[run.config.impl]} run of these settings cannot be shown beside this one. {broken}"
-        )
-        return
-    if twin is None:
-        caption(
-            f"Train the {OTHER_IMPL[run.config.impl]} implementation with the same settings on the training "
-            "page to see both side by side here."
         )
         return
     other, other_weights, other_biases, other_snapshots = twin

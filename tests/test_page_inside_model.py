@@ -231,3 +231,14 @@ def test_every_chart_has_a_text_alternative_written_from_its_data(env, fmnist):
     assert f"{names[top]} {float(probs[top]):.1%}" in alt("in_probs")
     assert alt("in_image_fig").startswith(f"Test image #17, {label}")
     assert "The numbers behind the pictures" in [e.label for e in at.expander]
+
+
+@pytest.mark.parametrize("present", [False, True])
+def test_a_run_without_a_twin_names_the_missing_comparison_except_on_the_projector(env, fmnist, present):
+    """Presenter mode has no captions: the section's heading must not stand alone over empty space."""
+    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), *parameters(0), snapshots=True)
+    at = new_page({"run": run.key, **({"present": "1"} if present else {})}).run()
+    assert not at.exception
+    headings = [h.value for h in at.subheader]
+    assert ("Scratch against concise" in headings) is not present
+    assert any("Train the concise implementation" in c.value for c in at.caption) is not present
