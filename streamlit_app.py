@@ -6,6 +6,7 @@ from dashboard.caches import PAGE_CACHES
 from dashboard.gc_tuning import freeze_imports_once
 from dashboard.lecture import run_page
 from dashboard.navigation import pages_for_this_run
+from dashboard.page_style import apply_page_style
 from dashboard.presenter import presenting
 from dashboard.sign_in import gate
 
@@ -18,6 +19,7 @@ freeze_imports_once(*PAGE_CACHES)
 # registered with the media manager on every run (2 % of the server's CPU in a class profile).
 ICON = "/app/static/icon.png"
 st.set_page_config(page_title="Softmax regression, live", page_icon=ICON, layout="wide")
+apply_page_style()  # static/accessibility.css: contrast, keyboard and focus fixes (docs/accessibility.md)
 
 gate()  # with [auth] in secrets.toml: signed in and on the access list, or no page runs (dashboard/sign_in.py)
 

@@ -268,10 +268,15 @@ def spaced(code: str) -> str:
     return f"{code[:3]} {code[3:]}"
 
 
+def qr_alt(code: str) -> str:
+    """The QR code's text alternative: what it opens, and the code that does the same when typed."""
+    return f"QR code of the join link for lecture {spaced(code)}"
+
+
 @st.dialog("Join the lecture", width="large")
 def _show_qr(link: str, code: str) -> None:
     left, right = st.columns([3, 2], vertical_alignment="center")
-    left.image(qr_png(link), width=460)
+    left.image(qr_png(link), width=460, alt=qr_alt(code))
     right.markdown("**Code**")
     right.title(spaced(code), anchor=False)  # our own alphabet: no user text
     right.text(link)
@@ -294,7 +299,7 @@ def lecturer_panel(page) -> None:
         return
     with st.sidebar.container(border=True, key="lecture_panel"):
         st.markdown(f"**Lecture** `{spaced(code)}`")
-        st.image(qr_png(link, scale=5), width=200)
+        st.image(qr_png(link, scale=5), width=200, alt=qr_alt(code))
         st.text(link)
         _follower_count()
         if st.button("Show the QR code large", icon=":material/qr_code_2:", key="lecture_qr", width="stretch"):

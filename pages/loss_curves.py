@@ -113,7 +113,9 @@ else:
     # Plain numbers, which the table shows to 4 decimals, right-aligned: a pandas Styler for 3 decimals
     # was 5 % of the server's CPU while a class loaded every page, and the DataFrame converted on every
     # load 9 % of this page's (docs/performance.md); the Arrow table is cached on its values.
-    st.table(cached.table(step_table(steps)), hide_index=True)
+    # A width in pixels (enough for the longest "what happens") makes the table a focusable "Scrollable
+    # table" region, so on a phone, where its seven columns scroll sideways, the keyboard reaches it (WCAG 2.1.1).
+    st.table(cached.table(step_table(steps)), hide_index=True, width=760)
     if d != 0:
         caption(
             f"From d = {fmt(d)}: L2's step is |d| = {fmt(abs(d))} times L1's. "
