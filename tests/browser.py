@@ -140,11 +140,22 @@ def edit_grid_cell(page, row: int, text: str, done_js: str, attempts: int = 3) -
             type_and_commit(page, text)
             page.wait_for_function(done_js, timeout=15_000)
             break
-        except PlaywrightTimeoutError:
+        except PlaywrightTimeoutError as timeout:
             if attempt == attempts - 1:
-                raise
+                raise AssertionError(
+                    f"typed {text!r} into row {row} {attempts} times and the page never showed it ({done_js}); "
+                    f"the last attempt: {timeout.message.splitlines()[0]}; the grid shows: {_grid_text(page)!r}"
+                ) from None
             page.keyboard.press("Escape")
     wait_for_rerun(page)
+
+
+def _grid_text(page) -> str:
+    """The first data grid's cells as its hidden accessibility table lists them (the grid draws on a canvas)."""
+    return page.evaluate(
+        """() => [...(document.querySelector('[data-testid=stDataFrame]')?.querySelectorAll('td') ?? [])]
+                     .map(td => td.textContent).join(' | ').slice(0, 400)"""
+    )
 
 
 def assert_no_error(page) -> None:
@@ -201,7 +212,7 @@ def move_slider(page, label: str, presses: int = 3, key: str = "ArrowRight") -> 
     thumb.wait_for(state="visible")
 
     def press() -> None:
-        for _ in range(presses):
+        for done in range(presses):
             before = thumb.evaluate(_SLIDER_VALUE)
             for attempt in range(3):
                 thumb.focus()
@@ -215,7 +226,10 @@ def move_slider(page, label: str, presses: int = 3, key: str = "ArrowRight") -> 
                     break
                 except PlaywrightTimeoutError:
                     if attempt == 2:
-                        raise
+                        raise AssertionError(
+                            f"slider {label!r}: {key} pressed 3 times after {done} of {presses} steps and its value "
+                            f"stayed {before!r} (value|aria-valuenow)"
+                        ) from None
 
     rerun_after(page, press)
 

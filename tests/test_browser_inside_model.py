@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from softmax_core.logit_presets import parse_logits
 from softmax_core.run_store import StoredRun
@@ -53,17 +54,22 @@ def click_confusion_cell(page, true_class: int, predicted_class: int) -> None:
     x = box["x"] + (predicted_class + 0.5) / 10 * box["width"]
     y = box["y"] + (true_class + 0.5) / 10 * box["height"]
     # Plotly sometimes takes a click on a freshly drawn chart as the end of a hover, selecting nothing:
-    # click again (at most three times) until the page lists the cell's images.
+    # click again (at most three times) until the page lists the cell's images; else fail with what it shows.
     listed = page.get_by_text("test images of")
-    for _ in range(3):
+    for attempt in range(3):
         page.mouse.move(x, y)
         page.wait_for_timeout(300)
         page.mouse.click(x, y)
         try:
             listed.first.wait_for(timeout=8_000)
             break
-        except Exception:
-            continue
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                shown = page.get_by_test_id("stMain").inner_text()[-600:]
+                raise AssertionError(
+                    f"three clicks on cell (true {true_class}, predicted {predicted_class}) listed no test images; "
+                    f"the page ends with: {shown!r}"
+                ) from None
     wait_for_rerun(page)
 
 

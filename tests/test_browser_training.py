@@ -26,7 +26,10 @@ def plot_data(page, index: int) -> list[dict]:
 
 
 def last_plot_when(page, ready, timeout_s: float = 30.0) -> list[dict]:
-    """The last chart's traces once `ready(traces)` holds: the page redraws a few times after a training ends."""
+    """The last chart's traces once `ready(traces)` holds: the page redraws a few times after a training ends.
+
+    Fails with the traces it last saw if they are not ready within `timeout_s`.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
         traces = json.loads(
@@ -35,9 +38,10 @@ def last_plot_when(page, ready, timeout_s: float = 30.0) -> list[dict]:
                        return JSON.stringify(p && p.data ? p.data.map(t => ({name: t.name, x: t.x, y: t.y})) : []); }"""
             )
         )
-        if ready(traces) or time.monotonic() > deadline:
+        if ready(traces):
             return traces
-        page.wait_for_timeout(250)
+        assert time.monotonic() < deadline, f"the last chart never got ready in {timeout_s:.0f} s; its traces: {traces}"
+        page.wait_for_timeout(250)  # the condition is a Python function of the traces: read them again
 
 
 def set_number(page, label: str, value: str) -> None:

@@ -13,6 +13,8 @@ from softmax_core.figures.calibration_figures import (
     temperature_curves,
 )
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def report():

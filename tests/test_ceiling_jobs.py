@@ -16,6 +16,8 @@ from softmax_core.training import EpochMetrics, Progress, TrainConfig
 from tests.test_jobs import ControlledTrain, _fake_data
 from tests.test_run_store import make_result
 
+pytestmark = pytest.mark.unit
+
 FEW = 3  # L-BFGS iterations: enough to store a real run, quick on 60,000 images
 
 

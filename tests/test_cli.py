@@ -14,6 +14,8 @@ import pytest
 from softmax_core.run_store import RunStore
 from tests.test_linear_ceiling import unwritable_folder
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--epochs", "1", "--batch-size", "1024"]
 

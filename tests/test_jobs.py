@@ -26,6 +26,8 @@ from softmax_core.run_store import RunStore, StoredRun, run_key
 from softmax_core.training import Progress, TrainConfig, TrainResult
 from tests.test_run_store import fake_data, make_result
 
+pytestmark = pytest.mark.unit
+
 
 def _fake_data():
     """The store tests' fake dataset, plus the length of a full training set (the cost bound reads it)."""

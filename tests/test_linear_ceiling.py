@@ -21,6 +21,8 @@ from softmax_core.run_store import RunStore, run_key
 from softmax_core.train_or_load import train_or_load
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
 
+pytestmark = pytest.mark.process
+
 
 def subset(data: FashionMNIST, n_train: int, seed: int = 0) -> FashionMNIST:
     """The first ``n_train`` of a seeded shuffle of the training images; the full test set."""

@@ -12,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 from tests.apptest_helpers import page_test
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.app
+
 PAGES = {
     "softmax_temperature": ["sm_preset", "sm_labels", "sm_logits", "sm_T", "sm_dtype"],
     "loss_curves": ["loss_y", "loss_y_hat", "loss_delta", "loss_range", "loss_lr", "loss_view", "loss_axis"],

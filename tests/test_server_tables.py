@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from dashboard import server_caches as cached
+
+pytestmark = pytest.mark.unit
 
 
 def test_records_become_one_arrow_table_per_distinct_content():

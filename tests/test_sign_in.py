@@ -20,6 +20,8 @@ from dashboard.sign_in import (
 )
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.app
+
 GOOD = {
     "redirect_uri": "https://softmax.example.edu/oauth2callback",
     "cookie_secret": "0123456789abcdef" * 4,

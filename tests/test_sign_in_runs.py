@@ -20,6 +20,8 @@ from tests.test_jobs import ControlledTrain, _fake_data
 from tests.test_run_store import TWO_EPOCHS, make_result
 from tests.test_sign_in import GOOD
 
+pytestmark = pytest.mark.app
+
 ON = {"auth": GOOD, "access": {"allowed": ["@uni.edu"]}}
 ANA = {"is_logged_in": True, "email": "ana@uni.edu", "name": "Ana Lima"}
 EVE = {"is_logged_in": True, "email": "eve@elsewhere.com", "name": "Eve"}
