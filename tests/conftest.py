@@ -8,6 +8,7 @@ one lane, and a unit or app test that starts a child process or listens on a soc
 
 from __future__ import annotations
 
+import functools
 import multiprocessing.process
 import os
 import re
@@ -168,10 +169,31 @@ def shared_data_dir() -> Path:
 
 @pytest.fixture
 def env(monkeypatch, tmp_path, shared_data_dir, clear_streamlit_caches) -> Path:
-    """An AppTest's server settings: the shared Fashion-MNIST and a fresh run store (returned), caches cold."""
+    """An AppTest's server settings: the shared Fashion-MNIST and a fresh run store (returned), caches cold.
+
+    The app still loads the data through its own cached loader on every cold start; only the decoding of the
+    shared folder's files (gunzip and checksum, most of an AppTest's time) is done once per test session.
+    """
     monkeypatch.setenv("SOFTMAX_DATA_DIR", str(shared_data_dir))
     monkeypatch.setenv("SOFTMAX_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setattr("dashboard.fashion_data.load_fashion_mnist", _shared_folder_decoded_once)
     return tmp_path / "runs"
+
+
+@functools.cache
+def _decoded(folder: Path):  # imports torch: only when a test needs the data
+    from softmax_core.data import load_fashion_mnist
+
+    return load_fashion_mnist(folder, download=False)
+
+
+def _shared_folder_decoded_once(data_dir=None, *, download: bool = True):
+    """``load_fashion_mnist``, answered from one decoding per session when it reads the shared folder."""
+    from softmax_core.data import load_fashion_mnist, resolve_data_dir
+
+    if resolve_data_dir(data_dir).resolve() == SHARED_DATA.resolve():
+        return _decoded(SHARED_DATA)
+    return load_fashion_mnist(data_dir, download=download)
 
 
 @pytest.fixture
@@ -218,9 +240,7 @@ def page(chromium):
 @pytest.fixture(scope="session")
 def fmnist(shared_data_dir):
     """The real Fashion-MNIST from the shared folder, loaded once for the whole test run."""
-    from softmax_core.data import load_fashion_mnist
-
-    return load_fashion_mnist(shared_data_dir, download=False)
+    return _decoded(shared_data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -36,6 +37,71 @@ def encoded(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- what users send: pictures, links, settings
+
+GARMENT_STEPS = [
+    "Your picture",
+    "White background",
+    "Trimmed",
+    "Longest edge 28",
+    "Sharpened",
+    "Extended to 28 x 28",
+    "Negated",
+    "8-bit grey",
+]  # the upload's steps, as the page titles them (Zalando's, after a white background)
+
+# Every query parameter a link can carry, per page (the run pages need a stored run: STORE_PAGES).
+PAGES = {
+    "softmax_temperature": ["sm_preset", "sm_labels", "sm_logits", "sm_T", "sm_dtype"],
+    "loss_curves": ["loss_y", "loss_y_hat", "loss_delta", "loss_range", "loss_lr", "loss_view", "loss_axis"],
+    "cross_entropy_steps": ["yhat", "y", "step", "all"],
+    "training": [
+        "train_impl",
+        "train_lr",
+        "train_batch_size",
+        "train_epochs",
+        "train_seed",
+        "train_init_std",
+        "train_tab",
+    ],
+}
+STORE_PAGES = {
+    "inside_model": ["run", "in_epoch", "in_rescale", "in_image"],
+    "calibration": ["run", "cal_run", "cal_T", "cal_image", "cal_compare", *PAGES["training"][:-1]],
+}
+
+SIGN_IN_SETTINGS = {
+    "redirect_uri": "https://softmax.example.edu/oauth2callback",
+    "cookie_secret": "0123456789abcdef" * 4,
+    "client_id": "dashboard",
+    "client_secret": "not-a-real-secret",
+    "server_metadata_url": "https://login.example.edu/.well-known/openid-configuration",
+}  # complete sign-in settings ([auth] in secrets.toml) that point nowhere real
+
+
+def live_markup(markdown: str) -> list[str]:
+    """Link, image, HTML or autolink syntax that would render: outside code spans and not backslash-escaped."""
+    outside = re.sub(r"(`+)(.+?)\1", "", markdown)  # a code span shows its content literally
+    return re.findall(r"(?<!\\)\]\(|(?<!\\)<[A-Za-z/!]|https?://|(?<!\\)www\.", outside)
+
+
+def store_with_a_run(runs_dir, data) -> str:
+    """A finished two-epoch run with made-up weights and snapshots: the pages show all their controls."""
+    import torch
+
+    from softmax_core.run_store import RunStore, run_key
+    from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
+
+    config = TrainConfig(epochs=2).validated()
+    g = torch.Generator().manual_seed(0)
+    weights, biases = torch.randn(3, 784, 10, generator=g) * 0.05, torch.randn(3, 10, generator=g) * 0.05
+    history = tuple(EpochMetrics(e, 0.5, 0.8, 0.8, 0.1) for e in (1, 2))
+    result = TrainResult(config, history, "finished", "", weights[-1], biases[-1], 1.0, snapshots=(weights, biases))
+    key = run_key(config, data.fingerprint)
+    RunStore(runs_dir).save(key, result, torch.eye(10, dtype=torch.int64), data.fingerprint)
+    return key
 
 
 # ---------------------------------------------------------------- the deployment: deploy/serve.sh, HAProxy in front

@@ -13,7 +13,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from softmax_core.logit_presets import parse_logits
 from softmax_core.run_store import StoredRun
 from tests.browser import assert_no_error, move_slider, open_page, rerun_after, screenshot, wait_for_rerun
-from tests.test_garment_upload import STEPS
+from tests.factories import GARMENT_STEPS
 
 pytestmark = pytest.mark.browser
 
@@ -134,9 +134,9 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     steps = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
                                   .map(p => (p.layout.annotations || []).map(a => a.text))
                                   .find(t => t.includes('8-bit grey'))""")
-    assert steps == STEPS  # Zalando's steps, after the photo's background is made white
+    assert steps == GARMENT_STEPS  # Zalando's steps, after the photo's background is made white
     items = page.locator('[data-testid="stMarkdownContainer"] ol').last.locator("li").all_inner_texts()
-    assert [item.split(":")[0] for item in items] == STEPS  # a real numbered list of plain text
+    assert [item.split(":")[0] for item in items] == GARMENT_STEPS  # a real numbered list of plain text
     page.get_by_role("heading", name="Your own picture").scroll_into_view_if_needed()
     screenshot(page, "inside_model_upload")
     upload(page, "not-a-picture.png", b"just some text\n" * 10, "image/png")

@@ -17,6 +17,7 @@ from PIL import Image
 
 from softmax_core import garment_upload
 from softmax_core.garment_upload import UploadError, prepare
+from tests.factories import GARMENT_STEPS
 from tests.factories import encoded as encode
 
 pytestmark = pytest.mark.unit
@@ -35,22 +36,10 @@ def bbox(pixels: np.ndarray) -> tuple[int, int, int, int]:
     return rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
 
 
-STEPS = [
-    "Your picture",
-    "White background",
-    "Trimmed",
-    "Longest edge 28",
-    "Sharpened",
-    "Extended to 28 x 28",
-    "Negated",
-    "8-bit grey",
-]
-
-
 def test_dark_garment_on_light_background_fills_the_frame_as_in_fashion_mnist():
     result = prepare(encode(garment_on(background=235, ink=20)))
     assert not result.dark_background
-    assert [s.title for s in result.steps] == STEPS
+    assert [s.title for s in result.steps] == GARMENT_STEPS
     pixels = result.pixels
     assert pixels.shape == (28, 28) and pixels.dtype == np.uint8
     top, bottom, left, right = bbox(pixels > 40)

@@ -16,13 +16,13 @@ from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import TrainConfig
 from tests.apptest_helpers import page_test
 from tests.conftest import ROOT
+from tests.factories import SIGN_IN_SETTINGS
 from tests.test_jobs import ControlledTrain, _fake_data
 from tests.test_run_store import TWO_EPOCHS, make_result
-from tests.test_sign_in import GOOD
 
 pytestmark = pytest.mark.app
 
-ON = {"auth": GOOD, "access": {"allowed": ["@uni.edu"]}}
+ON = {"auth": SIGN_IN_SETTINGS, "access": {"allowed": ["@uni.edu"]}}
 ANA = {"is_logged_in": True, "email": "ana@uni.edu", "name": "Ana Lima"}
 EVE = {"is_logged_in": True, "email": "eve@elsewhere.com", "name": "Eve"}
 SIGNED_OUT = {"is_logged_in": False}
