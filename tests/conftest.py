@@ -24,10 +24,10 @@ SHARED_DATA = Path(os.environ.get("SOFTMAX_TEST_DATA_DIR", ROOT.parent / "shared
 
 LANES = ("unit", "app", "process", "server", "browser")  # described in pytest.ini's markers
 IN_PROCESS_LANES = ("unit", "app")
-# Under pytest-xdist (`-n 2 --dist loadgroup`) each module of these lanes runs whole on one worker, so the servers
-# its module-scoped fixtures start, start once; a module marked `xdist_group("measures")` shares one worker with
-# the others so marked, one after another (the benchmarks and memory figures do not run beside each other).
-WHOLE_MODULE_LANES = ("process", "server", "browser")
+# Under pytest-xdist (`-n 2`; pytest.ini adds `--dist loadgroup`) each module runs whole on one worker, so
+# what its module-scoped fixtures build (a server, a store of trained runs) is built once; a module marked
+# `xdist_group("measures")` shares one worker with the others so marked, one after another (the benchmarks
+# do not run beside each other).
 _LANE = pytest.StashKey[str]()
 _REFUSED = pytest.StashKey[list]()
 
@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(config, items):
             problems.setdefault(item.nodeid.split("::")[0], problem)
         else:
             item.stash[_LANE] = lane
-            if lane in WHOLE_MODULE_LANES and not item.get_closest_marker("xdist_group"):
+            if not item.get_closest_marker("xdist_group"):
                 item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     if problems:
         raise pytest.UsageError(
