@@ -24,7 +24,7 @@ def wait_for_rerun(page, timeout_ms: int = 30_000, quiet_ms: int = 400) -> None:
     script itself, a widget change that reaches the server late on a busy machine).
     """
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.evaluate(_COUNT_STATE_CHANGES)
+    page.evaluate(COUNT_STATE_CHANGES)
     page.wait_for_function(
         """(quietMs) => { const app = document.querySelector('[data-testid="stApp"]');
                    const state = app && app.getAttribute('data-test-script-state');
@@ -45,7 +45,7 @@ def open_page(page, url: str) -> None:
     wait_for_rerun(page)
 
 
-_COUNT_STATE_CHANGES = """() => {
+COUNT_STATE_CHANGES = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     if (app.__stateChanges === undefined) {
         app.__stateChanges = 0;
@@ -65,7 +65,7 @@ def rerun_after(page, action, timeout_ms: int = 30_000) -> None:
     The script state is watched with a MutationObserver set up before the action,
     so a rerun that starts late (a loaded machine) or ends fast is not missed.
     """
-    before = page.evaluate(_COUNT_STATE_CHANGES)
+    before = page.evaluate(COUNT_STATE_CHANGES)
     action()
     page.wait_for_function(
         """(before) => { const app = document.querySelector('[data-testid="stApp"]');
@@ -140,11 +140,22 @@ def edit_grid_cell(page, row: int, text: str, done_js: str, attempts: int = 3) -
             type_and_commit(page, text)
             page.wait_for_function(done_js, timeout=15_000)
             break
-        except PlaywrightTimeoutError:
+        except PlaywrightTimeoutError as timeout:
             if attempt == attempts - 1:
-                raise
+                raise AssertionError(
+                    f"typed {text!r} into row {row} {attempts} times and the page never showed it ({done_js}); "
+                    f"the last attempt: {timeout.message.splitlines()[0]}; the grid shows: {_grid_text(page)!r}"
+                ) from None
             page.keyboard.press("Escape")
     wait_for_rerun(page)
+
+
+def _grid_text(page) -> str:
+    """The first data grid's cells as its hidden accessibility table lists them (the grid draws on a canvas)."""
+    return page.evaluate(
+        """() => [...(document.querySelector('[data-testid=stDataFrame]')?.querySelectorAll('td') ?? [])]
+                     .map(td => td.textContent).join(' | ').slice(0, 400)"""
+    )
 
 
 def assert_no_error(page) -> None:
@@ -201,7 +212,7 @@ def move_slider(page, label: str, presses: int = 3, key: str = "ArrowRight") -> 
     thumb.wait_for(state="visible")
 
     def press() -> None:
-        for _ in range(presses):
+        for done in range(presses):
             before = thumb.evaluate(_SLIDER_VALUE)
             for attempt in range(3):
                 thumb.focus()
@@ -215,7 +226,10 @@ def move_slider(page, label: str, presses: int = 3, key: str = "ArrowRight") -> 
                     break
                 except PlaywrightTimeoutError:
                     if attempt == 2:
-                        raise
+                        raise AssertionError(
+                            f"slider {label!r}: {key} pressed 3 times after {done} of {presses} steps and its value "
+                            f"stayed {before!r} (value|aria-valuenow)"
+                        ) from None
 
     rerun_after(page, press)
 
@@ -223,3 +237,42 @@ def move_slider(page, label: str, presses: int = 3, key: str = "ArrowRight") -> 
 def stop_button(page):
     """The page's own Stop button; Streamlit's header shows another "Stop" while a script run lasts."""
     return page.get_by_test_id("stButton").get_by_role("button", name="Stop")
+
+
+# What the browser measures on a page (minVisible: px of the first chart that must show in the first screen);
+# every entry is one problem a student would see.
+VISIBLE_PROBLEMS = """(minVisible) => {
+    const problems = [];
+    const box = el => el.getBoundingClientRect();
+    const near = el => (el.innerText || el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 60);
+    // A formula is clipped when its rendered width passes its element's box (st.latex hides or scrolls it).
+    for (const k of document.querySelectorAll('.katex')) {
+        if (!k.offsetParent) continue;  // inside a closed tab or popover
+        const holder = k.closest('[data-testid="stElementContainer"]') || k.parentElement;
+        const inner = k.querySelector('.katex-html') || k;
+        const r = box(inner), h = box(holder);
+        const scroller = k.closest('.katex-display') || k.parentElement;  // glyph overhangs of 1-3 px are not clipping
+        if (r.right > h.right + 2 || r.left < h.left - 2 || scroller.scrollWidth > scroller.clientWidth + 4) {
+            const tex = (k.querySelector('annotation') || k).textContent.trim().slice(0, 60);
+            problems.push(`clipped formula (${Math.round(r.width)} px in ${Math.round(h.width)} px): ${tex}`);
+        }
+    }
+    // A button label is truncated when some text element inside it is wider than it shows.
+    for (const b of document.querySelectorAll('button')) {
+        if (!b.offsetParent || !b.closest('[data-testid="stMain"]')) continue;
+        for (const t of [b, ...b.querySelectorAll('*')]) {
+            if (t.children.length === 0 && t.scrollWidth > t.clientWidth + 1 && t.clientWidth > 0
+                && getComputedStyle(t).overflow !== 'visible') {
+                problems.push(`truncated button: "${near(b)}"`);
+                break;
+            }
+        }
+    }
+    for (const e of document.querySelectorAll('[data-testid="stException"]')) {
+        problems.push(`exception: ${near(e)}`);
+    }
+    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(c => c.offsetParent);
+    const main = document.querySelector('[data-testid="stMain"]');
+    const top = charts.length ? box(charts[0]).top - box(main).top : null;
+    return {problems, chartTop: top, charts: charts.length};
+}"""

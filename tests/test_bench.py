@@ -11,6 +11,8 @@ from scripts import bench_training as bench
 from softmax_core.data import load_fashion_mnist
 from softmax_core.training import as_pixels
 
+pytestmark = [pytest.mark.process, pytest.mark.xdist_group("measures")]  # its figures: no other benchmark beside it
+
 
 def test_reference_pipeline_sees_our_pixels(shared_data_dir, tmp_path):
     """torchvision's dataset + ToTensor on the layout we build equals our uint8 tensors / 255."""
@@ -97,13 +99,15 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
 
 def test_reference_runs_as_a_real_function_in_a_spawned_process(shared_data_dir, tmp_path):
     """The reference is importable code: a spawned interpreter builds it, on the thread count asked for."""
+    import multiprocessing
     import os
 
     root = bench.torchvision_layout(shared_data_dir, tmp_path)
+    before = set(multiprocessing.active_children())
     with bench.SpawnedReference(root, threads=1) as reference:
         assert reference.torch_threads == 1
-        assert reference._process.pid != os.getpid() and reference._process.is_alive()
-        process = reference._process
+        [process] = [child for child in multiprocessing.active_children() if child not in before]
+        assert process.pid != os.getpid() and process.is_alive()
     assert not process.is_alive() and process.exitcode == 0
 
 

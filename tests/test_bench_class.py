@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dashboard.catalog import PAGES
 from tests.class_bench import run_bench_class
+
+pytestmark = [pytest.mark.server, pytest.mark.xdist_group("measures")]  # its figures: no other benchmark beside it
 
 
 def test_bench_class_reports_every_page_of_every_session(shared_data_dir, tmp_path):

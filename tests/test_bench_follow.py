@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.class_bench import run_bench_class
+
+pytestmark = [pytest.mark.server, pytest.mark.xdist_group("measures")]  # its figures: no other benchmark beside it
 
 
 def test_bench_follow_reports_every_change_at_every_follower(shared_data_dir, tmp_path):

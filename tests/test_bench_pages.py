@@ -4,6 +4,8 @@ import pytest
 
 from scripts.bench_pages import MOVES, bench
 
+pytestmark = pytest.mark.app
+
 
 @pytest.mark.parametrize("move", MOVES, ids=lambda m: f"{m.page}:{m.key}")
 def test_each_benchmarked_control_exists_and_reruns(move, clear_streamlit_caches):

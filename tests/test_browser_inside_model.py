@@ -8,11 +8,12 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from softmax_core.logit_presets import parse_logits
 from softmax_core.run_store import StoredRun
 from tests.browser import assert_no_error, move_slider, open_page, rerun_after, screenshot, wait_for_rerun
-from tests.test_garment_upload import STEPS
+from tests.factories import GARMENT_STEPS
 
 pytestmark = pytest.mark.browser
 
@@ -53,17 +54,22 @@ def click_confusion_cell(page, true_class: int, predicted_class: int) -> None:
     x = box["x"] + (predicted_class + 0.5) / 10 * box["width"]
     y = box["y"] + (true_class + 0.5) / 10 * box["height"]
     # Plotly sometimes takes a click on a freshly drawn chart as the end of a hover, selecting nothing:
-    # click again (at most three times) until the page lists the cell's images.
+    # click again (at most three times) until the page lists the cell's images; else fail with what it shows.
     listed = page.get_by_text("test images of")
-    for _ in range(3):
+    for attempt in range(3):
         page.mouse.move(x, y)
         page.wait_for_timeout(300)
         page.mouse.click(x, y)
         try:
             listed.first.wait_for(timeout=8_000)
             break
-        except Exception:
-            continue
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                shown = page.get_by_test_id("stMain").inner_text()[-600:]
+                raise AssertionError(
+                    f"three clicks on cell (true {true_class}, predicted {predicted_class}) listed no test images; "
+                    f"the page ends with: {shown!r}"
+                ) from None
     wait_for_rerun(page)
 
 
@@ -128,9 +134,9 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     steps = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
                                   .map(p => (p.layout.annotations || []).map(a => a.text))
                                   .find(t => t.includes('8-bit grey'))""")
-    assert steps == STEPS  # Zalando's steps, after the photo's background is made white
+    assert steps == GARMENT_STEPS  # Zalando's steps, after the photo's background is made white
     items = page.locator('[data-testid="stMarkdownContainer"] ol').last.locator("li").all_inner_texts()
-    assert [item.split(":")[0] for item in items] == STEPS  # a real numbered list of plain text
+    assert [item.split(":")[0] for item in items] == GARMENT_STEPS  # a real numbered list of plain text
     page.get_by_role("heading", name="Your own picture").scroll_into_view_if_needed()
     screenshot(page, "inside_model_upload")
     upload(page, "not-a-picture.png", b"just some text\n" * 10, "image/png")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.browser import _COUNT_STATE_CHANGES, running_streamlit, screenshot, wait_for_rerun
+from tests.browser import COUNT_STATE_CHANGES, VISIBLE_PROBLEMS, running_streamlit, screenshot, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 
@@ -142,10 +142,10 @@ def test_enter_in_the_epochs_field_does_not_train(chromium, layout_url):
         wait_for_rerun(page, timeout_ms=60_000)
         field = page.get_by_label("Epochs")
         field.fill("4")
-        before = page.evaluate(_COUNT_STATE_CHANGES)
+        before = page.evaluate(COUNT_STATE_CHANGES)
         field.press("Enter")
         page.wait_for_timeout(1_500)  # a form submit would have started a script run by now
-        assert page.evaluate(_COUNT_STATE_CHANGES) == before
+        assert page.evaluate(COUNT_STATE_CHANGES) == before
         assert page.get_by_text("No stored run for these settings yet").count() == 1
         assert page.get_by_test_id("stButton").get_by_role("button", name="Stop").count() == 0
     finally:
@@ -154,7 +154,6 @@ def test_enter_in_the_epochs_field_does_not_train(chromium, layout_url):
 
 def test_the_cross_entropy_steps_fit_a_projector(chromium, layout_url):
     """Step 4's formula ran past the column's right edge at 1280x720 (the tour checks step 1 only)."""
-    from tests.test_browser_tour import _PROBLEMS
 
     context = chromium.new_context(viewport={"width": PROJECTOR[0], "height": PROJECTOR[1]})
     page = context.new_page()
@@ -163,7 +162,7 @@ def test_the_cross_entropy_steps_fit_a_projector(chromium, layout_url):
             page.goto(f"{layout_url}/cross_entropy_steps?step={step}", wait_until="domcontentloaded")
             wait_for_rerun(page, timeout_ms=60_000)
             screenshot(page, f"layout_projector_cross_entropy_step{step}", whole_page=True)
-            found = page.evaluate(_PROBLEMS, 150)
+            found = page.evaluate(VISIBLE_PROBLEMS, 150)
             assert not found["problems"], found["problems"]
     finally:
         context.close()

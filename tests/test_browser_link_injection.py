@@ -13,7 +13,7 @@ import pytest
 
 from tests.browser import open_page, running_streamlit, screenshot
 from tests.conftest import SHARED_DATA
-from tests.test_link_sweep import PAGES, STORE_PAGES, store_with_a_run
+from tests.factories import PAGES, STORE_PAGES, store_with_a_run
 
 pytestmark = pytest.mark.browser
 

@@ -9,22 +9,17 @@ of them is mocked. The app gets its settings from a secrets.toml in a temporary 
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
-import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import SHARED_DATA
+from tests.factories import HAPROXY, free_port_pair, serve_replicas
 
 pytestmark = pytest.mark.browser
 
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 USERS = {
     "ana": {"email": "ana@uni.edu", "email_verified": True, "name": "Ana Lima"},
     "eve": {"email": "eve@elsewhere.com", "email_verified": True, "name": "Eve Outsider"},
@@ -175,43 +170,14 @@ def test_the_provider_refusing_leaves_the_user_signed_out(signed_app, context):
 
 @pytest.fixture(scope="module")
 def signed_replicas(provider, tmp_path_factory):
-    """deploy/serve.sh 2 with one secrets.toml for both replicas (one cookie secret); yields (url, replicas)."""
-    from tests.test_replicas import Replicas, free_port_pair, wait_healthy
-
+    """deploy/serve.sh 2 with one secrets.toml for both replicas (one cookie secret)."""
     if not Path(HAPROXY).exists():
         pytest.skip("HAProxy is not installed (apt-get install haproxy)")
     folder = tmp_path_factory.mktemp("sign-in-replicas")
     port = free_port_pair()
-    url = f"http://127.0.0.1:{port}"
-    path = write_secrets(folder, provider, f"{url}/oauth2callback")  # the balancer's address, not a replica's
-    log = folder / "serve.log"
-    env = {
-        **os.environ,
-        "SOFTMAX_DATA_DIR": str(SHARED_DATA),
-        "SOFTMAX_RUNS_DIR": str(folder / "runs"),
-        "STREAMLIT_SECRETS_FILES": str(path),
-        "BIND": "127.0.0.1",
-        "PYTHON": sys.executable,
-        "HAPROXY": HAPROXY,
-    }
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            ["deploy/serve.sh", "2", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    r = Replicas(proc, url, log, folder / "runs")
-    try:
-        r.read_pids()
-        assert len(r.replicas) == 2 and r.balancer_pid, log.read_text()
-        for name in r.replicas:
-            wait_healthy(r.replica_url(name), timeout=90)
-        wait_healthy(url, timeout=30)
-        yield r
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    path = write_secrets(folder, provider, f"http://127.0.0.1:{port}/oauth2callback")  # the balancer, not a replica
+    with serve_replicas(2, folder, port=port, STREAMLIT_SECRETS_FILES=str(path)) as served:
+        yield served
 
 
 def test_sign_in_through_the_balancer_works_on_both_replicas(signed_replicas, context):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.catalog import PAGES
-from tests.browser import running_streamlit, screenshot, wait_for_rerun
+from tests.browser import VISIBLE_PROBLEMS, running_streamlit, screenshot, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 
@@ -26,43 +26,6 @@ PROJECTOR = (1280, 720)
 MIN_CHART_VISIBLE = 150  # px of the main chart that must show in the first screen at 1280x720
 TOUR = [("home", "")] + [(Path(p.path).stem, Path(p.path).stem) for p in PAGES]
 NO_CHART = {"home"}  # pages whose first screen is text and formulas by design
-
-# What the browser measures on a page; every entry is one problem a student would see.
-_PROBLEMS = """(minVisible) => {
-    const problems = [];
-    const box = el => el.getBoundingClientRect();
-    const near = el => (el.innerText || el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 60);
-    // A formula is clipped when its rendered width passes its element's box (st.latex hides or scrolls it).
-    for (const k of document.querySelectorAll('.katex')) {
-        if (!k.offsetParent) continue;  // inside a closed tab or popover
-        const holder = k.closest('[data-testid="stElementContainer"]') || k.parentElement;
-        const inner = k.querySelector('.katex-html') || k;
-        const r = box(inner), h = box(holder);
-        const scroller = k.closest('.katex-display') || k.parentElement;  // glyph overhangs of 1-3 px are not clipping
-        if (r.right > h.right + 2 || r.left < h.left - 2 || scroller.scrollWidth > scroller.clientWidth + 4) {
-            const tex = (k.querySelector('annotation') || k).textContent.trim().slice(0, 60);
-            problems.push(`clipped formula (${Math.round(r.width)} px in ${Math.round(h.width)} px): ${tex}`);
-        }
-    }
-    // A button label is truncated when some text element inside it is wider than it shows.
-    for (const b of document.querySelectorAll('button')) {
-        if (!b.offsetParent || !b.closest('[data-testid="stMain"]')) continue;
-        for (const t of [b, ...b.querySelectorAll('*')]) {
-            if (t.children.length === 0 && t.scrollWidth > t.clientWidth + 1 && t.clientWidth > 0
-                && getComputedStyle(t).overflow !== 'visible') {
-                problems.push(`truncated button: "${near(b)}"`);
-                break;
-            }
-        }
-    }
-    for (const e of document.querySelectorAll('[data-testid="stException"]')) {
-        problems.push(`exception: ${near(e)}`);
-    }
-    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(c => c.offsetParent);
-    const main = document.querySelector('[data-testid="stMain"]');
-    const top = charts.length ? box(charts[0]).top - box(main).top : null;
-    return {problems, chartTop: top, charts: charts.length};
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +68,7 @@ def test_tour(chromium, tour_url, name, path, theme):
         for width, height in SIZES:
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(500)  # the layout reflows and plotly redraws at the new width
-            found = page.evaluate(_PROBLEMS, MIN_CHART_VISIBLE)
+            found = page.evaluate(VISIBLE_PROBLEMS, MIN_CHART_VISIBLE)
             where = f"{name} {width}x{height} {theme}"
             problems += [f"{where}: {p}" for p in found["problems"]]
             if (width, height) == PROJECTOR and name not in NO_CHART:
@@ -132,7 +95,7 @@ def test_presenter_mode_on_a_projector(chromium, tour_url):
         page.goto(f"{tour_url}/loss_curves?present=1", wait_until="domcontentloaded")
         page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
         wait_for_rerun(page, timeout_ms=60_000)
-        found = page.evaluate(_PROBLEMS, MIN_CHART_VISIBLE)
+        found = page.evaluate(VISIBLE_PROBLEMS, MIN_CHART_VISIBLE)
         screenshot(page, "tour_presenter_loss_curves_1280x720")
         assert not found["problems"], found["problems"]
         assert page.locator('[data-testid="stSidebarNav"]').count() == 0
@@ -192,7 +155,7 @@ def test_tour_of_every_kind_of_stored_run(chromium, mixed_tour, name, kind):
         if charted:
             page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=90_000)
             wait_for_rerun(page, timeout_ms=90_000)
-        found = page.evaluate(_PROBLEMS, MIN_CHART_VISIBLE)
+        found = page.evaluate(VISIBLE_PROBLEMS, MIN_CHART_VISIBLE)
         screenshot(page, f"tour_mixed_{name}_{kind}_1280x720_light", whole_page=True)
     finally:
         context.close()

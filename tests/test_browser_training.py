@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser import assert_no_error, open_page, rerun_after, screenshot, stop_button, wait_for_rerun
 
@@ -25,19 +25,23 @@ def plot_data(page, index: int) -> list[dict]:
     )
 
 
-def last_plot_when(page, ready, timeout_s: float = 30.0) -> list[dict]:
-    """The last chart's traces once `ready(traces)` holds: the page redraws a few times after a training ends."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        traces = json.loads(
-            page.evaluate(
-                """() => { const p = [...document.querySelectorAll('.js-plotly-plot')].pop();
-                       return JSON.stringify(p && p.data ? p.data.map(t => ({name: t.name, x: t.x, y: t.y})) : []); }"""
-            )
+_LAST_PLOT = """() => { const p = [...document.querySelectorAll('.js-plotly-plot')].pop();
+                         return JSON.stringify(p && p.data ? p.data.map(t => ({name: t.name, x: t.x, y: t.y})) : []); }"""
+
+
+def last_plot_with(page, names: list[str], timeout_ms: int = 30_000) -> list[dict]:
+    """The last chart's traces once it draws a trace of each name (the page redraws a few times after a training
+    ends); fails with the names it drew if it does not within ``timeout_ms``."""
+    try:
+        page.wait_for_function(
+            f"(names) => {{ const have = JSON.parse(({_LAST_PLOT})()).map(t => t.name); return names.every(n => have.includes(n)); }}",
+            arg=names,
+            timeout=timeout_ms,
         )
-        if ready(traces) or time.monotonic() > deadline:
-            return traces
-        page.wait_for_timeout(250)
+    except PlaywrightTimeoutError:
+        drawn = [t["name"] for t in json.loads(page.evaluate(_LAST_PLOT))]
+        raise AssertionError(f"the last chart never drew {names} in {timeout_ms} ms; it drew {drawn}") from None
+    return json.loads(page.evaluate(_LAST_PLOT))
 
 
 def set_number(page, label: str, value: str) -> None:
@@ -110,7 +114,7 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
     assert_no_error(page)  # the run on screen joined the comparison beside the scratch one
     expected = ["concise · lr 0.1 · batch 2048 · 2 ep · seed 0", "scratch · lr 0.1 · batch 2048 · 2 ep · seed 0"]
     # Both runs are overlaid (other tests of this session may have stored more runs that join too).
-    overlay = last_plot_when(page, lambda traces: set(expected) <= {t["name"] for t in traces})
+    overlay = last_plot_with(page, expected)
     assert set(expected) <= {t["name"] for t in overlay}
     scratch = next(t for t in overlay if t["name"] == expected[1])
     assert scratch["y"] == pytest.approx(test_acc)  # the stored scratch run is the one trained above

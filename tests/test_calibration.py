@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from softmax_core import calibration as cal
 from softmax_core.logit_presets import parse_logits
 
+pytestmark = pytest.mark.unit
+
 
 def synthetic(n: int, temperature: float, seed: int = 0, k: int = 10, scale: float = 4.0):
     """Logits z and labels drawn from softmax(z / temperature): a model whose best T is ``temperature``."""

@@ -23,6 +23,8 @@ from softmax_core.figures.calibration_figures import (
 )
 from softmax_core.figures.style import PALETTE_SIZE
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def report():

@@ -16,6 +16,8 @@ from softmax_core.training_queue import DEFAULT_MAX_COST, TooCostly, TrainingJob
 from tests.factories_training import ControlledTrain, queue_data
 from tests.test_run_store import make_result
 
+pytestmark = pytest.mark.unit
+
 FEW = 3  # L-BFGS iterations: enough to store a real run, quick on 60,000 images
 
 

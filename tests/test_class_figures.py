@@ -14,6 +14,8 @@ from softmax_core.lecture_rooms import RoomStore
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
 
+pytestmark = pytest.mark.unit
+
 FINGERPRINT = "fp-class"
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from softmax_core.classes import FASHION_MNIST_CLASSES, indefinite_article
 from softmax_core.training import TrainConfig
 from tests.apptest_helpers import texts
 from tests.test_page_inside_model import new_page, parameters, store_run
+
+pytestmark = pytest.mark.app
 
 
 def test_each_class_name_gets_its_article():

@@ -10,6 +10,8 @@ from streamlit.runtime.app_session import AppSession
 
 from dashboard import clear_cache_guard
 
+pytestmark = pytest.mark.unit
+
 
 class _SessionState:
     def __init__(self):

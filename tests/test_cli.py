@@ -20,6 +20,8 @@ from softmax_core.run_store import RunStore
 from softmax_core.training import ALL_IMPLS, IMPL_NAMES, TRAINERS, TrainConfig
 from tests.factories_training import ROOT, assert_one_line_error, last_json, run_cli, unwritable_folder
 
+pytestmark = pytest.mark.process
+
 QUICK = ["--epochs", "1", "--batch-size", "1024"]
 
 

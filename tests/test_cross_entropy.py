@@ -18,6 +18,8 @@ from softmax_core import (
     pick_true_class,
 )
 
+pytestmark = pytest.mark.unit
+
 CHAPTER_Y = [0, 2]
 CHAPTER_Y_HAT = [[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]]
 

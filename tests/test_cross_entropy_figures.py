@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from softmax_core import cross_entropy_trace, logits_trace
 from softmax_core.figures import cross_entropy_figures as figs
 
+pytestmark = pytest.mark.unit
+
 Y_HAT = torch.tensor([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]])
 Y = torch.tensor([0, 2])
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from softmax_core import data as data_module
 from softmax_core.data import (
     CLASS_NAMES,
     FILE_NAMES,
@@ -20,6 +19,8 @@ from softmax_core.data import (
     read_idx,
     resolve_data_dir,
 )
+
+pytestmark = pytest.mark.unit
 
 
 def link_all(src: Path, dst: Path, skip: str | None = None) -> Path:
@@ -249,7 +250,6 @@ def test_label_out_of_range(shared_data_dir, tmp_path):
 
 def test_data_error_is_a_value_error():
     assert issubclass(DataError, ValueError)
-    assert data_module.ENV_VAR == "SOFTMAX_DATA_DIR"
 
 
 def test_a_data_folder_that_is_a_file_is_called_a_file(tmp_path, monkeypatch):

@@ -10,71 +10,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from email.message import Message
-from pathlib import Path
 
 import pytest
 
 from scripts.class_sessions import Session
-from scripts.local_server import wait_healthy
 from tests.async_loop import run_async
-from tests.conftest import ROOT, SHARED_DATA
-from tests.test_replicas import HAPROXY, Replicas, free_port_pair
+from tests.factories import needs_haproxy, serve_replicas
 
-pytestmark = pytest.mark.skipif(not Path(HAPROXY).exists(), reason="HAProxy is not installed (apt-get install haproxy)")
+pytestmark = [
+    pytest.mark.server,
+    needs_haproxy,
+    pytest.mark.xdist_group("measures"),
+]  # 700 connections: not beside a benchmark
 
 UPLOAD_BODY_CAP = 16 * 2**20  # deploy/haproxy.cfg: 15 MB of picture plus 1 MB of multipart framing
 TIGHT = {"SRC_MAX_CONNECTIONS": "20", "SRC_MAX_REQUESTS_10S": "60"}
 
 
-@contextlib.contextmanager
-def serve(tmp_path: Path, **limits: str):
-    """deploy/serve.sh 1 on free ports, with these per-source limits in its environment; stopped by Ctrl-C."""
-    port = free_port_pair()
-    log = tmp_path / "serve.log"
-    env = {
-        **os.environ,
-        "SOFTMAX_DATA_DIR": str(SHARED_DATA),
-        "SOFTMAX_RUNS_DIR": str(tmp_path / "runs"),
-        "BIND": "127.0.0.1",
-        "PYTHON": sys.executable,
-        "HAPROXY": HAPROXY,
-        **limits,
-    }
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(["deploy/serve.sh", "1", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out)
-    served = Replicas(proc, f"http://127.0.0.1:{port}", log, tmp_path / "runs")
-    try:
-        served.read_pids()
-        assert len(served.replicas) == 1 and served.balancer_pid, log.read_text()
-        wait_healthy(served.replica_url("r1"), timeout=90)
-        wait_healthy(served.url, timeout=30)
-        yield served
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
-    with serve(tmp_path_factory.mktemp("shipped")) as served:
+    with serve_replicas(1, tmp_path_factory.mktemp("shipped")) as served:
         yield served
 
 
 @pytest.fixture(scope="module")
 def tight(tmp_path_factory):
-    with serve(tmp_path_factory.mktemp("tight"), **TIGHT) as served:
+    with serve_replicas(1, tmp_path_factory.mktemp("tight"), **TIGHT) as served:
         yield served
 
 

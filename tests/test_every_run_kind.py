@@ -13,6 +13,8 @@ from tests import mixed_store
 from tests.apptest_helpers import page_test, page_through_app, texts
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.app
+
 FINISHED = [kind for kind in mixed_store.KINDS if kind != "diverged"]
 SGD = ("scratch", "concise", "diverged", "no_snapshots")
 

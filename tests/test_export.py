@@ -12,6 +12,8 @@ from torch import nn
 from softmax_core import export
 from softmax_core.training import EpochMetrics, TrainConfig
 
+pytestmark = pytest.mark.unit
+
 
 def test_file_names_carry_the_settings():
     name = export.file_name(TrainConfig("concise", 0.03, 128, 7, 5, 0.02), "weights", "pt")

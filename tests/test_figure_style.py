@@ -3,9 +3,12 @@
 import json
 
 import plotly.graph_objects as go
+import pytest
 from plotly.subplots import make_subplots
 
 from softmax_core.figures.style import FONT_SIZE, apply_layout
+
+pytestmark = pytest.mark.unit
 
 
 def test_every_subplot_axis_and_the_legend_get_projector_sizes():

@@ -9,10 +9,13 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.tools
+import pytest
 
 from dashboard.caches.frozen import FrozenFigure, frozen
 from softmax_core.figures import inside_figures, loss_figures, training_figures
 from softmax_core.training import EpochMetrics
+
+pytestmark = pytest.mark.unit
 
 
 def sent(fig) -> dict:

@@ -3,7 +3,11 @@
 import gc
 import sys
 
+import pytest
+
 from dashboard import gc_tuning
+
+pytestmark = pytest.mark.unit
 
 
 def test_freezes_once_per_process_and_later_garbage_is_still_collected(monkeypatch):

@@ -25,6 +25,8 @@ from tests.apptest_helpers import page_test, poll_until, texts
 from tests.conftest import ROOT
 from tests.link import link
 
+pytestmark = pytest.mark.app
+
 EPS32 = torch.finfo(torch.float32).eps
 
 

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from softmax_core.gradient_step import check_learning_rate, gradient_step, gradient_steps, step_table
 from softmax_core.losses import LOSSES
 
+pytestmark = pytest.mark.unit
+
 TORCH_LOSSES = {
     "L2": lambda y_hat, y, delta: 0.5 * F.mse_loss(y_hat, y),
     "L1": lambda y_hat, y, delta: F.l1_loss(y_hat, y),

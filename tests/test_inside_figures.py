@@ -17,6 +17,8 @@ from softmax_core.figures import inside_figures as figs
 from softmax_core.garment_upload import Step
 from softmax_core.inspection import explain
 
+pytestmark = pytest.mark.unit
+
 
 def model(seed=0):
     g = torch.Generator().manual_seed(seed)

@@ -15,6 +15,8 @@ from hypothesis.extra.numpy import arrays
 from softmax_core import inspection
 from softmax_core.logit_presets import LABEL_SETS, class_labels, parse_logits
 
+pytestmark = pytest.mark.unit
+
 
 def random_model(seed: int = 0, scale: float = 0.1):
     g = torch.Generator().manual_seed(seed)

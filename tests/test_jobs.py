@@ -27,6 +27,8 @@ from softmax_core.training_queue import (
 from tests.factories_training import ControlledTrain, queue_data
 from tests.test_run_store import make_result
 
+pytestmark = pytest.mark.unit
+
 
 def test_start_twice_gives_the_same_job_and_one_training(tmp_path, monkeypatch):
     fake = ControlledTrain()

@@ -26,6 +26,8 @@ from softmax_core.inspection import explain, explained_classes
 from softmax_core.softmax import zero_temperature_limit
 from softmax_core.training import EpochMetrics
 
+pytestmark = pytest.mark.unit
+
 RUN = "scratch · lr 0.1 · batch 256 · 10 ep · seed 0"
 HISTORY = [EpochMetrics(e, 0.9 / e, 0.7 + 0.01 * e, 0.69 + 0.01 * e, 0.2) for e in range(1, 11)]
 

@@ -9,6 +9,8 @@ from softmax_core.lecture_rooms import RoomStore
 from tests.apptest_helpers import messages
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.app
+
 
 def home(query: dict) -> AppTest:
     """The app's home page (its default) opened with ``query``, run through ``streamlit_app.py``."""

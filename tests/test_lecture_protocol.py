@@ -8,12 +8,15 @@ version; then the lecturer steers once more and the room follows her (so the che
 
 from __future__ import annotations
 
+import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from scripts.class_sessions import Session
 from scripts.local_server import running_streamlit
 from softmax_core.lecture_rooms import RoomStore
 from tests.async_loop import run_async
+
+pytestmark = pytest.mark.server
 
 TIMEOUT = 120
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import secrets
 
 import pytest
@@ -12,6 +11,8 @@ from hypothesis import strategies as st
 
 from softmax_core import lecture_rooms as lr
 from softmax_core.lecture_rooms import RoomError, RoomLimit, RoomStore
+
+pytestmark = pytest.mark.unit
 
 CONFUSABLE = set("0O1IL")
 T0 = 1_800_000_000.0
@@ -22,9 +23,11 @@ def store(tmp_path) -> RoomStore:
     return RoomStore(tmp_path / "runs")
 
 
-def test_the_alphabet_has_no_confusable_character_and_31_symbols():
-    assert not CONFUSABLE & set(lr.ALPHABET)
-    assert len(set(lr.ALPHABET)) == len(lr.ALPHABET) == 31
+def test_codes_use_31_characters_none_of_them_confusable():
+    """31 symbols in 6 places: about 887 million codes, none with 0/O, 1/I/L to misread off a projector."""
+    seen = set("".join(lr.new_code() for _ in range(400)))  # 2,400 draws: each symbol all but surely turns up
+    assert not CONFUSABLE & seen
+    assert len(seen) == 31
 
 
 @settings(max_examples=300, deadline=None)
@@ -204,21 +207,3 @@ def test_an_ended_room_records_nothing(store):
     room, key = store.create("a", now=T0)
     store.end(room.code, key, now=T0 + 1)
     assert not store.record_run(room.code, "cd" * 32, secrets.token_urlsafe(12), now=T0 + 2)
-
-
-def _record_many(root, code, start):
-    store = RoomStore(root)
-    for i in range(start, start + 15):
-        store.record_run(code, f"{i:064x}", "student-" + "x" * 8)
-
-
-def test_records_from_several_processes_are_all_kept(tmp_path):
-    store = RoomStore(tmp_path)
-    room, _ = store.create("a")
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_record_many, args=(tmp_path, room.code, 100 * i)) for i in range(3)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(120)
-    assert len(store.class_runs(room.code)) == 45

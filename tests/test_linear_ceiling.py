@@ -22,6 +22,8 @@ from softmax_core.train_or_load import train_or_load
 from softmax_core.training import TrainConfig
 from tests.factories_training import ROOT, assert_one_line_error, run_cli, stored_lbfgs, unwritable_folder
 
+pytestmark = pytest.mark.process
+
 
 def subset(data: FashionMNIST, n_train: int, seed: int = 0) -> FashionMNIST:
     """The first ``n_train`` of a seeded shuffle of the training images; the full test set."""

@@ -11,21 +11,10 @@ from streamlit.testing.v1 import AppTest
 
 from tests.apptest_helpers import page_test
 from tests.conftest import ROOT
+from tests.factories import PAGES, STORE_PAGES, live_markup, store_with_a_run
 
-PAGES = {
-    "softmax_temperature": ["sm_preset", "sm_labels", "sm_logits", "sm_T", "sm_dtype"],
-    "loss_curves": ["loss_y", "loss_y_hat", "loss_delta", "loss_range", "loss_lr", "loss_view", "loss_axis"],
-    "cross_entropy_steps": ["yhat", "y", "step", "all"],
-    "training": [
-        "train_impl",
-        "train_lr",
-        "train_batch_size",
-        "train_epochs",
-        "train_seed",
-        "train_init_std",
-        "train_tab",
-    ],
-}
+pytestmark = pytest.mark.app
+
 HOSTILE = {
     "empty": "",
     "huge": "1e308",
@@ -50,14 +39,6 @@ def run(page: str, query: dict) -> AppTest:
 
 def sentences(at: AppTest) -> list[str]:
     return [m.value for m in [*at.error, *at.warning, *at.info]]
-
-
-def live_markup(markdown: str) -> list[str]:
-    """Link, image, HTML or autolink syntax that would render: outside code spans and not backslash-escaped."""
-    import re
-
-    outside = re.sub(r"(`+)(.+?)\1", "", markdown)  # a code span shows its content literally
-    return re.findall(r"(?<!\\)\]\(|(?<!\\)<[A-Za-z/!]|https?://|(?<!\\)www\.", outside)
 
 
 def test_live_markup_finds_what_would_render():
@@ -171,10 +152,6 @@ def test_a_repeated_key_reads_the_last_value(page):
 
 # Every query parameter they read: their bound controls, the run key, and (calibration) the training page's
 # settings, which pick its default run. They open through the app (their page links need its navigation).
-STORE_PAGES = {
-    "inside_model": ["run", "in_epoch", "in_rescale", "in_image"],
-    "calibration": ["run", "cal_run", "cal_T", "cal_image", "cal_compare", *PAGES["training"][:-1]],
-}
 SAID = {  # owe a sentence when they cannot be taken (every parameter but the run, which is named in plain text)
     "inside_model": ["in_epoch", "in_rescale", "in_image"],
     "calibration": ["cal_T", "cal_image", "cal_compare", *PAGES["training"][:-1]],
@@ -196,23 +173,6 @@ def _store_accepts(key, text):
     except ValueError:
         return False
     return value == int(value) and _float_in(*limits[key])(text) if value == value and abs(value) < 1e300 else False
-
-
-def store_with_a_run(runs_dir, data) -> str:
-    """A finished two-epoch run with made-up weights and snapshots: the pages show all their controls."""
-    import torch
-
-    from softmax_core.run_store import RunStore, run_key
-    from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
-
-    config = TrainConfig(epochs=2).validated()
-    g = torch.Generator().manual_seed(0)
-    weights, biases = torch.randn(3, 784, 10, generator=g) * 0.05, torch.randn(3, 10, generator=g) * 0.05
-    history = tuple(EpochMetrics(e, 0.5, 0.8, 0.8, 0.1) for e in (1, 2))
-    result = TrainResult(config, history, "finished", "", weights[-1], biases[-1], 1.0, snapshots=(weights, biases))
-    key = run_key(config, data.fingerprint)
-    RunStore(runs_dir).save(key, result, torch.eye(10, dtype=torch.int64), data.fingerprint)
-    return key
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,8 @@ from softmax_core.figures.style import PALETTE_SIZE, drawn_traces
 from softmax_core.gradient_step import gradient_steps
 from softmax_core.losses import LOSSES, huber
 
+pytestmark = pytest.mark.unit
+
 TORCH_LOSSES = {
     "L2": lambda y_hat, y, delta: 0.5 * F.mse_loss(y_hat, y, reduction="none"),
     "L1": lambda y_hat, y, delta: F.l1_loss(y_hat, y, reduction="none"),

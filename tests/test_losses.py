@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from softmax_core.losses import LOSSES, huber, huber_grad, huber_normaliser, l1, l1_grad, l2, l2_grad, likelihood
 
+pytestmark = pytest.mark.unit
+
 Y_HAT = torch.linspace(-5, 5, 41, dtype=torch.float64)
 Y = torch.full_like(Y_HAT, 0.3)
 

@@ -13,6 +13,8 @@ from tests.apptest_helpers import chart_specs as charts
 from tests.apptest_helpers import page_test, texts
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.app
+
 PAGE = str(ROOT / "pages" / "calibration.py")
 
 

@@ -10,6 +10,8 @@ from tests.apptest_helpers import poll_until
 from tests.conftest import ROOT
 from tests.test_page_calibration import new_page, store_run, texts
 
+pytestmark = pytest.mark.app
+
 
 @pytest.fixture
 def runs(monkeypatch, tmp_path, shared_data_dir, clear_streamlit_caches):

@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 from tests.link import link, share_link
 
 PAGE = str(ROOT / "pages" / "cross_entropy_steps.py")
-pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")  # each test starts with cold caches
+pytestmark = [pytest.mark.app, pytest.mark.usefixtures("clear_streamlit_caches")]  # each test starts with cold caches
 STEP_TITLES = {1: "Pick the cells", 2: "Read them out", 3: "Take −log", 4: "Average", 5: "From logits"}
 
 

@@ -16,6 +16,8 @@ from softmax_core.run_store import RunStore, StoredRun, run_key
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult, confusion_matrix
 from tests.apptest_helpers import page_through_app, plotly_values, texts
 
+pytestmark = pytest.mark.app
+
 PAGE = "pages/inside_model.py"
 EPOCHS = 3
 

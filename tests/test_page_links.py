@@ -18,6 +18,8 @@ from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
 from tests.apptest_helpers import messages, page_through_app
 from tests.link import link, link_lists, share_link
 
+pytestmark = pytest.mark.app
+
 EPOCHS = 2
 
 

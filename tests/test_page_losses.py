@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 from tests.link import link
 
 PAGE = str(ROOT / "pages" / "loss_curves.py")
-pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")  # each test starts with cold caches
+pytestmark = [pytest.mark.app, pytest.mark.usefixtures("clear_streamlit_caches")]  # each test starts with cold caches
 SLIDERS = {  # key: (min, max, default)
     "loss_y": (-5.0, 5.0, 0.0),
     "loss_y_hat": (-5.0, 5.0, 2.5),

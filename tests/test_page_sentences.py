@@ -22,6 +22,8 @@ from softmax_core.training import TrainConfig, TrainResult, train
 from tests.apptest_helpers import chart_specs, page_test, page_through_app, texts
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.app
+
 
 def page(name: str, query: dict | None = None):
     """A page as an AppTest; the pages with links to other pages run through the app's navigation."""

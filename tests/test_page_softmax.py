@@ -14,6 +14,8 @@ from tests.apptest_helpers import plotly_values as values
 from tests.conftest import ROOT
 from tests.link import link, share_link
 
+pytestmark = pytest.mark.app
+
 PAGE = str(ROOT / "pages" / "softmax_temperature.py")
 
 

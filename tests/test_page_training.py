@@ -17,6 +17,8 @@ from tests.apptest_helpers import page_test, poll_until, texts
 from tests.conftest import ROOT
 from tests.link import link
 
+pytestmark = pytest.mark.app
+
 PAGE = str(ROOT / "pages" / "training.py")
 SMALL = {"train_epochs": "1", "train_batch_size": "1024"}  # one quick epoch
 

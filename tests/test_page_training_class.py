@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.apptest_helpers import texts
 from tests.test_page_training import new_page
+
+pytestmark = pytest.mark.app
 
 
 def runs_in(folder) -> list:

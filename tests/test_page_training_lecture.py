@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import secrets
 
+import pytest
+
 from softmax_core.figures.training_figures import config_label
 from softmax_core.lecture_rooms import RoomStore
 from softmax_core.training import TrainConfig
 from tests.apptest_helpers import page_test
 from tests.conftest import ROOT
 from tests.test_page_training import store_fake_run
+
+pytestmark = pytest.mark.app
 
 PAGE = str(ROOT / "pages" / "training.py")
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.apptest_helpers import texts
 from tests.test_page_calibration_ceiling import held_training  # noqa: F401  (a training that waits to be released)
 from tests.test_page_training import new_page
+
+pytestmark = pytest.mark.app
 
 
 def test_a_full_queue_gets_a_sentence_not_a_training(env, monkeypatch, held_training):  # noqa: F811

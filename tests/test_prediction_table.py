@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from softmax_core import prediction_table as table
 
+pytestmark = pytest.mark.unit
+
 ROWS = (("0.1", "0.3", "0.6"), ("0.3", "0.2", "0.5"))
 LABELS = ("0", "2")
 

@@ -9,7 +9,7 @@ from softmax_core.figures.style import FONT_SIZE
 from tests.apptest_helpers import chart_specs, page_test
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")  # each test starts with cold caches
+pytestmark = [pytest.mark.app, pytest.mark.usefixtures("clear_streamlit_caches")]  # each test starts with cold caches
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,13 @@ browser carries the same replica cookie, so they all meet one replica's queue.
 
 from __future__ import annotations
 
+import pytest
+
 from scripts.class_sessions import Session
 from tests.async_loop import run_async
-from tests.test_queue_protocol import LONG, SHORT, TIMEOUT, follow, has, press, progress_of
-from tests.test_replicas import replicas  # noqa: F401  (the fixture: serve.sh 2 with HAProxy)
+from tests.factories import LONG, SHORT, TIMEOUT, follow, has, needs_haproxy, press, progress_of
+
+pytestmark = [pytest.mark.server, needs_haproxy]
 
 
 async def browser_at(url: str, host: str, replica: dict, forged: str | None = None) -> Session:
@@ -19,7 +22,7 @@ async def browser_at(url: str, host: str, replica: dict, forged: str | None = No
     return session
 
 
-def test_the_balancers_address_orders_the_queue_and_a_forged_one_does_not(replicas):  # noqa: F811
+def test_the_balancers_address_orders_the_queue_and_a_forged_one_does_not(replicas):
     async def scenario():
         holder = Session(replicas.url, local_host="127.0.0.5")
         await holder.connect(TIMEOUT)

@@ -9,17 +9,16 @@ at different addresses.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
-from scripts.class_sessions import PageLoad, Session
+from scripts.class_sessions import Session
 from scripts.local_server import running_streamlit
 from tests.async_loop import run_async
+from tests.factories import LONG, SHORT, TIMEOUT, follow, has, press, progress_of
 
-TIMEOUT = 240.0
-LONG = "train_epochs=25&train_batch_size=128"  # several seconds of training: long enough to act meanwhile
-SHORT = "train_epochs=1&train_batch_size=1024"
+pytestmark = pytest.mark.server
+
 DONE = ("Trained just now", "**Cached**")
 
 
@@ -38,36 +37,6 @@ async def browser(url: str, address: str = "192.0.2.1", cookies: dict | None = N
     session = Session(url, cookies=cookies, headers={"X-Forwarded-For": address})
     await session.connect(TIMEOUT)
     return session
-
-
-async def press(session: Session, query: str, label: str = "Train", shown: PageLoad | None = None) -> PageLoad:
-    """Open the training page at ``query`` (unless ``shown`` is it already) and press the button ``label``."""
-    shown = shown or await session.load("training", query, timeout=TIMEOUT)
-    assert label in shown.buttons, (label, shown.texts, shown.error)
-    return await session.press("training", query, shown.buttons[label], timeout=TIMEOUT)
-
-
-async def follow(session: Session, query: str, shown: PageLoad, until, timeout: float = TIMEOUT) -> PageLoad:
-    """Poll as the browser does (the progress fragment on its timer) until ``until(texts)``; the last load."""
-    poll, page_hash = shown.auto_rerun, shown.page_script_hash
-    deadline = time.monotonic() + timeout
-    while not until(shown.texts):
-        assert not shown.error, shown.error
-        assert poll is not None and time.monotonic() < deadline, shown.texts
-        await asyncio.sleep(poll[1])
-        page_hash = shown.page_script_hash or page_hash
-        shown = await session.load("training", query, timeout=TIMEOUT, fragment=(poll[0], page_hash))
-        poll = shown.auto_rerun or poll
-    return shown
-
-
-def has(*parts: str):
-    return lambda texts: any(any(part in t for part in parts) for t in texts)
-
-
-def progress_of(load: PageLoad) -> str:
-    """The progress bar's text in a load (its place in the queue, or the epoch)."""
-    return next((t for t in load.texts if t.startswith(("Queued", "Epoch", "Starting"))), "")
 
 
 def test_clearing_the_cache_during_a_training_keeps_it_and_its_one_worker(server):

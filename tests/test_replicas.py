@@ -1,119 +1,22 @@
 """Replicas behind a real HAProxy (deploy/serve.sh 2): the class benchmark through it, one run store
-shared by both, single-flight training across processes, and a browser that survives losing its replica."""
+shared by both, single-flight training across processes, an upload through the balancer. (A browser that survives
+losing its replica: test_browser_replica_failover.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from scripts.class_sessions import Session, cpu_seconds, one_trainer
-from scripts.local_server import wait_healthy
+from scripts.class_sessions import cpu_seconds, one_trainer
 from tests.async_loop import run_async
 from tests.class_bench import run_bench_class
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import SHARED_DATA
+from tests.factories import load_pages, needs_haproxy
 
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-pytestmark = pytest.mark.skipif(not Path(HAPROXY).exists(), reason="HAProxy is not installed (apt-get install haproxy)")
-
-
-def free_port_pair() -> int:
-    """A port p with p and p + 10, p + 11 free (balancer, then two replicas: serve.sh's layout)."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        try:
-            for other in (port + 10, port + 11):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", other))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free ports for the balancer and two replicas")
-
-
-class Replicas:
-    def __init__(self, proc: subprocess.Popen, url: str, log: Path, runs: Path):
-        self.proc, self.url, self.log, self.runs = proc, url, log, runs
-        self.replicas: dict[str, tuple[int, int]] = {}  # name -> (pid, port)
-        self.balancer_pid = 0
-
-    def read_pids(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self.balancer_pid:
-            for line in self.log.read_text().splitlines():
-                words = line.split()
-                if line.startswith("serve.sh: replica"):
-                    self.replicas[words[2]] = (int(words[4]), int(words[6]))
-                elif line.startswith("serve.sh: haproxy pid"):
-                    self.balancer_pid = int(words[3])
-            time.sleep(0.1)
-
-    def replica_url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.replicas[name][1]}"
-
-
-@pytest.fixture(scope="module")
-def replicas(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("replica-runs")
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    port = free_port_pair()
-    env = {
-        **os.environ,
-        "SOFTMAX_DATA_DIR": str(SHARED_DATA),
-        "SOFTMAX_RUNS_DIR": str(runs),
-        "BIND": "127.0.0.1",
-        "PYTHON": sys.executable,
-        "HAPROXY": HAPROXY,
-    }
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            ["deploy/serve.sh", "2", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    r = Replicas(proc, f"http://127.0.0.1:{port}", log, runs)
-    try:
-        r.read_pids()
-        assert len(r.replicas) == 2 and r.balancer_pid, log.read_text()
-        for name in r.replicas:
-            wait_healthy(r.replica_url(name), timeout=90)
-        wait_healthy(r.url, timeout=30)
-        # Each replica runs the main script once (what a lecturer's warm-up does).
-        run_async(_load_all([(r.replica_url(name), "", "") for name in r.replicas]))
-        yield r
-    finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    pids = [pid for pid, _ in r.replicas.values()] + [r.balancer_pid]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
-        time.sleep(0.2)
-    assert not any(Path(f"/proc/{pid}").exists() for pid in pids), "Ctrl-C left a replica or HAProxy running"
-
-
-async def _load_all(targets):
-    async def one(url, page, query):
-        session = Session(url)
-        await session.connect(60)
-        try:
-            return await session.load(page, query, timeout=120)
-        finally:
-            await session.close()
-
-    return await asyncio.gather(*(one(*t) for t in targets))
+pytestmark = [pytest.mark.server, needs_haproxy]
 
 
 def test_the_balancer_health_checks_and_sets_a_sticky_cookie(replicas):
@@ -138,7 +41,7 @@ def test_a_run_trained_through_one_replica_is_cached_on_the_other(replicas):
     trained: dict = {}
     run_async(one_trainer(replicas.replica_url("r1"), query, 120, trained))
     assert trained.get("shown", "").startswith("Trained just now"), trained
-    [shown] = run_async(_load_all([(replicas.replica_url("r2"), "training", query)]))
+    [shown] = load_pages([(replicas.replica_url("r2"), "training", query)])
     assert not shown.error and any(t.startswith("**Cached**") for t in shown.texts), shown.texts
 
 
@@ -162,50 +65,6 @@ def test_two_replicas_asked_for_the_same_new_config_at_once_train_it_once(replic
         if json.loads((p / "run.json").read_text())["config"]["seed"] == 72
     ]
     assert len(run) == 1 and len(list((folders[0].parent / run[0]["key"]).glob("weights-*.pt"))) == 1
-
-
-@pytest.mark.browser
-def test_a_browser_comes_back_on_the_other_replica_with_the_same_view(replicas, chromium):
-    from tests.browser import assert_no_error, move_slider, open_page, screenshot
-
-    context = chromium.new_context(viewport={"width": 1280, "height": 720})
-    page = context.new_page()
-    try:
-        open_page(page, replicas.url)
-        open_page(page, f"{replicas.url}/loss_curves?loss_y_hat=-1.5&loss_view=Compare+the+three")  # as Share gives it
-        slider = page.get_by_role("slider", name="prediction ŷ").first
-        assert slider.input_value() == "-1.5"
-        [first] = [c["value"] for c in context.cookies() if c["name"] == "STREAMLIT_REPLICA"]
-        os.kill(replicas.replicas[first][0], signal.SIGKILL)  # the replica this browser is stuck to dies
-        # Streamlit's page notices, pings the server through the balancer until it answers (the other
-        # replica: the dead one fails its health check, redispatch moves the cookie) and reconnects.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            now = [c["value"] for c in context.cookies() if c["name"] == "STREAMLIT_REPLICA"]
-            state = page.evaluate(
-                "() => document.querySelector('[data-testid=\"stApp\"]').getAttribute('data-test-connection-state')"
-            )
-            if now and now[0] != first and state == "CONNECTED":
-                break
-            time.sleep(0.25)
-        assert now[0] != first and state == "CONNECTED", (now, state)
-        # The first move after a failover may be lost while the new replica rebuilds the view from the URL
-        # (seen under load); then the next one counts.
-        move_slider(page, "prediction ŷ", presses=1, key="ArrowLeft")
-        if page.get_by_role("slider", name="prediction ŷ").first.input_value() == "-1.5":
-            assert page.get_by_role("radio", name="Compare the three").is_checked()
-            move_slider(page, "prediction ŷ", presses=1, key="ArrowLeft")
-        assert page.get_by_role("slider", name="prediction ŷ").first.input_value() == "-1.6"
-        assert "loss_view=Compare" in page.url and "loss_y_hat=-1.6" in page.url
-        assert page.get_by_role("radio", name="Compare the three").is_checked()
-        # And a reload (a student pressing F5) gets the same view from the URL on the surviving replica.
-        open_page(page, page.url)
-        assert page.get_by_role("slider", name="prediction ŷ").first.input_value() == "-1.6"
-        assert page.get_by_role("radio", name="Compare the three").is_checked()
-        assert_no_error(page)
-        screenshot(page, "replica_failover_losses")
-    finally:
-        context.close()
 
 
 def test_a_photo_uploaded_through_the_balancer_is_classified_by_the_replica_holding_its_session(replicas):

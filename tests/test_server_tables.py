@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from dashboard.caches import calibration, inside_model, shared, training
+
+pytestmark = pytest.mark.unit
 
 
 def test_records_become_one_arrow_table_per_distinct_content():

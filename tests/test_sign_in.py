@@ -19,25 +19,20 @@ from dashboard.sign_in import (
     parse_allowed,
 )
 from tests.conftest import ROOT
+from tests.factories import SIGN_IN_SETTINGS
 
-GOOD = {
-    "redirect_uri": "https://softmax.example.edu/oauth2callback",
-    "cookie_secret": "0123456789abcdef" * 4,
-    "client_id": "dashboard",
-    "client_secret": "not-a-real-secret",
-    "server_metadata_url": "https://login.example.edu/.well-known/openid-configuration",
-}
+pytestmark = pytest.mark.app
 
 
 def test_complete_settings_have_no_problem():
-    assert auth_problem(GOOD) is None
-    assert auth_problem(GOOD | {"redirect_uri": "http://localhost:{port}/oauth2callback"}) is None
+    assert auth_problem(SIGN_IN_SETTINGS) is None
+    assert auth_problem(SIGN_IN_SETTINGS | {"redirect_uri": "http://localhost:{port}/oauth2callback"}) is None
 
 
 @pytest.mark.parametrize("key", ["redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url"])
 def test_a_missing_setting_is_named(key):
-    missing = {k: v for k, v in GOOD.items() if k != key}
-    empty = GOOD | {key: ""}
+    missing = {k: v for k, v in SIGN_IN_SETTINGS.items() if k != key}
+    empty = SIGN_IN_SETTINGS | {key: ""}
     for settings in (missing, empty):
         sentence = auth_problem(settings)
         assert sentence is not None and f"{key} in the [auth] section" in sentence and "missing" in sentence
@@ -55,7 +50,7 @@ def test_a_missing_setting_is_named(key):
     ],
 )
 def test_a_wrong_setting_is_named(key, value):
-    sentence = auth_problem(GOOD | {key: value})
+    sentence = auth_problem(SIGN_IN_SETTINGS | {key: value})
     assert sentence is not None and f"{key} in the [auth] section" in sentence
 
 
@@ -158,7 +153,7 @@ def provider(monkeypatch):
     monkeypatch.setattr(sign_in, "provider_problem", lambda url: None)
 
 
-ON = {"auth": GOOD, "access": {"allowed": ["@uni.edu"]}}
+ON = {"auth": SIGN_IN_SETTINGS, "access": {"allowed": ["@uni.edu"]}}
 
 
 def test_without_auth_settings_the_dashboard_is_open(env):
@@ -196,7 +191,10 @@ def test_a_user_not_on_the_list_gets_one_sentence_and_a_sign_out(env):
 
 @pytest.mark.parametrize("missing", ["cookie_secret", "redirect_uri", "client_id"])
 def test_a_missing_setting_gives_a_sentence_not_a_traceback(env, missing):
-    at = app({"auth": {k: v for k, v in GOOD.items() if k != missing}, "access": ON["access"]}, {"is_logged_in": False})
+    at = app(
+        {"auth": {k: v for k, v in SIGN_IN_SETTINGS.items() if k != missing}, "access": ON["access"]},
+        {"is_logged_in": False},
+    )
     assert not at.exception
     [sentence] = errors(at)
     assert sentence.startswith("Sign-in is half configured") and missing in sentence
@@ -204,7 +202,7 @@ def test_a_missing_setting_gives_a_sentence_not_a_traceback(env, missing):
 
 
 def test_a_missing_access_list_keeps_everyone_out(env):
-    at = app({"auth": GOOD}, {"is_logged_in": True, "email": "ana@uni.edu", "name": "Ana"})
+    at = app({"auth": SIGN_IN_SETTINGS}, {"is_logged_in": True, "email": "ana@uni.edu", "name": "Ana"})
     assert not at.exception
     [sentence] = errors(at)
     assert "allowed in the [access] section" in sentence and not at.get("latex")
@@ -214,7 +212,7 @@ def test_a_metadata_url_nobody_answers_is_named(env):
     from dashboard.sign_in import provider_problem
 
     provider_problem.clear()
-    closed = GOOD | {"server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+    closed = SIGN_IN_SETTINGS | {"server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
     at = app({"auth": closed, "access": ON["access"]}, {"is_logged_in": False})
     assert not at.exception
     [sentence] = errors(at)

@@ -16,11 +16,13 @@ from softmax_core.training import TrainConfig
 from softmax_core.training_queue import TrainingJobs
 from tests.apptest_helpers import page_test
 from tests.conftest import ROOT
+from tests.factories import SIGN_IN_SETTINGS
 from tests.factories_training import ControlledTrain, queue_data
 from tests.test_run_store import TWO_EPOCHS, make_result
-from tests.test_sign_in import GOOD
 
-ON = {"auth": GOOD, "access": {"allowed": ["@uni.edu"]}}
+pytestmark = pytest.mark.app
+
+ON = {"auth": SIGN_IN_SETTINGS, "access": {"allowed": ["@uni.edu"]}}
 ANA = {"is_logged_in": True, "email": "ana@uni.edu", "name": "Ana Lima"}
 EVE = {"is_logged_in": True, "email": "eve@elsewhere.com", "name": "Eve"}
 SIGNED_OUT = {"is_logged_in": False}

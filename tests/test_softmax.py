@@ -20,6 +20,8 @@ from softmax_core import (
     softmax,
 )
 
+pytestmark = pytest.mark.unit
+
 finite = st.floats(-50, 50, allow_nan=False, allow_infinity=False, width=64)
 logit_rows = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 10)), elements=finite)
 

@@ -28,6 +28,8 @@ from softmax_core.logit_presets import (
 )
 from softmax_core.stability import compare_stability, explain
 
+pytestmark = pytest.mark.unit
+
 logit_lists = st.lists(st.floats(-50, 50, allow_nan=False, width=64), min_size=2, max_size=MAX_CLASSES)
 temperatures = st.floats(0.05, 20)
 

@@ -22,7 +22,9 @@ from softmax_core.run_store import RunStore, StoredRun, run_key
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult, confusion_matrix
 from tests.apptest_helpers import page_test, page_through_app, poll_until, texts
 from tests.conftest import ROOT
-from tests.test_link_sweep import live_markup
+from tests.factories import live_markup
+
+pytestmark = pytest.mark.app
 
 SMALL = TrainConfig(epochs=1, batch_size=1024).validated()  # one quick epoch, if the page trains it again
 SMALL_QUERY = {"train_epochs": "1", "train_batch_size": "1024"}

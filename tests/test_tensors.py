@@ -5,9 +5,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pytest
 import torch
 
 from softmax_core.tensors import tensor_of
+
+pytestmark = pytest.mark.unit
 
 
 def test_a_read_only_array_is_copied_and_a_writable_one_shared():

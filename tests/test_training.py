@@ -31,6 +31,8 @@ from softmax_core.training import (
     train,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def subset(data: FashionMNIST, n_train: int, n_test: int) -> FashionMNIST:
     return dataclasses.replace(

@@ -33,6 +33,8 @@ from softmax_core.figures.training_figures import (
     training_curves,
 )
 
+pytestmark = pytest.mark.unit
+
 NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 

@@ -12,6 +12,8 @@ from dashboard import training_jobs as tj
 from softmax_core.training_queue import TrainingJobs
 from tests.factories_training import queue_data
 
+pytestmark = pytest.mark.unit
+
 
 def test_the_browser_token_is_the_same_under_every_mask_streamlit_sends():
     token = bytes(range(16))

@@ -10,6 +10,8 @@ from dashboard.training_jobs import POLL_SECONDS, SLOW_POLL_SECONDS, polls_slowl
 from softmax_core.training import Progress, TrainConfig
 from softmax_core.training_queue import JobSnapshot
 
+pytestmark = pytest.mark.unit
+
 QUEUED = JobSnapshot(
     key="k",
     config=TrainConfig(),

@@ -26,6 +26,8 @@ from tests.async_loop import run_async
 from tests.conftest import SHARED_DATA
 from tests.upload_client import added_peak, open_inside_page, reset_high_water_mark, settle
 
+pytestmark = [pytest.mark.server, pytest.mark.xdist_group("measures")]  # its figures: no other benchmark beside it
+
 MB = 2**20
 ONE_FILE, EIGHT_FILES = 100 * MB, 300 * MB
 

@@ -10,6 +10,8 @@ import pytest
 from scripts import local_server
 from tests.conftest import SHARED_DATA
 
+pytestmark = pytest.mark.server
+
 
 def test_a_taken_port_is_retried_on_another(monkeypatch, tmp_path):
     with socket.socket() as held:  # someone else grabs the port streamlit was about to get
