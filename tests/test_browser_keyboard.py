@@ -232,12 +232,6 @@ def test_calibration_temperature_by_keyboard(kb_page, kb_url):
 CELL_MENU = "Cell to list (true class taken for predicted class)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TO COMPLETE AT MERGE: the keyboard way to a confusion cell (a menu of the cells, "
-    "dashboard/confusion_cell.py on branch pages-runs) is not on main yet; once merged this test "
-    "passes, strict xfail then fails: remove this marker (and fix the menu's label if it changed).",
-)
 def test_open_a_confusion_cell_by_keyboard(kb_page, kb_url):
     """Training page, chapter's run: the Confusion matrix tab by arrow keys, then the cell menu: type, Enter."""
     page = kb_page

@@ -1,6 +1,6 @@
 """Lecture mode through the HAProxy recipe in Chromium: the lecturer's tab on one replica, a follower's on the other.
 
-``deploy/serve.sh 2`` (the fixture of tests/test_replicas.py) starts two replicas on one run store behind a
+``deploy/serve.sh 2`` (the ``replicas`` fixture of tests/conftest.py) starts two replicas on one run store behind a
 real HAProxy. Each browser is pinned to a replica by the balancer's own sticky cookie, as a browser is after
 its first visit: the projector to r1, the phone to r2. The follower joins through the balancer's address and
 follows a slider move and a page change made on the other replica.
@@ -9,15 +9,14 @@ follows a slider move and a page change made on the other replica.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from tests.browser import assert_no_error, move_slider, open_page, rerun_after, screenshot, wait_for_rerun
+from tests.factories import needs_haproxy
 from tests.test_browser_lecture import FOLLOW_MS, PHONE, T_SLIDER, banner, temperature
-from tests.test_replicas import HAPROXY, replicas  # noqa: F401  (the fixture: deploy/serve.sh 2)
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(HAPROXY).exists(), reason="HAProxy is not installed")]
+pytestmark = [pytest.mark.browser, needs_haproxy]
 
 REPLICA_COOKIE = "STREAMLIT_REPLICA"  # deploy/haproxy.cfg: cookie STREAMLIT_REPLICA insert indirect
 
@@ -33,7 +32,7 @@ def replica_of(context) -> str:
     return next(c["value"] for c in context.cookies() if c["name"] == REPLICA_COOKIE)
 
 
-def test_a_follower_on_one_replica_follows_the_lecturer_on_the_other_through_the_balancer(chromium, replicas):  # noqa: F811
+def test_a_follower_on_one_replica_follows_the_lecturer_on_the_other_through_the_balancer(chromium, replicas):
     url = replicas.url
     projector = pinned(chromium, url, "r1", viewport={"width": 1280, "height": 720})
     phone = pinned(chromium, url, "r2", viewport=PHONE, color_scheme="dark")

@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.unit
+
 PACKAGES = ("softmax_core", "dashboard")  # the importable code; pages and scripts import it, nothing imports them
 ENTRY_FOLDERS = ("pages", "scripts")
 

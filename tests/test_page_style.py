@@ -2,7 +2,11 @@
 
 import re
 
+import pytest
+
 from dashboard.page_style import STYLESHEET, _style_tag
+
+pytestmark = pytest.mark.unit
 
 
 def test_the_stylesheet_has_no_markup_the_sanitizer_drops_it_for():

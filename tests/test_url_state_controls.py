@@ -1,6 +1,9 @@
 """Each control is declared once: ``Param.draw`` draws the widget with the bounds and default the link is read with."""
 
+import pytest
 from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.app
 
 
 def _controls_script():
