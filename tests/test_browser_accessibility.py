@@ -15,8 +15,7 @@ import re
 import pytest
 
 from tests.accessibility import assert_no_violations, store_chapter_runs
-from tests.browser import open_page, rerun_after, running_streamlit, wait_for_rerun
-from tests.test_browser_inside_model import garment_png, upload
+from tests.browser import garment_png, open_page, rerun_after, running_streamlit, upload, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 

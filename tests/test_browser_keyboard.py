@@ -14,8 +14,15 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.accessibility import store_chapter_runs
-from tests.browser import assert_no_error, open_page, plot_signature, rerun_after, running_streamlit, wait_for_rerun
-from tests.test_browser_inside_model import garment_png
+from tests.browser import (
+    assert_no_error,
+    garment_png,
+    open_page,
+    plot_signature,
+    rerun_after,
+    running_streamlit,
+    wait_for_rerun,
+)
 
 pytestmark = pytest.mark.browser
 
