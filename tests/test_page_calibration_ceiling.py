@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from softmax_core.run_store import RunStore, run_key
 from tests.apptest_helpers import open_calibration_page, poll_until, texts
 from tests.conftest import ROOT
-from tests.factories_training import store_calibration_run
+from tests.factories_training import store_calibration_run, stored_lbfgs
 
 pytestmark = pytest.mark.app
 
@@ -146,8 +146,6 @@ def ceiling_info(at: AppTest) -> str:
 
 
 def test_the_section_describes_the_stored_run_and_how_its_penalty_was_chosen(runs, fmnist, rule):
-    from tests.factories_training import stored_lbfgs
-
     run = stored_lbfgs(RunStore(runs), fmnist.fingerprint, rule, 0.8123, seconds=7.46)
     at = open_calibration_page().run()
     assert not at.exception
@@ -191,7 +189,6 @@ def test_the_cli_and_the_button_fit_one_and_the_same_run(runs, fmnist, shared_da
 def test_a_hand_fitted_lbfgs_run_is_not_the_best_linear_model(runs, fmnist, rule):
     """Another penalty, even with a better test score, neither hides the button nor becomes the reference."""
     from softmax_core import linear_ceiling
-    from tests.factories_training import stored_lbfgs
 
     hand = stored_lbfgs(RunStore(runs), fmnist.fingerprint, linear_ceiling.ceiling_config(1e-3, FEW), 0.99)
     at = open_calibration_page().run()
