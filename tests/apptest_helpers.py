@@ -35,6 +35,21 @@ def page_through_app(page: str, query: dict | None = None, session: dict | None 
     return at
 
 
+def open_inside_page(query: dict[str, str] | None = None, session: dict | None = None) -> AppTest:
+    """The "Inside the model" page, reached through the app, not run yet."""
+    return page_through_app("pages/inside_model.py", query, session)
+
+
+def open_training_page(query: dict[str, str] | None = None) -> AppTest:
+    """The training page on its own, not run yet."""
+    return page_test(ROOT / "pages" / "training.py", query)
+
+
+def open_calibration_page(query: dict[str, str] | None = None) -> AppTest:
+    """The calibration page on its own, not run yet (it fits and measures: a longer timeout)."""
+    return page_test(ROOT / "pages" / "calibration.py", query, timeout=120)
+
+
 def texts(elements) -> str:
     """The values of some elements (``at.info``, ``at.markdown``, ...), one a line."""
     return "\n".join(str(e.value) for e in elements)

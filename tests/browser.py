@@ -7,8 +7,11 @@ save screenshots under ``test-artifacts/screenshots``.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from scripts.local_server import running_streamlit, start_streamlit  # noqa: F401  (the browser tests' servers)
@@ -276,3 +279,37 @@ VISIBLE_PROBLEMS = """(minVisible) => {
     const top = charts.length ? box(charts[0]).top - box(main).top : null;
     return {problems, chartTop: top, charts: charts.length};
 }"""
+
+
+# ---------------------------------------------------------------- lecture mode: a follower's view
+
+FOLLOW_MS = 30_000  # a follower polls every second; a loaded machine gets time
+T_SLIDER = "Temperature T (log scale: each step multiplies T by about 1.12)"
+PHONE = {"width": 390, "height": 844}
+
+
+def temperature(page) -> str:
+    return page.get_by_role("slider", name=T_SLIDER).first.get_attribute("aria-valuetext") or ""
+
+
+def banner(page) -> str:
+    return page.locator(".st-key-lecture_banner").inner_text()
+
+
+# ---------------------------------------------------------------- uploading a garment photo
+
+
+def garment_png() -> bytes:
+    """A dark trouser-like shape on a light background, as a phone photo of a drawing would be."""
+    pixels = np.full((240, 180), 230, np.uint8)
+    pixels[20:220, 50:85] = 40
+    pixels[20:220, 95:130] = 40
+    pixels[20:50, 50:130] = 40
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def upload(page, name: str, data: bytes, mime: str) -> None:
+    chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    rerun_after(page, lambda: chooser.set_input_files({"name": name, "mimeType": mime, "buffer": data}))

@@ -253,3 +253,15 @@ def replicas(tmp_path_factory):
         load_pages([(served.replica_url(name), "", "") for name in served.replicas])
         yield served
     assert not left_running(served.pids()), "Ctrl-C left a replica or HAProxy running"
+
+
+@pytest.fixture
+def held_training(monkeypatch):
+    """training.train replaced by one that reports a first epoch and waits to be released or stopped."""
+    from softmax_core import training  # imports torch: only when a test needs it
+    from tests.factories_training import ControlledTrain
+
+    fake = ControlledTrain()
+    monkeypatch.setattr(training, "train", fake)
+    yield fake
+    fake.release.set()

@@ -6,24 +6,77 @@ builds its own queue, put it in place of ``training.train`` (which the queue loo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from softmax_core import training
 from softmax_core.lbfgs_trainer import RECORD_EVERY
-from softmax_core.run_store import RunStore, run_key
+from softmax_core.run_store import RunStore, StoredRun, run_key
+from softmax_core.training import confusion_matrix
 from softmax_core.training_settings import EpochMetrics, Progress, TrainConfig, TrainResult
-from tests.test_run_store import fake_data, make_result
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- made-up results and data for the store
+
+TWO_EPOCHS = TrainConfig(epochs=2)
+
+
+def make_result(config=None, status="finished", seed=0, losses=(0.8, 0.6)) -> TrainResult:
+    """A run with made-up weights. A finished run has one row per epoch, as the store checks: without a config
+    it trained as many epochs as it has losses; with one, the last loss repeats for the epochs not given."""
+    if config is None:
+        config = TrainConfig(epochs=len(losses)) if status == "finished" else TWO_EPOCHS
+    elif status == "finished" and config.impl in training.IMPLS and len(losses) < config.epochs:
+        losses = (*losses, *[losses[-1]] * (config.epochs - len(losses)))
+    g = torch.Generator().manual_seed(seed)
+    history = tuple(
+        EpochMetrics(epoch=i + 1, train_loss=loss, train_acc=0.7 + 0.01 * i, test_acc=0.75 + 0.01 * i, seconds=1.5)
+        for i, loss in enumerate(losses)
+    )
+    return TrainResult(
+        config=config,
+        history=history,
+        status=status,
+        message=f"{status} by hand",
+        weight=torch.randn(784, 10, generator=g),
+        bias=torch.randn(10, generator=g),
+        train_seconds=3.0,
+    )
+
+
+def make_confusion(seed=0) -> torch.Tensor:
+    return torch.randint(0, 1000, (10, 10), generator=torch.Generator().manual_seed(seed))
+
+
+def fake_data(fingerprint="fp-test") -> SimpleNamespace:
+    """What train_or_load reads from a dataset besides what the (monkeypatched) train uses."""
+    g = torch.Generator().manual_seed(1)
+    return SimpleNamespace(
+        fingerprint=fingerprint,
+        test_images=torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8, generator=g),
+        test_labels=torch.randint(0, 10, (50,), generator=g),
+    )
+
+
+@contextlib.contextmanager
+def warnings_as_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
 
 
 # ---------------------------------------------------------------- the queue's data and a fake trainer
@@ -123,3 +176,54 @@ def stored_lbfgs(store: RunStore, fingerprint: str, config: TrainConfig, test_ac
     result = TrainResult(config, history, "finished", "by hand", torch.randn(784, 10, generator=g) * 0.01,
                          torch.zeros(10), seconds)  # fmt: skip
     return store.save(run_key(config, fingerprint), result, torch.eye(10, dtype=torch.int64), fingerprint)
+
+
+def store_fake_run(
+    runs_dir, fmnist, config: TrainConfig, status: str = "finished", message: str = "", history=None, confusion=None
+):
+    """Put a run in the store without training, so the page has something exact to show."""
+    config = config.validated()
+    history = history or tuple(
+        EpochMetrics(e, 1.0 / e, 0.5 + 0.02 * e, 0.6 + 0.01 * e, 0.1) for e in range(1, config.epochs + 1)
+    )
+    result = TrainResult(config, history, status, message, torch.zeros(784, 10), torch.zeros(10), 1.5)
+    confusion = torch.eye(10, dtype=torch.int64) * 1000 if confusion is None else confusion
+    return RunStore(runs_dir).save(run_key(config, fmnist.fingerprint), result, confusion, fmnist.fingerprint)
+
+
+INSIDE_EPOCHS = 3  # the epochs of the runs the "Inside the model" page tests store
+
+
+def inside_parameters(seed: int, epochs: int = INSIDE_EPOCHS):
+    """Made-up weights per epoch: epoch 0 small noise, later ones a fixed pattern that grows."""
+    g = torch.Generator().manual_seed(seed)
+    pattern = torch.randn(784, 10, generator=g) * 0.2
+    weights = torch.stack([torch.randn(784, 10, generator=g) * 0.01] + [pattern * k for k in range(1, epochs + 1)])
+    biases = torch.stack([torch.zeros(10)] + [torch.randn(10, generator=g) * 0.1 for _ in range(epochs)])
+    return weights, biases
+
+
+def store_inside_run(runs_dir, fmnist, config: TrainConfig, weights, biases, snapshots: bool = False) -> StoredRun:
+    """A finished run with these per-epoch weights; with ``snapshots`` the store keeps every epoch's."""
+    config = config.validated()
+    history = tuple(EpochMetrics(e, 1.0 / e, 0.5, 0.6, 0.1) for e in range(1, config.epochs + 1))
+    kept = (weights, biases) if snapshots else None
+    result = TrainResult(config, history, "finished", "", weights[-1], biases[-1], 1.5, snapshots=kept)
+    confusion = confusion_matrix(weights[-1], biases[-1], fmnist.test_images, fmnist.test_labels)
+    return RunStore(runs_dir).save(run_key(config, fmnist.fingerprint), result, confusion, fmnist.fingerprint)
+
+
+def calibration_weights(seed: int, scale: float):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(784, 10, generator=g) * scale, torch.randn(10, generator=g) * scale
+
+
+def store_calibration_run(runs_dir, fmnist, config: TrainConfig, seed: int = 0, scale: float = 0.05,
+                          status: str = "finished", message: str = ""):  # fmt: skip
+    """A run whose weights are ``calibration_weights(seed, scale)``, with an identity confusion matrix."""
+    config = config.validated()
+    history = tuple(EpochMetrics(e, 0.5, 0.8, 0.8, 0.1) for e in range(1, config.epochs + 1))
+    w, b = calibration_weights(seed, scale)
+    result = TrainResult(config, history, status, message, w, b, 1.0)
+    return RunStore(runs_dir).save(run_key(config, fmnist.fingerprint), result, torch.eye(10, dtype=torch.int64),
+                                   fmnist.fingerprint)  # fmt: skip

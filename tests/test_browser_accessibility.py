@@ -15,8 +15,8 @@ import re
 import pytest
 
 from tests.accessibility import assert_no_violations, store_chapter_runs
-from tests.browser import open_page, rerun_after, running_streamlit, wait_for_rerun
-from tests.test_browser_inside_model import garment_png, upload
+from tests.browser import garment_png, open_page, rerun_after, running_streamlit, upload, wait_for_rerun
+from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
 
@@ -39,8 +39,6 @@ QUICK_TRAINING = "training?train_epochs=1&train_batch_size=4096&train_seed=5"
 
 @pytest.fixture(scope="module")
 def a11y_url(tmp_path_factory, fmnist):
-    from tests.conftest import SHARED_DATA
-
     runs = tmp_path_factory.mktemp("a11y-runs")
     store_chapter_runs(runs, fmnist)
     with running_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs)}) as url:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.browser import assert_no_error, open_page, screenshot
+from tests.browser import assert_no_error, open_page, screenshot, start_streamlit, wait_for_rerun
+from tests.conftest import ROOT, SHARED_DATA
 
 pytestmark = pytest.mark.browser
 
@@ -26,8 +27,6 @@ def test_home_page_in_chromium(app_url, page):
 )
 def test_deep_link_as_first_request_after_a_server_start(chromium, tmp_path, link, nav_title, query):
     """A shared link opened on a fresh server still gets the app's navigation and its state."""
-    from tests.browser import start_streamlit, wait_for_rerun
-    from tests.conftest import SHARED_DATA
 
     proc, url = start_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path)})
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
@@ -56,8 +55,6 @@ def test_without_the_deep_link_guard_a_first_deep_link_misses_the_navigation(chr
     old pages/ folder mode): no app navigation, file names in the sidebar. If this test fails,
     Streamlit resolves such links itself and the guard can be deleted.
     """
-    from tests.browser import start_streamlit
-    from tests.conftest import SHARED_DATA
 
     proc, url = start_streamlit(
         {"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(tmp_path), "SOFTMAX_NO_DEEP_LINK_GUARD": "1"}
@@ -85,8 +82,6 @@ def test_theme_follows_the_viewer_and_charts_use_the_safe_palette(
     app_url, chromium, scheme, background_is_dark, first_colour
 ):
     import tomllib
-
-    from tests.conftest import ROOT
 
     palette = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"][scheme][
         "chartCategoricalColors"

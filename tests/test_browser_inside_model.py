@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import io
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
 import pytest
-from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from softmax_core.logit_presets import parse_logits
 from softmax_core.run_store import StoredRun
-from tests.browser import assert_no_error, move_slider, open_page, rerun_after, screenshot, wait_for_rerun
+from tests.browser import (
+    assert_no_error,
+    garment_png,
+    move_slider,
+    open_page,
+    rerun_after,
+    screenshot,
+    upload,
+    wait_for_rerun,
+)
 from tests.factories import GARMENT_STEPS
 
 pytestmark = pytest.mark.browser
@@ -21,17 +27,6 @@ TRAINING = "training?train_epochs=1&train_batch_size=4096&train_seed=11"
 TRAIN_TIMEOUT_MS = 240_000
 SLIDER = "Epoch (0 = the random initial weights)"
 SIZES = {"1280x720": (1280, 720), "1400x1000": (1400, 1000), "390x844": (390, 844)}
-
-
-def garment_png() -> bytes:
-    """A dark trouser-like shape on a light background, as a phone photo of a drawing would be."""
-    pixels = np.full((240, 180), 230, np.uint8)
-    pixels[20:220, 50:85] = 40
-    pixels[20:220, 95:130] = 40
-    pixels[20:50, 50:130] = 40
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def chart_z(page, key: str, trace: int) -> str:
@@ -71,11 +66,6 @@ def click_confusion_cell(page, true_class: int, predicted_class: int) -> None:
                     f"the page ends with: {shown!r}"
                 ) from None
     wait_for_rerun(page)
-
-
-def upload(page, name: str, data: bytes, mime: str) -> None:
-    chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
-    rerun_after(page, lambda: chooser.set_input_files({"name": name, "mimeType": mime, "buffer": data}))
 
 
 def test_train_then_look_inside_in_chromium(app_url, page):

@@ -14,8 +14,16 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.accessibility import store_chapter_runs
-from tests.browser import assert_no_error, open_page, plot_signature, rerun_after, running_streamlit, wait_for_rerun
-from tests.test_browser_inside_model import garment_png
+from tests.browser import (
+    assert_no_error,
+    garment_png,
+    open_page,
+    plot_signature,
+    rerun_after,
+    running_streamlit,
+    wait_for_rerun,
+)
+from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
 
@@ -26,8 +34,6 @@ MAX_TABS = 250  # more stops than any page has: a control not reached by then is
 
 @pytest.fixture(scope="module")
 def kb_url(tmp_path_factory, fmnist):
-    from tests.conftest import SHARED_DATA
-
     runs = tmp_path_factory.mktemp("keyboard-runs")
     store_chapter_runs(runs, fmnist)
     with running_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs)}) as url:

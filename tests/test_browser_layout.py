@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from tests.browser import COUNT_STATE_CHANGES, VISIBLE_PROBLEMS, running_streamlit, screenshot, wait_for_rerun
+from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +66,6 @@ _LAYOUT_PROBLEMS = """(checkTables) => {
 def layout_url(tmp_path_factory, fmnist):
     from softmax_core.run_store import RunStore, run_key
     from softmax_core.training import TrainConfig, TrainResult, train
-    from tests.conftest import SHARED_DATA
 
     runs = tmp_path_factory.mktemp("layout-runs")
     store = RunStore(runs)

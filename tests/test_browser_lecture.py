@@ -12,22 +12,22 @@ import re
 
 import pytest
 
-from tests.browser import assert_no_error, move_slider, open_page, rerun_after, screenshot, wait_for_rerun
+from tests.browser import (
+    FOLLOW_MS,
+    PHONE,
+    T_SLIDER,
+    assert_no_error,
+    banner,
+    move_slider,
+    open_page,
+    rerun_after,
+    screenshot,
+    temperature,
+    wait_for_rerun,
+)
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
-
-FOLLOW_MS = 30_000  # a follower polls every second; a loaded machine gets time
-T_SLIDER = "Temperature T (log scale: each step multiplies T by about 1.12)"
-PHONE = {"width": 390, "height": 844}
-
-
-def temperature(page) -> str:
-    return page.get_by_role("slider", name=T_SLIDER).first.get_attribute("aria-valuetext") or ""
-
-
-def banner(page) -> str:
-    return page.locator(".st-key-lecture_banner").inner_text()
 
 
 def test_a_lecture_with_three_followers_one_on_another_replica(chromium, tmp_path):

@@ -12,9 +12,20 @@ import re
 
 import pytest
 
-from tests.browser import assert_no_error, move_slider, open_page, rerun_after, screenshot, wait_for_rerun
+from tests.browser import (
+    FOLLOW_MS,
+    PHONE,
+    T_SLIDER,
+    assert_no_error,
+    banner,
+    move_slider,
+    open_page,
+    rerun_after,
+    screenshot,
+    temperature,
+    wait_for_rerun,
+)
 from tests.factories import needs_haproxy
-from tests.test_browser_lecture import FOLLOW_MS, PHONE, T_SLIDER, banner, temperature
 
 pytestmark = [pytest.mark.browser, needs_haproxy]
 

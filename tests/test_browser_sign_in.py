@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import assert_no_error, open_page, screenshot, wait_for_rerun
 from tests.conftest import SHARED_DATA
 from tests.factories import HAPROXY, free_port_pair, serve_replicas
 
@@ -81,7 +82,6 @@ def context(chromium):
 
 def sign_in_as(page, app_url: str, who: str) -> None:
     """Open the app, press Sign in, and at the provider's page press ``who`` (a user) or ``"Deny"``."""
-    from tests.browser import open_page
 
     open_page(page, app_url)
     page.get_by_role("button", name="Sign in").click()
@@ -89,8 +89,6 @@ def sign_in_as(page, app_url: str, who: str) -> None:
     page.get_by_role("button", name=who, exact=True).click()
     page.wait_for_url(lambda url: url.rstrip("/") == app_url, timeout=30_000)
     page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
-    from tests.browser import wait_for_rerun
-
     wait_for_rerun(page)
 
 
@@ -100,7 +98,6 @@ def cookie_names(context) -> set[str]:
 
 def test_a_deep_link_asks_for_sign_in_first_even_as_a_fresh_servers_first_request(signed_app, context):
     """Until st.navigation has run once, Streamlit runs a pages/ file on its own (dashboard/deep_links.py)."""
-    from tests.browser import open_page
 
     page = context.new_page()
     for path in ("home", "training?train_epochs=1", "calibration"):
@@ -111,8 +108,6 @@ def test_a_deep_link_asks_for_sign_in_first_even_as_a_fresh_servers_first_reques
 
 
 def test_sign_in_shows_the_name_and_sign_out_returns_to_the_sign_in_page(signed_app, context):
-    from tests.browser import assert_no_error, screenshot, wait_for_rerun
-
     page = context.new_page()
     sign_in_as(page, signed_app, "ana")
     sidebar = page.get_by_test_id("stSidebar")
@@ -135,16 +130,12 @@ def test_sign_in_shows_the_name_and_sign_out_returns_to_the_sign_in_page(signed_
         or "Signed in" not in page.get_by_test_id("stSidebar").inner_text()
     )
     # A page's own address does not get around the gate either.
-    from tests.browser import open_page
-
     open_page(page, f"{signed_app}/training")
     page.get_by_role("button", name="Sign in").wait_for()
     assert page.get_by_role("button", name="Train").count() == 0
 
 
 def test_an_address_not_on_the_list_sees_one_sentence_and_a_sign_out(signed_app, context):
-    from tests.browser import screenshot
-
     page = context.new_page()
     sign_in_as(page, signed_app, "eve")
     alert = page.get_by_test_id("stAlert")
@@ -156,8 +147,6 @@ def test_an_address_not_on_the_list_sees_one_sentence_and_a_sign_out(signed_app,
 
 
 def test_the_provider_refusing_leaves_the_user_signed_out(signed_app, context):
-    from tests.browser import assert_no_error
-
     page = context.new_page()
     sign_in_as(page, signed_app, "Deny")  # the provider answers the callback with error=access_denied
     page.get_by_role("button", name="Sign in").wait_for()
@@ -181,8 +170,6 @@ def signed_replicas(provider, tmp_path_factory):
 
 
 def test_sign_in_through_the_balancer_works_on_both_replicas(signed_replicas, context):
-    from tests.browser import assert_no_error, open_page
-
     page = context.new_page()
     seen: list[tuple[str, str]] = []  # (path, the replica cookie the browser sent with it)
 

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from dashboard.catalog import PAGES
+from tests import mixed_store
 from tests.browser import VISIBLE_PROBLEMS, running_streamlit, screenshot, wait_for_rerun
+from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +37,6 @@ def tour_url(tmp_path_factory, fmnist):
 
     from softmax_core.run_store import RunStore, run_key
     from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
-    from tests.conftest import SHARED_DATA
 
     runs = tmp_path_factory.mktemp("tour-runs")
     config = TrainConfig().validated()
@@ -120,8 +121,6 @@ MIXED_STOPS = (
 @pytest.fixture(scope="module")
 def mixed_tour(tmp_path_factory, fmnist):
     """One server on a store with one run of each kind (the L-BFGS fit newest); yields (url, runs by kind)."""
-    from tests import mixed_store
-    from tests.conftest import SHARED_DATA
 
     runs_dir = tmp_path_factory.mktemp("tour-mixed") / "runs"
     runs = mixed_store.fill(runs_dir, fmnist)

@@ -7,7 +7,16 @@ import json
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser import assert_no_error, open_page, rerun_after, screenshot, stop_button, wait_for_rerun
+from tests.browser import (
+    assert_no_error,
+    open_page,
+    rerun_after,
+    screenshot,
+    start_streamlit,
+    stop_button,
+    wait_for_rerun,
+)
+from tests.conftest import ROOT, SHARED_DATA
 
 pytestmark = pytest.mark.browser
 
@@ -157,9 +166,6 @@ def test_a_run_filled_by_the_cli_shows_at_once_after_a_server_restart(chromium, 
     """A lecturer fills the store before class; after a (re)start the page shows the run as cached."""
     import subprocess
     import sys
-
-    from tests.browser import start_streamlit
-    from tests.conftest import ROOT, SHARED_DATA
 
     runs = tmp_path / "runs"
     cli = [

@@ -13,8 +13,7 @@ from softmax_core.run_store import RunStore, run_key
 from softmax_core.train_or_load import train_or_load
 from softmax_core.training import EpochMetrics, Progress, TrainConfig
 from softmax_core.training_queue import DEFAULT_MAX_COST, TooCostly, TrainingJobs, training_cost
-from tests.factories_training import ControlledTrain, queue_data
-from tests.test_run_store import make_result
+from tests.factories_training import ControlledTrain, make_result, queue_data
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ import pytest
 
 from softmax_core.classes import FASHION_MNIST_CLASSES, indefinite_article
 from softmax_core.training import TrainConfig
-from tests.apptest_helpers import texts
-from tests.test_page_inside_model import new_page, parameters, store_run
+from tests.apptest_helpers import open_inside_page, texts
+from tests.factories_training import inside_parameters, store_inside_run
 
 pytestmark = pytest.mark.app
 
@@ -29,8 +29,8 @@ def test_each_class_name_gets_its_article():
 
 def test_the_inside_page_says_an_ankle_boot(env, fmnist):
     assert int(fmnist.test_labels[0]) == 9  # test image #0, the page's first, is an Ankle boot
-    store_run(env, fmnist, TrainConfig(epochs=1), *parameters(0, 1))
-    at = new_page().run()
+    store_inside_run(env, fmnist, TrainConfig(epochs=1), *inside_parameters(0, 1))
+    at = open_inside_page().run()
     assert not at.exception
     shown = texts(at.markdown)
     assert "Test image #0 is an **Ankle boot**;" in shown and "is a **Ankle boot**" not in shown

@@ -21,8 +21,9 @@ from softmax_core import cli
 from softmax_core.models import ByHandSoftmaxRegression
 from softmax_core.run_store import run_key
 from softmax_core.training import IMPL_NAMES, TrainConfig, train
-from tests.apptest_helpers import page_test, poll_until, texts
+from tests.apptest_helpers import open_inside_page, page_test, poll_until, texts
 from tests.conftest import ROOT
+from tests.factories_training import inside_parameters, store_inside_run
 from tests.link import link
 
 pytestmark = pytest.mark.app
@@ -259,15 +260,12 @@ def test_the_class_storm_can_train_by_hand(env):
 
 def test_inside_the_model_puts_a_by_hand_run_beside_concise(env, fmnist):
     """The inside page's comparison takes a by-hand run (its counterpart is concise, the same update)."""
-    from tests.test_page_inside_model import new_page as inside_page
-    from tests.test_page_inside_model import parameters, store_run
-
-    weights, biases = parameters(7)
-    run = store_run(env, fmnist, TrainConfig(impl="byhand", epochs=3), weights, biases)
-    alone = inside_page({"run": run.key}).run()
+    weights, biases = inside_parameters(7)
+    run = store_inside_run(env, fmnist, TrainConfig(impl="byhand", epochs=3), weights, biases)
+    alone = open_inside_page({"run": run.key}).run()
     assert not alone.exception and "By hand against concise" in [h.value for h in alone.subheader]
     assert "Train the concise implementation with the same settings" in texts(alone.caption)
-    store_run(env, fmnist, TrainConfig(impl="concise", epochs=3), weights, biases)
-    both = inside_page({"run": run.key}).run()
+    store_inside_run(env, fmnist, TrainConfig(impl="concise", epochs=3), weights, biases)
+    both = open_inside_page({"run": run.key}).run()
     assert not both.exception
     assert "largest difference over all 7,850 parameters is **0.00e+00**" in texts(both.markdown)

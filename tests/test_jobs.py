@@ -24,8 +24,7 @@ from softmax_core.training_queue import (
     TrainingJobs,
     training_cost,
 )
-from tests.factories_training import ControlledTrain, queue_data
-from tests.test_run_store import make_result
+from tests.factories_training import ControlledTrain, make_result, queue_data
 
 pytestmark = pytest.mark.unit
 

@@ -25,6 +25,7 @@ from softmax_core.figures.style import TITLE_CHARS, scaled_text, top_room, wrap_
 from softmax_core.inspection import explain, explained_classes
 from softmax_core.softmax import zero_temperature_limit
 from softmax_core.training import EpochMetrics
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -227,8 +228,6 @@ def contrast(colour: str, background: str) -> float:
 def test_every_chart_colour_stands_out_from_its_background():
     """Okabe-Ito's yellow (the Shirt curve) was 1.3:1 on white, hard to see on a projector."""
     import tomllib
-
-    from tests.conftest import ROOT
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
     backgrounds = {"light": "#FFFFFF", "dark": "#0E1117"}  # Streamlit's own page backgrounds

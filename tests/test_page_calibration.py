@@ -3,54 +3,32 @@
 from __future__ import annotations
 
 import pytest
-import torch
-from streamlit.testing.v1 import AppTest
 
 from softmax_core import calibration as cal
-from softmax_core.run_store import RunStore, run_key
-from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
+from softmax_core.training import TrainConfig
 from tests.apptest_helpers import chart_specs as charts
-from tests.apptest_helpers import page_test, texts
-from tests.conftest import ROOT
+from tests.apptest_helpers import open_calibration_page, texts
+from tests.factories_training import calibration_weights, store_calibration_run
 
 pytestmark = pytest.mark.app
 
-PAGE = str(ROOT / "pages" / "calibration.py")
-
-
-def weights(seed: int, scale: float):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(784, 10, generator=g) * scale, torch.randn(10, generator=g) * scale
-
-
-def store_run(runs_dir, fmnist, config: TrainConfig, seed: int = 0, scale: float = 0.05, status: str = "finished",
-              message: str = ""):  # fmt: skip
-    config = config.validated()
-    history = tuple(EpochMetrics(e, 0.5, 0.8, 0.8, 0.1) for e in range(1, config.epochs + 1))
-    w, b = weights(seed, scale)
-    result = TrainResult(config, history, status, message, w, b, 1.0)
-    return RunStore(runs_dir).save(run_key(config, fmnist.fingerprint), result, torch.eye(10, dtype=torch.int64),
-                                   fmnist.fingerprint)  # fmt: skip
-
-
-def new_page(query: dict[str, str] | None = None) -> AppTest:
-    return page_test(PAGE, query, timeout=120)
-
 
 def test_empty_store_says_what_to_do(env):
-    at = new_page().run()
+    at = open_calibration_page().run()
     assert not at.exception
     assert "run store is empty" in texts(at.info)
     assert at.button(key="cal_fit_ceiling")  # the ceiling can be fitted from here
 
 
 def test_metrics_match_the_core_for_the_training_pages_run(env, fmnist):
-    chapter = store_run(env, fmnist, TrainConfig(), seed=1)
-    store_run(env, fmnist, TrainConfig(lr=0.5), seed=2, scale=0.2)
-    at = new_page({"train_lr": "0.1"}).run()  # the training page's settings: the chapter's run is the default
+    chapter = store_calibration_run(env, fmnist, TrainConfig(), seed=1)
+    store_calibration_run(env, fmnist, TrainConfig(lr=0.5), seed=2, scale=0.2)
+    at = open_calibration_page(
+        {"train_lr": "0.1"}
+    ).run()  # the training page's settings: the chapter's run is the default
     assert not at.exception
     assert at.selectbox(key="cal_run").value == chapter.key
-    w, b = weights(1, 0.05)
+    w, b = calibration_weights(1, 0.05)
     expected = cal.calibrate(cal.logits_on_images(w, b, fmnist.test_images), fmnist.test_labels.numpy())
     assert at.metric[0].value == f"{expected.fit.temperature:.3f}"
     assert at.metric[1].value == f"{expected.after.ece:.4f}"
@@ -67,13 +45,13 @@ def test_metrics_match_the_core_for_the_training_pages_run(env, fmnist):
 
 
 def test_the_slider_moves_the_last_column(env, fmnist):
-    store_run(env, fmnist, TrainConfig())
-    at = new_page().run()
+    store_calibration_run(env, fmnist, TrainConfig())
+    at = open_calibration_page().run()
     at.select_slider(key="cal_T").set_value(4.0).run()
     assert not at.exception
     table = at.dataframe[0].value
     assert "T = 4 (yours)" in table.columns
-    w, b = weights(0, 0.05)
+    w, b = calibration_weights(0, 0.05)
     split = cal.split_test_set()
     logits = cal.logits_on_images(w, b, fmnist.test_images)[split.evaluation]
     labels = fmnist.test_labels.numpy()[split.evaluation]
@@ -81,21 +59,23 @@ def test_the_slider_moves_the_last_column(env, fmnist):
 
 
 def test_a_run_link_selects_it_and_an_unknown_one_is_explained(env, fmnist):
-    store_run(env, fmnist, TrainConfig())
-    other = store_run(env, fmnist, TrainConfig(epochs=3), seed=4)
-    at = new_page({"run": other.key}).run()
+    store_calibration_run(env, fmnist, TrainConfig())
+    other = store_calibration_run(env, fmnist, TrainConfig(epochs=3), seed=4)
+    at = open_calibration_page({"run": other.key}).run()
     assert not at.exception
     assert at.selectbox(key="cal_run").value == other.key
 
-    at = new_page({"run": "**not-a-key**<b>"}).run()
+    at = open_calibration_page({"run": "**not-a-key**<b>"}).run()
     assert not at.exception
     assert "not in the run store" in texts(at.warning)
     assert "**not-a-key**<b>" in texts(at.text)  # shown as text, not markdown
 
 
 def test_a_diverged_run_is_explained(env, fmnist):
-    diverged = store_run(env, fmnist, TrainConfig(lr=50.0), status="diverged", message="Loss became inf in epoch 1.")
-    at = new_page({"run": diverged.key}).run()
+    diverged = store_calibration_run(
+        env, fmnist, TrainConfig(lr=50.0), status="diverged", message="Loss became inf in epoch 1."
+    )
+    at = open_calibration_page({"run": diverged.key}).run()
     assert not at.exception
     assert "diverged" in texts(at.warning)
     assert "Loss became inf in epoch 1." in texts(at.text)
@@ -106,31 +86,31 @@ def test_the_ceiling_run_is_one_more_run(env, fmnist):
     from softmax_core.linear_ceiling import ceiling_config
 
     config = ceiling_config()  # the best linear model: the one rule, not any L-BFGS run
-    store_run(env, fmnist, config, seed=3)
-    at = new_page().run()
+    store_calibration_run(env, fmnist, config, seed=3)
+    at = open_calibration_page().run()
     assert not at.exception
     assert "best linear" in texts(at.info)
     assert any("L-BFGS" in o for o in at.selectbox(key="cal_run").options)
 
 
 def test_a_linked_test_image_is_shown_and_a_number_too_large_for_it_gets_a_sentence(env, fmnist):
-    store_run(env, fmnist, TrainConfig(), seed=1)
-    at = new_page({"cal_image": "17"}).run()
+    store_calibration_run(env, fmnist, TrainConfig(), seed=1)
+    at = open_calibration_page({"cal_image": "17"}).run()
     assert not at.exception
     assert at.number_input(key="cal_image").value == 17 and "Image #17 is a" in texts(at.caption)
-    at = new_page({"cal_image": "1e400"}).run()  # Streamlit's int input raised OverflowError on it
+    at = open_calibration_page({"cal_image": "1e400"}).run()  # Streamlit's int input raised OverflowError on it
     assert not at.exception
     assert "cal_image=1e400" in texts(at.warning) and at.number_input(key="cal_image").value != 17
 
 
 def test_every_chart_has_a_text_alternative_and_its_numbers_a_table(env, fmnist):
-    chapter = store_run(env, fmnist, TrainConfig(), seed=1)
-    store_run(env, fmnist, TrainConfig(lr=0.5), seed=2, scale=0.2)
-    at = new_page({"run": chapter.key}).run()
+    chapter = store_calibration_run(env, fmnist, TrainConfig(), seed=1)
+    store_calibration_run(env, fmnist, TrainConfig(lr=0.5), seed=2, scale=0.2)
+    at = open_calibration_page({"run": chapter.key}).run()
     assert not at.exception
     alts = {e.proto.id.split("-")[-1]: e.proto.alt for e in at.get("plotly_chart")}
     assert len(alts) == 4 and all(alts.values()), alts  # reliability, curves, histogram, comparison
-    w, b = weights(1, 0.05)
+    w, b = calibration_weights(1, 0.05)
     expected = cal.calibrate(cal.logits_on_images(w, b, fmnist.test_images), fmnist.test_labels.numpy())
     reliability = next(alt for key, alt in alts.items() if "cal_reliability" in key)
     assert f"at T = 1, ECE {expected.before.ece:.1%}" in reliability

@@ -6,9 +6,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from softmax_core.run_store import RunStore, run_key
-from tests.apptest_helpers import poll_until
+from tests.apptest_helpers import open_calibration_page, poll_until, texts
 from tests.conftest import ROOT
-from tests.test_page_calibration import new_page, store_run, texts
+from tests.factories_training import store_calibration_run, stored_lbfgs
 
 pytestmark = pytest.mark.app
 
@@ -37,22 +37,10 @@ def few_iterations(monkeypatch):
     return linear_ceiling.ceiling_config(linear_ceiling.DEFAULT_L2, FEW)
 
 
-@pytest.fixture
-def held_training(monkeypatch):
-    """training.train replaced by one that reports a first epoch and waits to be released or stopped."""
-    from softmax_core import training
-    from tests.factories_training import ControlledTrain
-
-    fake = ControlledTrain()
-    monkeypatch.setattr(training, "train", fake)
-    yield fake
-    fake.release.set()
-
-
 def test_the_fit_is_a_queued_job_and_the_stored_ceiling_is_shown(runs, fmnist, few_iterations):
     from dashboard.training_jobs import training_jobs
 
-    at = new_page().run()
+    at = open_calibration_page().run()
     at.button(key="cal_fit_ceiling").click().run()
     assert not at.exception
     poll_until(at, lambda at: "Fitted just now" in texts(at.success))
@@ -73,7 +61,7 @@ def test_identical_fits_join_one_job_and_wait_behind_the_training_page(runs, few
     trainer.query_params["train_seed"] = "5"
     trainer.run().button(key="train_submit").click().run()
     assert held_training.started.wait(60)  # the training page's job holds the only slot
-    first, second = new_page().run(), new_page().run()  # two students on the calibration page
+    first, second = open_calibration_page().run(), open_calibration_page().run()  # two students on the calibration page
     first.button(key="cal_fit_ceiling").click().run()
     second.button(key="cal_fit_ceiling").click().run()  # queued meanwhile: the page offers to wait for it too
     assert "cal_ceiling_stop" not in [b.key for b in second.button]  # not theirs to stop until they join
@@ -90,7 +78,7 @@ def test_identical_fits_join_one_job_and_wait_behind_the_training_page(runs, few
 
 
 def test_stop_ends_the_fit_and_nothing_is_stored(runs, few_iterations, held_training):
-    at = new_page().run()
+    at = open_calibration_page().run()
     at.button(key="cal_fit_ceiling").click().run()
     assert held_training.started.wait(60)
     at.run()
@@ -107,7 +95,7 @@ def test_one_training_per_student_across_pages(runs, few_iterations, held_traini
     trainer.session_state["train_session"] = "student-1"
     trainer.run().button(key="train_submit").click().run()
     assert held_training.started.wait(60)
-    at = new_page()
+    at = open_calibration_page()
     at.session_state["train_session"] = "student-1"  # the same browser session on the calibration page
     at.run().button(key="cal_fit_ceiling").click().run()
     assert not at.exception
@@ -126,8 +114,8 @@ def test_a_stored_ceiling_is_shown_not_fitted_again(runs, fmnist, monkeypatch):
         raise AssertionError("the stored ceiling was fitted again")
 
     monkeypatch.setattr(training, "train", refuse)
-    stored = store_run(runs, fmnist, ceiling_config(DEFAULT_L2, DEFAULT_ITERATIONS), seed=3)
-    at = new_page().run()
+    stored = store_calibration_run(runs, fmnist, ceiling_config(DEFAULT_L2, DEFAULT_ITERATIONS), seed=3)
+    at = open_calibration_page().run()
     assert not at.exception
     assert "cal_fit_ceiling" not in [b.key for b in at.button] and not at.get("progress")
     assert "best linear" in texts(at.info) and at.selectbox(key="cal_run").value == stored.key
@@ -158,10 +146,8 @@ def ceiling_info(at: AppTest) -> str:
 
 
 def test_the_section_describes_the_stored_run_and_how_its_penalty_was_chosen(runs, fmnist, rule):
-    from tests.factories_training import stored_lbfgs
-
     run = stored_lbfgs(RunStore(runs), fmnist.fingerprint, rule, 0.8123, seconds=7.46)
-    at = new_page().run()
+    at = open_calibration_page().run()
     assert not at.exception
     info = ceiling_info(at)
     assert "**best linear (L2 0.002): 0.8123**" in info
@@ -180,7 +166,7 @@ def test_the_cli_and_the_button_fit_one_and_the_same_run(runs, fmnist, shared_da
 
     from softmax_core.cli import main as softmax_train
 
-    before = new_page().run()
+    before = open_calibration_page().run()
     assert (
         before.button(key="cal_fit_ceiling").label == f"Fit the best linear model (L2 0.002, {FEW} L-BFGS iterations)"
     )
@@ -189,7 +175,7 @@ def test_the_cli_and_the_button_fit_one_and_the_same_run(runs, fmnist, shared_da
     )
     cli = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert cli["best_linear"] is True and cli["key"] == run_key(rule, fmnist.fingerprint)
-    at = new_page().run()
+    at = open_calibration_page().run()
     assert not at.exception
     assert "cal_fit_ceiling" not in [b.key for b in at.button]  # the page found the CLI's run: nothing to fit
     assert f"best linear (L2 0.002): {cli['test_acc']:.4f}" in ceiling_info(at)
@@ -203,10 +189,9 @@ def test_the_cli_and_the_button_fit_one_and_the_same_run(runs, fmnist, shared_da
 def test_a_hand_fitted_lbfgs_run_is_not_the_best_linear_model(runs, fmnist, rule):
     """Another penalty, even with a better test score, neither hides the button nor becomes the reference."""
     from softmax_core import linear_ceiling
-    from tests.factories_training import stored_lbfgs
 
     hand = stored_lbfgs(RunStore(runs), fmnist.fingerprint, linear_ceiling.ceiling_config(1e-3, FEW), 0.99)
-    at = new_page().run()
+    at = open_calibration_page().run()
     assert not at.exception
     assert at.button(key="cal_fit_ceiling") and not any("best linear" in i.value for i in at.info)
     assert "Not stored yet. The button fits L2 penalty 0.002 for 3 L-BFGS iterations" in markdown_texts(at)

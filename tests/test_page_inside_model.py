@@ -12,37 +12,12 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from softmax_core.logit_presets import parse_logits
-from softmax_core.run_store import RunStore, StoredRun, run_key
-from softmax_core.training import EpochMetrics, TrainConfig, TrainResult, confusion_matrix
-from tests.apptest_helpers import page_through_app, plotly_values, texts
+from softmax_core.training import TrainConfig
+from tests.apptest_helpers import open_inside_page, plotly_values, texts
+from tests.factories_training import INSIDE_EPOCHS as EPOCHS
+from tests.factories_training import inside_parameters, store_inside_run
 
 pytestmark = pytest.mark.app
-
-PAGE = "pages/inside_model.py"
-EPOCHS = 3
-
-
-def parameters(seed: int, epochs: int = EPOCHS):
-    """Made-up weights per epoch: epoch 0 small noise, later ones a fixed pattern that grows."""
-    g = torch.Generator().manual_seed(seed)
-    pattern = torch.randn(784, 10, generator=g) * 0.2
-    weights = torch.stack([torch.randn(784, 10, generator=g) * 0.01] + [pattern * k for k in range(1, epochs + 1)])
-    biases = torch.stack([torch.zeros(10)] + [torch.randn(10, generator=g) * 0.1 for _ in range(epochs)])
-    return weights, biases
-
-
-def store_run(runs_dir, fmnist, config: TrainConfig, weights, biases, snapshots: bool = False) -> StoredRun:
-    """A finished run with these per-epoch weights; with ``snapshots`` the store keeps every epoch's."""
-    config = config.validated()
-    history = tuple(EpochMetrics(e, 1.0 / e, 0.5, 0.6, 0.1) for e in range(1, config.epochs + 1))
-    kept = (weights, biases) if snapshots else None
-    result = TrainResult(config, history, "finished", "", weights[-1], biases[-1], 1.5, snapshots=kept)
-    confusion = confusion_matrix(weights[-1], biases[-1], fmnist.test_images, fmnist.test_labels)
-    return RunStore(runs_dir).save(run_key(config, fmnist.fingerprint), result, confusion, fmnist.fingerprint)
-
-
-def new_page(query: dict[str, str] | None = None, session: dict | None = None) -> AppTest:
-    return page_through_app(PAGE, query, session)
 
 
 def chart_by_title_key(at: AppTest, key: str) -> dict:
@@ -53,15 +28,15 @@ def chart_by_title_key(at: AppTest, key: str) -> dict:
 
 
 def test_empty_store_says_so_and_links_to_training(env):
-    at = new_page().run()
+    at = open_inside_page().run()
     assert not at.exception
     assert "There is no trained model yet" in texts(at.info)
     assert any("training" in link.proto.page for link in at.get("page_link"))
 
 
 def test_training_settings_without_a_stored_run_say_so(env, fmnist):
-    store_run(env, fmnist, TrainConfig(epochs=1), *parameters(0, 1))  # another run exists, not this one
-    at = new_page(session={"train_epochs": 10}).run()
+    store_inside_run(env, fmnist, TrainConfig(epochs=1), *inside_parameters(0, 1))  # another run exists, not this one
+    at = open_inside_page(session={"train_epochs": 10}).run()
     assert not at.exception
     assert "There is no stored run for the training page's settings" in texts(at.info)
     assert "scratch · lr 0.1 · batch 256 · 10 ep · seed 0" in texts(at.info)
@@ -69,15 +44,15 @@ def test_training_settings_without_a_stored_run_say_so(env, fmnist):
 
 
 def test_without_settings_or_link_the_newest_run_shows(env, fmnist):
-    store_run(env, fmnist, TrainConfig(epochs=1), *parameters(0, 1))
-    newest = store_run(env, fmnist, TrainConfig(epochs=2), *parameters(1, 2))
-    at = new_page().run()
+    store_inside_run(env, fmnist, TrainConfig(epochs=1), *inside_parameters(0, 1))
+    newest = store_inside_run(env, fmnist, TrainConfig(epochs=2), *inside_parameters(1, 2))
+    at = open_inside_page().run()
     assert not at.exception
     assert at.query_params["run"] == newest.key
 
 
 def test_unknown_run_in_the_link_is_shown_as_text(env):
-    at = new_page({"run": "**nope**<b>x</b>"}).run()
+    at = open_inside_page({"run": "**nope**<b>x</b>"}).run()
     assert not at.exception
     assert "not in the run store" in texts(at.warning)
     assert at.text[0].value == "**nope**<b>x</b>"  # verbatim, never rendered
@@ -85,18 +60,18 @@ def test_unknown_run_in_the_link_is_shown_as_text(env):
 
 def test_training_page_settings_pick_the_run_and_the_link_names_it(env, fmnist):
     config = TrainConfig(epochs=2, batch_size=1024, lr=0.2)
-    weights, biases = parameters(0, 2)
-    run = store_run(env, fmnist, config, weights, biases)
-    at = new_page(session={"train_epochs": 2, "train_batch_size": 1024, "train_lr": 0.2}).run()
+    weights, biases = inside_parameters(0, 2)
+    run = store_inside_run(env, fmnist, config, weights, biases)
+    at = open_inside_page(session={"train_epochs": 2, "train_batch_size": 1024, "train_lr": 0.2}).run()
     assert not at.exception
     assert at.query_params["run"] == run.key
     assert "lr 0.2 · batch 1024 · 2 ep" in texts(at.caption)
 
 
 def test_old_run_without_snapshots_shows_final_weights_and_says_why_no_slider(env, fmnist):
-    weights, biases = parameters(1)
-    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases)
-    at = new_page({"run": run.key}).run()
+    weights, biases = inside_parameters(1)
+    run = store_inside_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases)
+    at = open_inside_page({"run": run.key}).run()
     assert not at.exception
     assert "kept only the final weights" in texts(at.info) and "no epoch slider" in texts(at.info)
     assert len(at.slider) == 0
@@ -105,9 +80,9 @@ def test_old_run_without_snapshots_shows_final_weights_and_says_why_no_slider(en
 
 
 def test_epoch_slider_shows_each_epochs_weights(env, fmnist):
-    weights, biases = parameters(2)
-    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
-    at = new_page({"run": run.key}).run()
+    weights, biases = inside_parameters(2)
+    run = store_inside_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
+    at = open_inside_page({"run": run.key}).run()
     assert not at.exception
     slider = at.slider(key="in_epoch")
     assert (slider.min, slider.max, slider.value) == (0, EPOCHS, EPOCHS)
@@ -127,9 +102,9 @@ def test_epoch_slider_shows_each_epochs_weights(env, fmnist):
 
 
 def test_explanation_scores_are_x_w_plus_b_and_the_link_carries_them(env, fmnist):
-    weights, biases = parameters(3)
-    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
-    at = new_page({"run": run.key, "in_epoch": "2", "in_image": "17"}).run()
+    weights, biases = inside_parameters(3)
+    run = store_inside_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
+    at = open_inside_page({"run": run.key, "in_epoch": "2", "in_image": "17"}).run()
     assert not at.exception
     assert at.number_input(key="in_image").value == 17 and at.slider(key="in_epoch").value == 2
     x = fmnist.test_images[17].reshape(784).double() / 255
@@ -151,9 +126,9 @@ def test_explanation_scores_are_x_w_plus_b_and_the_link_carries_them(env, fmnist
 
 
 def test_random_mistake_picks_a_misclassified_image(env, fmnist):
-    weights, biases = parameters(4)
-    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
-    at = new_page({"run": run.key}).run()
+    weights, biases = inside_parameters(4)
+    run = store_inside_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
+    at = open_inside_page({"run": run.key}).run()
     predicted = (fmnist.test_images.reshape(-1, 784).float() / 255 @ weights[-1] + biases[-1]).argmax(1)
     for _ in range(3):
         at.button(key="in_random_mistake").click().run()
@@ -163,13 +138,13 @@ def test_random_mistake_picks_a_misclassified_image(env, fmnist):
 
 
 def test_a_damaged_snapshot_file_is_a_sentence(env, fmnist):
-    weights, biases = parameters(6)
-    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
+    weights, biases = inside_parameters(6)
+    run = store_inside_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases, snapshots=True)
     path = run.path / run.snapshots.name
     raw = bytearray(path.read_bytes())
     raw[-30] ^= 0xFF  # same size, other bytes: the store's checksum notices
     path.write_bytes(bytes(raw))
-    at = new_page({"run": run.key}).run()
+    at = open_inside_page({"run": run.key}).run()
     assert not at.exception
     shown = re.sub(r"\\(.)", r"\1", texts(at.error))  # shown as text: markdown's escapes removed
     assert "is damaged (checksum differs)" in shown and run.key in shown
@@ -177,12 +152,12 @@ def test_a_damaged_snapshot_file_is_a_sentence(env, fmnist):
 
 
 def test_scratch_and_concise_side_by_side_with_the_largest_difference(env, fmnist):
-    weights, biases = parameters(5)
+    weights, biases = inside_parameters(5)
     other = weights.clone()
     other[-1][100, 2] += 1e-3
-    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases)
-    store_run(env, fmnist, TrainConfig(impl="concise", epochs=EPOCHS), other, biases)
-    at = new_page({"run": run.key}).run()
+    run = store_inside_run(env, fmnist, TrainConfig(epochs=EPOCHS), weights, biases)
+    store_inside_run(env, fmnist, TrainConfig(impl="concise", epochs=EPOCHS), other, biases)
+    at = open_inside_page({"run": run.key}).run()
     assert not at.exception
     text = texts(at.markdown)
     assert f"largest difference over all 7,850 parameters is **{1e-3:.2e}**" in text
@@ -192,14 +167,14 @@ def test_scratch_and_concise_side_by_side_with_the_largest_difference(env, fmnis
 
 
 def test_missing_data_folder_is_a_sentence(missing_data):
-    at = new_page().run()
+    at = open_inside_page().run()
     assert not at.exception
     assert str(missing_data) in texts(at.error) and "SOFTMAX_DATA_DIR" in texts(at.error)
 
 
 def test_only_the_weight_pictures_keep_a_toolbar_to_save_them(env, fmnist):
-    store_run(env, fmnist, TrainConfig(epochs=1), *parameters(0, 1))
-    at = new_page().run()
+    store_inside_run(env, fmnist, TrainConfig(epochs=1), *inside_parameters(0, 1))
+    at = open_inside_page().run()
     assert not at.exception
     toolbars = {
         e.proto.id.split("-")[-1]: json.loads(e.proto.config).get("displayModeBar") for e in at.get("plotly_chart")
@@ -213,10 +188,10 @@ def test_only_the_weight_pictures_keep_a_toolbar_to_save_them(env, fmnist):
 
 def test_every_chart_has_a_text_alternative_written_from_its_data(env, fmnist):
     """The chapter's setting stored by scratch and concise: the templates, both compared, the explanation's four."""
-    weights, biases = parameters(7, 10)
-    run = store_run(env, fmnist, TrainConfig(), weights, biases, snapshots=True)
-    store_run(env, fmnist, TrainConfig(impl="concise"), weights, biases, snapshots=True)
-    at = new_page({"run": run.key, "in_image": "17"}).run()
+    weights, biases = inside_parameters(7, 10)
+    run = store_inside_run(env, fmnist, TrainConfig(), weights, biases, snapshots=True)
+    store_inside_run(env, fmnist, TrainConfig(impl="concise"), weights, biases, snapshots=True)
+    at = open_inside_page({"run": run.key, "in_image": "17"}).run()
     assert not at.exception
     alts = {e.proto.id.split("-")[-1]: e.proto.alt for e in at.get("plotly_chart")}
     assert len(alts) == 7 and all(alts.values()), alts
@@ -238,8 +213,8 @@ def test_every_chart_has_a_text_alternative_written_from_its_data(env, fmnist):
 @pytest.mark.parametrize("present", [False, True])
 def test_a_run_without_a_twin_names_the_missing_comparison_except_on_the_projector(env, fmnist, present):
     """Presenter mode has no captions: the section's heading must not stand alone over empty space."""
-    run = store_run(env, fmnist, TrainConfig(epochs=EPOCHS), *parameters(0), snapshots=True)
-    at = new_page({"run": run.key, **({"present": "1"} if present else {})}).run()
+    run = store_inside_run(env, fmnist, TrainConfig(epochs=EPOCHS), *inside_parameters(0), snapshots=True)
+    at = open_inside_page({"run": run.key, **({"present": "1"} if present else {})}).run()
     assert not at.exception
     headings = [h.value for h in at.subheader]
     assert ("Scratch against concise" in headings) is not present

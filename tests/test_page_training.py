@@ -6,42 +6,22 @@ import json
 
 import numpy as np
 import pytest
-import torch
-from streamlit.testing.v1 import AppTest
 
 from dashboard.user_text import literal
-from softmax_core.run_store import RunStore, run_key
-from softmax_core.training import MAX_LR, MIN_LR, EpochMetrics, TrainConfig, TrainResult
+from softmax_core.run_store import RunStore
+from softmax_core.training import MAX_LR, MIN_LR, EpochMetrics, TrainConfig
 from tests.apptest_helpers import chart_specs as charts
-from tests.apptest_helpers import page_test, poll_until, texts
-from tests.conftest import ROOT
+from tests.apptest_helpers import open_training_page, poll_until, texts
+from tests.factories_training import store_fake_run
 from tests.link import link
 
 pytestmark = pytest.mark.app
 
-PAGE = str(ROOT / "pages" / "training.py")
 SMALL = {"train_epochs": "1", "train_batch_size": "1024"}  # one quick epoch
 
 
-def new_page(query: dict[str, str] | None = None) -> AppTest:
-    return page_test(PAGE, query)
-
-
-def store_fake_run(
-    runs_dir, fmnist, config: TrainConfig, status: str = "finished", message: str = "", history=None, confusion=None
-):
-    """Put a run in the store without training, so the page has something exact to show."""
-    config = config.validated()
-    history = history or tuple(
-        EpochMetrics(e, 1.0 / e, 0.5 + 0.02 * e, 0.6 + 0.01 * e, 0.1) for e in range(1, config.epochs + 1)
-    )
-    result = TrainResult(config, history, status, message, torch.zeros(784, 10), torch.zeros(10), 1.5)
-    confusion = torch.eye(10, dtype=torch.int64) * 1000 if confusion is None else confusion
-    return RunStore(runs_dir).save(run_key(config, fmnist.fingerprint), result, confusion, fmnist.fingerprint)
-
-
 def test_defaults_are_the_chapters_setting(env):
-    at = new_page().run()
+    at = open_training_page().run()
     assert not at.exception
     assert at.radio(key="train_impl").value == "scratch"
     assert at.number_input(key="train_lr").value == pytest.approx(0.1)
@@ -54,7 +34,7 @@ def test_defaults_are_the_chapters_setting(env):
 
 
 def test_an_untrained_setting_shows_the_empty_axes_its_curves_will_grow_in(env):
-    at = new_page({"train_epochs": "7"}).run()
+    at = open_training_page({"train_epochs": "7"}).run()
     [curves] = charts(at)  # the comparison has nothing to draw in an empty store
     assert [t["name"] for t in curves["data"]] == ["train loss", "train acc", "test acc"]
     assert all(t["x"] == [] and t["y"] == [] for t in curves["data"])
@@ -63,7 +43,7 @@ def test_an_untrained_setting_shows_the_empty_axes_its_curves_will_grow_in(env):
 
 
 def test_train_a_small_run_through_the_form_then_it_is_cached(env):
-    at = new_page().run()
+    at = open_training_page().run()
     at.number_input(key="train_epochs").set_value(1)
     at.number_input(key="train_batch_size").set_value(1024)
     at.button(key="train_submit").click().run()
@@ -94,7 +74,7 @@ def test_train_a_small_run_through_the_form_then_it_is_cached(env):
 
     # A fresh session with the same link (a reload) reads the stored run: no training, and since this
     # server trained it moments ago it says so rather than "cached".
-    again = new_page(SMALL).run()
+    again = open_training_page(SMALL).run()
     assert not again.exception
     assert not again.get("progress")
     assert "Trained just now: 1 epoch(s)" in texts(again.success) and "**Cached**" not in texts(again.info)
@@ -103,7 +83,7 @@ def test_train_a_small_run_through_the_form_then_it_is_cached(env):
 
 
 def test_stop_cancels_the_training_and_stores_nothing(env):
-    at = new_page({"train_epochs": "5", "train_batch_size": "512"}).run()
+    at = open_training_page({"train_epochs": "5", "train_batch_size": "512"}).run()
     at.button(key="train_submit").click().run()
     poll_until(at, lambda at: len(at.button) and any(b.key == "train_stop" for b in at.button))
     at.button(key="train_stop").click().run()
@@ -113,7 +93,7 @@ def test_stop_cancels_the_training_and_stores_nothing(env):
 
 
 def test_the_form_cannot_take_a_learning_rate_training_would_refuse(env):
-    at = new_page().run()
+    at = open_training_page().run()
     lr = at.number_input(key="train_lr")
     assert (lr.min, lr.max) == (MIN_LR, MAX_LR)  # training's limits: every value the page takes can be trained
     lr.set_value(0.0).run()
@@ -122,7 +102,7 @@ def test_the_form_cannot_take_a_learning_rate_training_would_refuse(env):
 
 
 def test_a_bad_link_value_falls_back_with_a_warning(env):
-    at = new_page({"train_lr": "-3", "train_impl": "keras"}).run()
+    at = open_training_page({"train_lr": "-3", "train_impl": "keras"}).run()
     assert not at.exception
     warnings = texts(at.warning)
     assert "train_lr=-3" in warnings and "train_impl=keras" in warnings
@@ -131,7 +111,7 @@ def test_a_bad_link_value_falls_back_with_a_warning(env):
 
 
 def test_missing_data_names_the_files(missing_data):
-    at = new_page().run()
+    at = open_training_page().run()
     assert not at.exception
     message = texts(at.error)
     assert str(missing_data) in message
@@ -148,9 +128,9 @@ def test_missing_data_is_looked_for_again_only_when_asked(monkeypatch, missing_d
     calls = []
     real = data_module.load_fashion_mnist
     monkeypatch.setattr(fashion_data, "load_fashion_mnist", lambda *a, **k: calls.append(1) or real(*a, **k))
-    at = new_page().run()
+    at = open_training_page().run()
     assert "--data-dir" in texts(at.markdown) and "restart" in texts(at.markdown)
-    new_page().run()  # another visit, another session
+    open_training_page().run()  # another visit, another session
     assert len(calls) == 1
     at.button(key="data_try_again").click().run()
     assert len(calls) == 2 and not at.exception
@@ -167,7 +147,7 @@ def test_link_restores_the_config_and_shows_the_stored_run(env, fmnist):
         "train_seed": "7",
         "train_init_std": "0.02",
     }
-    at = new_page(query).run()
+    at = open_training_page(query).run()
     assert not at.exception
     assert at.radio(key="train_impl").value == "concise"
     assert at.number_input(key="train_lr").value == pytest.approx(0.5)
@@ -185,7 +165,7 @@ def test_link_restores_the_config_and_shows_the_stored_run(env, fmnist):
 def test_only_the_open_evaluation_tab_runs_and_it_is_in_the_link(env, fmnist, tab):
     """A hidden evaluation tab builds nothing: its charts are absent until it is opened (the tab is in the link)."""
     store_fake_run(env, fmnist, TrainConfig(epochs=1))
-    at = new_page({"train_epochs": "1"} | ({"train_tab": tab} if tab != "Predictions" else {})).run()
+    at = open_training_page({"train_epochs": "1"} | ({"train_tab": tab} if tab != "Predictions" else {})).run()
     assert not at.exception and not at.warning
     keys = {c.proto.id for c in at.get("plotly_chart")}
     built = {
@@ -212,7 +192,7 @@ def test_presenter_mode_hides_the_evaluation_tabs_captions(env, fmnist, tab):
         assert not at.exception
         return [t for t in at.tabs if t.label == tab][0]
 
-    normal, shown = opened(new_page(query).run()), opened(new_page(query | {"present": "1"}).run())
+    normal, shown = opened(open_training_page(query).run()), opened(open_training_page(query | {"present": "1"}).run())
     assert not shown.caption
     assert normal.caption or tab == "One test image"  # that tab explains in a sentence with numbers, kept
     assert len(shown.get("plotly_chart")) == len(normal.get("plotly_chart")) > 0
@@ -221,7 +201,7 @@ def test_presenter_mode_hides_the_evaluation_tabs_captions(env, fmnist, tab):
 
 
 def test_a_diverged_training_shows_its_message_not_a_crash(env):
-    at = new_page({"train_lr": "50", "train_epochs": "1", "train_batch_size": "1024"}).run()
+    at = open_training_page({"train_lr": "50", "train_epochs": "1", "train_batch_size": "1024"}).run()
     at.button(key="train_submit").click().run()
     poll_until(at, lambda at: len(at.warning) > 0)
     assert not at.exception
@@ -230,7 +210,7 @@ def test_a_diverged_training_shows_its_message_not_a_crash(env):
     assert not at.success and not at.tabs  # not reported as a success, nothing evaluated
     [run] = RunStore(env).list_runs()
     assert run.status == "diverged" and literal(run.message) in warning  # stored text, shown as text
-    again = new_page({"train_lr": "50", "train_epochs": "1", "train_batch_size": "1024"}).run()
+    again = open_training_page({"train_lr": "50", "train_epochs": "1", "train_batch_size": "1024"}).run()
     assert not again.exception
     # A reload shows the same stored outcome (trained by this server moments ago), and what happened per batch.
     assert literal(run.message) in texts(again.warning) and "diverged in epoch 1, batch" in texts(again.warning)
@@ -253,7 +233,7 @@ def test_compare_overlays_runs_and_measures_scratch_against_concise(env, fmnist)
         TrainConfig(impl="concise", **base),
         history=(EpochMetrics(1, 0.8, 0.7, 0.75, 1), EpochMetrics(2, 0.59, 0.8, 0.7925, 1)),
     )
-    at = new_page({"train_epochs": "2"}).run()
+    at = open_training_page({"train_epochs": "2"}).run()
     assert not at.exception
     assert at.multiselect(key="train_compare").value == [scratch.key]  # the run on screen is picked
     at.multiselect(key="train_compare").set_value([concise.key]).run()
@@ -273,9 +253,9 @@ def test_compare_overlays_runs_and_measures_scratch_against_concise(env, fmnist)
 
 def test_a_second_session_sees_the_running_training_and_its_stop_leaves_it_to_the_first(env):
     query = {"train_epochs": "8", "train_batch_size": "512"}
-    first = new_page(query).run()
+    first = open_training_page(query).run()
     first.button(key="train_submit").click().run()
-    second = new_page(query).run()  # same link, another student: no submit needed to see the training
+    second = open_training_page(query).run()  # same link, another student: no submit needed to see the training
     assert not second.exception
     assert second.get("progress"), "the running training should show in every session"
     assert "train_stop" not in [b.key for b in second.button]  # not theirs to stop: they do not wait for it
@@ -291,7 +271,7 @@ def test_a_second_session_sees_the_running_training_and_its_stop_leaves_it_to_th
 
 
 def test_reset_returns_to_the_chapters_setting(env):
-    at = new_page({"train_lr": "0.5", "train_epochs": "3"}).run()
+    at = open_training_page({"train_lr": "0.5", "train_epochs": "3"}).run()
     assert at.number_input(key="train_lr").value == pytest.approx(0.5)
     next(b for b in at.button if "Reset" in b.label).click().run()
     assert not at.exception
@@ -307,7 +287,7 @@ def test_the_untrained_setting_states_the_epoch_time_this_server_measured(env, f
         TrainConfig(impl="scratch", lr=0.5, epochs=3),
         history=tuple(EpochMetrics(e, 1.0, 0.5, 0.5, s) for e, s in ((1, 0.14), (2, 0.18), (3, 0.16))),
     )
-    at = new_page().run()
+    at = open_training_page().run()
     assert not at.exception
     info = texts(at.info)
     assert "a few seconds" not in info
@@ -323,7 +303,7 @@ def test_a_diverged_run_in_the_compare_table_says_where_and_never_none(env, fmni
         message="Loss became inf.",
         history=(),
     )
-    at = new_page({"train_lr": "50", "train_epochs": "1"}).run()
+    at = open_training_page({"train_lr": "50", "train_epochs": "1"}).run()
     assert not at.exception
     table = at.dataframe[0].value
     cells = " ".join(str(v) for v in table.to_numpy().ravel())

@@ -9,8 +9,8 @@ import torch
 
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
-from tests.apptest_helpers import poll_until
-from tests.test_page_training import new_page, store_fake_run
+from tests.apptest_helpers import open_training_page, poll_until
+from tests.factories_training import store_fake_run
 
 pytestmark = pytest.mark.app
 
@@ -31,7 +31,7 @@ def chart_alt(at, key: str) -> str:
 def test_every_chart_of_a_stored_run_has_a_text_alternative(env, fmnist, tab):
     history = (EpochMetrics(1, 0.786, 0.748, 0.790, 0.1), EpochMetrics(2, 0.571, 0.813, 0.801, 0.1))
     store_fake_run(env, fmnist, TrainConfig(epochs=2), history=history)
-    at = new_page({"train_epochs": "2"} | ({"train_tab": tab} if tab != "Predictions" else {})).run()
+    at = open_training_page({"train_epochs": "2"} | ({"train_tab": tab} if tab != "Predictions" else {})).run()
     assert not at.exception
     shown = alts(at)
     assert len(shown) >= 3  # the curves, the open tab's chart(s), the comparison
@@ -46,7 +46,7 @@ def test_every_chart_of_a_stored_run_has_a_text_alternative(env, fmnist, tab):
 def test_the_numbers_behind_the_curves_are_the_runs_history(env, fmnist):
     history = (EpochMetrics(1, 0.786, 0.748, 0.790, 0.1), EpochMetrics(2, 0.571, 0.813, 0.801, 0.1))
     store_fake_run(env, fmnist, TrainConfig(epochs=2), history=history)
-    at = new_page({"train_epochs": "2"}).run()
+    at = open_training_page({"train_epochs": "2"}).run()
     [numbers] = [e for e in at.expander if e.label == "The numbers"][:1]
     table = numbers.dataframe[0].value
     assert table["epoch"].tolist() == [1, 2]
@@ -61,7 +61,7 @@ def test_a_diverged_runs_batch_losses_have_a_text_alternative_and_a_table(env, f
     )
     RunStore(env).save(run_key(config, fmnist.fingerprint), result, torch.zeros(10, 10, dtype=torch.int64),
                        fmnist.fingerprint)  # fmt: skip
-    at = new_page({"train_lr": "50", "train_epochs": "1"}).run()
+    at = open_training_page({"train_lr": "50", "train_epochs": "1"}).run()
     assert not at.exception
     alt = chart_alt(at, "train_curves")
     assert "diverged in epoch 1, batch 4" in alt and "3 finite batch losses" in alt
@@ -72,7 +72,7 @@ def test_a_diverged_runs_batch_losses_have_a_text_alternative_and_a_table(env, f
 
 
 def test_the_live_curves_have_a_text_alternative(env):
-    at = new_page({"train_epochs": "5", "train_batch_size": "512"}).run()
+    at = open_training_page({"train_epochs": "5", "train_batch_size": "512"}).run()
     at.button(key="train_submit").click().run()
     poll_until(at, lambda at: any("train_live_curves" in chart_id for chart_id in alts(at)))
     alt = chart_alt(at, "train_live_curves")

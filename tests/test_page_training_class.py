@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.apptest_helpers import texts
-from tests.test_page_training import new_page
+from tests.apptest_helpers import open_training_page, texts
 
 pytestmark = pytest.mark.app
 
@@ -15,7 +14,7 @@ def runs_in(folder) -> list:
 
 
 def test_settings_over_the_cost_bound_get_a_sentence_not_a_training(env):
-    at = new_page({"train_epochs": "200", "train_batch_size": "1"}).run()
+    at = open_training_page({"train_epochs": "200", "train_batch_size": "1"}).run()
     at.button(key="train_submit").click().run()
     assert not at.exception
     assert "this server allows at most 6,000,000 per training" in texts(at.error)
@@ -24,7 +23,7 @@ def test_settings_over_the_cost_bound_get_a_sentence_not_a_training(env):
 
 def test_a_second_training_in_one_session_is_refused_and_the_first_can_be_cancelled(env, monkeypatch):
     monkeypatch.setenv("SOFTMAX_MAX_TRAINING_COST", "0")  # no bound: the first one runs long enough
-    at = new_page({"train_epochs": "200", "train_batch_size": "64", "train_seed": "11"}).run()
+    at = open_training_page({"train_epochs": "200", "train_batch_size": "64", "train_seed": "11"}).run()
     at.button(key="train_submit").click().run()
     assert at.get("progress") and not at.exception
     at.number_input(key="train_epochs").set_value(100)

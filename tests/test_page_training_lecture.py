@@ -12,7 +12,7 @@ from softmax_core.lecture_rooms import RoomStore
 from softmax_core.training import TrainConfig
 from tests.apptest_helpers import page_test
 from tests.conftest import ROOT
-from tests.test_page_training import store_fake_run
+from tests.factories_training import store_fake_run
 
 pytestmark = pytest.mark.app
 

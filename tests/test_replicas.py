@@ -15,6 +15,7 @@ from tests.async_loop import run_async
 from tests.class_bench import run_bench_class
 from tests.conftest import SHARED_DATA
 from tests.factories import load_pages, needs_haproxy
+from tests.upload_client import open_inside_page
 
 pytestmark = [pytest.mark.server, needs_haproxy]
 
@@ -79,7 +80,6 @@ def test_a_photo_uploaded_through_the_balancer_is_classified_by_the_replica_hold
     from softmax_core.run_store import RunStore
     from softmax_core.train_or_load import train_or_load
     from softmax_core.training import TrainConfig
-    from tests.upload_client import open_inside_page
 
     data = load_fashion_mnist(SHARED_DATA, download=False)
     train_or_load(RunStore(replicas.runs), TrainConfig(epochs=1, batch_size=4096, seed=73), data)

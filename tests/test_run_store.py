@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import threading
 import time
-import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,51 +17,12 @@ import torch
 from softmax_core import run_store, training, training_settings
 from softmax_core.run_store import RunStore, StoredRun, default_runs_dir, run_key
 from softmax_core.train_or_load import train_or_load
-from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
+from softmax_core.training import TrainConfig, TrainResult
+from tests.factories_training import fake_data, make_confusion, make_result, warnings_as_errors
 
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-TWO_EPOCHS = TrainConfig(epochs=2)
-
-
-def make_result(config=None, status="finished", seed=0, losses=(0.8, 0.6)) -> TrainResult:
-    """A run with made-up weights. A finished run has one row per epoch, as the store checks: without a config
-    it trained as many epochs as it has losses; with one, the last loss repeats for the epochs not given."""
-    if config is None:
-        config = TrainConfig(epochs=len(losses)) if status == "finished" else TWO_EPOCHS
-    elif status == "finished" and config.impl in training.IMPLS and len(losses) < config.epochs:
-        losses = (*losses, *[losses[-1]] * (config.epochs - len(losses)))
-    g = torch.Generator().manual_seed(seed)
-    history = tuple(
-        EpochMetrics(epoch=i + 1, train_loss=loss, train_acc=0.7 + 0.01 * i, test_acc=0.75 + 0.01 * i, seconds=1.5)
-        for i, loss in enumerate(losses)
-    )
-    return TrainResult(
-        config=config,
-        history=history,
-        status=status,
-        message=f"{status} by hand",
-        weight=torch.randn(784, 10, generator=g),
-        bias=torch.randn(10, generator=g),
-        train_seconds=3.0,
-    )
-
-
-def make_confusion(seed=0) -> torch.Tensor:
-    return torch.randint(0, 1000, (10, 10), generator=torch.Generator().manual_seed(seed))
-
-
-def fake_data(fingerprint="fp-test") -> SimpleNamespace:
-    """What train_or_load reads from a dataset besides what the (monkeypatched) train uses."""
-    g = torch.Generator().manual_seed(1)
-    return SimpleNamespace(
-        fingerprint=fingerprint,
-        test_images=torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8, generator=g),
-        test_labels=torch.randint(0, 10, (50,), generator=g),
-    )
 
 
 # ---------------------------------------------------------------- keys and locations
@@ -189,13 +148,6 @@ def test_list_runs_newest_first_and_resave_replaces(tmp_path):
 
 
 # ---------------------------------------------------------------- damaged entries
-
-
-@contextlib.contextmanager
-def warnings_as_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 def _store_with_two_runs(tmp_path) -> RunStore:

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from softmax_core.run_store import RunStore
-from tests.test_run_store import make_confusion, make_result, warnings_as_errors
+from tests.factories_training import make_confusion, make_result, warnings_as_errors
 
 pytestmark = pytest.mark.process
 
@@ -26,7 +26,7 @@ KILLED_WRITER = textwrap.dedent(
     import sys, time, torch
     from softmax_core import run_store
     from softmax_core.run_store import RunStore
-    from tests.test_run_store import make_confusion, make_result
+    from tests.factories_training import make_confusion, make_result
 
     root, key, pause_at, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 
@@ -104,7 +104,7 @@ SINGLE_FLIGHT_PROCESS = textwrap.dedent(
     from softmax_core.run_store import RunStore
     from softmax_core.train_or_load import train_or_load
     from softmax_core.training import TrainConfig
-    from tests.test_run_store import fake_data, make_result
+    from tests.factories_training import fake_data, make_result
 
     root, counter, other_ready, me_ready = map(Path, sys.argv[1:5])
 

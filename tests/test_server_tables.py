@@ -7,6 +7,8 @@ import math
 import pytest
 
 from dashboard.caches import calibration, inside_model, shared, training
+from tests.conftest import SHARED_DATA
+from tests.factories_training import calibration_weights, store_calibration_run
 
 pytestmark = pytest.mark.unit
 
@@ -31,10 +33,8 @@ def test_a_runs_logits_are_one_read_only_array_and_the_metrics_at_a_t_are_cached
 
     from softmax_core import calibration as cal
     from softmax_core.training import TrainConfig
-    from tests.conftest import SHARED_DATA
-    from tests.test_page_calibration import store_run
 
-    run = store_run(env, fmnist, TrainConfig(), seed=1)
+    run = store_calibration_run(env, fmnist, TrainConfig(), seed=1)
     logits = calibration.run_logits(str(env), run.key, str(SHARED_DATA))
     assert calibration.run_logits(str(env), run.key, str(SHARED_DATA)) is logits and not logits.flags.writeable
     report = calibration.calibration_report(str(env), run.key, str(SHARED_DATA), cal.CALIBRATION_SEED)
@@ -59,24 +59,20 @@ def test_a_runs_test_set_probabilities_are_one_read_only_array(env, fmnist):
     import numpy as np
 
     from softmax_core.training import TrainConfig, predict_probs
-    from tests.conftest import SHARED_DATA
-    from tests.test_page_calibration import store_run, weights
 
-    run = store_run(env, fmnist, TrainConfig(), seed=2)
+    run = store_calibration_run(env, fmnist, TrainConfig(), seed=2)
     probs = training.probabilities_on_test_set(str(env), run.key, str(SHARED_DATA))
     assert training.probabilities_on_test_set(str(env), run.key, str(SHARED_DATA)) is probs
     assert not probs.flags.writeable
-    np.testing.assert_array_equal(probs, predict_probs(*weights(2, 0.05), fmnist.test_images).numpy())
+    np.testing.assert_array_equal(probs, predict_probs(*calibration_weights(2, 0.05), fmnist.test_images).numpy())
 
 
 def test_a_runs_parameters_and_predictions_are_shared_read_only(env, fmnist):
     import warnings
 
     from softmax_core.training import TrainConfig, predicted_classes
-    from tests.conftest import SHARED_DATA
-    from tests.test_page_calibration import store_run, weights
 
-    run = store_run(env, fmnist, TrainConfig(), seed=3)
+    run = store_calibration_run(env, fmnist, TrainConfig(), seed=3)
     params = inside_model.run_parameters(str(env), run.key)
     assert inside_model.run_parameters(str(env), run.key)[0] is params[0]
     assert not params[0].flags.writeable and not params[1].flags.writeable
@@ -84,4 +80,4 @@ def test_a_runs_parameters_and_predictions_are_shared_read_only(env, fmnist):
         warnings.simplefilter("error")  # the read-only weights reach torch without a warning
         predicted = inside_model.test_predictions(str(env), run.key, 0, str(SHARED_DATA))
     assert not predicted.flags.writeable
-    assert (predicted == predicted_classes(*weights(3, 0.05), fmnist.test_images).numpy()).all()
+    assert (predicted == predicted_classes(*calibration_weights(3, 0.05), fmnist.test_images).numpy()).all()

@@ -17,8 +17,7 @@ from softmax_core.training_queue import TrainingJobs
 from tests.apptest_helpers import page_test
 from tests.conftest import ROOT
 from tests.factories import SIGN_IN_SETTINGS
-from tests.factories_training import ControlledTrain, queue_data
-from tests.test_run_store import TWO_EPOCHS, make_result
+from tests.factories_training import TWO_EPOCHS, ControlledTrain, calibration_weights, make_result, queue_data
 
 pytestmark = pytest.mark.app
 
@@ -114,12 +113,10 @@ def test_only_a_signed_in_user_on_the_list_fits_the_best_linear_model(env, secre
 
 
 def test_the_compared_runs_show_who_trained_them(env, fmnist):
-    from tests.test_page_calibration import weights
-
     store = RunStore(env)
     for seed, name in ((0, "Ana Lima"), (1, "")):
         config = TrainConfig(epochs=1, batch_size=2048, seed=seed).validated()
-        w, b = weights(seed, 0.05)
+        w, b = calibration_weights(seed, 0.05)
         result = training.TrainResult(
             config, (training.EpochMetrics(1, 0.5, 0.8, 0.8, 0.1),), "finished", "", w, b, 1.0
         )
