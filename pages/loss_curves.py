@@ -10,13 +10,10 @@ from dashboard.url_state import check_link, choice_param, float_param, share_and
 from softmax_core.figures.loss_figures import (
     LOSS_TITLES,
     QUANTITIES,
-    compare_figure_alt,
-    curve_records,
     fmt,
     gradient_step_alt,
     loss_formulas,
     loss_style,
-    one_loss_figure_alt,
     view_half_width,
 )
 from softmax_core.gradient_step import gradient_steps, step_table
@@ -83,11 +80,11 @@ if view_half_width(plot_range, d) > plot_range:
 if st.session_state[VIEW.key] == "each":
     for column, name in zip(st.columns(3), LOSSES):
         fig = cached.one_loss_figure(name, y_hat, y, delta, plot_range, axis)
-        chart(fig, f"loss_each_{name}", one_loss_figure_alt(name, y_hat, y, delta, plot_range, axis), column)
+        chart(fig, f"loss_each_{name}", cached.one_loss_figure_alt(name, y_hat, y, delta, plot_range, axis), column)
 else:
     for column, q in zip(st.columns(3), QUANTITIES):
         fig = cached.compare_figure(q, y_hat, y, delta, plot_range, axis)
-        chart(fig, f"loss_compare_{q}", compare_figure_alt(q, y_hat, y, delta, plot_range, axis), column)
+        chart(fig, f"loss_compare_{q}", cached.compare_figure_alt(q, y_hat, y, delta, plot_range, axis), column)
 
 # Formulas under their curves: one column per loss, with the current numbers plugged in.
 for column, name in zip(st.columns(3), LOSSES):
@@ -130,7 +127,7 @@ else:
     caption("The loss's marker: the current prediction. Arrow: one step, its tip at the new prediction and its loss.")
 
 with st.expander("The numbers behind the curves above"):  # a real table a screen reader can walk
-    st.table(cached.table(curve_records(y_hat, y, delta, plot_range, axis)), hide_index=True)
+    st.table(cached.curve_table(y_hat, y, delta, plot_range, axis), hide_index=True)
 
 with share_slot:
     share_row(share_and_reset, PARAMS)
