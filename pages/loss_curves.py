@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import user_text
 from dashboard.caches import loss_curves as cached
 from dashboard.deep_links import run_through_navigation
-from dashboard.presenter import caption, chart, share_row
+from dashboard.presenter import caption, chart, presenting, share_row
 from dashboard.url_state import check_link, choice_param, float_param, share_and_reset
 from softmax_core.figures.loss_figures import (
     LOSS_TITLES,
@@ -54,10 +54,16 @@ st.title("L1, L2 & Huber losses")
 st.markdown(
     "A regression loss scores the residual $d = \\hat y - y$. Its gradient is the pull gradient descent feels, "
     "and the density $p(d) = \\exp(-\\ell)/Z$ (normalised: each integrates to 1) is the noise model the loss "
-    "assumes: minimising L2 is maximum likelihood under Gaussian noise, L1 under Laplace noise. "
-    "Each loss keeps its colour, line and marker in every chart: "
-    + "; ".join(f"{name}: {loss_style(name)}" for name in LOSSES)
-    + "."
+    "assumes: minimising L2 is maximum likelihood under Gaussian noise, L1 under Laplace noise."
+    # The code in words, except on the projector (presenter mode has no captions; its legends name the
+    # losses, and the extra line pushed the charts out of a 1280x720 first screen).
+    + (
+        ""
+        if presenting()
+        else " Each loss keeps its colour, line and marker in every chart: "
+        + "; ".join(f"{name}: {loss_style(name)}" for name in LOSSES)
+        + "."
+    )
 )
 
 check_link(PARAMS)

@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -265,3 +266,14 @@ def held_training(monkeypatch):
     monkeypatch.setattr(training, "train", fake)
     yield fake
     fake.release.set()
+
+
+@pytest.fixture(autouse=True)
+def main_module_kept():
+    """An AppTest run leaves its script as ``sys.modules["__main__"]``, and a process spawned later in the same
+    worker (the benchmark's reference, the run store's writers) re-runs that script first: a script from
+    ``AppTest.from_function`` fails there. Every test ends with the worker's own ``__main__`` back."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
