@@ -29,6 +29,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from dashboard import streamlit_internals, user_text
+from dashboard.temperature_stops import nearest_stop
 
 
 class ReadAs(ValueError):
@@ -200,7 +201,7 @@ def stop_param(
             raise ValueError("it is not a number") from None
         if not (math.isfinite(value) and stops[0] <= value <= stops[-1]):
             raise ValueError(f"must be between {stops[0]:g} and {stops[-1]:g}")
-        nearest = min(stops, key=lambda stop: abs(math.log(stop) - math.log(value)) if value > 0 else abs(stop - value))
+        nearest = nearest_stop(stops, value)  # value >= stops[0] > 0 here
         if nearest != value:
             raise ReadAs(nearest, "the slider moves in steps; the nearest step is shown")
         return nearest
