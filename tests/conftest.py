@@ -218,6 +218,19 @@ def app_url(tmp_path_factory):
     stop_streamlit(proc)
 
 
+@pytest.fixture(scope="module")
+def chapter_runs_url(tmp_path_factory, fmnist):
+    """A server for one module on a store holding the chapter's run (trained for real) and a diverged one:
+    every page has something to show (the accessibility and keyboard tests)."""
+    from scripts.local_server import running_streamlit
+    from tests.accessibility import store_chapter_runs
+
+    runs = tmp_path_factory.mktemp("chapter-runs")
+    store_chapter_runs(runs, fmnist)
+    with running_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs)}) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def chromium():
     from playwright.sync_api import sync_playwright

@@ -14,9 +14,8 @@ import re
 
 import pytest
 
-from tests.accessibility import assert_no_violations, store_chapter_runs
-from tests.browser import garment_png, open_page, rerun_after, running_streamlit, upload, wait_for_rerun
-from tests.conftest import SHARED_DATA
+from tests.accessibility import assert_no_violations
+from tests.browser import garment_png, open_page, rerun_after, upload, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 
@@ -38,15 +37,7 @@ QUICK_TRAINING = "training?train_epochs=1&train_batch_size=4096&train_seed=5"
 
 
 @pytest.fixture(scope="module")
-def a11y_url(tmp_path_factory, fmnist):
-    runs = tmp_path_factory.mktemp("a11y-runs")
-    store_chapter_runs(runs, fmnist)
-    with running_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs)}) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def tabs(chromium, a11y_url):
+def tabs(chromium, chapter_runs_url):
     """One browser tab per (theme, size), opened lazily and reused by every page checked in that view."""
     contexts, opened = [], {}
 
@@ -57,7 +48,7 @@ def tabs(chromium, a11y_url):
             contexts.append(context)
             page = context.new_page()
             page.set_default_timeout(LOAD_MS)
-            open_page(page, a11y_url)  # the home page first: it registers st.navigation's pages
+            open_page(page, chapter_runs_url)  # the home page first: it registers st.navigation's pages
             opened[(theme, size)] = page
         return opened[(theme, size)]
 
@@ -88,27 +79,27 @@ def check_both_themes(page, where: str) -> None:
 
 @pytest.mark.parametrize("name", PAGES)
 @pytest.mark.parametrize("theme, size", VIEWS, ids=[f"{t}-{s}" for t, s in VIEWS])
-def test_page_has_no_violations(tabs, a11y_url, theme, size, name):
+def test_page_has_no_violations(tabs, chapter_runs_url, theme, size, name):
     page = tabs(theme, size)
-    load(page, f"{a11y_url}/{PAGES[name]}")
+    load(page, f"{chapter_runs_url}/{PAGES[name]}")
     assert_no_violations(page, f"{name}, {theme}, {size}")
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_presenter_mode_has_no_violations(tabs, a11y_url, name):
+def test_presenter_mode_has_no_violations(tabs, chapter_runs_url, name):
     page = tabs("light", "1280x720")
-    load(page, f"{a11y_url}/{PAGES[name]}?present=1")
+    load(page, f"{chapter_runs_url}/{PAGES[name]}?present=1")
     check_both_themes(page, f"{name} in presenter mode, 1280x720")
     page.emulate_media(color_scheme="light")
 
 
-def test_a_finished_training_has_no_violations(chromium, a11y_url):
+def test_a_finished_training_has_no_violations(chromium, chapter_runs_url):
     context = chromium.new_context(viewport={"width": 1280, "height": 720})
     try:
         page = context.new_page()
         page.set_default_timeout(LOAD_MS)
-        open_page(page, a11y_url)
-        load(page, f"{a11y_url}/{QUICK_TRAINING}")
+        open_page(page, chapter_runs_url)
+        load(page, f"{chapter_runs_url}/{QUICK_TRAINING}")
         page.get_by_role("button", name="Train", exact=True).click()
         page.get_by_text("Trained just now").wait_for(timeout=TRAIN_TIMEOUT_MS)
         wait_for_rerun(page)
@@ -119,9 +110,9 @@ def test_a_finished_training_has_no_violations(chromium, a11y_url):
         context.close()
 
 
-def test_an_uploaded_photo_inside_the_model_has_no_violations(tabs, a11y_url):
+def test_an_uploaded_photo_inside_the_model_has_no_violations(tabs, chapter_runs_url):
     page = tabs("light", "1280x720")
-    load(page, f"{a11y_url}/inside_model")
+    load(page, f"{chapter_runs_url}/inside_model")
     upload(page, "trousers.png", garment_png(), "image/png")
     page.get_by_text("The model says").wait_for(timeout=LOAD_MS)
     wait_for_rerun(page)
@@ -129,15 +120,15 @@ def test_an_uploaded_photo_inside_the_model_has_no_violations(tabs, a11y_url):
     page.emulate_media(color_scheme="light")
 
 
-def test_a_lecture_has_no_violations(chromium, a11y_url):
+def test_a_lecture_has_no_violations(chromium, chapter_runs_url):
     """The lecturer's panel and its QR dialog on a projector; a follower's banner on a phone."""
     projector = chromium.new_context(viewport={"width": 1280, "height": 720})
     phone = chromium.new_context(viewport={"width": 390, "height": 844})
     try:
         lecturer = projector.new_page()
         lecturer.set_default_timeout(LOAD_MS)
-        open_page(lecturer, a11y_url)
-        load(lecturer, f"{a11y_url}/softmax_temperature")
+        open_page(lecturer, chapter_runs_url)
+        load(lecturer, f"{chapter_runs_url}/softmax_temperature")
         rerun_after(lecturer, lambda: lecturer.get_by_role("button", name="Start a lecture").click())
         code = lecturer.locator(".st-key-lecture_panel code").first.inner_text().replace(" ", "")
         check_both_themes(lecturer, "a lecturer's softmax page")
@@ -147,7 +138,7 @@ def test_a_lecture_has_no_violations(chromium, a11y_url):
 
         follower = phone.new_page()
         follower.set_default_timeout(LOAD_MS)
-        open_page(follower, f"{a11y_url}/?lecture={code}")
+        open_page(follower, f"{chapter_runs_url}/?lecture={code}")
         follower.wait_for_url(re.compile(r"/softmax_temperature\?"))
         wait_for_rerun(follower)
         follower.locator(".st-key-lecture_banner").wait_for()

@@ -13,17 +13,14 @@ import re
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.accessibility import store_chapter_runs
 from tests.browser import (
     assert_no_error,
     garment_png,
     open_page,
     plot_signature,
     rerun_after,
-    running_streamlit,
     wait_for_rerun,
 )
-from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
 
@@ -32,20 +29,12 @@ TRAIN_TIMEOUT_MS = 240_000
 MAX_TABS = 250  # more stops than any page has: a control not reached by then is not reachable
 
 
-@pytest.fixture(scope="module")
-def kb_url(tmp_path_factory, fmnist):
-    runs = tmp_path_factory.mktemp("keyboard-runs")
-    store_chapter_runs(runs, fmnist)
-    with running_streamlit({"SOFTMAX_DATA_DIR": str(SHARED_DATA), "SOFTMAX_RUNS_DIR": str(runs)}) as url:
-        yield url
-
-
 @pytest.fixture
-def kb_page(chromium, kb_url):
+def kb_page(chromium, chapter_runs_url):
     context = chromium.new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
     page.set_default_timeout(LOAD_MS)
-    open_page(page, kb_url)  # the home page first: it registers st.navigation's pages
+    open_page(page, chapter_runs_url)  # the home page first: it registers st.navigation's pages
     yield page
     context.close()
 
@@ -94,9 +83,9 @@ def press_until(page, key: str, done_js: str, attempts: int = 3, arg=None) -> No
                 raise
 
 
-def test_softmax_temperature_by_keyboard(kb_page, kb_url):
+def test_softmax_temperature_by_keyboard(kb_page, chapter_runs_url):
     page = kb_page
-    load(page, f"{kb_url}/softmax_temperature")
+    load(page, f"{chapter_runs_url}/softmax_temperature")
     bars = plot_signature(page, 0)
     slider = page.get_by_role("slider", name=re.compile("^Temperature T"))
     tab_to(page, slider)
@@ -137,10 +126,10 @@ def move_selection_to(page, column: int, row: int) -> None:
     raise AssertionError(f"the selection stayed at {selected_cell(page)}, not ({column}, {row})")
 
 
-def test_cross_entropy_table_cell_by_keyboard(kb_page, kb_url):
+def test_cross_entropy_table_cell_by_keyboard(kb_page, chapter_runs_url):
     """Tab into the grid, arrow to row 0's "class 0" cell, Enter opens its editor, type, Enter commits."""
     page = kb_page
-    load(page, f"{kb_url}/cross_entropy_steps")
+    load(page, f"{chapter_runs_url}/cross_entropy_steps")
     grid = page.locator('[data-testid="stDataFrame"] canvas').first  # past the grid's toolbar buttons
     tab_to(page, grid)
     page.keyboard.press("ArrowDown")  # the grid takes the focus with nothing selected: an arrow selects a cell
@@ -156,9 +145,9 @@ def test_cross_entropy_table_cell_by_keyboard(kb_page, kb_url):
     assert_no_error(page)
 
 
-def test_losses_slider_and_share_this_view_by_keyboard(kb_page, kb_url):
+def test_losses_slider_and_share_this_view_by_keyboard(kb_page, chapter_runs_url):
     page = kb_page
-    load(page, f"{kb_url}/loss_curves")
+    load(page, f"{chapter_runs_url}/loss_curves")
     before = [plot_signature(page, i) for i in range(2)]
     tab_to(page, page.get_by_role("slider", name="prediction ŷ"))
     rerun_after(page, lambda: [page.keyboard.press("ArrowRight") for _ in range(3)])
@@ -178,9 +167,9 @@ def test_losses_slider_and_share_this_view_by_keyboard(kb_page, kb_url):
     assert_no_error(page)
 
 
-def test_train_and_stop_by_keyboard(kb_page, kb_url):
+def test_train_and_stop_by_keyboard(kb_page, chapter_runs_url):
     page = kb_page
-    load(page, f"{kb_url}/training?train_epochs=50&train_batch_size=64&train_seed=3")
+    load(page, f"{chapter_runs_url}/training?train_epochs=50&train_batch_size=64&train_seed=3")
     train = page.get_by_role("button", name="Train", exact=True)
     tab_to(page, train)
     page.keyboard.press("Enter")
@@ -209,9 +198,9 @@ def open_file_chooser(page, key: str, attempts: int = 3):
     return chooser.value
 
 
-def test_upload_a_photo_inside_the_model_by_keyboard(kb_page, kb_url):
+def test_upload_a_photo_inside_the_model_by_keyboard(kb_page, chapter_runs_url):
     page = kb_page
-    load(page, f"{kb_url}/inside_model")
+    load(page, f"{chapter_runs_url}/inside_model")
     browse = page.get_by_test_id("stFileUploaderDropzone").locator("button", has_text="Upload")  # was "Browse files"
     tab_to(page, browse)
     chooser = open_file_chooser(page, "Enter")
@@ -222,9 +211,9 @@ def test_upload_a_photo_inside_the_model_by_keyboard(kb_page, kb_url):
     assert_no_error(page)
 
 
-def test_calibration_temperature_by_keyboard(kb_page, kb_url):
+def test_calibration_temperature_by_keyboard(kb_page, chapter_runs_url):
     page = kb_page
-    load(page, f"{kb_url}/calibration")
+    load(page, f"{chapter_runs_url}/calibration")
     slider = page.get_by_role("slider", name=re.compile("^Your temperature T"))
     tab_to(page, slider)
     before = slider.first.get_attribute("aria-valuetext")
@@ -238,10 +227,10 @@ def test_calibration_temperature_by_keyboard(kb_page, kb_url):
 CELL_MENU = "Cell to list (true class taken for predicted class)"
 
 
-def test_open_a_confusion_cell_by_keyboard(kb_page, kb_url):
+def test_open_a_confusion_cell_by_keyboard(kb_page, chapter_runs_url):
     """Training page, chapter's run: the Confusion matrix tab by arrow keys, then the cell menu: type, Enter."""
     page = kb_page
-    load(page, f"{kb_url}/training")
+    load(page, f"{chapter_runs_url}/training")
     menu = page.get_by_role("combobox", name=CELL_MENU)
     confusion_tab = page.get_by_role("tab", name="Confusion matrix")
     tab_to(page, page.get_by_role("tab", selected=True))  # a tab list is one Tab stop; arrows move in it
@@ -311,10 +300,10 @@ _FOCUS_STEP = """async () => {
 
 @pytest.mark.parametrize("path", ["", "softmax_temperature", "cross_entropy_steps", "loss_curves", "training",
                                   "inside_model", "calibration"])  # fmt: skip
-def test_focus_is_always_visible(kb_page, kb_url, path):
+def test_focus_is_always_visible(kb_page, chapter_runs_url, path):
     """Tab through the whole page once (until the focus comes round again): every stop shows where it is."""
     page = kb_page
-    load(page, f"{kb_url}/{path}")
+    load(page, f"{chapter_runs_url}/{path}")
     stale = 0
     for _ in range(MAX_TABS):
         page.keyboard.press("Tab")
