@@ -387,9 +387,9 @@ def trainer_of(plan: Fit) -> training.Trainer:
 def search(data, plan: Search, as_json: bool) -> int:
     """Rerun the penalty search and say whether it still picks the recorded penalty; store nothing."""
     fit_size = len(data.train_images) - ceiling.VALIDATION_SIZE
-    print(f"Searching the penalty: fit on {fit_size:,} training images, validate on {ceiling.VALIDATION_SIZE:,} ...",
-          flush=True)  # fmt: skip
-    try:
+    try:  # from the first line on: a Ctrl-C right after it is the search's, not the start-up's
+        print(f"Searching the penalty: fit on {fit_size:,} training images, validate on "
+              f"{ceiling.VALIDATION_SIZE:,} ...", flush=True)  # fmt: skip
         found = ceiling.search_penalty(data, plan.penalties, plan.iterations, threads=plan.threads,
                                        report=_print_trial)  # fmt: skip
     except KeyboardInterrupt:  # nothing to store or stop cleanly: the search is only printed
