@@ -215,11 +215,13 @@ class TrainingJob:
     def _on_progress(self, progress: settings.Progress) -> None:
         with self._lock:
             before = len(self._progress.history) if self._progress is not None else 0
-            self._progress = progress
         if len(progress.history) > before:
+            # The rate first, then the progress: a snapshot never shows a finished epoch with the old rate.
             # An L-BFGS history entry spans several iterations ("epochs"); an SGD entry spans one epoch.
             span = progress.history[-1].epoch - (progress.history[-2].epoch if len(progress.history) > 1 else 0)
             self._jobs._measured_epoch(progress.history[-1].seconds, self.cost * max(1, span) / max(1, progress.epochs))
+        with self._lock:
+            self._progress = progress
 
     def _run(self) -> None:
         """Compute the job (the worker has taken it out of the queue)."""
