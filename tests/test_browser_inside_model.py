@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 from softmax_core.logit_presets import parse_logits
 from softmax_core.run_store import StoredRun
@@ -142,7 +143,8 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     query = {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
     sent = parse_logits(query["sm_logits"])
     # sm_labels=fashion is read (Streamlit 1.67's binding then drops that short form from the address bar).
-    assert len(sent) == 10 and page.get_by_text("Ankle boot").count() > 0  # the class names came along
+    assert len(sent) == 10
+    expect(page.get_by_text("Ankle boot").first).to_be_visible(timeout=30_000)  # the class names came along
     typed = page.get_by_role("textbox", name="Logits o (comma-separated, 2 to 10 classes)").input_value()
     assert parse_logits(typed) == sent
     assert_no_error(page)
