@@ -396,6 +396,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--follow-changes", type=int, default=10, help="with --follow: the lecturer's changes")
     parser.add_argument("--follow-every", type=float, default=4.0, help="with --follow: seconds between changes")
     parser.add_argument(
+        "--follow-settle",
+        type=float,
+        default=10.0,
+        help="with --follow: seconds the followers get to reach the lecturer's page before anything is measured",
+    )
+    parser.add_argument(
+        "--follow-idle", type=float, default=20.0, help="with --follow: seconds of idle polling measured"
+    )
+    parser.add_argument(
         "--follow-sessions",
         type=int,
         default=0,
@@ -436,7 +445,15 @@ def main(argv: list[str] | None = None) -> int:
                 meanwhile = {"sessions": args.follow_sessions, "storm": args.storm, "storm_impl": args.storm_impl}
                 report = asyncio.run(
                     run_follow(
-                        url, pids, args.follow, args.follow_changes, args.follow_every, 20.0, args.timeout, **meanwhile
+                        url,
+                        pids,
+                        args.follow,
+                        args.follow_changes,
+                        args.follow_every,
+                        args.follow_idle,
+                        args.timeout,
+                        settle=args.follow_settle,
+                        **meanwhile,
                     )
                 )
                 print_follow_report(report)

@@ -177,6 +177,7 @@ async def run_follow(
     sessions: int = 0,
     storm: int = 0,
     storm_impl: str | None = None,
+    settle: float = 10.0,
 ):
     """N followers; with ``sessions`` or ``storm``, a class loads pages and trains while the lecturer changes."""
     lecturer, code, slider_id = await _lecturer(url, timeout)
@@ -188,7 +189,7 @@ async def run_follow(
         tasks.append(asyncio.create_task(follower.read()))
         await follower.session.ws.send(_rerun_msg("", f"lecture={code}"))
         tasks.append(asyncio.create_task(follower.poll(stop)))
-    await asyncio.sleep(10)  # every follower reaches the lecturer's page and settles into polling
+    await asyncio.sleep(settle)  # every follower reaches the lecturer's page and settles into polling
 
     cpu0, wall0, polls0 = cpu_seconds(pids), time.perf_counter(), sum(f.polls for f in followers)
     await asyncio.sleep(idle)
