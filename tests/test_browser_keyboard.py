@@ -30,13 +30,10 @@ MAX_TABS = 250  # more stops than any page has: a control not reached by then is
 
 
 @pytest.fixture
-def kb_page(chromium, chapter_runs_url):
-    context = chromium.new_context(viewport={"width": 1280, "height": 720})
-    page = context.new_page()
-    page.set_default_timeout(LOAD_MS)
+def kb_page(tab, chapter_runs_url):
+    page = tab((1280, 720), timeout_ms=LOAD_MS)
     open_page(page, chapter_runs_url)  # the home page first: it registers st.navigation's pages
-    yield page
-    context.close()
+    return page
 
 
 def load(page, url: str) -> None:

@@ -80,20 +80,16 @@ def layout_url(tmp_path_factory, fmnist):
         yield url
 
 
-def look(chromium, url: str, path: str, size: tuple[int, int], name: str, theme: str = "light") -> dict:
+def look(tab, url: str, path: str, size: tuple[int, int], name: str, theme: str = "light") -> dict:
     """Open a view, wait for its charts, screenshot the whole page and measure it."""
-    context = chromium.new_context(viewport={"width": size[0], "height": size[1]}, color_scheme=theme)
-    page = context.new_page()
-    try:
-        page.goto(f"{url}/{path}", wait_until="domcontentloaded")
-        wait_for_rerun(page, timeout_ms=60_000)
-        page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
-        wait_for_rerun(page, timeout_ms=60_000)
-        screenshot(page, f"layout_{name}", whole_page=True)
-        found = page.evaluate(_LAYOUT_PROBLEMS, size == PROJECTOR)  # a phone scrolls a wide table sideways
-        assert not page.locator('[data-testid="stException"]').count()
-    finally:
-        context.close()
+    page = tab(size, theme)
+    page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+    wait_for_rerun(page, timeout_ms=60_000)
+    page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
+    wait_for_rerun(page, timeout_ms=60_000)
+    screenshot(page, f"layout_{name}", whole_page=True)
+    found = page.evaluate(_LAYOUT_PROBLEMS, size == PROJECTOR)  # a phone scrolls a wide table sideways
+    assert not page.locator('[data-testid="stException"]').count()
     return found
 
 
@@ -106,9 +102,9 @@ PRESENTER = [
 
 
 @pytest.mark.parametrize("path, name", PRESENTER, ids=[name for _, name in PRESENTER])
-def test_presenter_mode_on_a_projector(chromium, layout_url, path, name):
+def test_presenter_mode_on_a_projector(tab, layout_url, path, name):
     """Titles cut at the top, every other class unlabelled, captions left, notes on notes: all gone."""
-    found = look(chromium, layout_url, path, PROJECTOR, name)
+    found = look(tab, layout_url, path, PROJECTOR, name)
     assert not found["problems"], found["problems"]
     assert found["captions"] == 0
     if name == "presenter_inside_model":  # the score and the probability bars: all ten classes named
@@ -123,46 +119,37 @@ PHONE_VIEWS = [
 
 
 @pytest.mark.parametrize("path, name", PHONE_VIEWS, ids=[name for _, name in PHONE_VIEWS])
-def test_a_phone_sees_no_title_on_a_legend_and_no_titles_on_each_other(chromium, layout_url, path, name):
-    found = look(chromium, layout_url, path, PHONE, name, theme="dark" if name == "phone_calibration" else "light")
+def test_a_phone_sees_no_title_on_a_legend_and_no_titles_on_each_other(tab, layout_url, path, name):
+    found = look(tab, layout_url, path, PHONE, name, theme="dark" if name == "phone_calibration" else "light")
     assert not found["problems"], found["problems"]
 
 
-def test_the_calibration_table_fits_a_projector(chromium, layout_url):
+def test_the_calibration_table_fits_a_projector(tab, layout_url):
     """The before/after table was cut at its "T = 0.9 (yours)" column at 1280x720."""
-    found = look(chromium, layout_url, "calibration", PROJECTOR, "projector_calibration")
+    found = look(tab, layout_url, "calibration", PROJECTOR, "projector_calibration")
     assert not found["problems"], found["problems"]
 
 
-def test_enter_in_the_epochs_field_does_not_train(chromium, layout_url):
-    context = chromium.new_context(viewport={"width": PROJECTOR[0], "height": PROJECTOR[1]})
-    page = context.new_page()
-    try:
-        page.goto(f"{layout_url}/training?train_epochs=3", wait_until="domcontentloaded")
-        wait_for_rerun(page, timeout_ms=60_000)
-        field = page.get_by_role("spinbutton", name="Epochs")  # the empty chart's text names the epochs too
-        field.fill("4")
-        before = page.evaluate(COUNT_STATE_CHANGES)
-        field.press("Enter")
-        page.wait_for_timeout(1_500)  # a form submit would have started a script run by now
-        assert page.evaluate(COUNT_STATE_CHANGES) == before
-        assert page.get_by_text("No stored run for these settings yet").count() == 1
-        assert page.get_by_test_id("stButton").get_by_role("button", name="Stop").count() == 0
-    finally:
-        context.close()
+def test_enter_in_the_epochs_field_does_not_train(tab, layout_url):
+    page = tab(PROJECTOR)
+    page.goto(f"{layout_url}/training?train_epochs=3", wait_until="domcontentloaded")
+    wait_for_rerun(page, timeout_ms=60_000)
+    field = page.get_by_role("spinbutton", name="Epochs")  # the empty chart's text names the epochs too
+    field.fill("4")
+    before = page.evaluate(COUNT_STATE_CHANGES)
+    field.press("Enter")
+    page.wait_for_timeout(1_500)  # a form submit would have started a script run by now
+    assert page.evaluate(COUNT_STATE_CHANGES) == before
+    assert page.get_by_text("No stored run for these settings yet").count() == 1
+    assert page.get_by_test_id("stButton").get_by_role("button", name="Stop").count() == 0
 
 
-def test_the_cross_entropy_steps_fit_a_projector(chromium, layout_url):
+def test_the_cross_entropy_steps_fit_a_projector(tab, layout_url):
     """Step 4's formula ran past the column's right edge at 1280x720 (the tour checks step 1 only)."""
-
-    context = chromium.new_context(viewport={"width": PROJECTOR[0], "height": PROJECTOR[1]})
-    page = context.new_page()
-    try:
-        for step in (4, 5):
-            page.goto(f"{layout_url}/cross_entropy_steps?step={step}", wait_until="domcontentloaded")
-            wait_for_rerun(page, timeout_ms=60_000)
-            screenshot(page, f"layout_projector_cross_entropy_step{step}", whole_page=True)
-            found = page.evaluate(VISIBLE_PROBLEMS, 150)
-            assert not found["problems"], found["problems"]
-    finally:
-        context.close()
+    page = tab(PROJECTOR)
+    for step in (4, 5):
+        page.goto(f"{layout_url}/cross_entropy_steps?step={step}", wait_until="domcontentloaded")
+        wait_for_rerun(page, timeout_ms=60_000)
+        screenshot(page, f"layout_projector_cross_entropy_step{step}", whole_page=True)
+        found = page.evaluate(VISIBLE_PROBLEMS, 150)
+        assert not found["problems"], found["problems"]

@@ -52,11 +52,14 @@ def tour_url(tmp_path_factory, fmnist):
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("name, path", TOUR, ids=[name for name, _ in TOUR])
-def test_tour(chromium, tour_url, name, path, theme):
-    context = chromium.new_context(viewport={"width": SIZES[0][0], "height": SIZES[0][1]}, color_scheme=theme)
-    page = context.new_page()
+def test_tour(tab, tour_url, name, path, theme):
+    page = tab(SIZES[0], theme)
     uncaught: list[str] = []
-    page.on("pageerror", lambda exc: uncaught.append(str(exc)))
+
+    def note_error(exc):
+        uncaught.append(str(exc))
+
+    page.on("pageerror", note_error)
     problems: list[str] = []
     try:
         page.goto(f"{tour_url}/{path}", wait_until="domcontentloaded")
@@ -83,28 +86,24 @@ def test_tour(chromium, tour_url, name, path, theme):
             print(where, "first chart at", found["chartTop"], "of", found["charts"], "charts")
             screenshot(page, f"tour_{name}_{width}x{height}_{theme}", whole_page=(width, height) == SIZES[-1])
     finally:
-        context.close()
+        page.remove_listener("pageerror", note_error)
     problems += [f"{name} {theme}: uncaught browser error: {e}" for e in uncaught]
     assert not problems, "\n".join(problems)
 
 
-def test_presenter_mode_on_a_projector(chromium, tour_url):
+def test_presenter_mode_on_a_projector(tab, tour_url):
     """?present=1: no sidebar, no share row, the charts in the first screen; a page link keeps the flag."""
-    context = chromium.new_context(viewport={"width": PROJECTOR[0], "height": PROJECTOR[1]})
-    page = context.new_page()
-    try:
-        page.goto(f"{tour_url}/loss_curves?present=1", wait_until="domcontentloaded")
-        page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
-        wait_for_rerun(page, timeout_ms=60_000)
-        found = page.evaluate(VISIBLE_PROBLEMS, MIN_CHART_VISIBLE)
-        screenshot(page, "tour_presenter_loss_curves_1280x720")
-        assert not found["problems"], found["problems"]
-        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
-        assert page.get_by_text("Share this view").count() == 0
-        assert found["chartTop"] < PROJECTOR[1] - 250  # at least 250 px of the picture (about 190 without)
-        assert "present=1" in page.url
-    finally:
-        context.close()
+    page = tab(PROJECTOR)
+    page.goto(f"{tour_url}/loss_curves?present=1", wait_until="domcontentloaded")
+    page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
+    wait_for_rerun(page, timeout_ms=60_000)
+    found = page.evaluate(VISIBLE_PROBLEMS, MIN_CHART_VISIBLE)
+    screenshot(page, "tour_presenter_loss_curves_1280x720")
+    assert not found["problems"], found["problems"]
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+    assert page.get_by_text("Share this view").count() == 0
+    assert found["chartTop"] < PROJECTOR[1] - 250  # at least 250 px of the picture (about 190 without)
+    assert "present=1" in page.url
 
 
 # ---------------------------------------------------------------- a store holding one run of every kind
@@ -139,13 +138,16 @@ def _mixed_query(page: str, run) -> str:
 
 
 @pytest.mark.parametrize("name, kind", MIXED_STOPS, ids=[f"{n}-{k}" for n, k in MIXED_STOPS])
-def test_tour_of_every_kind_of_stored_run(chromium, mixed_tour, name, kind):
+def test_tour_of_every_kind_of_stored_run(tab, mixed_tour, name, kind):
     """Each page on each kind of stored run, at 1280x720 light: no exception, nothing clipped, its first chart."""
     url, runs = mixed_tour
-    context = chromium.new_context(viewport={"width": PROJECTOR[0], "height": PROJECTOR[1]}, color_scheme="light")
-    page = context.new_page()
+    page = tab(PROJECTOR, "light")
     uncaught: list[str] = []
-    page.on("pageerror", lambda exc: uncaught.append(str(exc)))
+
+    def note_error(exc):
+        uncaught.append(str(exc))
+
+    page.on("pageerror", note_error)
     try:
         path = "" if name == "home" else name
         page.goto(f"{url}/{path}{_mixed_query(name, runs.get(kind))}", wait_until="domcontentloaded")
@@ -157,7 +159,7 @@ def test_tour_of_every_kind_of_stored_run(chromium, mixed_tour, name, kind):
         found = page.evaluate(VISIBLE_PROBLEMS, MIN_CHART_VISIBLE)
         screenshot(page, f"tour_mixed_{name}_{kind}_1280x720_light", whole_page=True)
     finally:
-        context.close()
+        page.remove_listener("pageerror", note_error)
     problems = list(found["problems"]) + [f"uncaught browser error: {e}" for e in uncaught]
     if charted and found["chartTop"] is None:
         problems.append("no chart on the page")
