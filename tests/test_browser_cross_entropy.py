@@ -98,18 +98,14 @@ def test_bad_link_is_explained_without_a_traceback(app_url, page):
     screenshot(page, "cross_entropy_bad_input")
 
 
-def test_dark_theme_keeps_everything_visible(app_url, chromium):
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
-    page = context.new_page()
-    try:
-        open_cross_entropy(page, app_url, "?yhat=0,0.4,0.6;0.3,0.2,0.5&step=4")
-        assert page.locator('[data-testid="stException"]').count() == 0
-        screenshot(page, "cross_entropy_dark")
-        chart = page.locator(".js-plotly-plot")
-        assert chart.count() == 1
-        assert "mean = ∞" in chart.first.inner_text()  # the infinite mean is named, not drawn
-        chart.first.scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
-        screenshot(page, "cross_entropy_dark_chart")
-    finally:
-        context.close()
+def test_dark_theme_keeps_everything_visible(app_url, tab):
+    page = tab((1400, 1000), "dark")
+    open_cross_entropy(page, app_url, "?yhat=0,0.4,0.6;0.3,0.2,0.5&step=4")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "cross_entropy_dark")
+    chart = page.locator(".js-plotly-plot")
+    assert chart.count() == 1
+    assert "mean = ∞" in chart.first.inner_text()  # the infinite mean is named, not drawn
+    chart.first.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    screenshot(page, "cross_entropy_dark_chart")

@@ -79,25 +79,21 @@ def test_without_the_deep_link_guard_a_first_deep_link_misses_the_navigation(chr
     "scheme, background_is_dark, first_colour", [("light", False, "#0072B2"), ("dark", True, "#56B4E9")]
 )
 def test_theme_follows_the_viewer_and_charts_use_the_safe_palette(
-    app_url, chromium, scheme, background_is_dark, first_colour
+    app_url, tab, scheme, background_is_dark, first_colour
 ):
     import tomllib
 
     palette = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"][scheme][
         "chartCategoricalColors"
     ]
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
-    try:
-        page = context.new_page()
-        open_page(page, f"{app_url}/loss_curves")
-        rgb = page.evaluate("getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor")
-        brightness = sum(int(v) for v in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]) / 3
-        assert (brightness < 128) == background_is_dark, rgb
-        colorway = page.evaluate("document.querySelector('.js-plotly-plot')._fullLayout.colorway")
-        assert colorway == palette and colorway[0] == first_colour
-        assert_no_error(page)
-    finally:
-        context.close()
+    page = tab((1400, 1000), scheme)
+    open_page(page, f"{app_url}/loss_curves")
+    rgb = page.evaluate("getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor")
+    brightness = sum(int(v) for v in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]) / 3
+    assert (brightness < 128) == background_is_dark, rgb
+    colorway = page.evaluate("document.querySelector('.js-plotly-plot')._fullLayout.colorway")
+    assert colorway == palette and colorway[0] == first_colour
+    assert_no_error(page)
 
 
 def test_the_page_icon_is_served_by_the_app_itself(app_url, page):

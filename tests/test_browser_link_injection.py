@@ -28,12 +28,12 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("page_name", list(PAGES))
-def test_hostile_link_values_render_as_text(app_url, chromium, page_name):
+def test_hostile_link_values_render_as_text(app_url, tab, page_name):
     paths = {}
     for name, hostile in HOSTILE.items():
         value = quote(hostile, safe="")
         paths[name] = f"{page_name}?" + "&".join(f"{key}={value}" for key in PAGES[page_name])
-    check_pages(chromium, app_url, paths, f"hostile_link_{page_name}", in_alert=True)
+    check_pages(tab, app_url, paths, f"hostile_link_{page_name}", in_alert=True)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def store_server(tmp_path_factory):
 @pytest.mark.parametrize(
     "page_name, real_run", [("inside_model", True), ("inside_model", False), ("calibration", False)]
 )
-def test_hostile_link_values_on_the_run_pages(store_server, chromium, page_name, real_run):
+def test_hostile_link_values_on_the_run_pages(store_server, tab, page_name, real_run):
     """Every parameter carries the value; with ``real_run`` the run key is the stored one (else the page stops)."""
     url, key = store_server
     paths = {}
@@ -60,14 +60,14 @@ def test_hostile_link_values_on_the_run_pages(store_server, chromium, page_name,
             f"{k}={key if real_run and k == 'run' else value}" for k in STORE_PAGES[page_name]
         )
     shot = f"hostile_link_{page_name}{'_run' if real_run else ''}"
-    check_pages(chromium, url, paths, shot, in_alert=real_run)  # else a run key, shown as text
+    check_pages(tab, url, paths, shot, in_alert=real_run)  # else a run key, shown as text
 
 
-def check_pages(chromium, app_url: str, paths: dict[str, str], shot: str, in_alert: bool) -> None:
+def check_pages(tab, app_url: str, paths: dict[str, str], shot: str, in_alert: bool) -> None:
     """Each hostile kind's link opened in turn, as a fresh visit (its own session) in one tab: no foreign
     request, link or image; the value is on the page as text (``in_alert``: in a message). The tab keeps
     the app's scripts cached between visits."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 720})
+    page = tab((1280, 720))
     own = urlparse(app_url).netloc
     foreign: list[str] = []
 
@@ -75,9 +75,8 @@ def check_pages(chromium, app_url: str, paths: dict[str, str], shot: str, in_ale
         if urlparse(request.url).netloc != own and not request.url.startswith(("data:", "blob:")):
             foreign.append(request.url)
 
-    context.on("request", seen)  # watched, not intercepted: interception turns the browser's cache off
+    page.on("request", seen)  # watched, not intercepted: interception turns the browser's cache off
     try:
-        page = context.new_page()
         for name, path in paths.items():
             foreign.clear()
             open_page(page, f"{app_url}/{path}")
@@ -95,4 +94,4 @@ def check_pages(chromium, app_url: str, paths: dict[str, str], shot: str, in_ale
             assert any("evil.example" in text or FOREIGN in text for text in quoted), (name, quoted)  # as text
             assert max(len(text) for text in alerts) < 600, name
     finally:
-        context.close()
+        page.remove_listener("request", seen)
