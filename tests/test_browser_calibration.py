@@ -61,27 +61,23 @@ def open_calibration(page, url: str, query: str = "", charts: int = 3) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_page_renders_at_every_size(calib_server, chromium, scheme):
+def test_page_renders_at_every_size(calib_server, tab, scheme):
     """Loaded once per theme at a projector's size, then resized as a phone or a laptop window would be."""
     url, keys = calib_server
-    context = chromium.new_context(viewport={"width": 1280, "height": 720}, color_scheme=scheme)
-    page = context.new_page()
-    try:
-        open_calibration(page, url, "?train_impl=concise")
-        for size, (width, height) in SIZES.items():
-            page.set_viewport_size({"width": width, "height": height})
-            page.wait_for_timeout(500)  # the layout reflows and plotly redraws at the new width
-            assert_no_error(page)
-            assert page.get_by_role("heading", name="Confidence and calibration").is_visible()
-            assert "cal_run" not in page.url  # the training page's run is the default, so not in the URL
-            if size == "1280x720":
-                box = page.locator(".js-plotly-plot").first.bounding_box()
-                assert box is not None and box["y"] < height, box  # the reliability diagram starts in the first screen
-            screenshot(page, f"calibration_{size}_{scheme}")
-            if size == "1400x1000":
-                screenshot(page, f"calibration_{size}_{scheme}_whole", whole_page=True)
-    finally:
-        context.close()
+    page = tab((1280, 720), scheme)
+    open_calibration(page, url, "?train_impl=concise")
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(500)  # the layout reflows and plotly redraws at the new width
+        assert_no_error(page)
+        assert page.get_by_role("heading", name="Confidence and calibration").is_visible()
+        assert "cal_run" not in page.url  # the training page's run is the default, so not in the URL
+        if size == "1280x720":
+            box = page.locator(".js-plotly-plot").first.bounding_box()
+            assert box is not None and box["y"] < height, box  # the reliability diagram starts in the first screen
+        screenshot(page, f"calibration_{size}_{scheme}")
+        if size == "1400x1000":
+            screenshot(page, f"calibration_{size}_{scheme}_whole", whole_page=True)
 
 
 def test_slider_link_and_softmax_page(calib_server, page):

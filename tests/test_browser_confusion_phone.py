@@ -54,20 +54,16 @@ def confusion_server(tmp_path_factory):
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("fractions", [False, True])
-def test_confusion_numbers_fit_their_cells_on_a_phone(confusion_server, chromium, scheme, fractions):
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, color_scheme=scheme)
-    try:
-        page = context.new_page()
-        open_page(page, f"{confusion_server}/training?train_epochs=2&train_tab=Confusion%20matrix")
-        assert_no_error(page)
-        if fractions:
-            page.get_by_role("switch", name="Show each row as fractions").click(force=True)
-            page.wait_for_function("() => [...document.querySelectorAll('text')].some(t => t.textContent === '.85')")
-        page.locator(".js-plotly-plot").nth(1).scroll_into_view_if_needed()
-        measured = page.evaluate(MEASURE)
-        screenshot(page, f"confusion_phone_{scheme}{'_fractions' if fractions else ''}")
-        too_wide = [(text, width) for text, width in measured["widths"] if width > measured["cell"] - 2]
-        assert not too_wide, (measured["cell"], too_wide)  # before: 1000 was 28 px wide in a 21 px cell
-        assert len(measured["widths"]) == 100 and ("1" if fractions else "1k") in dict(measured["widths"])
-    finally:
-        context.close()
+def test_confusion_numbers_fit_their_cells_on_a_phone(confusion_server, tab, scheme, fractions):
+    page = tab((390, 844), scheme)
+    open_page(page, f"{confusion_server}/training?train_epochs=2&train_tab=Confusion%20matrix")
+    assert_no_error(page)
+    if fractions:
+        page.get_by_role("switch", name="Show each row as fractions").click(force=True)
+        page.wait_for_function("() => [...document.querySelectorAll('text')].some(t => t.textContent === '.85')")
+    page.locator(".js-plotly-plot").nth(1).scroll_into_view_if_needed()
+    measured = page.evaluate(MEASURE)
+    screenshot(page, f"confusion_phone_{scheme}{'_fractions' if fractions else ''}")
+    too_wide = [(text, width) for text, width in measured["widths"] if width > measured["cell"] - 2]
+    assert not too_wide, (measured["cell"], too_wide)  # before: 1000 was 28 px wide in a 21 px cell
+    assert len(measured["widths"]) == 100 and ("1" if fractions else "1k") in dict(measured["widths"])

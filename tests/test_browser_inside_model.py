@@ -150,35 +150,31 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     assert_no_error(page)
 
 
-def test_inside_model_screenshots_light_and_dark(app_url, chromium):
+def test_inside_model_screenshots_light_and_dark(app_url, tab):
     """The page at three window sizes in both themes (saved for a person to look at): loaded once per
     theme, then resized as a phone or a laptop window would be."""
     key = None
     for scheme in ("light", "dark"):
         first_size = next(iter(SIZES.values()))
-        context = chromium.new_context(viewport={"width": first_size[0], "height": first_size[1]}, color_scheme=scheme)
-        try:
-            page = context.new_page()
-            if key is None:  # train (or reuse) the short run once, then open it by its key
-                open_page(page, f"{app_url}/{TRAINING}")
-                page.get_by_role("button", name="Train", exact=True).click()
-                page.get_by_text("Cached").or_(page.get_by_text("Trained just now")).first.wait_for(
-                    timeout=TRAIN_TIMEOUT_MS
-                )
-                wait_for_rerun(page)
-                link = page.get_by_role("link", name="Inside the model").first
-                rerun_after(page, link.click)
-                key = parse_qs(urlsplit(page.url).query)["run"][0]
-            open_page(page, f"{app_url}/inside_model?run={key}&in_image=12")
-            for name, (width, height) in SIZES.items():
-                page.set_viewport_size({"width": width, "height": height})
-                page.wait_for_timeout(500)  # the layout reflows and plotly redraws at the new width
-                assert_no_error(page)
-                first_chart = page.locator(".js-plotly-plot").first.bounding_box()
-                if name == "1280x720":  # the templates start within the first screen
-                    assert first_chart is not None and first_chart["y"] < height
-                screenshot(page, f"inside_model_{scheme}_{name}")
-                screenshot(page, f"inside_model_{scheme}_{name}_whole", whole_page=True)
-        finally:
-            context.close()
+        page = tab(first_size, scheme)
+        if key is None:  # train (or reuse) the short run once, then open it by its key
+            open_page(page, f"{app_url}/{TRAINING}")
+            page.get_by_role("button", name="Train", exact=True).click()
+            page.get_by_text("Cached").or_(page.get_by_text("Trained just now")).first.wait_for(
+                timeout=TRAIN_TIMEOUT_MS
+            )
+            wait_for_rerun(page)
+            link = page.get_by_role("link", name="Inside the model").first
+            rerun_after(page, link.click)
+            key = parse_qs(urlsplit(page.url).query)["run"][0]
+        open_page(page, f"{app_url}/inside_model?run={key}&in_image=12")
+        for name, (width, height) in SIZES.items():
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_timeout(500)  # the layout reflows and plotly redraws at the new width
+            assert_no_error(page)
+            first_chart = page.locator(".js-plotly-plot").first.bounding_box()
+            if name == "1280x720":  # the templates start within the first screen
+                assert first_chart is not None and first_chart["y"] < height
+            screenshot(page, f"inside_model_{scheme}_{name}")
+            screenshot(page, f"inside_model_{scheme}_{name}_whole", whole_page=True)
     assert key is not None

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 from tests.browser import (
     assert_no_error,
@@ -70,8 +71,8 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
     open_page(page, app_url)  # arrive at home, as a student does, and follow the menu
     page.get_by_role("link", name="Train on Fashion-MNIST").first.click()
     wait_for_rerun(page)
-    assert page.get_by_role("heading", name="Train on Fashion-MNIST").is_visible()
-    assert page.get_by_text("No stored run for these settings yet").is_visible()
+    expect(page.get_by_role("heading", name="Train on Fashion-MNIST")).to_be_visible()
+    expect(page.get_by_text("No stored run for these settings yet")).to_be_visible()  # the page's text can come late
     set_number(page, "Batch size", "2048")
     set_number(page, "Epochs", "2")
 
@@ -140,11 +141,9 @@ def test_train_evaluate_and_compare_in_chromium(app_url, page):
 
 
 @pytest.fixture
-def dark_page(chromium):
+def dark_page(tab):
     """A browser that prefers dark: the app follows it (config sets per-mode palettes only)."""
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
-    yield context.new_page()
-    context.close()
+    return tab((1400, 1000), "dark")
 
 
 def test_training_page_in_dark_mode(app_url, dark_page):
