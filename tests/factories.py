@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import os
 import re
@@ -251,7 +252,9 @@ async def follow(session: Session, query: str, shown: PageLoad, until, timeout: 
         page_hash = shown.page_script_hash or page_hash
         shown = await session.load("training", query, timeout=TIMEOUT, fragment=(poll[0], page_hash))
         poll = shown.auto_rerun or poll
-    return shown
+    # A fragment's run does not name its timer again: the load handed back carries the timer it runs on,
+    # so a caller can follow from it (seen in CI: a training that showed "Starting…" first, then epochs).
+    return dataclasses.replace(shown, auto_rerun=poll, page_script_hash=shown.page_script_hash or page_hash)
 
 
 def has(*parts: str):

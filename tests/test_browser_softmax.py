@@ -1,6 +1,7 @@
 """Real browser: the softmax & temperature page reacts to its slider, its table and bad input, and restores links."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import (
     assert_no_error,
@@ -94,8 +95,7 @@ def test_link_opens_the_large_logits_view_with_the_stability_story(app_url, page
     assert page.get_by_role("textbox", name=LOGITS).input_value() == "1000, 1001, 1002"
     assert page.get_by_text("Naive exp/sum fails.").first.is_visible()
     assert page.get_by_text("Subtracting the max fixes it.").first.is_visible()
-    page.get_by_role("tab", name="float16").click()
-    wait_for_rerun(page)
-    assert page.get_by_text("≈ 11.09 in float16").is_visible()  # exp overflows far sooner in float16
+    rerun_after(page, lambda: page.get_by_role("tab", name="float16").click())
+    expect(page.get_by_text("≈ 11.09 in float16")).to_be_visible()  # exp overflows far sooner in float16
     assert_no_error(page)
     screenshot(page, "softmax_temperature_large")
