@@ -8,6 +8,7 @@ save screenshots under ``test-artifacts/screenshots``.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -300,6 +301,18 @@ def temperature(page) -> str:
 
 def banner(page) -> str:
     return page.locator(".st-key-lecture_banner").inner_text()
+
+
+def lecturer_moves_the_temperature(lecturer, followers, presses: int = 3) -> str:
+    """The lecturer moves T; every follower's address and slider then show her value (returned)."""
+    move_slider(lecturer, T_SLIDER, presses=presses)
+    wanted = temperature(lecturer)
+    query = re.search(r"sm_T=[^&]+", lecturer.url).group(0)
+    for follower in followers:
+        follower.wait_for_url(re.compile(re.escape(query)), timeout=FOLLOW_MS)
+        wait_for_rerun(follower)
+        assert temperature(follower) == wanted
+    return wanted
 
 
 # ---------------------------------------------------------------- uploading a garment photo

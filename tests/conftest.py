@@ -244,8 +244,10 @@ def chromium():
 
 
 @pytest.fixture(scope="session")
-def reusable_tab(chromium):
-    """One browser tab per worker that tests take in turn (``tab``): a page loads in about 2 s in a tab
+def tab(chromium):
+    """``tab(viewport, color_scheme, timeout_ms)``: one browser tab per worker that tests take in turn, reset
+    (blank, no cookies, no storage) and set to that view. Tests with two people at once (a lecturer and
+    a follower, two students) open their own contexts. Why: a page loads in about 2 s in a tab
     that has loaded the app before, against about 4.5 s in a new tab or context, which compiles the
     app's 10 MB of JavaScript again (`docs/testing.md`)."""
     state = {"context": None, "page": None}
@@ -272,17 +274,9 @@ def reusable_tab(chromium):
 
 
 @pytest.fixture
-def tab(reusable_tab):
-    """``tab(viewport, color_scheme, timeout_ms)``: the worker's reused tab, reset (blank, no cookies, no
-    storage) and set to that view. For a test that needs one browser of its own at a time; tests with
-    two people at once (a lecturer and a follower, two students) open their own contexts."""
-    return reusable_tab
-
-
-@pytest.fixture
-def page(reusable_tab):
-    """The worker's reused tab at 1400x1000, light (see ``reusable_tab``)."""
-    return reusable_tab()
+def page(tab):
+    """The worker's reused tab at 1400x1000, light (see ``tab``)."""
+    return tab()
 
 
 @pytest.fixture(scope="session")

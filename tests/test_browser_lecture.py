@@ -18,6 +18,7 @@ from tests.browser import (
     T_SLIDER,
     assert_no_error,
     banner,
+    lecturer_moves_the_temperature,
     move_slider,
     open_page,
     rerun_after,
@@ -59,13 +60,7 @@ def test_a_lecture_with_three_followers_one_on_another_replica(chromium, tmp_pat
                 wait_for_rerun(follower)
                 assert "Following the lecture" in banner(follower)
 
-            move_slider(lecturer, T_SLIDER, presses=3)
-            wanted = temperature(lecturer)
-            query = re.search(r"sm_T=[^&]+", lecturer.url).group(0)
-            for follower in followers:
-                follower.wait_for_url(re.compile(re.escape(query)), timeout=FOLLOW_MS)
-                wait_for_rerun(follower)
-                assert temperature(follower) == wanted
+            wanted = lecturer_moves_the_temperature(lecturer, followers)
             lecturer.get_by_text("3 following").wait_for(timeout=FOLLOW_MS)
 
             # One explores on her own: a control of her own detaches her.

@@ -15,14 +15,12 @@ import pytest
 from tests.browser import (
     FOLLOW_MS,
     PHONE,
-    T_SLIDER,
     assert_no_error,
     banner,
-    move_slider,
+    lecturer_moves_the_temperature,
     open_page,
     rerun_after,
     screenshot,
-    temperature,
     wait_for_rerun,
 )
 from tests.factories import needs_haproxy
@@ -61,12 +59,7 @@ def test_a_follower_on_one_replica_follows_the_lecturer_on_the_other_through_the
         wait_for_rerun(follower)
         assert "Following the lecture" in banner(follower)
 
-        move_slider(lecturer, T_SLIDER, presses=3)
-        wanted = temperature(lecturer)
-        query = re.search(r"sm_T=[^&]+", lecturer.url).group(0)
-        follower.wait_for_url(re.compile(re.escape(query)), timeout=FOLLOW_MS)
-        wait_for_rerun(follower)
-        assert temperature(follower) == wanted
+        lecturer_moves_the_temperature(lecturer, [follower])
         lecturer.get_by_text("1 following").wait_for(timeout=FOLLOW_MS)
 
         rerun_after(lecturer, lambda: lecturer.get_by_role("link", name="L1, L2 & Huber losses").click())
