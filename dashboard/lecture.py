@@ -5,9 +5,10 @@ her query string. ``streamlit_app.py`` runs each page through :func:`run_page`:
 
 - the lecturer's session (the one that started the room, or one opened with its lecturer link) writes
   her page and query to the room after every run, only when they changed (:mod:`softmax_core.lecture_rooms`);
-- a follower's ``st.fragment(run_every=...)`` stats the room file; when the lecturer's version moved, it
-  forgets the page's controls (so they seed from the URL, as on a fresh load) and ``st.switch_page``-s to
-  her page with her query;
+- a follower's poll fragment stats the room file; when the lecturer's version moved, it forgets the page's
+  controls (so they seed from the URL, as on a fresh load) and opens her page with her query. The server
+  starts that poll as soon as the room file changes (:mod:`dashboard.room_watch`); the browser's timer
+  runs it only every ``HEARTBEAT_SECONDS``, to count the follower;
 - a follower whose page or controls differ from the lecturer's after a run of their own has touched
   something: they are detached, starting from the lecturer's state. "Follow the lecture" jumps back.
 
@@ -30,6 +31,7 @@ from dashboard import streamlit_internals, user_text
 from dashboard.catalog import PAGES
 from dashboard.presenter import PARAM as PRESENT_PARAM
 from dashboard.presenter import chart, presenting
+from dashboard.room_watch import RoomWatch
 from dashboard.sign_in import may_act
 from dashboard.training_jobs import client_address
 from softmax_core.class_experiment import room_points
@@ -41,9 +43,8 @@ from softmax_core.run_store import RunStore, default_runs_dir
 JOIN_PARAM = "lecture"
 KEY_PARAM = "lecturer"
 NOT_FOLLOWED = {JOIN_PARAM, KEY_PARAM, PRESENT_PARAM, "embed", "embed_options"}  # each viewer's own
-POLL_SECONDS = 1.0  # a follower sees the lecturer's change within about this
 LECTURER_POLL_SECONDS = 5.0  # how often the lecturer's count of followers refreshes
-HEARTBEAT_SECONDS = 10.0  # how often a follower marks itself present
+HEARTBEAT_SECONDS = 10.0  # how often a follower's browser runs its poll: marks it present, and a safety net
 QR_SCALE = 12  # pixels per QR module: a join link's QR is about 40 modules, so ~500 px on the projector
 
 # Session state (one browser tab)
@@ -73,6 +74,23 @@ def rooms() -> RoomStore:
     if store is None:
         store = _ROOM_STORES.setdefault(runs_dir, RoomStore(runs_dir))
     return store
+
+
+_WATCH: RoomWatch | None = None
+
+
+def watch() -> RoomWatch:
+    """This process's watch over the rooms its followers follow (one thread, started by the first follower)."""
+    global _WATCH
+    if _WATCH is None:
+        _WATCH = RoomWatch(signature=lambda code: rooms().signature(code), poke=streamlit_internals.run_fragment)
+    return _WATCH
+
+
+def _unwatch() -> None:
+    session_id = streamlit_internals.this_session_id()
+    if session_id is not None:
+        watch().forget(session_id)
 
 
 def page_paths() -> dict[str, str]:
@@ -167,6 +185,7 @@ def join(code: str, nickname: str = "") -> str:
 
 
 def _become_lecturer(code: str, key: str) -> None:
+    _unwatch()
     st.session_state[CODE] = code
     st.session_state[KEY] = key
     st.session_state[FOLLOWING] = False
@@ -177,6 +196,7 @@ def leave() -> None:
     code = st.session_state.get(CODE)
     if code:
         rooms().left(code, anonymous_id())
+    _unwatch()
     for name in (CODE, KEY, FOLLOWING, APPLIED, PUBLISHED, SIGNATURE, SEEN_AT):
         st.session_state.pop(name, None)
     if JOIN_PARAM in st.query_params:
@@ -368,6 +388,7 @@ def follow_now() -> None:
 
 def detach() -> None:
     st.session_state[FOLLOWING] = False
+    _unwatch()
 
 
 def _poll_room() -> None:
@@ -381,8 +402,12 @@ def _poll_room() -> None:
         store.seen_follower(code, anonymous_id())
         st.session_state[SEEN_AT] = now
     if not st.session_state.get(FOLLOWING):
+        _unwatch()
         return
     signature = store.signature(code)
+    session_id, fragment_id = streamlit_internals.this_session_id(), streamlit_internals.this_fragment_id()
+    if session_id is not None and fragment_id is not None:
+        watch().polled(session_id, code, fragment_id, signature)  # the server starts this poll when the room changes
     if signature is not None and signature == st.session_state.get(SIGNATURE):
         return
     st.session_state[SIGNATURE] = signature
@@ -396,10 +421,9 @@ def _poll_room() -> None:
         go_to(room.page, room.query, room.version)
 
 
-# Following: every second. Exploring on one's own: only the heartbeat that counts the follower (each poll is
-# a script rerun, the whole cost of an idle follower: docs/lecture-mode.md).
-_poll_following = st.fragment(_poll_room, run_every=POLL_SECONDS)
-_poll_exploring = st.fragment(_poll_room, run_every=HEARTBEAT_SECONDS)
+# The browser runs the poll only as a heartbeat (each run is a script rerun, the whole cost of an idle
+# follower: docs/lecture-mode.md); while following, the server starts it when the lecturer moves.
+_poll = st.fragment(_poll_room, run_every=HEARTBEAT_SECONDS)
 
 
 def _check_detached(page) -> None:
@@ -486,7 +510,7 @@ def run_page(page) -> None:
         lecturer_panel(page)
     elif is_follower():
         follower_banner()
-        (_poll_following if following() else _poll_exploring)()
+        _poll()
     else:
         start_button()
     try:

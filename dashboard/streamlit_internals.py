@@ -18,10 +18,12 @@ from urllib.parse import urlencode
 
 from streamlit.commands.execution_control import _force_yield_point
 from streamlit.file_util import get_main_script_directory
+from streamlit.runtime import Runtime
 from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.runtime_util import MESSAGE_FLUSH_INTERVAL_SECS
 from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 from streamlit.runtime.state.query_params import _coerce_value_for_query_url, _format_number_for_query_url
 
 # ---------------------------------------------------------------- the pages/ folder and st.navigation
@@ -111,10 +113,11 @@ def bound_values_in_url_form(session_state) -> dict[str, str | list[str] | None]
     if query_params is None:
         return {}
     widgets = state._new_widget_state.widget_metadata
+    drawn = ctx.shared.widget_ids_this_run  # a page switch keeps the last page's bindings until the run ends
     values: dict[str, str | list[str] | None] = {}
     for name, binding in list(query_params._bindings_by_param.items()):
         meta = widgets.get(binding.widget_id)
-        if meta is None or name not in session_state:
+        if meta is None or name not in session_state or binding.widget_id not in drawn:
             continue
         value = session_state[name]
         if value == meta.deserializer(None):
@@ -163,4 +166,57 @@ def navigate_as_history(target: str, pairs: list[tuple[str, str]]) -> bool:
         )
     )
     _force_yield_point()  # the runner takes the rerun here, as in st.switch_page
+    return True
+
+
+# ---------------------------------------------------------------- the server starting a session's fragment
+
+
+def this_session_id() -> str | None:
+    """The running session's id (None outside a server, e.g. in AppTest)."""
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None and Runtime.exists() else None
+
+
+def this_fragment_id() -> str | None:
+    """The id of the fragment whose body is running, in a full run or its own (None outside a fragment)."""
+    return ThreadState.get().fragment_id if get_script_run_ctx() is not None else None
+
+
+def run_fragment(session_id: str, fragment_id: str) -> bool:
+    """Ask session ``session_id`` to run fragment ``fragment_id`` now, as its browser's timer would; False if the
+    session is gone (closed tab, ended, disconnected).
+
+    Lecture mode's push (dashboard/room_watch.py): the server, not 100 browsers' timers, starts a follower's
+    poll when the lecturer moved. Called from a watcher thread, so the request is made on the session's event
+    loop, where the browser's own messages are handled: a session with a run going or pending is left alone
+    (its own run reads the room too, and a request here would replace that run's page and query with the last
+    ones); the watcher asks again. This is ``AppSession.request_rerun`` for an idle session with the last
+    run's page and query, except that the controls keep the values they have (``widget_states=None``: the
+    saved client state holds no widget states). Upstream: streamlit/streamlit#2838 (open, "Trigger a script
+    re-run from another thread") asks for a public way.
+    """
+    if not Runtime.exists():
+        return False
+    info = Runtime.instance()._session_mgr.get_active_session_info(session_id)
+    if info is None:
+        return False
+    session = info.session
+
+    def on_event_loop() -> None:
+        if session._scriptrunner is not None or not session.has_fragment(fragment_id):
+            return  # a run of its own is going or waiting (it polls the room itself), or the page changed
+        last = session._client_state  # the last finished run's page, query and browser context
+        session._create_scriptrunner(
+            RerunData(
+                query_string=last.query_string,
+                page_script_hash=last.page_script_hash,
+                fragment_id=fragment_id,
+                is_auto_rerun=True,
+                widget_states=None,  # the controls keep their values (the browser's last message set them)
+                context_info=last.context_info if last.HasField("context_info") else None,
+            )
+        )
+
+    session._call_soon_on_event_loop(on_event_loop)
     return True

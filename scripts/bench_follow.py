@@ -3,10 +3,11 @@
 The lecturer presses "Start a lecture", opens the losses page, then moves its "prediction ŷ" slider
 every few seconds (a widget state, as her browser sends it). Each follower joins with the join link and
 then behaves as a browser does: a fragment's ``run_every`` is timed by the browser (``setInterval`` from the
-fragment's first ``auto_rerun`` message), so the follower sends the poll fragment's reruns itself, and reads
-whatever the server answers (a fragment run; or, when the lecturer moved, the address change and the full run of her
-page). Reported: the lecturer's change to each follower's finished full script run with the new value
-(p50 / p95 / max, and how many never arrived), and the server's CPU while the followers idle-poll.
+fragment's first ``auto_rerun`` message), so the follower sends the poll fragment's reruns itself (the heartbeat),
+and reads whatever the server sends (its heartbeat's run; or, when the lecturer moved, the poll the server starts
+itself, the address change and the full run of her page). Reported: the lecturer's change to each follower's
+finished full script run with the new value (p50 / p95 / max, and how many never arrived), and the server's CPU
+while the followers idle.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class Follower:
             if stop.is_set() or self.fragment != timer:
                 continue
             self.polls += 1
-            await self.session.ws.send(_rerun_msg(fragment=(timer[0], self.page_hash)))
+            await self.session.ws.send(_rerun_msg(query=self.query or "", fragment=(timer[0], self.page_hash)))
 
 
 async def _lecturer(url: str, timeout: float) -> tuple[Session, str, str]:
@@ -237,6 +238,7 @@ async def run_follow(
         "missed": missed,
         "idle_server_cpu_share_of_one_core": idle_cpu,
         "idle_polls_per_s": idle_polls,
+        "follower_timers_s": sorted({f.fragment[1] for f in followers if f.fragment is not None}),
         "server_cpu_s_per_change": change_cpu / max(1, changes),
         "server_cpu_share_while_changing": change_cpu / change_wall,
         "client_cpu_share_while_changing": client_cpu / change_wall,
@@ -262,7 +264,8 @@ def print_follow_report(report: dict) -> None:
         print(f"no follower saw a change ({report['missed']} missed)")
     print(
         f"idle followers: server CPU {100 * report['idle_server_cpu_share_of_one_core']:.1f} % of one core "
-        f"({report['idle_polls_per_s']:.1f} polls/s)"
+        f"({report['idle_polls_per_s']:.1f} polls/s; the followers' browser timers: "
+        f"{', '.join(f'{t:g} s' for t in report['follower_timers_s']) or 'none'})"
     )
     print(
         f"while the lecturer changes: server CPU {report['server_cpu_s_per_change']:.2f} s per change "

@@ -46,6 +46,7 @@ class PageLoad:
     buttons: dict[str, str] = field(default_factory=dict)  # widget key (or label) -> widget id
     auto_rerun: tuple[str, float] | None = None  # (fragment id, seconds): a fragment the browser reruns on a timer
     page_script_hash: str = ""  # the page that ran (a fragment rerun names it, as the browser does)
+    query: str | None = None  # the address's query the server set during the run, if it set one
 
 
 def _texts_of(element) -> tuple[str, str, str]:
@@ -143,9 +144,16 @@ class Session:
             msg.rerun_script.fragment_id, msg.rerun_script.page_script_hash = fragment
             msg.rerun_script.is_auto_rerun = True
             msg.rerun_script.page_name = ""
+        await self.ws.send(msg.SerializeToString())
+        return await self._read(page, timeout, FINISHED)
+
+    async def listen(self, timeout: float = 60) -> PageLoad:
+        """Send nothing; read what the server starts on its own until a full run ends (a lecture's push)."""
+        return await self._read("", timeout, FINISHED[:2])
+
+    async def _read(self, page: str, timeout: float, finished: tuple) -> PageLoad:
         started = time.perf_counter()
         received, load = 0, PageLoad(page, 0.0, 0)
-        await self.ws.send(msg.SerializeToString())
         try:
             async with asyncio.timeout(timeout):
                 while True:
@@ -166,9 +174,11 @@ class Session:
                         load.page_script_hash = fwd.navigation.page_script_hash
                     elif kind == "auto_rerun":
                         load.auto_rerun = (fwd.auto_rerun.fragment_id, fwd.auto_rerun.interval)
+                    elif kind == "page_info_changed":
+                        load.query = fwd.page_info_changed.query_string
                     elif kind == "page_not_found":
                         load.error = f"page not found: {page!r}"
-                    elif kind == "script_finished" and fwd.script_finished in FINISHED:
+                    elif kind == "script_finished" and fwd.script_finished in finished:
                         break
         except TimeoutError:
             load.error = f"no script_finished within {timeout:.0f} s"

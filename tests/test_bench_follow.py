@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dashboard.lecture import HEARTBEAT_SECONDS
 from tests.class_bench import run_bench_class
 
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("measures")]  # its figures: no other benchmark beside it
@@ -17,7 +18,9 @@ def test_bench_follow_reports_every_change_at_every_follower(shared_data_dir, tm
     assert report["followers"] == 2 and report["missed"] == 0 and not report["follower_errors"]
     latency = report["latency_s"]
     assert latency["n"] == 4 and 0 < latency["p50"] <= latency["p95"] <= latency["max"] < 6
-    assert report["idle_polls_per_s"] > 0  # the followers poll as browsers do
+    # The followers keep the browser's timer, a heartbeat (every 10 s, more than the 6 s between changes):
+    # the changes reach them because the server starts their poll (tests/test_lecture_protocol.py: with no timer).
+    assert report["follower_timers_s"] == [HEARTBEAT_SECONDS] and HEARTBEAT_SECONDS > 6
     assert "change -> follower's finished run" in text
 
 

@@ -52,12 +52,18 @@ async def _scenario(url: str, rooms: RoomStore) -> dict:
 
         await lecturer.load("loss_curves", "loss_y=1", timeout=TIMEOUT)
         after_lecturer = rooms.get(room.code)
+        # The follower sends nothing (no timer): the server itself runs its poll and opens her page.
+        pushed = await follower.listen(timeout=30)
 
         moved = await lecturer.load("loss_curves", timeout=TIMEOUT)
         await lecturer.load(
             "loss_curves", widgets=[WidgetState(id=moved.buttons["End the lecture"], trigger_value=True)]
         )
-        told = await follower.load("", timeout=TIMEOUT, fragment=poll)
+        told = []  # her last move (back to no query), then the ended lecture: both pushed, in that order
+        for _ in range(3):
+            told.extend((await follower.listen(timeout=30)).texts)
+            if any("has ended" in t for t in told):
+                break
         return dict(
             before=before,
             joined=joined,
@@ -67,6 +73,7 @@ async def _scenario(url: str, rooms: RoomStore) -> dict:
             follower_texts=[t for a in attempts for t in a.texts],
             ended=rooms.get(room.code),
             told=told,
+            pushed=pushed,
         )
     finally:
         await lecturer.close()
@@ -87,5 +94,9 @@ def test_a_follower_cannot_steer_the_room(shared_data_dir, tmp_path):
     lecturer = seen["after_lecturer"]
     assert (lecturer.page, lecturer.query) == ("loss_curves", (("loss_y", "1"),))
     assert lecturer.version == before.version + 1
-    assert seen["ended"].ended  # the lecturer ends it; the follower's next poll says so, in words
-    assert any(f"The lecture {before.code} has ended." in t for t in seen["told"].texts), seen["told"].texts
+    pushed = seen["pushed"]
+    assert not pushed.error, pushed.error
+    assert pushed.query is not None and "loss_y=1" in pushed.query, pushed.query
+    assert any(t.startswith("A regression loss") for t in pushed.texts), pushed.texts  # the losses page ran
+    assert seen["ended"].ended  # the lecturer ends it; the server runs the follower's poll, which says so, in words
+    assert any(f"The lecture {before.code} has ended." in t for t in seen["told"]), seen["told"]

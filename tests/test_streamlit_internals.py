@@ -194,6 +194,26 @@ def test_the_clear_cache_handler_is_swapped_and_read_back():
         internals.set_clear_cache_handler(before)
 
 
+def test_an_idle_session_still_starts_its_runs_as_run_fragment_does_it():
+    """When this fails, ``run_fragment`` (lecture mode's push) must follow Streamlit: an idle session still
+    makes a new ScriptRunner in ``request_rerun``, saves no widget states with its last run, and checks that a
+    fragment still exists. tests/test_lecture_protocol.py checks the push itself over the websocket."""
+    source = inspect.getsource(AppSession.request_rerun)
+    assert "self._create_scriptrunner(rerun_data)" in source and "self._scriptrunner is not None" in source
+    assert "fragment_id and not self.has_fragment(fragment_id)" in source
+    saved = inspect.getsource(inspect.getmodule(ScriptRunner))
+    assert (
+        "final_client_state.query_string = ctx.query_string" in saved
+        and "widget_states"
+        not in saved.split("final_client_state = ClientState()")[1].split("client_state = final_client_state")[0]
+    )
+
+
+def test_outside_a_server_there_is_no_session_to_start():
+    assert internals.this_session_id() is None and internals.this_fragment_id() is None
+    assert internals.run_fragment("no-such-session", "no-such-fragment") is False
+
+
 # ---------------------------------------------------------------- one place
 
 # Modules that still reach Streamlit's internals themselves, each with the wrapper it should call instead.
