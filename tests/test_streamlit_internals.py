@@ -214,6 +214,16 @@ def test_outside_a_server_there_is_no_session_to_start():
     assert internals.run_fragment("no-such-session", "no-such-fragment") is False
 
 
+def test_apptest_still_scans_every_installed_package_on_each_run_so_the_suite_scans_once():
+    """When this fails, AppTest no longer makes a component manager that scans every installed package's
+    metadata on each run: drop ``_scan_installed_components_once`` in tests/conftest.py."""
+    source = inspect.getsource(AppTest._run)
+    assert "BidiComponentManager()" in source and "discover_and_register_components" in source
+    from streamlit.components.v2 import manifest_scanner
+
+    assert hasattr(manifest_scanner.scan_component_manifests, "cache_info")  # the suite's one scan
+
+
 # ---------------------------------------------------------------- one place
 
 # Modules that still reach Streamlit's internals themselves, each with the wrapper it should call instead.
