@@ -65,7 +65,7 @@ class RoomWatch:
             self._followers.pop(session_id, None)
 
     def followers(self) -> dict[str, str]:
-        """session id -> room code, for tests and the benchmark."""
+        """session id -> room code: who is watched now (tests/test_room_watch.py)."""
         with self._lock:
             return {sid: f.code for sid, f in self._followers.items()}
 

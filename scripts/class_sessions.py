@@ -26,11 +26,8 @@ from dashboard.catalog import PAGES
 # url_pathname of each page: st.Page names it after the file ("" is the default page).
 PAGE_NAMES = ["", *[Path(p.path).stem for p in PAGES]]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-FINISHED = (
-    ForwardMsg.FINISHED_SUCCESSFULLY,
-    ForwardMsg.FINISHED_WITH_COMPILE_ERROR,
-    ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
-)
+FULL_RUN_FINISHED = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR)
+FINISHED = (*FULL_RUN_FINISHED, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)  # a full run's or a fragment's
 
 
 # ---------------------------------------------------------------- one session
@@ -149,7 +146,7 @@ class Session:
 
     async def listen(self, timeout: float = 60) -> PageLoad:
         """Send nothing; read what the server starts on its own until a full run ends (a lecture's push)."""
-        return await self._read("", timeout, FINISHED[:2])
+        return await self._read("", timeout, FULL_RUN_FINISHED)
 
     async def _read(self, page: str, timeout: float, finished: tuple) -> PageLoad:
         started = time.perf_counter()
