@@ -133,7 +133,7 @@ def client_hash(client: str) -> str:
 def clean_nickname(text) -> str:
     """A typed nickname: one line, printable, at most ``NICKNAME_LIMIT`` characters ("" if nothing is left)."""
     one_line = "".join(ch if ch.isprintable() and not ch.isspace() else " " for ch in str(text or ""))
-    return " ".join(one_line.split())[:NICKNAME_LIMIT]
+    return " ".join(one_line.split())[:NICKNAME_LIMIT].rstrip()  # the cut may end on a space: read back, it would go
 
 
 def valid_follower_id(text) -> bool:

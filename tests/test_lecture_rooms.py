@@ -207,3 +207,15 @@ def test_an_ended_room_records_nothing(store):
     room, key = store.create("a", now=T0)
     store.end(room.code, key, now=T0 + 1)
     assert not store.record_run(room.code, "cd" * 32, secrets.token_urlsafe(12), now=T0 + 2)
+
+
+@given(nickname=st.text(max_size=60))
+def test_a_cleaned_nickname_cleans_to_itself(nickname):
+    """What is stored is what reads back: a cut at the limit that ends on a space drops it."""
+    cleaned = lr.clean_nickname(nickname)
+    assert lr.clean_nickname(cleaned) == cleaned == cleaned.strip()
+    assert len(cleaned) <= lr.NICKNAME_LIMIT
+
+
+def test_a_cut_that_ends_on_a_space_drops_it():
+    assert lr.clean_nickname("0" * 23 + " 0") == "0" * 23
