@@ -166,11 +166,15 @@ def clear_streamlit_caches():
     """Caches outlive AppTest instances in one process; start each app test cold."""
     import streamlit as st
 
+    from dashboard.caches.shared import forget_recent
+
     st.cache_data.clear()
     st.cache_resource.clear()
+    forget_recent()
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
+    forget_recent()
 
 
 @pytest.fixture(scope="session")

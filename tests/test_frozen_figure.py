@@ -68,3 +68,11 @@ def test_frozen_reaches_figures_inside_tuples_and_named_tuples():
     assert isinstance(out[0], Pair) and isinstance(out[0].fig, FrozenFigure) and out[0].label == "x"
     assert isinstance(out[1], FrozenFigure) and out[2] == "not a figure"
     assert frozen(out[1]) is out[1]
+
+
+def test_frozen_takes_a_new_figure_as_it_is_and_sends_what_it_would_have():
+    built, reference = figures()[1], figures()[1]
+    out = frozen(built)
+    assert out is built and type(out) is FrozenFigure
+    assert sent(out) == sent(reference)
+    assert out.to_dict() is out.to_dict()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import streamlit as st
 
-from dashboard.caches.shared import read_only, shared_figures, stored_run, table
+from dashboard.caches.shared import read_only, shared_figures, shared_resource, stored_run, table
 from dashboard.fashion_data import loaded as load_data
 from softmax_core import calibration as cal
 from softmax_core.figures import calibration_figures
@@ -22,7 +21,7 @@ __all__ = [
 ]
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@shared_resource(max_entries=64, show_spinner=False)
 def run_logits(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
     """``X W + b`` of a stored run on the 10,000 test images: one read-only array shared by every session.
 
@@ -41,7 +40,7 @@ calibration_curves = shared_figures(calibration_figures.temperature_curves)
 compare_runs_chart = shared_figures(calibration_figures.compare_runs_chart)
 
 
-@st.cache_resource(max_entries=64, show_spinner="Fitting the temperature…")
+@shared_resource(max_entries=64, show_spinner="Fitting the temperature…")
 def calibration_report(runs_dir: str, key: str, data_dir: str, seed: int) -> cal.CalibrationReport:
     """One run's report, shared read-only: as ``cache_data`` the calibration page unpickled a 161 KB copy
     for its run and one for each run it compares, on every load."""
@@ -51,7 +50,7 @@ def calibration_report(runs_dir: str, key: str, data_dir: str, seed: int) -> cal
     return report
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+@shared_resource(max_entries=256, show_spinner=False)
 def evaluation_at(runs_dir: str, key: str, data_dir: str, seed: int, temperature: float) -> cal.Metrics:
     """The metrics of one run on the evaluation half at one temperature (a stop of the page's slider).
 

@@ -30,9 +30,19 @@ class FrozenFigure(go.Figure):
 
 
 def frozen(value):
-    """Every figure in ``value`` (a figure, or a tuple or named tuple holding figures) as a FrozenFigure."""
+    """Every figure in ``value`` (a figure, or a tuple or named tuple holding figures) as a FrozenFigure.
+
+    A plain ``go.Figure`` becomes one in place, not by a copy: the builders' figures are new and held by
+    no one else, and copying a figure validates all of it again (two fifths of building the losses
+    page's figures, docs/lecture-mode.md). Other figure classes are copied.
+    """
+    if isinstance(value, FrozenFigure):
+        return value
+    if type(value) is go.Figure:
+        value.__class__ = FrozenFigure  # same layout: FrozenFigure only overrides to_dict
+        return value
     if isinstance(value, go.Figure):
-        return value if isinstance(value, FrozenFigure) else FrozenFigure(value)
+        return FrozenFigure(value)
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return type(value)(*(frozen(item) for item in value))
     if isinstance(value, tuple):

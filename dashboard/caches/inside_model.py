@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import streamlit as st
 
-from dashboard.caches.shared import read_only, shared_figures, stored_run, table, weights_file
+from dashboard.caches.shared import read_only, shared_figures, shared_resource, stored_run, table, weights_file
 from dashboard.fashion_data import loaded as load_data
 from softmax_core import inspection
 from softmax_core.figures import inside_figures, training_figures
@@ -24,7 +23,7 @@ __all__ = [
 ]
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@shared_resource(max_entries=16, show_spinner=False)
 def run_parameters(runs_dir: str, key: str) -> tuple[np.ndarray, np.ndarray, bool]:
     """(W per epoch (E+1, 784, 10), b per epoch (E+1, 10), has snapshots); without snapshots only the final one.
 
@@ -41,7 +40,7 @@ def run_parameters(runs_dir: str, key: str) -> tuple[np.ndarray, np.ndarray, boo
     return (*read_only(weights, biases), has_snapshots)
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@shared_resource(max_entries=32, show_spinner=False)
 def test_predictions(runs_dir: str, key: str, index: int, data_dir: str) -> np.ndarray:
     """argmax(X W + b) of the 10,000 test images with the weights at position ``index`` (read-only, shared)."""
     weights, biases, _ = run_parameters(runs_dir, key)

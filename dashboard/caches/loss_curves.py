@@ -6,9 +6,8 @@ building the table of the curves and the texts again for each was a quarter of a
 from __future__ import annotations
 
 import pyarrow as pa
-import streamlit as st
 
-from dashboard.caches.shared import shared_figures, table
+from dashboard.caches.shared import shared_figures, shared_resource, table
 from softmax_core.figures import loss_figures
 
 __all__ = [
@@ -28,17 +27,17 @@ gradient_step_figures = shared_figures(loss_figures.gradient_step_figures)
 _TEXTS = {"max_entries": 1024, "show_spinner": False}
 
 
-@st.cache_resource(**_TEXTS)
+@shared_resource(**_TEXTS)
 def one_loss_figure_alt(name: str, y_hat: float, y: float, delta: float, plot_range: float, axis: str) -> str:
     return loss_figures.one_loss_figure_alt(name, y_hat, y, delta, plot_range, axis)
 
 
-@st.cache_resource(**_TEXTS)
+@shared_resource(**_TEXTS)
 def compare_figure_alt(quantity: str, y_hat: float, y: float, delta: float, plot_range: float, axis: str) -> str:
     return loss_figures.compare_figure_alt(quantity, y_hat, y, delta, plot_range, axis)
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+@shared_resource(max_entries=256, show_spinner=False)
 def curve_table(y_hat: float, y: float, delta: float, plot_range: float, axis: str) -> pa.Table:
     """The numbers behind the curves, as the Arrow table ``st.table`` sends."""
     return table(loss_figures.curve_records(y_hat, y, delta, plot_range, axis))

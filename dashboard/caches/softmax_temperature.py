@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import streamlit as st
 
-from dashboard.caches.shared import as_arrow, shared_figures, table  # noqa: F401  (re-exported: the page's tables)
+from dashboard.caches.shared import as_arrow, shared_figures, shared_resource, table  # noqa: F401  (re-exported: the page's tables)
 from softmax_core import stability as numerics
 from softmax_core.figures import softmax_figures
 
@@ -32,7 +32,7 @@ def stability(logits: tuple[float, ...], temperature: float, dtype: str):
     return numerics.compare_stability(logits, temperature, dtype)
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+@shared_resource(max_entries=256, show_spinner=False)
 def stability_table(logits: tuple[float, ...], temperature: float, dtype: str, labels: tuple[str, ...]) -> pa.Table:
     """The stability report's table, as Arrow: the DataFrame and its conversion were 3 % of a class's CPU."""
     return as_arrow(stability(logits, temperature, dtype).table(labels))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import streamlit as st
 
-from dashboard.caches.shared import read_only, shared_figures, stored_run, table, weights_file
+from dashboard.caches.shared import read_only, shared_figures, shared_resource, stored_run, table, weights_file
 from dashboard.fashion_data import loaded as load_data
 from softmax_core.figures import training_figures
 from softmax_core.training import predict_probs
@@ -24,7 +23,7 @@ training_curves = shared_figures(training_figures.training_curves)
 compare_curves = shared_figures(training_figures.compare_curves)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Predicting the 10,000 test images…")
+@shared_resource(max_entries=8, show_spinner="Predicting the 10,000 test images…")
 def probabilities_on_test_set(runs_dir: str, key: str, data_dir: str) -> np.ndarray:
     """``softmax(X W + b)`` of a stored run on the test set, (10000, 10): one read-only array shared by every
     session (as ``cache_data``, every page load unpickled its own 400 KB copy; see calibration's ``run_logits``)."""
