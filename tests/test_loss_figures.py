@@ -1,14 +1,19 @@
 """The loss page's figures carry the values torch gives: curves, gradients (autograd), markers, steps."""
 
+import copy
+import json
 import re
+from unittest import mock
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
+from softmax_core.figures import loss_figures
 from softmax_core.figures.loss_figures import (
     ARROW,
     LOSS_SYMBOLS,
@@ -26,7 +31,7 @@ from softmax_core.figures.loss_figures import (
     one_loss_figure_alt,
     view_half_width,
 )
-from softmax_core.figures.style import PALETTE_SIZE, drawn_traces
+from softmax_core.figures.style import PALETTE_SIZE, drawn_traces, projector_fonts
 from softmax_core.gradient_step import gradient_steps
 from softmax_core.losses import LOSSES, huber
 
@@ -344,3 +349,35 @@ def test_the_curve_table_holds_the_curves_numbers():
         for q, symbol in (("loss", "ℓ"), ("gradient", "∂ℓ/∂ŷ"), ("likelihood", "p")):
             truth = reference(row["loss"], q, [row["d"]], 0.0, delta)[0]
             assert row[symbol] == pytest.approx(truth, abs=2e-6)
+
+
+def _figure_through_plotly(data, title, height, **layout):
+    """How the losses' figures were built before their fonts were set on the plain layout: projector_fonts."""
+    style = copy.deepcopy(loss_figures._style(title, height))
+    return projector_fonts(go.Figure(data=data, layout={**style, **layout}))
+
+
+@given(
+    y_hat=st.floats(-5, 5),
+    y=st.floats(-5, 5),
+    delta=st.floats(0.1, 5),
+    plot_range=st.floats(1, 10),
+    lr=st.floats(0.05, 2.5),
+    axis=st.sampled_from(["residual", "prediction"]),
+)
+@settings(
+    max_examples=10, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate)
+)  # no shrinking: 9 figures twice an example
+def test_fonts_set_on_the_plain_layout_send_what_plotlys_updates_sent(y_hat, y, delta, plot_range, lr, axis):
+    def every_figure():
+        steps = gradient_steps(y_hat, y, lr, delta)
+        return [
+            *(one_loss_figure(name, y_hat, y, delta, plot_range, axis) for name in LOSSES),
+            *(compare_figure(q, y_hat, y, delta, plot_range, axis) for q in QUANTITIES),
+            *gradient_step_figures(steps, delta, plot_range, axis),
+        ]
+
+    now = [json.loads(fig.to_json()) for fig in every_figure()]
+    with mock.patch.object(loss_figures, "_figure", _figure_through_plotly):
+        before = [json.loads(fig.to_json()) for fig in every_figure()]
+    assert now == before  # the same JSON, its keys perhaps in another order

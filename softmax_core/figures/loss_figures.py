@@ -38,7 +38,7 @@ from softmax_core.figures.style import (
     SERIES_SYMBOLS,
     apply_layout,
     in_colour_slot,
-    projector_fonts,
+    projector_font_layout,
 )
 from softmax_core.gradient_step import GradientStep
 from softmax_core.losses import LOSSES, normaliser
@@ -155,9 +155,9 @@ def _style(title: str | None, height: int) -> dict:
 
 
 def _figure(data: list[dict], title: str | None, height: int, **layout) -> go.Figure:
-    """Shared style, then this figure's own layout on top (its keys win)."""
-    fig = go.Figure(data=data, layout={**copy.deepcopy(_style(title, height)), **layout})
-    return projector_fonts(fig)  # again: this figure's own axes replaced the shared ones
+    """Shared style, then this figure's own layout on top (its keys win), then the projector's font sizes
+    again, since this figure's own axes replaced the shared ones (on the plain dict: projector_font_layout)."""
+    return go.Figure(data=data, layout=projector_font_layout({**copy.deepcopy(_style(title, height)), **layout}))
 
 
 def _axis_title(axis: str, y: float) -> str:
