@@ -4,9 +4,11 @@ import json
 
 import plotly.graph_objects as go
 import pytest
+import torch
 from plotly.subplots import make_subplots
 
-from softmax_core.figures.style import FONT_SIZE, apply_layout
+from softmax_core.figures import softmax_figures
+from softmax_core.figures.style import FONT_SIZE, apply_layout, projector_font_layout, projector_fonts
 
 pytestmark = pytest.mark.unit
 
@@ -73,3 +75,32 @@ def test_scaled_text_grows_every_size_we_set_and_leaves_the_original_alone():
     assert big.data[0].textfont.size == 21
     assert fig.layout.font.size == FONT_SIZE and fig.data[0].textfont.size == 14  # the original is untouched
     assert big.data[1].textfont.size is None  # never set: stays the theme's
+
+
+def test_the_plain_layout_gets_the_same_sizes_as_the_figure():
+    """projector_font_layout (a layout still a dict) against projector_fonts (a built figure)."""
+    layout = {
+        "xaxis": {"title": "d", "range": [0, 1]},
+        "yaxis2": {"domain": [0.5, 1], "title": {"text": "p", "font": {"family": "serif"}}},
+        "legend": {"orientation": "h"},
+        "annotations": [{"text": "a", "x": 0, "y": 0}, {"text": "b", "x": 1, "y": 1, "font": {"size": 9}}],
+    }
+    data = [go.Scatter(x=[0, 1], y=[1, 0]), go.Scatter(x=[0, 1], y=[0, 1], yaxis="y2")]
+    through_plotly = projector_fonts(go.Figure(data=data, layout=json.loads(json.dumps(layout))))
+    on_the_dict = go.Figure(data=data, layout=projector_font_layout(json.loads(json.dumps(layout))))
+    assert json.loads(on_the_dict.to_json()) == json.loads(through_plotly.to_json())
+    assert on_the_dict.layout.annotations[1].font.size == 9  # a size already set stays
+
+
+def test_the_softmax_figures_keep_the_projector_sizes_on_every_axis():
+    labels = [f"class {k}" for k in range(10)]
+    logits = tuple(float(k - 4) for k in range(10))
+    probs = torch.softmax(torch.tensor(logits) / 2.0, 0).tolist()
+    figures = [
+        softmax_figures.probability_bars(labels, probs, [0.0] * 9 + [1.0]),
+        softmax_figures.temperature_curves(softmax_figures.temperature_sweep(logits), labels, 2.0, probs),
+    ]
+    for fig in figures:
+        axes = [fig.layout[name] for name in fig.layout if name.startswith(("xaxis", "yaxis"))]
+        assert axes and all(a.tickfont.size == FONT_SIZE - 1 and a.title.font.size == FONT_SIZE for a in axes)
+        assert fig.layout.legend.font.size == FONT_SIZE - 1

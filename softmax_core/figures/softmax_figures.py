@@ -18,7 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from softmax_core.figures.style import FONT_SIZE, PALETTE_SIZE, SERIES_SYMBOLS, apply_layout, projector_fonts
+from softmax_core.figures.style import FONT_SIZE, PALETTE_SIZE, SERIES_SYMBOLS, apply_layout
 from softmax_core.softmax import softmax, zero_temperature_limit
 
 SWEEP_T_MIN, SWEEP_T_MAX, SWEEP_POINTS = 0.01, 100.0, 300
@@ -90,7 +90,7 @@ def probability_bars(labels, probs, one_hot, title: str | None = None) -> go.Fig
     )
     fig.update_yaxes(title_text="probability", range=[0, 1.12], tickformat=".1f")
     fig.update_xaxes(tickangle=-35 if len(labels) > 5 else 0)
-    return projector_fonts(fig)
+    return fig  # apply_layout set the projector's sizes; the axis updates after it keep them
 
 
 def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, current_probs) -> go.Figure:
@@ -169,7 +169,7 @@ def temperature_curves(sweep: TemperatureSweep, labels, temperature: float, curr
         ticktext=[f"{d:g}" for d in decades],
     )
     fig.update_yaxes(title_text="probability", range=[-0.02, 1.2], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    return projector_fonts(fig)
+    return fig  # apply_layout set the projector's sizes; the axis updates after it keep them
 
 
 # ---------------------------------------------------------------- text alternatives and tables
