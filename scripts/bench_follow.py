@@ -39,6 +39,17 @@ from scripts.class_sessions import (
 
 SLIDER_LABEL = "prediction ŷ"
 SLIDER_PARAM = "loss_y_hat"
+SLIDER_DEFAULT = 2.5  # pages/loss_curves.py: Y_HAT
+
+
+def change_values(n: int) -> list[float]:
+    """The lecturer's ``n`` values: each differs from the one before, all lie in the slider's range (-5 to 5),
+    and none is the default, which the address leaves out, so a follower could not be seen to reach it
+    (the 20th change of 20 was 2.5 and always counted as missed)."""
+    magnitudes = [m for m in (round(0.5 + 0.1 * k, 1) for k in range(1, 45)) if m != SLIDER_DEFAULT]  # 0.6 .. 4.9
+    return [(-1) ** k * magnitudes[(k - 1) % len(magnitudes)] for k in range(1, n + 1)]
+
+
 REPLICA_COOKIE = "STREAMLIT_REPLICA"  # deploy/haproxy.cfg: which replica a browser is stuck to
 CODE_RE = re.compile(r"\*\*Lecture\*\* `([2-9A-Z]{3}) ([2-9A-Z]{3})`")
 
@@ -199,7 +210,7 @@ async def run_follow(
 
     latencies, missed = [], 0
     cpu0, wall0, client0 = cpu_seconds(pids), time.perf_counter(), time.process_time()
-    values = [round((-1) ** k * (0.5 + 0.1 * k), 1) for k in range(1, changes + 1)]  # never the default 2.5
+    values = change_values(changes)
     meanwhile = (
         asyncio.create_task(class_meanwhile(url, sessions, storm, storm_impl, timeout)) if sessions or storm else None
     )
