@@ -41,32 +41,36 @@ def chart_z(page, key: str, trace: int) -> str:
 
 def click_confusion_cell(page, true_class: int, predicted_class: int) -> None:
     """Click the centre of one cell of the training page's confusion matrix (10 x 10, true class down the side)."""
-    index = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
-                                  .findIndex(p => p.data && p.data.length === 2 && p.data[0].type === 'heatmap')""")
-    assert index >= 0
-    plot = page.locator(".js-plotly-plot").nth(index)
-    plot.scroll_into_view_if_needed()
-    box = plot.locator(".nsewdrag").first.bounding_box()
-    x = box["x"] + (predicted_class + 0.5) / 10 * box["width"]
-    y = box["y"] + (true_class + 0.5) / 10 * box["height"]
     # Plotly sometimes takes a click on a freshly drawn chart as the end of a hover, selecting nothing:
     # click again (at most three times) until the page lists the cell's images; else fail with what it shows.
+    # Each click waits for the run it starts (on a busy machine it may outlast a fixed wait, and a second
+    # click on the same cell would clear the selection), and the chart is found and measured again before
+    # each click, since a run in between may have redrawn or moved it.
     listed = page.get_by_text("test images of")
-    for attempt in range(3):
+    for _ in range(3):
+        wait_for_rerun(page)
+        index = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+                                      .findIndex(p => p.data && p.data.length === 2 && p.data[0].type === 'heatmap')""")
+        assert index >= 0, "no confusion matrix on the page"
+        plot = page.locator(".js-plotly-plot").nth(index)
+        plot.scroll_into_view_if_needed()
+        box = plot.locator(".nsewdrag").first.bounding_box()
+        x = box["x"] + (predicted_class + 0.5) / 10 * box["width"]
+        y = box["y"] + (true_class + 0.5) / 10 * box["height"]
         page.mouse.move(x, y)
         page.wait_for_timeout(300)
         page.mouse.click(x, y)
+        wait_for_rerun(page)
         try:
-            listed.first.wait_for(timeout=8_000)
-            break
+            listed.first.wait_for(timeout=2_000)
+            return
         except PlaywrightTimeoutError:
-            if attempt == 2:
-                shown = page.get_by_test_id("stMain").inner_text()[-600:]
-                raise AssertionError(
-                    f"three clicks on cell (true {true_class}, predicted {predicted_class}) listed no test images; "
-                    f"the page ends with: {shown!r}"
-                ) from None
-    wait_for_rerun(page)
+            pass
+    shown = page.get_by_test_id("stMain").inner_text()[-600:]
+    raise AssertionError(
+        f"three clicks on cell (true {true_class}, predicted {predicted_class}) listed no test images; "
+        f"the page ends with: {shown!r}"
+    )
 
 
 def test_train_then_look_inside_in_chromium(app_url, page):
