@@ -63,9 +63,10 @@ def click_confusion_cell(page, true_class: int, predicted_class: int) -> None:
         wait_for_rerun(page)
         try:
             listed.first.wait_for(timeout=2_000)
-            return
         except PlaywrightTimeoutError:
-            pass
+            continue
+        wait_for_rerun(page)  # the listing's text comes before its grid of images is drawn
+        return
     shown = page.get_by_test_id("stMain").inner_text()[-600:]
     raise AssertionError(
         f"three clicks on cell (true {true_class}, predicted {predicted_class}) listed no test images; "
@@ -88,9 +89,11 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     listed.wait_for(timeout=30_000)
     count = int(listed.inner_text().split()[0].replace(",", ""))
     assert count > 0
-    titles = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
-                                   .map(p => (p.layout.annotations || []).map(a => a.text))
-                                   .find(t => t.length && t.every(x => x.startsWith('Shirt<br><i>T-shirt/top')))""")
+    grid_titles = """() => [...document.querySelectorAll('.js-plotly-plot')]
+                             .map(p => (p.layout.annotations || []).map(a => a.text))
+                             .find(t => t.length && t.every(x => x.startsWith('Shirt<br><i>T-shirt/top')))"""
+    page.wait_for_function(grid_titles, timeout=30_000)  # drawn after the sentence that counts them
+    titles = page.evaluate(grid_titles)
     assert titles and len(titles) == min(count, 18)
     listed.scroll_into_view_if_needed()
     screenshot(page, "training_confusion_click")
