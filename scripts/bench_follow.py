@@ -41,6 +41,9 @@ SLIDER_LABEL = "prediction ŷ"
 SLIDER_PARAM = "loss_y_hat"
 SLIDER_DEFAULT = 2.5  # pages/loss_curves.py: Y_HAT
 
+REPLICA_COOKIE = "STREAMLIT_REPLICA"  # deploy/haproxy.cfg: which replica a browser is stuck to
+CODE_RE = re.compile(r"\*\*Lecture\*\* `([2-9A-Z]{3}) ([2-9A-Z]{3})`")
+
 
 def change_values(n: int) -> list[float]:
     """The lecturer's ``n`` values: each differs from the one before, all lie in the slider's range (-5 to 5),
@@ -48,10 +51,6 @@ def change_values(n: int) -> list[float]:
     (the 20th change of 20 was 2.5 and always counted as missed)."""
     magnitudes = [m for m in (round(0.5 + 0.1 * k, 1) for k in range(1, 45)) if m != SLIDER_DEFAULT]  # 0.6 .. 4.9
     return [(-1) ** k * magnitudes[(k - 1) % len(magnitudes)] for k in range(1, n + 1)]
-
-
-REPLICA_COOKIE = "STREAMLIT_REPLICA"  # deploy/haproxy.cfg: which replica a browser is stuck to
-CODE_RE = re.compile(r"\*\*Lecture\*\* `([2-9A-Z]{3}) ([2-9A-Z]{3})`")
 
 
 def _rerun_msg(page: str = "", query: str = "", widgets=(), fragment: tuple[str, str] | None = None) -> bytes:
