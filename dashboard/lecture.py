@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import io
 import secrets
+import threading
 import time
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import segno
 import streamlit as st
@@ -59,6 +60,12 @@ ID = "_lecture_id"
 NICKNAME = "_lecture_nickname"
 NOTICE = "_lecture_notice"
 
+# Followers' page runs take turns, this many at once: after a lecturer's change, 100 runs at once each cost
+# more (Streamlit's config lock, the interpreter's lock passed among 100 threads) and all ended together
+# near the last; in turns, the first followers see the change at once (docs/lecture-mode.md).
+FOLLOWER_RUNS_AT_ONCE = 2
+_FOLLOWER_TURNS = threading.BoundedSemaphore(FOLLOWER_RUNS_AT_ONCE)
+
 
 _ROOM_STORES: dict[str, RoomStore] = {}
 
@@ -83,7 +90,7 @@ def watch() -> RoomWatch:
     """This process's watch over the rooms its followers follow (one thread, started by the first follower)."""
     global _WATCH
     if _WATCH is None:
-        _WATCH = RoomWatch(signature=lambda code: rooms().signature(code), poke=streamlit_internals.run_fragment)
+        _WATCH = RoomWatch(signature=lambda code: rooms().signature(code), poke=catch_up)
     return _WATCH
 
 
@@ -365,18 +372,52 @@ def navigate(target: str, pairs: list[tuple[str, str]]) -> None:
     streamlit_internals.navigate_as_history(target, pairs)
 
 
+def followed_pairs(query, own_query: list[tuple[str, str]], code: str) -> list[tuple[str, str]]:
+    """The follower's address for the lecturer's ``query``: hers, the follower's own presenter mode, the room."""
+    own = [(name, value) for name, value in own_query if name == PRESENT_PARAM]
+    return [*query, *own, (JOIN_PARAM, code)]
+
+
 def go_to(page: str, query: tuple[tuple[str, str], ...], version: int) -> None:
     """Show the lecturer's ``page`` with her ``query`` (the viewer's own presenter mode kept)."""
     target = page_paths().get(page)
     if target is None:
         return  # a page this version of the app does not have
-    own = [
-        (name, value) for name in st.query_params if name in (PRESENT_PARAM,) for value in st.query_params.get_all(name)
-    ]
-    pairs = [*query, *own, (JOIN_PARAM, st.session_state[CODE])]
+    own = [(name, value) for name in st.query_params for value in st.query_params.get_all(name)]
+    pairs = followed_pairs(query, own, st.session_state[CODE])
     forget_unbound({*st.query_params, *(name for name, _ in query)})
     st.session_state[APPLIED] = (version, page, query)
     navigate(target, pairs)
+
+
+def shows(room) -> bool:
+    """This run already has the lecturer's page and query: the push opened them (:func:`catch_up`)."""
+    target = page_paths().get(room.page)
+    return target is not None and streamlit_internals.running_page_is(target) and current_query() == tuple(room.query)
+
+
+def take(room) -> None:
+    """Follow ``room`` in this run, which shows her page and query already: no page switch."""
+    applied = st.session_state.get(APPLIED)
+    shown_before = applied[2] if applied is not None else ()
+    forget_unbound({*(name for name, _ in shown_before), *(name for name, _ in room.query)})
+    st.session_state[APPLIED] = (room.version, room.page, tuple(room.query))
+
+
+def catch_up(session_id: str, code: str, fragment_id: str) -> bool:
+    """The push's request (dashboard/room_watch.py, on its thread): the follower's next run is the lecturer's
+    page with her query, whose poll then takes it (:func:`take`). One run, where starting the poll fragment
+    first cost a second run (docs/lecture-mode.md). An ended room or a page this version lacks goes through
+    the poll, which says so or stays. False if the session is gone."""
+    room, _ = rooms().live(code)
+    target = page_paths().get(room.page) if room is not None else None
+    if target is None:
+        return streamlit_internals.run_fragment(session_id, fragment_id)
+
+    def query_for(last_query: str) -> str:
+        return urlencode(followed_pairs(room.query, parse_qsl(last_query, keep_blank_values=True), code))
+
+    return streamlit_internals.run_page_as_history(session_id, fragment_id, target, query_for)
 
 
 def follow_now() -> None:
@@ -417,7 +458,11 @@ def _poll_room() -> None:
         st.session_state[NOTICE] = sentence
         st.rerun(scope="app")
     applied = st.session_state.get(APPLIED)
-    if applied is None or applied[0] != room.version:
+    if applied is not None and applied[0] == room.version:
+        return
+    if shows(room):
+        take(room)
+    else:
         go_to(room.page, room.query, room.version)
 
 
@@ -514,7 +559,11 @@ def run_page(page) -> None:
     else:
         start_button()
     try:
-        page.run()
+        if following():
+            with _FOLLOWER_TURNS:
+                page.run()
+        else:
+            page.run()
     finally:
         if is_lecturer():
             publish(page)

@@ -2,17 +2,17 @@
 
 One thread per server process ``stat``-s each room that has followers in this process, every
 ``TICK_SECONDS``. When a room's file changed (the lecturer published), every follower session here that
-has not yet seen the new file is asked to run its poll fragment now (``streamlit_internals.run_fragment``):
-that run reads the room and opens the lecturer's page, as a timer's poll did before. A session busy with a
-run of its own is asked again on a later tick, until its poll has seen the change.
+has not yet seen the new file is asked to catch up now (``lecture.catch_up``: one run of the lecturer's page
+with her query, whose poll reads the room as a timer's poll did before). A session busy with a run of its
+own is asked again on a later tick, until its poll has seen the change.
 
 Why: with each follower's browser rerunning a poll fragment every second, 100 idle followers cost a
 quarter of a core, and the change waited up to a second for the next poll (docs/lecture-mode.md). The
 room file lives in the run store's folder, so a follower on one replica sees a lecturer on another.
 
 The logic here takes its two effects as functions (``signature``: the room file's identity or None;
-``poke``: ask a session to run a fragment, False if it is gone), so ``tests/test_room_watch.py`` checks it
-without a server.
+``poke(session_id, code, fragment_id)``: ask a session to catch up with the room, False if it is gone),
+so ``tests/test_room_watch.py`` checks it without a server.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class RoomWatch:
     def __init__(
         self,
         signature: Callable[[str], Hashable],
-        poke: Callable[[str, str], bool],
+        poke: Callable[[str, str, str], bool],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._signature = signature
@@ -83,7 +83,7 @@ class RoomWatch:
                 continue
             follower.asked_at = now
             asked += 1
-            if not self._poke(session_id, follower.fragment_id):
+            if not self._poke(session_id, follower.code, follower.fragment_id):
                 self.forget(session_id)  # the tab closed or the session ended
         return asked
 

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from streamlit.commands.execution_control import _force_yield_point
 from streamlit.file_util import get_main_script_directory
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime import Runtime
 from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.pages_manager import PagesManager
@@ -62,6 +63,20 @@ def current_page_hash() -> str:
     """
     ctx = get_script_run_ctx()
     return ctx.page_script_hash if ctx is not None else ""
+
+
+def running_page_is(target: str) -> bool:
+    """Whether this run runs page file ``target`` (relative to the main script, as for ``st.switch_page``).
+
+    Lecture mode's poll asks it of the run the push started (dashboard/lecture.py, ``shows``). No public
+    API names the running page's file from inside it; upstream: no issue found.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return False
+    page = ctx.pages_manager.get_pages().get(ctx.page_script_hash)
+    wanted = os.path.realpath(os.path.join(get_main_script_directory(ctx.main_script_path), target))
+    return page is not None and page["script_path"] == wanted
 
 
 # ---------------------------------------------------------------- a browser's clear-cache request
@@ -214,6 +229,56 @@ def run_fragment(session_id: str, fragment_id: str) -> bool:
                 fragment_id=fragment_id,
                 is_auto_rerun=True,
                 widget_states=None,  # the controls keep their values (the browser's last message set them)
+                context_info=last.context_info if last.HasField("context_info") else None,
+            )
+        )
+
+    session._call_soon_on_event_loop(on_event_loop)
+    return True
+
+
+def run_page_as_history(session_id: str, fragment_id: str, target: str, query_for: Callable[[str], str]) -> bool:
+    """Ask idle session ``session_id`` to open page file ``target`` with the query ``query_for(its last query)``,
+    as :func:`navigate_as_history` would from inside the session's run; False if the session is gone.
+
+    Lecture mode's push (dashboard/lecture.py, ``catch_up``): one run shows the follower the lecturer's page,
+    where starting the follower's poll fragment (:func:`run_fragment`) costs a second run, the fragment's,
+    before it (a fragment run is about 5 ms of server CPU here: docs/lecture-mode.md). The same guards as
+    :func:`run_fragment`: a session with a run going or waiting, or whose last run did not draw the poll
+    ``fragment_id`` (it stopped following), is left alone. The address goes to the browser first, as
+    ``st.switch_page`` sends it (a run's start keeps a queued ``page_info_changed``). A ``target`` the app
+    does not have starts the fragment instead. Upstream: streamlit/streamlit#2838 (open) for a public way
+    to start a session's run from another thread.
+    """
+    if not Runtime.exists():
+        return False
+    info = Runtime.instance()._session_mgr.get_active_session_info(session_id)
+    if info is None:
+        return False
+    session = info.session
+
+    def on_event_loop() -> None:
+        if session._scriptrunner is not None or not session.has_fragment(fragment_id):
+            return
+        last = session._client_state
+        main_directory = get_main_script_directory(session._script_data.main_script_path)
+        wanted = os.path.realpath(os.path.join(main_directory, target))
+        pages = session._pages_manager.get_pages().values()
+        hashes = [p["page_script_hash"] for p in pages if p["script_path"] == wanted]
+        if not hashes:
+            run_fragment(session_id, fragment_id)
+            return
+        query_string = query_for(last.query_string)
+        address = ForwardMsg()
+        address.page_info_changed.query_string = query_string
+        session._enqueue_forward_msg(address)
+        session._create_scriptrunner(
+            RerunData(
+                query_string=query_string,
+                page_script_hash=hashes[0],
+                is_history_navigation=True,  # the URL wins over the controls' session values
+                widget_states=None,
+                cached_message_hashes=frozenset(last.cached_message_hashes),
                 context_info=last.context_info if last.HasField("context_info") else None,
             )
         )

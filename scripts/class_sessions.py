@@ -44,6 +44,7 @@ class PageLoad:
     auto_rerun: tuple[str, float] | None = None  # (fragment id, seconds): a fragment the browser reruns on a timer
     page_script_hash: str = ""  # the page that ran (a fragment rerun names it, as the browser does)
     query: str | None = None  # the address's query the server set during the run, if it set one
+    finishes: list[int] = field(default_factory=list)  # every script_finished status read, in order
 
 
 def _texts_of(element) -> tuple[str, str, str]:
@@ -57,6 +58,8 @@ def _texts_of(element) -> tuple[str, str, str]:
         return kind, element.progress.text, ""
     if kind == "exception":
         return kind, f"{element.exception.type}: {element.exception.message}", ""
+    if kind == "code":
+        return kind, element.code.code_text, ""
     if kind == "button":
         return kind, element.button.label, element.button.id
     return kind or "", "", ""
@@ -175,8 +178,10 @@ class Session:
                         load.query = fwd.page_info_changed.query_string
                     elif kind == "page_not_found":
                         load.error = f"page not found: {page!r}"
-                    elif kind == "script_finished" and fwd.script_finished in finished:
-                        break
+                    elif kind == "script_finished":
+                        load.finishes.append(fwd.script_finished)
+                        if fwd.script_finished in finished:
+                            break
         except TimeoutError:
             load.error = f"no script_finished within {timeout:.0f} s"
         load.seconds = time.perf_counter() - started

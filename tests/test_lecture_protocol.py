@@ -9,6 +9,7 @@ version; then the lecturer steers once more and the room follows her (so the che
 from __future__ import annotations
 
 import pytest
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from scripts.class_sessions import Session
@@ -98,5 +99,47 @@ def test_a_follower_cannot_steer_the_room(shared_data_dir, tmp_path):
     assert not pushed.error, pushed.error
     assert pushed.query is not None and "loss_y=1" in pushed.query, pushed.query
     assert any(t.startswith("A regression loss") for t in pushed.texts), pushed.texts  # the losses page ran
+    # in one run: the push opened her page itself, no poll fragment's run first (docs/lecture-mode.md)
+    assert pushed.finishes == [ForwardMsg.FINISHED_SUCCESSFULLY], pushed.finishes
     assert seen["ended"].ended  # the lecturer ends it; the server runs the follower's poll, which says so, in words
     assert any(f"The lecture {before.code} has ended." in t for t in seen["told"]), seen["told"]
+
+
+def _repl_y_hat(load) -> str:
+    """The ``y_hat = torch.tensor(...)`` line the cross-entropy page prints (its table, as text)."""
+    lines = [line for text in load.texts for line in text.splitlines() if line.startswith(">>> y_hat = ")]
+    return lines[0] if lines else ""
+
+
+async def _follow_a_table(url: str, rooms: RoomStore) -> list:
+    """The cross-entropy page's table (a control without a URL binding) is shown to a follower, then another
+    table: the lecturer opens her lecturer link on a second device with it. The follower sends nothing after
+    joining; the second table reaches it through the server's push."""
+    lecturer, second_device, follower = Session(url), Session(url), Session(url)
+    for session in (lecturer, second_device, follower):
+        await session.connect(TIMEOUT)
+    try:
+        home = await lecturer.load("", timeout=TIMEOUT)
+        started = await lecturer.press("", "", home.buttons["Start a lecture"], timeout=TIMEOUT)
+        [link] = [text for text in started.texts if "lecturer=" in text]
+        [room] = rooms.rooms()
+        await lecturer.load("cross_entropy_steps", "yhat=0.7,0.2,0.1;0.1,0.1,0.8&y=0,2", timeout=TIMEOUT)
+        seen = [await follower.load("", f"lecture={room.code}", timeout=TIMEOUT)]  # joined: on her page at once
+        steer = link.split("?", 1)[1] + "&yhat=0.5,0.5;0.9,0.1&y=1,0"
+        await second_device.load("cross_entropy_steps", steer, timeout=TIMEOUT)
+        seen.append(await follower.listen(timeout=30))
+        return seen
+    finally:
+        for session in (lecturer, second_device, follower):
+            await session.close()
+
+
+def test_a_follower_is_shown_each_table_the_lecturer_edits(shared_data_dir, tmp_path):
+    runs = tmp_path / "runs"
+    with running_streamlit({"SOFTMAX_DATA_DIR": str(shared_data_dir), "SOFTMAX_RUNS_DIR": str(runs)}) as url:
+        first, second = run_async(_follow_a_table(url, RoomStore(runs)))
+    assert not first.error and not second.error, (first.error, second.error)
+    assert _repl_y_hat(first) == ">>> y_hat = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])", first.texts
+    # the follower's own copy of the first table is dropped, so the second comes from her address
+    assert _repl_y_hat(second) == ">>> y_hat = torch.tensor([[0.5, 0.5], [0.9, 0.1]])", second.texts
+    assert second.finishes == [ForwardMsg.FINISHED_SUCCESSFULLY], second.finishes

@@ -12,14 +12,14 @@ class Fakes:
     def __init__(self):
         self.signatures = {"ABC234": ("inode", 1), "XYZ789": ("inode", 7)}
         self.gone: set[str] = set()
-        self.pokes: list[tuple[str, str]] = []
+        self.pokes: list[tuple[str, str, str]] = []
         self.now = 100.0
 
     def signature(self, code):
         return self.signatures.get(code)
 
-    def poke(self, session_id, fragment_id):
-        self.pokes.append((session_id, fragment_id))
+    def poke(self, session_id, code, fragment_id):
+        self.pokes.append((session_id, code, fragment_id))
         return session_id not in self.gone
 
     def watch(self):
@@ -42,7 +42,7 @@ def test_a_change_wakes_every_follower_of_that_room_and_no_other():
     watch.polled("s3", "XYZ789", "f3", ("inode", 7))
     fakes.signatures["ABC234"] = ("inode", 2)
     assert watch.tick() == 2
-    assert sorted(fakes.pokes) == [("s1", "f1"), ("s2", "f2")]
+    assert sorted(fakes.pokes) == [("s1", "ABC234", "f1"), ("s2", "ABC234", "f2")]
 
 
 def test_a_woken_follower_is_asked_again_until_its_poll_has_read_the_change():
@@ -72,7 +72,7 @@ def test_a_closed_session_is_forgotten_and_a_detached_one_is_not_woken():
     fakes.gone.add("closed")
     fakes.signatures["ABC234"] = ("inode", 2)
     watch.tick()
-    assert fakes.pokes == [("closed", "f1")]
+    assert fakes.pokes == [("closed", "ABC234", "f1")]
     assert watch.followers() == {}
 
 

@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 import streamlit as st
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner.script_runner import ScriptRunner
@@ -209,9 +210,28 @@ def test_an_idle_session_still_starts_its_runs_as_run_fragment_does_it():
     )
 
 
+def test_a_run_start_still_keeps_a_queued_address_as_run_page_as_history_needs():
+    """When this fails, ``run_page_as_history`` (lecture mode's push) must send the address another way: it
+    queues the lecturer's query for the browser, then starts the run, whose start clears the session's queue
+    but for a few kinds of message, ``page_info_changed`` among them."""
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    queue = ForwardMsgQueue()
+    address = ForwardMsg()
+    address.page_info_changed.query_string = "loss_y=1&lecture=ABC234"
+    queue.enqueue(address)
+    queue.clear(retain_lifecycle_msgs=True)  # what AppSession._clear_queue does when a run starts
+    assert [m.page_info_changed.query_string for m in queue.flush()] == ["loss_y=1&lecture=ABC234"]
+    assert "self._clear_queue(" in inspect.getsource(AppSession._handle_scriptrunner_event_on_event_loop)
+    for private in ("_pages_manager", "_script_data", "_client_state", "_scriptrunner"):
+        assert f"self.{private}" in inspect.getsource(AppSession.__init__), private
+
+
 def test_outside_a_server_there_is_no_session_to_start():
     assert internals.this_session_id() is None and internals.this_fragment_id() is None
     assert internals.run_fragment("no-such-session", "no-such-fragment") is False
+    assert internals.run_page_as_history("no-such-session", "no-such-fragment", "pages/home.py", str) is False
+    assert internals.running_page_is("pages/home.py") is False
 
 
 def test_apptest_still_scans_every_installed_package_on_each_run_so_the_suite_scans_once():
