@@ -12,11 +12,10 @@ from softmax_core.figures.loss_figures import (
     QUANTITIES,
     fmt,
     gradient_step_alt,
-    loss_formulas,
     loss_style,
     view_half_width,
 )
-from softmax_core.gradient_step import gradient_steps, step_table
+from softmax_core.gradient_step import step_table
 from softmax_core.losses import LOSSES
 
 run_through_navigation()  # first: a deep link on a fresh server must go through streamlit_app.py
@@ -96,7 +95,9 @@ else:
 for column, name in zip(st.columns(3), LOSSES):
     with column:
         st.markdown(f"**{LOSS_TITLES[name]}**")
-        st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(loss_formulas(name, y_hat, y, delta)) + r"\end{gathered}")
+        st.latex(
+            r"\begin{gathered}" + r" \\[4pt] ".join(cached.loss_formulas(name, y_hat, y, delta)) + r"\end{gathered}"
+        )
 
 st.divider()
 st.subheader("One gradient step")
@@ -109,7 +110,7 @@ right.latex(  # one short line each: fits a phone's 390 px
     r"\text{Huber: } -\eta\,\operatorname{clip}(d, -\delta, \delta)\end{gathered}"
 )
 try:
-    steps = gradient_steps(y_hat, y, lr, delta)
+    steps = cached.gradient_steps(y_hat, y, lr, delta)
 except ValueError as exc:
     user_text.error(f"Cannot take the step: {exc}")
 else:
