@@ -6,9 +6,10 @@ her query string. ``streamlit_app.py`` runs each page through :func:`run_page`:
 - the lecturer's session (the one that started the room, or one opened with its lecturer link) writes
   her page and query to the room after every run, only when they changed (:mod:`softmax_core.lecture_rooms`);
 - a follower's poll fragment stats the room file; when the lecturer's version moved, it forgets the page's
-  controls (so they seed from the URL, as on a fresh load) and opens her page with her query. The server
-  starts that poll as soon as the room file changes (:mod:`dashboard.room_watch`); the browser's timer
-  runs it only every ``HEARTBEAT_SECONDS``, to count the follower;
+  controls (so they seed from the URL, as on a fresh load) and opens her page with her query. As soon as
+  the room file changes, the server (:mod:`dashboard.room_watch`, :func:`catch_up`) starts a run of her
+  page with her query itself, whose poll finds it shows the room and takes it; the browser's timer runs
+  the poll only every ``HEARTBEAT_SECONDS``, to count the follower. Followers' page runs take turns;
 - a follower whose page or controls differ from the lecturer's after a run of their own has touched
   something: they are detached, starting from the lecturer's state. "Follow the lecture" jumps back.
 
