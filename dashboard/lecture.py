@@ -265,6 +265,7 @@ def publish(page) -> None:
         st.session_state[NOTICE] = f"{exc} Lecture mode is off."
         return
     st.session_state[PUBLISHED] = (where, time.time())
+    watch().nudge()  # followers in this process catch up now, not at the watch's next tick
 
 
 def base_url(page) -> str:

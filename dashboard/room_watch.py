@@ -52,6 +52,7 @@ class RoomWatch:
         self._lock = threading.Lock()
         self._followers: dict[str, _Follower] = {}
         self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
 
     def polled(self, session_id: str, code: str, fragment_id: str, seen: Hashable) -> None:
         """A follower's poll ran and read room ``code`` at signature ``seen``; wake it when that changes."""
@@ -63,6 +64,11 @@ class RoomWatch:
         """The session explores on its own, left, or became the lecturer: no more wake-ups."""
         with self._lock:
             self._followers.pop(session_id, None)
+
+    def nudge(self) -> None:
+        """A lecturer in this process just wrote her room: look now, not at the next tick (up to
+        ``TICK_SECONDS`` later). A lecturer on another replica is found by the tick."""
+        self._wake.set()
 
     def followers(self) -> dict[str, str]:
         """session id -> room code: who is watched now (tests/test_room_watch.py)."""
@@ -97,7 +103,8 @@ class RoomWatch:
 
     def _loop(self) -> None:
         while True:
-            time.sleep(TICK_SECONDS)
+            self._wake.wait(TICK_SECONDS)
+            self._wake.clear()
             try:
                 self.tick()
             except Exception:  # one bad tick (a file mid-replace, a session mid-shutdown) must not end the loop

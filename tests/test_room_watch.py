@@ -1,5 +1,7 @@
 """The lecture's push: which follower sessions the watch wakes, and when (no server: its effects are fakes)."""
 
+import threading
+
 import pytest
 
 from dashboard import room_watch
@@ -82,3 +84,22 @@ def test_an_ended_room_wakes_its_followers_so_they_read_the_sentence():
     watch.polled("s1", "ABC234", "f1", ("inode", 1))
     del fakes.signatures["ABC234"]  # removed: no signature
     assert watch.tick() == 1
+
+
+def test_a_nudge_wakes_the_watch_at_once(monkeypatch):
+    """The lecturer's own process does not wait for the next tick: with ticks a minute apart, the nudge
+    alone makes the watch ask the follower within seconds."""
+    monkeypatch.setattr(room_watch, "TICK_SECONDS", 60.0)
+    fakes = Fakes()
+    asked = threading.Event()
+
+    def poke(session_id, code, fragment_id):
+        asked.set()
+        return True
+
+    watch = RoomWatch(fakes.signature, poke)
+    watch.polled("s1", "ABC234", "f1", ("inode", 1))  # starts the watch's thread
+    fakes.signatures["ABC234"] = ("inode", 2)
+    assert not asked.wait(0.5)  # no tick yet
+    watch.nudge()
+    assert asked.wait(10)
