@@ -65,6 +65,14 @@ def current_page_hash() -> str:
     return ctx.page_script_hash if ctx is not None else ""
 
 
+def _page_hash(pages_manager: PagesManager, main_script_path: str, target: str) -> str | None:
+    """The script hash of page file ``target`` (relative to the main script, as for ``st.switch_page``), or
+    None if the app has no such page."""
+    wanted = os.path.realpath(os.path.join(get_main_script_directory(main_script_path), target))
+    hashes = [p["page_script_hash"] for p in pages_manager.get_pages().values() if p["script_path"] == wanted]
+    return hashes[0] if hashes else None
+
+
 def running_page_is(target: str) -> bool:
     """Whether this run runs page file ``target`` (relative to the main script, as for ``st.switch_page``).
 
@@ -74,9 +82,7 @@ def running_page_is(target: str) -> bool:
     ctx = get_script_run_ctx()
     if ctx is None:
         return False
-    page = ctx.pages_manager.get_pages().get(ctx.page_script_hash)
-    wanted = os.path.realpath(os.path.join(get_main_script_directory(ctx.main_script_path), target))
-    return page is not None and page["script_path"] == wanted
+    return _page_hash(ctx.pages_manager, ctx.main_script_path, target) == ctx.page_script_hash
 
 
 # ---------------------------------------------------------------- a browser's clear-cache request
@@ -162,9 +168,8 @@ def navigate_as_history(target: str, pairs: list[tuple[str, str]]) -> bool:
     switches page with the URL winning.
     """
     ctx = get_script_run_ctx()
-    wanted = os.path.realpath(os.path.join(get_main_script_directory(ctx.main_script_path), target))
-    hashes = [p["page_script_hash"] for p in ctx.pages_manager.get_pages().values() if p["script_path"] == wanted]
-    if not hashes:
+    page_hash = _page_hash(ctx.pages_manager, ctx.main_script_path, target)
+    if page_hash is None:
         return False
     query_string = urlencode(pairs)
     with ctx.session_state.query_params() as query_params:
@@ -174,7 +179,7 @@ def navigate_as_history(target: str, pairs: list[tuple[str, str]]) -> bool:
     ctx.script_requests.request_rerun(
         RerunData(
             query_string=query_string,
-            page_script_hash=hashes[0],
+            page_script_hash=page_hash,
             is_history_navigation=True,
             cached_message_hashes=ctx.cached_message_hashes,
             context_info=ctx.context_info,
@@ -198,18 +203,15 @@ def this_fragment_id() -> str | None:
     return ThreadState.get().fragment_id if get_script_run_ctx() is not None else None
 
 
-def run_fragment(session_id: str, fragment_id: str) -> bool:
-    """Ask session ``session_id`` to run fragment ``fragment_id`` now, as its browser's timer would; False if the
-    session is gone (closed tab, ended, disconnected).
+def _when_idle(session_id: str, fragment_id: str, start: Callable[[AppSession], None]) -> bool:
+    """Call ``start(session)`` on session ``session_id``'s event loop if, by then, it has no run going or waiting
+    and its last run drew fragment ``fragment_id``; False if the session is gone (closed tab, ended,
+    disconnected).
 
-    Lecture mode's push (dashboard/room_watch.py): the server, not 100 browsers' timers, starts a follower's
-    poll when the lecturer moved. Called from a watcher thread, so the request is made on the session's event
-    loop, where the browser's own messages are handled: a session with a run going or pending is left alone
-    (its own run reads the room too, and a request here would replace that run's page and query with the last
-    ones); the watcher asks again. This is ``AppSession.request_rerun`` for an idle session with the last
-    run's page and query, except that the controls keep the values they have (``widget_states=None``: the
-    saved client state holds no widget states). Upstream: streamlit/streamlit#2838 (open, "Trigger a script
-    re-run from another thread") asks for a public way.
+    Called from a watcher thread, so the request is made on the session's event loop, where the browser's
+    own messages are handled. A session with a run going or pending is left alone (its own run reads the
+    room too, and a request here would replace that run's page and query with the last ones); so is one whose
+    page no longer draws the fragment (it stopped following). The watcher asks again.
     """
     if not Runtime.exists():
         return False
@@ -219,22 +221,40 @@ def run_fragment(session_id: str, fragment_id: str) -> bool:
     session = info.session
 
     def on_event_loop() -> None:
-        if session._scriptrunner is not None or not session.has_fragment(fragment_id):
-            return  # a run of its own is going or waiting (it polls the room itself), or the page changed
-        last = session._client_state  # the last finished run's page, query and browser context
-        session._create_scriptrunner(
-            RerunData(
-                query_string=last.query_string,
-                page_script_hash=last.page_script_hash,
-                fragment_id=fragment_id,
-                is_auto_rerun=True,
-                widget_states=None,  # the controls keep their values (the browser's last message set them)
-                context_info=last.context_info if last.HasField("context_info") else None,
-            )
-        )
+        if session._scriptrunner is None and session.has_fragment(fragment_id):
+            start(session)
 
     session._call_soon_on_event_loop(on_event_loop)
     return True
+
+
+def _start_fragment(session: AppSession, fragment_id: str) -> None:
+    """An idle session's run of ``fragment_id`` with its last run's page and query, as its browser's timer
+    would ask for it, except that the controls keep the values they have (``widget_states=None``: the saved
+    client state holds no widget states)."""
+    last = session._client_state  # the last finished run's page, query and browser context
+    session._create_scriptrunner(
+        RerunData(
+            query_string=last.query_string,
+            page_script_hash=last.page_script_hash,
+            fragment_id=fragment_id,
+            is_auto_rerun=True,
+            widget_states=None,  # the controls keep their values (the browser's last message set them)
+            context_info=last.context_info if last.HasField("context_info") else None,
+        )
+    )
+
+
+def run_fragment(session_id: str, fragment_id: str) -> bool:
+    """Ask session ``session_id`` to run fragment ``fragment_id`` now, as its browser's timer would; False if the
+    session is gone.
+
+    Lecture mode's push (dashboard/lecture.py, ``catch_up``) for an ended room or a page this version lacks:
+    the follower's poll says so or stays. This is ``AppSession.request_rerun`` for an idle session with the
+    last run's page and query (see :func:`_when_idle`, :func:`_start_fragment`). Upstream:
+    streamlit/streamlit#2838 (open, "Trigger a script re-run from another thread") asks for a public way.
+    """
+    return _when_idle(session_id, fragment_id, lambda session: _start_fragment(session, fragment_id))
 
 
 def run_page_as_history(session_id: str, fragment_id: str, target: str, query_for: Callable[[str], str]) -> bool:
@@ -244,30 +264,18 @@ def run_page_as_history(session_id: str, fragment_id: str, target: str, query_fo
     Lecture mode's push (dashboard/lecture.py, ``catch_up``): one run shows the follower the lecturer's page,
     where starting the follower's poll fragment (:func:`run_fragment`) costs a second run, the fragment's,
     before it (a fragment run is about 5 ms of server CPU here: docs/lecture-mode.md). The same guards as
-    :func:`run_fragment`: a session with a run going or waiting, or whose last run did not draw the poll
-    ``fragment_id`` (it stopped following), is left alone. The address goes to the browser first, as
-    ``st.switch_page`` sends it (a run's start keeps a queued ``page_info_changed``). A ``target`` the app
-    does not have starts the fragment instead. Upstream: streamlit/streamlit#2838 (open) for a public way
-    to start a session's run from another thread.
+    :func:`run_fragment` (:func:`_when_idle`). The address goes to the browser first, as ``st.switch_page``
+    sends it (a run's start keeps a queued ``page_info_changed``). A ``target`` the app does not have starts
+    the fragment instead. Upstream: streamlit/streamlit#2838 (open) for a public way to start a session's run
+    from another thread.
     """
-    if not Runtime.exists():
-        return False
-    info = Runtime.instance()._session_mgr.get_active_session_info(session_id)
-    if info is None:
-        return False
-    session = info.session
 
-    def on_event_loop() -> None:
-        if session._scriptrunner is not None or not session.has_fragment(fragment_id):
+    def start(session: AppSession) -> None:
+        page_hash = _page_hash(session._pages_manager, session._script_data.main_script_path, target)
+        if page_hash is None:
+            _start_fragment(session, fragment_id)
             return
         last = session._client_state
-        main_directory = get_main_script_directory(session._script_data.main_script_path)
-        wanted = os.path.realpath(os.path.join(main_directory, target))
-        pages = session._pages_manager.get_pages().values()
-        hashes = [p["page_script_hash"] for p in pages if p["script_path"] == wanted]
-        if not hashes:
-            run_fragment(session_id, fragment_id)
-            return
         query_string = query_for(last.query_string)
         address = ForwardMsg()
         address.page_info_changed.query_string = query_string
@@ -275,7 +283,7 @@ def run_page_as_history(session_id: str, fragment_id: str, target: str, query_fo
         session._create_scriptrunner(
             RerunData(
                 query_string=query_string,
-                page_script_hash=hashes[0],
+                page_script_hash=page_hash,
                 is_history_navigation=True,  # the URL wins over the controls' session values
                 widget_states=None,
                 cached_message_hashes=frozenset(last.cached_message_hashes),
@@ -283,5 +291,4 @@ def run_page_as_history(session_id: str, fragment_id: str, target: str, query_fo
             )
         )
 
-    session._call_soon_on_event_loop(on_event_loop)
-    return True
+    return _when_idle(session_id, fragment_id, start)
