@@ -9,10 +9,15 @@ from dashboard.navigation import pages_for_this_run
 from dashboard.page_style import apply_page_style
 from dashboard.presenter import presenting
 from dashboard.sign_in import gate
+from dashboard.streamlit_internals import keep_the_end_of_each_run
 
 # The pages' shared caches import torch, plotly and pandas: their long-lived objects go out of the
 # garbage collector's full passes before the first page runs (see gc_tuning).
 freeze_imports_once(*PAGE_CACHES)
+
+# A rerun asked for just as a run ends waits for that run's last messages, which Streamlit would drop
+# (a lecture follower's timer meeting the server's push; see streamlit_internals).
+keep_the_end_of_each_run()
 
 # The icon ships with the app, served as a static file (`server.enableStaticServing`): a material
 # icon would be fetched from a web font host (none offline), and a file path is read, hashed and

@@ -11,8 +11,11 @@ or a private name; ``tests/test_streamlit_internals.py`` checks that too.
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -24,6 +27,7 @@ from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.runtime_util import MESSAGE_FLUSH_INTERVAL_SECS
 from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
 from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 from streamlit.runtime.state.query_params import _coerce_value_for_query_url, _format_number_for_query_url
 
@@ -104,6 +108,73 @@ def set_clear_cache_handler(handler: Callable[[AppSession], None]) -> None:
     the "c" shortcut.
     """
     AppSession._handle_clear_cache_request = handler
+
+
+# ---------------------------------------------------------------- a rerun request in the moment a run ends
+
+UPSTREAM_REQUEST_RERUN = AppSession.request_rerun
+
+_held: weakref.WeakKeyDictionary[AppSession, list] = weakref.WeakKeyDictionary()  # session -> requests held, in order
+_held_lock = threading.Lock()
+
+
+def _runner_is_ending(session: AppSession) -> bool:
+    """The session's runner has stopped (its run ended, or a stop was asked) and its end has not been handled yet."""
+    runner = session._scriptrunner
+    return runner is not None and runner._requests._state is ScriptRequestType.STOP
+
+
+def _request_rerun_in_order(session: AppSession, client_state=None) -> None:
+    """``AppSession.request_rerun``, except that a request reaching a session whose runner has stopped, but whose
+    last events still wait on the event loop, is held until they are handled; held requests are made in the
+    order they came.
+
+    Streamlit 1.67 starts a new runner for such a request at once, and the session then ignores every event of
+    the stopped runner still queued ("Ignoring event from non-current ScriptRunner"): the end of its last run,
+    its last elements and its ``script_finished``, never reach the browser. A follower whose browser timer asked
+    for the lecture poll just as the server's push run ended kept a half-drawn page and missed that change
+    (docs/lecture-mode.md). On a busy server the window is long: the event loop handles a runner's events up to
+    half a second after they were sent. A runner queues its run's events before it stops, so one turn of the
+    event loop is enough. Upstream: no issue found.
+    """
+    with _held_lock:
+        held = _held.get(session)
+        if held is None and _runner_is_ending(session):
+            held = _held[session] = []
+            session._call_soon_on_event_loop(functools.partial(_release_held, session, session._scriptrunner))
+        if held is not None:
+            held.append(client_state)
+            return
+    UPSTREAM_REQUEST_RERUN(session, client_state)
+
+
+def _release_held(session: AppSession, waited_for=None) -> None:
+    """On the event loop, after the events that runner ``waited_for`` queued: make the first held request. The
+    next one waits in the same way for the run this one starts, which on a small page may have ended already."""
+    runner = session._scriptrunner
+    if runner is not waited_for and _runner_is_ending(session):
+        session._event_loop.call_soon(_release_held, session, runner)
+        return
+    with _held_lock:
+        held = _held.get(session)
+        if not held:
+            _held.pop(session, None)
+            return
+        client_state = held.pop(0)
+        if not held:
+            del _held[session]
+    UPSTREAM_REQUEST_RERUN(session, client_state)
+    if held:
+        session._event_loop.call_soon(_release_held, session, None)
+
+
+def keep_the_end_of_each_run() -> bool:
+    """Once per process: every session's rerun requests go through :func:`_request_rerun_in_order`. True if
+    installed now."""
+    if AppSession.request_rerun is _request_rerun_in_order:
+        return False
+    AppSession.request_rerun = _request_rerun_in_order
+    return True
 
 
 # ---------------------------------------------------------------- controls bound to the URL
