@@ -112,7 +112,8 @@ def set_clear_cache_handler(handler: Callable[[AppSession], None]) -> None:
 
 # ---------------------------------------------------------------- a rerun request in the moment a run ends
 
-UPSTREAM_REQUEST_RERUN = AppSession.request_rerun
+# Streamlit's own (``upstream``: what an earlier import of this module installed kept it, e.g. after a reload in development)
+UPSTREAM_REQUEST_RERUN = getattr(AppSession.request_rerun, "upstream", AppSession.request_rerun)
 
 _held: weakref.WeakKeyDictionary[AppSession, list] = weakref.WeakKeyDictionary()  # session -> requests held, in order
 _held_lock = threading.Lock()
@@ -173,6 +174,7 @@ def keep_the_end_of_each_run() -> bool:
     installed now."""
     if AppSession.request_rerun is _request_rerun_in_order:
         return False
+    _request_rerun_in_order.upstream = UPSTREAM_REQUEST_RERUN
     AppSession.request_rerun = _request_rerun_in_order
     return True
 

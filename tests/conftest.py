@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+import torch  # noqa: F401  its first import runs /sbin/ldconfig (a CUDA probe): here, not in a guarded test
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SOFTMAX_TEST_DATA_DIR", ROOT.parent / "shared" / "data" / "fashion-mnist"))

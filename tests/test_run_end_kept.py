@@ -151,3 +151,17 @@ def test_the_app_installs_it_before_any_page_runs():
     ]
     assert "keep_the_end_of_each_run" in calls
     assert calls.index("keep_the_end_of_each_run") < calls.index("run_page")
+
+
+def test_a_reimport_after_the_install_still_finds_streamlits_own(upstream_request_rerun):
+    """A reload of the module (Streamlit's file watcher, in development) must not take the installed one as
+    Streamlit's own: it would call itself."""
+    import importlib
+
+    internals.keep_the_end_of_each_run()
+    reloaded = importlib.reload(internals)
+    try:
+        assert reloaded.UPSTREAM_REQUEST_RERUN is AppSession.request_rerun.upstream
+        assert reloaded.UPSTREAM_REQUEST_RERUN.__qualname__ == "AppSession.request_rerun"
+    finally:
+        importlib.reload(internals)  # leave one module object behind, as the other tests found it
