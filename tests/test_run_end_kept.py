@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 import pytest
@@ -23,6 +22,7 @@ from streamlit.runtime.script_data import ScriptData
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 
 from dashboard import streamlit_internals as internals
+from tests.async_loop import run_async
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
@@ -65,13 +65,6 @@ async def _timer_fires_as_a_run_ends(script_path: str) -> list[ForwardMsg]:
         session.shutdown()
 
 
-def _on_a_loop_of_its_own(make_coroutine):
-    """``asyncio.run`` in a thread of its own: an earlier test in this process (a Streamlit run) may have left this
-    thread's event loop marked as running."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(make_coroutine())).result(timeout=120)
-
-
 def _what_arrived(messages: list[ForwardMsg]) -> tuple[list[str], list[int]]:
     texts = [
         m.delta.new_element.markdown.body
@@ -104,7 +97,7 @@ def test_the_ended_run_reaches_the_browser_before_the_timers_run(script, upstrea
     assert internals.keep_the_end_of_each_run() is True
     assert internals.keep_the_end_of_each_run() is False  # once per process
 
-    texts, finishes = _what_arrived(_on_a_loop_of_its_own(lambda: _timer_fires_as_a_run_ends(script)))
+    texts, finishes = _what_arrived(run_async(_timer_fires_as_a_run_ends(script)))
 
     assert "the full run's last element" in texts
     assert finishes == [ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY]
@@ -112,7 +105,7 @@ def test_the_ended_run_reaches_the_browser_before_the_timers_run(script, upstrea
 
 def test_streamlit_alone_still_drops_the_ended_run_so_the_workaround_is_needed(script, upstream_request_rerun):
     """When this fails, Streamlit delivers the end of a run whatever comes after it: the workaround can go."""
-    texts, finishes = _what_arrived(_on_a_loop_of_its_own(lambda: _timer_fires_as_a_run_ends(script)))
+    texts, finishes = _what_arrived(run_async(_timer_fires_as_a_run_ends(script)))
 
     assert "the full run's last element" not in texts
     assert finishes == [ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY]
@@ -141,7 +134,7 @@ def test_requests_held_for_an_ending_run_are_made_in_the_order_they_came(script,
             session.shutdown()
 
     for _ in range(50):  # the threads' order varies from one try to the next
-        texts, finishes = _what_arrived(_on_a_loop_of_its_own(scenario))
+        texts, finishes = _what_arrived(run_async(scenario()))
         # Nothing flushed the queue in between, so the click's run took the ended run's place, as Streamlit does
         # when a full run starts before the browser was sent the last one: its finish says it ended for a rerun.
         assert finishes[:2] == [ForwardMsg.FINISHED_EARLY_FOR_RERUN, ForwardMsg.FINISHED_SUCCESSFULLY]
