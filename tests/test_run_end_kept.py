@@ -47,8 +47,9 @@ async def _idle(session: AppSession, timeout: float = 30) -> None:
         await asyncio.sleep(0.01)
 
 
-async def _timer_fires_as_a_run_ends(script_path: str) -> list[ForwardMsg]:
-    """What the browser is sent from the start of a full run to the end of the timer's run asked for as it ended."""
+async def _asked_as_a_run_ends(script_path: str, requests) -> list[ForwardMsg]:
+    """What the browser is sent from the start of a full run to the end of the runs that ``requests(fragment id
+    of the page's timer)`` (client states, in order) ask for in the moment it ended."""
     session = AppSession(ScriptData(script_path), MemoryUploadedFileManager("/upload"), ScriptCache(), None, {})
     try:
         session.request_rerun(None)  # the page's first run registers the timer's fragment
@@ -58,11 +59,23 @@ async def _timer_fires_as_a_run_ends(script_path: str) -> list[ForwardMsg]:
 
         session.request_rerun(None)  # a full run (a lecture's push, in the app)
         session._scriptrunner._script_thread.join(30)  # the loop is held: the run ends, its events wait here
-        session.request_rerun(ClientState(fragment_id=fragment_id, is_auto_rerun=True))  # the timer, in that moment
+        for client_state in requests(fragment_id):  # in that moment
+            session.request_rerun(client_state)
         await _idle(session)
         return session.flush_browser_queue()
     finally:
         session.shutdown()
+
+
+def _the_timer(fragment_id: str) -> list[ClientState]:
+    return [ClientState(fragment_id=fragment_id, is_auto_rerun=True)]
+
+
+def _a_click_then_the_timer(fragment_id: str) -> list[ClientState]:
+    return [
+        ClientState(query_string="clicked=1"),  # a click: a full run
+        ClientState(fragment_id=fragment_id, is_auto_rerun=True, query_string="clicked=1"),
+    ]
 
 
 def _what_arrived(messages: list[ForwardMsg]) -> tuple[list[str], list[int]]:
@@ -97,7 +110,7 @@ def test_the_ended_run_reaches_the_browser_before_the_timers_run(script, upstrea
     assert internals.keep_the_end_of_each_run() is True
     assert internals.keep_the_end_of_each_run() is False  # once per process
 
-    texts, finishes = _what_arrived(run_async(_timer_fires_as_a_run_ends(script)))
+    texts, finishes = _what_arrived(run_async(_asked_as_a_run_ends(script, _the_timer)))
 
     assert "the full run's last element" in texts
     assert finishes == [ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY]
@@ -105,7 +118,7 @@ def test_the_ended_run_reaches_the_browser_before_the_timers_run(script, upstrea
 
 def test_streamlit_alone_still_drops_the_ended_run_so_the_workaround_is_needed(script, upstream_request_rerun):
     """When this fails, Streamlit delivers the end of a run whatever comes after it: the workaround can go."""
-    texts, finishes = _what_arrived(run_async(_timer_fires_as_a_run_ends(script)))
+    texts, finishes = _what_arrived(run_async(_asked_as_a_run_ends(script, _the_timer)))
 
     assert "the full run's last element" not in texts
     assert finishes == [ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY]
@@ -117,24 +130,8 @@ def test_requests_held_for_an_ending_run_are_made_in_the_order_they_came(script,
     may itself have ended before the timer's request is made (this small page runs in about a millisecond)."""
     internals.keep_the_end_of_each_run()
 
-    async def scenario() -> list[ForwardMsg]:
-        session = AppSession(ScriptData(script), MemoryUploadedFileManager("/upload"), ScriptCache(), None, {})
-        try:
-            session.request_rerun(None)
-            await _idle(session)
-            (fragment_id,) = [f for f in session._fragment_storage._fragments if session.has_fragment(f)]
-            session.flush_browser_queue()
-            session.request_rerun(None)
-            session._scriptrunner._script_thread.join(30)
-            session.request_rerun(ClientState(query_string="clicked=1"))  # a click: a full run
-            session.request_rerun(ClientState(fragment_id=fragment_id, is_auto_rerun=True, query_string="clicked=1"))
-            await _idle(session)
-            return session.flush_browser_queue()
-        finally:
-            session.shutdown()
-
     for _ in range(50):  # the threads' order varies from one try to the next
-        texts, finishes = _what_arrived(run_async(scenario()))
+        texts, finishes = _what_arrived(run_async(_asked_as_a_run_ends(script, _a_click_then_the_timer)))
         # Nothing flushed the queue in between, so the click's run took the ended run's place, as Streamlit does
         # when a full run starts before the browser was sent the last one: its finish says it ended for a rerun.
         assert finishes[:2] == [ForwardMsg.FINISHED_EARLY_FOR_RERUN, ForwardMsg.FINISHED_SUCCESSFULLY]
