@@ -2,7 +2,12 @@
 
 The exact reference is float64 autograd through ``F.cross_entropy``. In float32, "equal to
 rounding" is checked as: the by-hand step lands no further from the exact update than
-autograd's own float32 update does (times 4, plus an ulp of the weights).
+autograd's own float32 update does (times 4), plus an ulp of what float32 cannot hold exactly:
+the weights, and the scores as they reach the step (times the learning rate; for the summed loss,
+times the batch). The two sum each score's 784 products in different orders, so their scores
+differ by about an ulp of the scores; autograd's error in one small batch can be lucky and far
+below that (hypothesis found batch 2 with scores near 29 whose by-hand bias error, 1.07e-6, was
+six times autograd's, 1.8e-7, and within two ulps of the scores).
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ def test_in_float64_the_step_is_autograds_sgd_step(batch, seed, std, bias_scale,
 @settings(max_examples=60, deadline=None)
 @shapes_and_values
 @example(batch=256, seed=1, std=0.01, bias_scale=0.0, lr=0.1)
+@example(batch=2, seed=878, std=1.0, bias_scale=0.0, lr=1.0)  # autograd's bias error lucky: 1.8e-7 for 2 examples
 def test_in_float32_the_step_is_as_close_to_exact_as_autograds(batch, seed, std, bias_scale, lr):
     pixels, y, W, b = batch_of(seed, batch, std, bias_scale, torch.float32)
     exact_loss, exact_correct, exact_W1, exact_b1 = autograd_step(pixels.double(), y, W.double(), b.double(), lr)
@@ -91,15 +97,19 @@ def test_in_float32_the_step_is_as_close_to_exact_as_autograds(batch, seed, std,
     hand_loss, hand_correct, hand_W1, hand_b1 = by_hand_step(pixels, y, W, b, lr)
     assert hand_W1.dtype == hand_b1.dtype == torch.float32
 
-    def no_worse_than_autograd(hand, auto, exact):
+    scores = pixels.double() / 255 @ W.double() + b.double()
+    score_ulp = EPS32 * scores.abs().max().item()  # how far two float32 sums of the same score may differ
+
+    def no_worse_than_autograd(hand, auto, exact, carried_scores):
         hand_error = (hand.double() - exact).abs().max().item()
         auto_error = (auto.double() - exact).abs().max().item()
-        assert hand_error <= 4 * auto_error + 4 * EPS32 * exact.abs().max().item(), (hand_error, auto_error)
+        allowed = 4 * auto_error + 4 * (EPS32 * exact.abs().max().item() + carried_scores * score_ulp)
+        assert hand_error <= allowed, (hand_error, auto_error, allowed)
 
-    no_worse_than_autograd(hand_W1, auto_W1, exact_W1)
-    no_worse_than_autograd(hand_b1, auto_b1, exact_b1)
-    no_worse_than_autograd(torch.tensor(hand_loss), torch.tensor(auto_loss), torch.tensor(exact_loss))
-    margins = (pixels.double() / 255 @ W.double() + b.double()).sort(1).values
+    no_worse_than_autograd(hand_W1, auto_W1, exact_W1, lr)  # a score's error moves the step by at most lr times it
+    no_worse_than_autograd(hand_b1, auto_b1, exact_b1, lr)
+    no_worse_than_autograd(torch.tensor(hand_loss), torch.tensor(auto_loss), torch.tensor(exact_loss), batch)
+    margins = scores.sort(1).values
     if (margins[:, -1] - margins[:, -2]).min() > 1e-3:  # no near-tie that float32 could flip
         assert hand_correct == exact_correct
 
