@@ -29,3 +29,26 @@ def test_chart_palette_fills_all_ten_plotly_theme_slots():
         assert len(colours) == len(slots) == 10
         assert all(re.fullmatch(r"#[0-9A-F]{6}", c) for c in colours)
         assert len(set(colours)) == 10
+
+
+def test_a_value_set_for_a_bound_control_logs_no_duplication_warning(monkeypatch):
+    """A bound control's value set through session state logs no warning: "Reset to defaults" (here, in AppTest,
+    a button), a corrected link and Streamlit's own history navigation (a lecture's catch-up) all do so on purpose,
+    and config.toml's [global] keeps that out of the server's log."""
+    import logging
+
+    from streamlit.elements.lib import policies
+
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)  # Streamlit logs it once per process
+    logged = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = logged.append
+    logging.getLogger(policies.__name__).addHandler(handler)
+    try:
+        at = AppTest.from_file(str(ROOT / "pages" / "loss_curves.py"), default_timeout=60).run()
+        at.slider(key="loss_y").set_value(1.5).run()
+        next(b for b in at.button if "Reset" in b.label).click().run()
+    finally:
+        logging.getLogger(policies.__name__).removeHandler(handler)
+    assert not at.exception and at.slider(key="loss_y").value == 0.0
+    assert not [r for r in logged if "created with a default value" in r.getMessage()]
