@@ -7,6 +7,7 @@ builds its own queue, put it in place of ``training.train`` (which the queue loo
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import subprocess
@@ -130,6 +131,21 @@ def last_json(proc: subprocess.CompletedProcess) -> dict:
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     return json.loads(lines[-1], parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+def run_cli_here(*args: str) -> subprocess.CompletedProcess:
+    """:func:`run_cli`'s answer from ``softmax_core.cli.main`` in this process: the same parser, checks and
+    messages, without the 2-5 s a new Python spends importing torch. For arguments refused before any data is
+    read; ``run_cli`` keeps the real process (its entry point, its exit code) for one case of each kind."""
+    from softmax_core.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own errors end this way, as in the process
+            code = exc.code
+    return subprocess.CompletedProcess(["softmax-train", *args], code, out.getvalue(), err.getvalue())
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *expected: str) -> str:

@@ -18,7 +18,7 @@ from softmax_core.cli import build_parser, checked_plan, main, trainer_of
 from softmax_core.linear_ceiling import ceiling_config
 from softmax_core.run_store import RunStore
 from softmax_core.training import ALL_IMPLS, IMPL_NAMES, TRAINERS, TrainConfig
-from tests.factories_training import ROOT, assert_one_line_error, last_json, run_cli, unwritable_folder
+from tests.factories_training import ROOT, assert_one_line_error, last_json, run_cli, run_cli_here, unwritable_folder
 
 pytestmark = pytest.mark.process
 
@@ -191,20 +191,20 @@ def test_progress_bar_only_on_a_terminal(tmp_path, shared_data_dir):
     (["--bogus"], "unrecognized arguments: --bogus"),
 ])  # fmt: skip
 def test_argparse_errors_are_one_line(tmp_path, args, expected):
-    assert_one_line_error(run_cli(*args, "--data-dir", str(tmp_path / "no-data")), expected, "--help")
+    assert_one_line_error(run_cli_here(*args, "--data-dir", str(tmp_path / "no-data")), expected, "--help")
 
 
 def test_a_runs_dir_that_is_a_file_is_refused_before_the_data_is_read(tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("not a folder")
     no_data = tmp_path / "no-such-data"  # reading it would fail: the runs folder must be refused first
-    line = assert_one_line_error(run_cli("--runs-dir", str(a_file), "--data-dir", str(no_data)),
+    line = assert_one_line_error(run_cli_here("--runs-dir", str(a_file), "--data-dir", str(no_data)),
                                  f"cannot use the run store {a_file}: it is a file, not a folder")  # fmt: skip
     assert "Fashion-MNIST" not in line
     inside = a_file / "runs"
-    assert_one_line_error(run_cli("--runs-dir", str(inside), "--data-dir", str(no_data)),
+    assert_one_line_error(run_cli_here("--runs-dir", str(inside), "--data-dir", str(no_data)),
                           f"cannot use the run store {inside}: {a_file} is a file")  # fmt: skip
-    assert_one_line_error(run_cli("--runs-dir", " ", "--data-dir", str(no_data)), "--runs-dir is empty")
+    assert_one_line_error(run_cli_here("--runs-dir", " ", "--data-dir", str(no_data)), "--runs-dir is empty")
 
 
 @pytest.fixture
@@ -215,7 +215,7 @@ def unwritable_dir(tmp_path) -> Path:
 
 def test_a_read_only_runs_dir_is_refused_before_the_data_is_read(tmp_path, unwritable_dir):
     no_data = tmp_path / "no-such-data"
-    line = assert_one_line_error(run_cli("--runs-dir", str(unwritable_dir), "--data-dir", str(no_data)),
+    line = assert_one_line_error(run_cli_here("--runs-dir", str(unwritable_dir), "--data-dir", str(no_data)),
                                  f"cannot use the run store {unwritable_dir}: cannot write there")  # fmt: skip
     assert "Fashion-MNIST" not in line
 

@@ -20,7 +20,14 @@ from softmax_core.data import FashionMNIST
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.train_or_load import train_or_load
 from softmax_core.training import TrainConfig
-from tests.factories_training import ROOT, assert_one_line_error, run_cli, stored_lbfgs, unwritable_folder
+from tests.factories_training import (
+    ROOT,
+    assert_one_line_error,
+    run_cli,
+    run_cli_here,
+    stored_lbfgs,
+    unwritable_folder,
+)
 
 pytestmark = pytest.mark.process
 
@@ -225,8 +232,14 @@ def test_search_reports_against_the_record_and_stores_nothing(shared_data_dir, t
 
 
 def run_ceiling_cli(*args: str):
-    """The command line fitting (or, with --search, choosing the penalty of) the best linear model."""
-    return run_cli("--impl", "lbfgs", *args, timeout=120)
+    """The command line fitting (or, with --search, choosing the penalty of) the best linear model, run in this
+    process (the refusals below need no new Python; the real command's is tested once, just after)."""
+    return run_cli_here("--impl", "lbfgs", *args)
+
+
+def test_the_real_command_refuses_a_bad_argument_in_one_line(no_data):
+    proc = run_cli("--impl", "lbfgs", "--iterations", "0", "--data-dir", str(no_data), timeout=120)
+    assert_one_line_error(proc, "--iterations must be between 1 and 200, got 0")
 
 
 @pytest.fixture
