@@ -240,6 +240,10 @@ def test_open_a_confusion_cell_by_keyboard(kb_page, chapter_runs_url):
     page.wait_for_function("() => [...document.querySelectorAll('[role=tab][aria-selected=true]')]"
                            ".some(t => t.innerText.includes('Confusion matrix'))")  # fmt: skip
     wait_for_rerun(page)
+    try:  # the open tab's body runs in the tab's rerun, which a busy machine may start after the idle wait above
+        menu.wait_for(state="attached", timeout=15_000)
+    except PlaywrightTimeoutError:
+        pass
     assert menu.count() == 1, "no keyboard way to a confusion cell on this page"
     tab_to(page, menu)
     page.keyboard.type("Shirt taken for T-shirt")
