@@ -28,7 +28,7 @@ def test_the_balancers_address_orders_the_queue_and_a_forged_one_does_not(replic
         await holder.connect(TIMEOUT)
         replica = {"STREAMLIT_REPLICA": holder.cookies["STREAMLIT_REPLICA"]}
         hold_q = f"{LONG}&train_seed=91"
-        await follow(holder, hold_q, await press(holder, hold_q), has("Epoch "))  # the worker is busy
+        held = await follow(holder, hold_q, await press(holder, hold_q), has("Epoch "))  # the worker is busy
         # One client (127.0.0.3) poses as three: a forged X-Forwarded-For on each of three fresh browsers.
         flood = [await browser_at(replicas.url, "127.0.0.3", replica, forged=f"10.0.0.{i}") for i in range(3)]
         for i, s in enumerate(flood):
@@ -37,6 +37,7 @@ def test_the_balancers_address_orders_the_queue_and_a_forged_one_does_not(replic
         student = await browser_at(replicas.url, "127.0.0.2", replica)
         shown = await press(student, f"{SHORT}&train_seed=950")
         assert progress_of(shown).startswith("Queued: place 2,"), shown.texts  # after the flood's first only
+        await press(holder, hold_q, "Stop", shown=held)  # else each replica's exit waits for the training to end
         for s in (holder, *flood, student):
             await s.close()
 

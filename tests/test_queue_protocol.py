@@ -99,6 +99,7 @@ def test_a_flood_from_one_address_delays_a_student_by_one_and_a_reload_trains_no
         again = await press(reloaded, f"{SHORT}&train_seed=801")
         assert has("You already have a training queued or running")(again.texts), again.texts
         assert not progress_of(again), again.texts
+        await press(holder, hold_q, "Stop", shown=held)  # else the server's exit waits for the training to end
         for s in (holder, *flood, student, reloaded):
             await s.close()
 
