@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import json
 from typing import NamedTuple
 
@@ -11,6 +13,7 @@ import plotly.io as pio
 import plotly.tools
 import pytest
 
+from dashboard.caches import frozen as frozen_module
 from dashboard.caches.frozen import FrozenFigure, frozen
 from softmax_core.figures import inside_figures, loss_figures, training_figures
 from softmax_core.training import EpochMetrics
@@ -76,3 +79,44 @@ def test_frozen_takes_a_new_figure_as_it_is_and_sends_what_it_would_have():
     assert out is built and type(out) is FrozenFigure
     assert sent(out) == sent(reference)
     assert out.to_dict() is out.to_dict()
+
+
+def test_the_json_is_made_once_and_is_what_plotly_makes_of_the_dict():
+    for fig in [*figures(), go.Figure(go.Scatter(x=[1, 2], y=[3, 4], uid="a"))]:
+        spec = FrozenFigure(fig).to_dict()
+        plain = frozen_module.PLOTLY_TO_JSON(json.loads(json.dumps(spec)), validate=False)  # plotly's own, on a copy
+        assert pio.to_json(spec, validate=False) is spec.json  # what st.plotly_chart asks: the kept text
+        assert spec.json == plain and '"uid"' not in plain
+
+
+def test_everything_else_goes_to_plotlys_own_to_json():
+    fig = figures()[1]
+    spec = FrozenFigure(figures()[1]).to_dict()
+    own = frozen_module.PLOTLY_TO_JSON
+    assert own.__module__ == "plotly.io._json"
+    assert pio.to_json(fig) == own(fig)
+    assert pio.to_json(dict(spec), validate=False) == own(dict(spec), validate=False)
+    assert pio.to_json(spec, validate=False, pretty=True) == own(spec, validate=False, pretty=True) != spec.json
+
+
+def test_a_second_load_of_the_module_keeps_plotlys_own_to_json(monkeypatch):
+    """As a reload (Streamlit's file watcher, in development) would: the new copy wraps plotly's function, not
+    the first copy's wrapper. Loaded under another name, and plotly's attribute put back, so nothing else sees it."""
+    monkeypatch.setattr(pio, "to_json", pio.to_json)  # restored after the test
+    spec = importlib.util.spec_from_file_location("frozen_again", frozen_module.__file__)
+    again = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(again)
+    assert pio.to_json is again.to_json_of_frozen
+    assert again.PLOTLY_TO_JSON is frozen_module.PLOTLY_TO_JSON and again.PLOTLY_TO_JSON.__module__ == "plotly.io._json"
+
+
+def test_streamlit_asks_plotly_for_the_json_as_the_fast_path_expects():
+    """st.plotly_chart 1.67 turns the figure into its dict, then calls plotly.io.to_json(dict, validate=False);
+    if Streamlit changes that, the kept JSON is no longer used (the charts stay right, only slower)."""
+    from streamlit.elements.plotly_chart import PlotlyMixin
+
+    source = inspect.getsource(PlotlyMixin.plotly_chart)
+    assert "plotly.tools.return_figure_from_figure_or_data(" in source
+    assert "plotly.io.to_json(figure, validate=False)" in source
+    fig = FrozenFigure(figures()[1])
+    assert plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True) is fig.to_dict()

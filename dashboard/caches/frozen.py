@@ -8,6 +8,11 @@ sent is the same and made in a tenth of the time (docs/performance.md).
 The dict kept is the JSON's own (plain lists, strings and numbers): plotly's fast encoder takes it
 as it is, where a numpy array it cannot encode (an array of marker symbols) made it clean the whole
 figure again on every draw, 0.9 ms a chart (docs/lecture-mode.md).
+
+Its JSON is made once too: ``st.plotly_chart`` then asks ``plotly.io.to_json`` for that dict, 0.3 ms a chart
+(most of it plotly escaping ``<``, ``>`` and ``/`` over the whole spec), and a lecture's catch-up of the
+losses page draws six. This module puts :func:`to_json_of_frozen` in plotly's place, which answers a frozen
+figure's dict with the JSON kept beside it and hands everything else to plotly's own function.
 """
 
 from __future__ import annotations
@@ -15,18 +20,40 @@ from __future__ import annotations
 import json
 
 import plotly.graph_objects as go
+import plotly.io
 from plotly.io.json import to_json_plotly
+
+PLOTLY_TO_JSON = getattr(plotly.io.to_json, "upstream", plotly.io.to_json)  # plotly's own, even after a reload
+
+
+class FrozenSpec(dict):
+    """A frozen figure's dict, with ``json``: what ``plotly.io.to_json(spec, validate=False)`` returns for it."""
+
+    __slots__ = ("json",)
+
+
+def to_json_of_frozen(fig, *args, **kwargs) -> str:
+    """``plotly.io.to_json``; for a :class:`FrozenSpec` asked as ``st.plotly_chart`` asks, its kept JSON."""
+    if type(fig) is FrozenSpec and not args and set(kwargs) <= {"validate"}:
+        return fig.json
+    return PLOTLY_TO_JSON(fig, *args, **kwargs)
+
+
+to_json_of_frozen.upstream = PLOTLY_TO_JSON
+plotly.io.to_json = to_json_of_frozen
 
 
 class FrozenFigure(go.Figure):
-    """A ``go.Figure`` whose ``to_dict()`` is computed once: never change it after it is first drawn."""
+    """A ``go.Figure`` whose ``to_dict()`` and its JSON are computed once: never change it after it is first drawn."""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> FrozenSpec:
         try:
             return self._frozen_dict
         except AttributeError:
-            self._frozen_dict = json.loads(to_json_plotly(super().to_dict()))
-            return self._frozen_dict
+            spec = FrozenSpec(json.loads(to_json_plotly(super().to_dict())))
+            spec.json = PLOTLY_TO_JSON(spec, validate=False)  # removes trace uids, as every draw's call would
+            self._frozen_dict = spec
+            return spec
 
 
 def frozen(value):
