@@ -113,13 +113,9 @@ def test_a_broken_stored_run_is_retrained_and_reported(tmp_path, shared_data_dir
         (["--lr", "101"], "learning rate must be between"),
     ],
 )
-def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, args, message):
-    try:
-        code = main([*args, "--data-dir", str(tmp_path), "--runs-dir", str(tmp_path / "runs")])
-    except SystemExit as exc:  # argparse's own errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert code == 2 and message in err and out == ""
+def test_bad_arguments_exit_2_with_a_message(tmp_path, args, message):
+    proc = run_cli_here(*args, "--data-dir", str(tmp_path), "--runs-dir", str(tmp_path / "runs"))
+    assert proc.returncode == 2 and message in proc.stderr and proc.stdout == ""
     assert not (tmp_path / "runs").exists()
 
 
