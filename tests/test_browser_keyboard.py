@@ -12,6 +12,7 @@ import re
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 from tests.browser import (
     assert_no_error,
@@ -240,11 +241,8 @@ def test_open_a_confusion_cell_by_keyboard(kb_page, chapter_runs_url):
     page.wait_for_function("() => [...document.querySelectorAll('[role=tab][aria-selected=true]')]"
                            ".some(t => t.innerText.includes('Confusion matrix'))")  # fmt: skip
     wait_for_rerun(page)
-    try:  # the open tab's body runs in the tab's rerun, which a busy machine may start after the idle wait above
-        menu.wait_for(state="attached", timeout=15_000)
-    except PlaywrightTimeoutError:
-        pass
-    assert menu.count() == 1, "no keyboard way to a confusion cell on this page"
+    # The open tab's body runs in the tab's rerun, which a busy machine may start after the idle wait above.
+    expect(menu, "no keyboard way to a confusion cell on this page").to_have_count(1, timeout=15_000)
     tab_to(page, menu)
     page.keyboard.type("Shirt taken for T-shirt")
     rerun_after(page, lambda: page.keyboard.press("Enter"))
