@@ -97,6 +97,7 @@ def test_everything_else_goes_to_plotlys_own_to_json():
     assert pio.to_json(fig) == own(fig)
     assert pio.to_json(dict(spec), validate=False) == own(dict(spec), validate=False)
     assert pio.to_json(spec, validate=False, pretty=True) == own(spec, validate=False, pretty=True) != spec.json
+    assert pio.to_json(spec) is not spec.json and pio.to_json(spec) == own(spec)  # validated: plotly's own call
 
 
 def test_a_second_load_of_the_module_keeps_plotlys_own_to_json(monkeypatch):

@@ -33,8 +33,9 @@ class FrozenSpec(dict):
 
 
 def to_json_of_frozen(fig, *args, **kwargs) -> str:
-    """``plotly.io.to_json``; for a :class:`FrozenSpec` asked as ``st.plotly_chart`` asks, its kept JSON."""
-    if type(fig) is FrozenSpec and not args and set(kwargs) <= {"validate"}:
+    """``plotly.io.to_json``; for a :class:`FrozenSpec` asked as ``st.plotly_chart`` asks (``validate=False``,
+    nothing else: what the kept JSON was made with), that JSON."""
+    if type(fig) is FrozenSpec and not args and kwargs == {"validate": False}:
         return fig.json
     return PLOTLY_TO_JSON(fig, *args, **kwargs)
 
