@@ -152,7 +152,9 @@ def test_train_then_look_inside_in_chromium(app_url, page):
     # sm_labels=fashion is read (Streamlit 1.67's binding then drops that short form from the address bar).
     assert len(sent) == 10
     expect(page.get_by_text("Ankle boot")).not_to_have_count(0, timeout=30_000)  # the class names came along
-    typed = page.get_by_role("textbox", name="Logits o (comma-separated, 2 to 10 classes)").input_value()
+    box = page.get_by_role("textbox", name="Logits o (comma-separated, 2 to 10 classes)")
+    expect(box).not_to_have_value("", timeout=30_000)  # a busy machine drew the box before its value (CI, once)
+    typed = box.input_value()
     assert parse_logits(typed) == sent
     assert_no_error(page)
 
