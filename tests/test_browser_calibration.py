@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import torch
+from playwright.sync_api import expect
 
 from softmax_core import linear_ceiling as lc
 from softmax_core import training
@@ -95,7 +96,7 @@ def test_slider_link_and_softmax_page(calib_server, page):
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
     assert_no_error(page)
     logits = query["sm_logits"][0]
-    assert page.get_by_role("textbox", name="Logits o").first.input_value() == logits  # the model's ten logits
+    expect(page.get_by_role("textbox", name="Logits o").first).to_have_value(logits)  # the model's ten logits
     slider = page.get_by_role("slider", name=re.compile("Temperature T")).first
     assert float(slider.get_attribute("aria-valuetext")) == pytest.approx(float(query["sm_T"][0]), rel=0.07)  # snapped
     screenshot(page, "calibration_to_softmax_page")

@@ -92,7 +92,7 @@ def test_typing_1e308_in_a_table_cell_keeps_the_e_and_gets_a_sentence(app_url, p
 
 def test_link_opens_the_large_logits_view_with_the_stability_story(app_url, page):
     open_softmax_page(page, app_url, "?sm_preset=large&sm_T=0.5")
-    assert page.get_by_role("textbox", name=LOGITS).input_value() == "1000, 1001, 1002"
+    expect(page.get_by_role("textbox", name=LOGITS)).to_have_value("1000, 1001, 1002")  # mounts empty first
     assert page.get_by_text("Naive exp/sum fails.").first.is_visible()
     assert page.get_by_text("Subtracting the max fixes it.").first.is_visible()
     rerun_after(page, lambda: page.get_by_role("tab", name="float16").click())
