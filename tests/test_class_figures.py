@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import html
 import secrets
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from softmax_core.class_experiment import room_points
-from softmax_core.figures.class_figures import DIVERGED_FLOOR, class_experiment_alt, class_experiment_figure
+from softmax_core.figures.class_figures import (
+    DIVERGED_FLOOR,
+    ClassPoint,
+    as_plotly_text,
+    class_experiment_alt,
+    class_experiment_figure,
+)
 from softmax_core.figures.style import PALETTE_SIZE, drawn_traces
-from softmax_core.lecture_rooms import RoomStore
+from softmax_core.lecture_rooms import RoomStore, clean_nickname
 from softmax_core.run_store import RunStore, run_key
 from softmax_core.training import EpochMetrics, TrainConfig, TrainResult
 
@@ -99,6 +108,32 @@ def test_the_figure_draws_accuracy_against_log_lr_and_log_batch_size(two_rooms):
         slots[("finished", "x")] == slots[("finished", "x2")] != slots[("diverged", "x")] == slots[("diverged", "x2")]
     )
     assert all(t.marker.color is None for t in fig.data)
+
+
+def _point_chosen_by(*names: str) -> ClassPoint:
+    return ClassPoint("k" * 64, "scratch, lr 0.1, batch 256", 0.1, 256, 0.8, None, False, len(names), names)
+
+
+def _hover_of(point: ClassPoint) -> str:
+    return next(t for t in drawn_traces(class_experiment_figure([point])) if t.name == "finished").hovertext[0]
+
+
+def test_a_nickname_with_markup_is_shown_as_typed_in_the_hover():
+    """Plotly reads <b>, <i>, <span style> and <a href> in a label as markup; a student's nickname must not style
+    the lecturer's projector, so its characters go in as entities, which plotly shows as the characters."""
+    hover = _hover_of(_point_chosen_by("<b>Ann</b>", 'A & <a href="x">B</a>'))
+    assert hover.endswith('2 students: &lt;b&gt;Ann&lt;/b&gt;, A &amp; &lt;a href="x"&gt;B&lt;/a&gt;')
+    assert "<b>" not in hover and "<a" not in hover
+
+
+@settings(deadline=None)  # the first draw builds plotly's subplots once (over 200 ms)
+@given(st.text(max_size=40))
+def test_any_nickname_adds_no_markup_and_reads_back_as_typed(typed):
+    name = clean_nickname(typed)
+    shown = as_plotly_text(name)
+    assert html.unescape(shown) == name  # what the entities decode to (the standard library's reading)
+    hover = _hover_of(_point_chosen_by(name))
+    assert "<" not in hover.replace("<br>", "")  # the only tags are the figure's own line breaks
 
 
 def test_an_empty_room_draws_empty_axes():

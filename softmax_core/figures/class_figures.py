@@ -9,6 +9,7 @@ blew up. Pure functions: room entries and stored runs in, points and a figure ou
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,11 +72,18 @@ def class_points(entries: Iterable, runs: Mapping[str, object]) -> list[ClassPoi
     return sorted(points, key=lambda p: (p.lr, p.batch_size, p.key))
 
 
+def as_plotly_text(typed: str) -> str:
+    """Text a student typed, for a plotly label: plotly reads <b>, <i>, <span style>, <a href> in labels as
+    markup, and turns the entities back into the characters, so a nickname shows as typed and styles nothing."""
+    return html.escape(typed, quote=False)
+
+
 def _hover(point: ClassPoint) -> str:
     outcome = diverged_label(point.diverged_at) if point.diverged else f"test accuracy {point.test_acc:.4f}"
     who = f"{point.students} student{'s' if point.students != 1 else ''}"
     if point.names:
-        who += ": " + ", ".join(point.names[:5]) + (" …" if len(point.names) > 5 else "")
+        names = ", ".join(as_plotly_text(name) for name in point.names[:5])
+        who += ": " + names + (" …" if len(point.names) > 5 else "")
     return f"{point.label}<br>{outcome}<br>{who}"
 
 
