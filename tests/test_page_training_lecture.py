@@ -63,7 +63,8 @@ def test_the_lecturer_shows_only_her_rooms_runs(env, fmnist):
     [figure] = [s for s in specs if s["layout"].get("title", {}).get("text", "").startswith("The class's runs")]
     drawn = [t for t in figure["data"] if t.get("x")]
     assert {k for t in drawn for k in t["customdata"]} == {ours.key}
-    assert figure["layout"]["title"]["text"].replace("<br>", " ") == "The class's runs: 1 setting, 2 choices"
+    title = figure["layout"]["title"]["text"].replace("<br>", " ").replace("\u00a0", " ")
+    assert title == "The class's runs: 1 setting, 2 choices"
     [table] = [d for d in at.dataframe if "inside the model" in d.value.columns]
     assert list(table.value["inside the model"]) == [f"/inside_model?run={ours.key}"]
     assert list(table.value["students"]) == [2]

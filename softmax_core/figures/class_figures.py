@@ -128,8 +128,10 @@ def class_experiment_figure(points: Sequence[ClassPoint], height: int = 460) -> 
     fig.update_xaxes(type="log", dtick=1, title_text="batch size", row=1, col=2)
     fig.update_yaxes(title_text="test accuracy", range=[-0.05, 1.0], row=1, col=1)
     runs = sum(p.students for p in points)
-    settings = f"{len(points)} setting{'s' if len(points) != 1 else ''}"
-    title = f"The class's runs: {settings}, {runs} choice{'s' if runs != 1 else ''}" if points else "The class's runs"
+    # A no-break space keeps each count with its noun when the title wraps on a narrow chart ("3" / "choices").
+    settings = f"{len(points)}\u00a0setting{'s' if len(points) != 1 else ''}"
+    choices = f"{runs}\u00a0choice{'s' if runs != 1 else ''}"
+    title = f"The class's runs: {settings}, {choices}" if points else "The class's runs"
     return apply_layout(fig, title, height)
 
 
