@@ -91,7 +91,7 @@ def test_the_json_is_made_once_and_is_what_plotly_makes_of_the_dict():
 
 def test_everything_else_goes_to_plotlys_own_to_json():
     fig = figures()[1]
-    spec = FrozenFigure(figures()[1]).to_dict()
+    spec = FrozenFigure(fig).to_dict()
     own = frozen_module.PLOTLY_TO_JSON
     assert own.__module__ == "plotly.io._json"
     assert pio.to_json(fig) == own(fig)
